@@ -1,0 +1,61 @@
+"""Where requests go and with which key. Never logs, prints or repr()s the key."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: Longest silence between two chunks before a reply is abandoned (not a limit on the whole reply).
+DEFAULT_READ_TIMEOUT = 120.0
+DEFAULT_CONNECT_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class ConnectionConfig:
+    """Everything needed to reach one server. ``api_key`` is excluded from ``repr``."""
+
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    organization: str | None = None
+    project: str | None = None
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    proxy: str | None = field(default=None, repr=False)  # may carry a user and password
+    key_source: str = ""  # "environment", "keyring", "session", or "" when there is none
+
+    @property
+    def is_default_server(self) -> bool:
+        return self.base_url.rstrip("/") == DEFAULT_BASE_URL
+
+    @property
+    def usable_key(self) -> str | None:
+        """The key to send. Local servers (Ollama, LM Studio, llama.cpp) accept any key."""
+        if self.api_key:
+            return self.api_key
+        if not self.is_default_server:
+            return "no-key"  # the SDK insists on some key; local servers ignore it
+        return None
+
+
+def from_environment(env: Mapping[str, str] | None = None) -> ConnectionConfig:
+    """Read ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` (and org/project) as the openai SDK does."""
+    env = os.environ if env is None else env
+    key = (env.get("OPENAI_API_KEY") or "").strip() or None
+    base = (env.get("OPENAI_BASE_URL") or "").strip() or DEFAULT_BASE_URL
+    timeout = DEFAULT_READ_TIMEOUT
+    raw = env.get("CHATBOT_READ_TIMEOUT")
+    if raw:
+        try:
+            timeout = max(0.1, float(raw))
+        except ValueError:
+            pass
+    return ConnectionConfig(
+        api_key=key,
+        base_url=base,
+        organization=(env.get("OPENAI_ORG_ID") or None),
+        project=(env.get("OPENAI_PROJECT_ID") or None),
+        read_timeout=timeout,
+        key_source="environment" if key else "",
+    )

@@ -1,0 +1,211 @@
+"""Turn whatever went wrong with a request into a short message a person can act on.
+
+The result, :class:`ErrorInfo`, is what the transcript shows. It is never stored or sent as an
+assistant turn. Server-provided text is kept as ``detail`` after redacting anything that looks like
+the API key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+#: Longest wait the app honours from a ``retry-after`` header before giving up on automatic retry.
+MAX_RETRY_AFTER = 60.0
+DEFAULT_RETRY_AFTER = 5.0
+
+_KEY_RE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+)")
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """What the user is told. ``kind`` is a stable name tests and the UI can switch on."""
+
+    kind: str
+    message: str
+    retryable: bool = True
+    retry_after: float | None = None  # seconds; set when the app should retry by itself
+    detail: str = ""
+    status: int | None = None
+
+
+def redact(text: str, secret: str | None = None) -> str:
+    """Remove the API key (and anything key-shaped) from text that may reach the screen."""
+    if secret:
+        text = text.replace(secret, "[API key]")
+    return _KEY_RE.sub("[redacted]", text)
+
+
+def _body_fields(body: Any) -> tuple[str | None, str | None, str | None]:
+    """(code, type, message) from an error body of any of the shapes servers send."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            code = inner.get("code")
+            typ = inner.get("type")
+            msg = inner.get("message")
+            return (
+                None if code is None else str(code),
+                None if typ is None else str(typ),
+                msg if isinstance(msg, str) else None,
+            )
+        if isinstance(inner, str):
+            return None, None, inner
+    return None, None, None
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` / ``retry-after`` headers, if present and sane."""
+    if headers is None:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None:
+            return max(0.0, float(ms) / 1000.0)
+        value = headers.get("retry-after")
+        if value is not None:
+            return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+def _is_dns_failure(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, socket.gaierror):
+            return True
+        text = str(cur).lower()
+        if "name or service not known" in text or "nodename nor servname" in text or (
+            "temporary failure in name resolution" in text
+        ) or "getaddrinfo failed" in text or "no address associated" in text:
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _is_refused(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ConnectionRefusedError) or "connection refused" in str(cur).lower():
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def describe_status(status: int, body: Any, headers: Any = None, fallback: str = "") -> ErrorInfo:
+    """Map an HTTP error status and body to an :class:`ErrorInfo`."""
+    code, typ, server_msg = _body_fields(body)
+    detail = redact(server_msg or fallback or "")
+    lowered = f"{code} {typ} {server_msg}".lower()
+    if status == 401:
+        return ErrorInfo("auth", "The server did not accept the API key. Check the key and try again.",
+                         retryable=False, detail=detail, status=status)
+    if status == 403:
+        return ErrorInfo("forbidden", "The server refused access (403). Your key or account may not "
+                         "be allowed to use this model or region.", retryable=False, detail=detail,
+                         status=status)
+    if status == 404:
+        if "deployment" in lowered:
+            msg = "The server has no deployment by that name. Check the model or deployment name."
+        elif "model" in lowered:
+            msg = "The server does not know this model. Choose another model."
+        else:
+            msg = "The server answered 404 (not found). Check the server address and the model name."
+        return ErrorInfo("not_found", msg, retryable=False, detail=detail, status=status)
+    if status == 429:
+        if "insufficient_quota" in lowered or "quota" in lowered:
+            return ErrorInfo("quota", "Your account has run out of credit or quota. This is about "
+                             "billing: check your plan and billing details with the provider.",
+                             retryable=False, detail=detail, status=status)
+        wait = parse_retry_after(headers)
+        wait = DEFAULT_RETRY_AFTER if wait is None else wait
+        return ErrorInfo("rate_limit", "Too many requests: the server asked to slow down.",
+                         retryable=True, retry_after=min(wait, MAX_RETRY_AFTER), detail=detail,
+                         status=status)
+    if status == 400 or status == 422:
+        if "context_length" in lowered or "context length" in lowered or "maximum context" in lowered \
+                or "too long" in lowered or "context window" in lowered:
+            return ErrorInfo("context_length", "The conversation is too long for this model. Start a "
+                             "new chat (Ctrl+N) or choose a model with a larger context.",
+                             retryable=False, detail=detail, status=status)
+        if "unsupported_parameter" in lowered or "unsupported_value" in lowered \
+                or "unsupported parameter" in lowered:
+            return ErrorInfo("unsupported_parameter", "This model does not accept one of the request's "
+                             "parameters.", retryable=False, detail=detail, status=status)
+        return ErrorInfo("bad_request", "The server rejected the request (400).", retryable=False,
+                         detail=detail, status=status)
+    if status >= 500:
+        return ErrorInfo("server", f"The server had a problem ({status}). Try again in a moment.",
+                         retryable=True, detail=detail, status=status)
+    return ErrorInfo("http", f"The server answered with an error ({status}).", retryable=True,
+                     detail=detail, status=status)
+
+
+def describe_exception(exc: BaseException, secret: str | None = None) -> ErrorInfo:
+    """Map an exception raised by the openai SDK (or the network under it) to an :class:`ErrorInfo`."""
+    import openai  # the caller already runs off the GUI thread; keep the import off start-up
+
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body
+        if body is None:
+            try:
+                body = exc.response.json()
+            except (ValueError, json.JSONDecodeError):
+                body = None
+        info = describe_status(exc.status_code, body, exc.response.headers)
+        if not info.detail:
+            text = _plain_body(exc.response)
+            info = _replace_detail(info, redact(text, secret))
+        return _replace_detail(info, redact(info.detail, secret))
+    if isinstance(exc, openai.APITimeoutError):
+        return ErrorInfo("timeout", "The server stopped sending for too long, so the reply was "
+                         "abandoned. Try again.", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        if _is_dns_failure(exc):
+            return ErrorInfo("dns", "The server's name could not be resolved. Check the server "
+                             "address and your network connection.", retryable=True)
+        if _is_refused(exc):
+            return ErrorInfo("refused", "Could not connect: the server refused the connection. Is "
+                             "it running, and is the address right?", retryable=True)
+        return ErrorInfo("connection", "The connection to the server failed or was dropped.",
+                         retryable=True, detail=redact(_chain_text(exc), secret))
+    if isinstance(exc, openai.APIError):
+        # An error event inside an HTTP 200 stream (OpenRouter `data: {"error": …}`, Groq `event: error`).
+        code, _typ, msg = _body_fields({"error": exc.body} if isinstance(exc.body, dict) else exc.body)
+        detail = redact(msg or exc.message or "", secret)
+        return ErrorInfo("stream_error", "The server reported an error in the middle of the reply.",
+                         retryable=True, detail=detail)
+    if isinstance(exc, (json.JSONDecodeError, ValueError)):
+        return ErrorInfo("garbage", "The server sent data the app could not read. It may not be an "
+                         "OpenAI-compatible server.", retryable=True, detail=redact(str(exc), secret)[:200])
+    if isinstance(exc, openai.OpenAIError):
+        return ErrorInfo("client", "The request could not be made.", retryable=False,
+                         detail=redact(str(exc), secret))
+    return ErrorInfo("unexpected", "Something unexpected went wrong with the request.", retryable=True,
+                     detail=redact(f"{type(exc).__name__}: {exc}", secret)[:300])
+
+
+def _plain_body(response: Any) -> str:
+    try:
+        text = response.text
+    except Exception:  # noqa: BLE001 - the body may be unreadable; the status alone still helps
+        return ""
+    text = re.sub(r"<[^>]+>", " ", text)  # an HTML error page: keep its words, not its markup
+    return " ".join(text.split())[:200]
+
+
+def _chain_text(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc.__context__
+    return str(cause) if cause is not None else str(exc)
+
+
+def _replace_detail(info: ErrorInfo, detail: str) -> ErrorInfo:
+    return ErrorInfo(info.kind, info.message, info.retryable, info.retry_after, detail, info.status)

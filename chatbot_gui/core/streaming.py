@@ -1,0 +1,204 @@
+"""The streaming loop: send one request through the openai SDK and feed the reply text to a sink.
+
+Qt-free and blocking: it runs on a worker thread. Stopping is cooperative (``should_stop``) *and*
+forceful: :class:`AbortHandle` shuts down the request's socket, because on Linux neither closing the
+SDK stream nor closing the socket from another thread wakes a blocked ``recv()`` (see PLATFORM.md,
+"Stopping a stream"); ``shutdown(SHUT_RDWR)`` does, and the server sees the connection drop.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from chatbot_gui.core.connection import ConnectionConfig
+from chatbot_gui.core.conversation import ChatRequest
+from chatbot_gui.core.errors import ErrorInfo, describe_exception
+
+
+class AbortHandle:
+    """Thread-safe: the worker registers sockets as they open; any thread may call :meth:`abort`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._aborted = False
+
+    @property
+    def aborted(self) -> bool:
+        return self._aborted
+
+    def register(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            aborted = self._aborted
+        if aborted:
+            _shutdown(sock)
+
+    def abort(self) -> None:
+        """Hang up now. Never blocks: ``shutdown()`` is a non-blocking system call."""
+        with self._lock:
+            self._aborted = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed or never connected: nothing to hang up
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a request ended. ``status`` is "complete", "stopped" or "error"."""
+
+    status: str
+    finish_reason: str | None = None
+    error: ErrorInfo | None = None
+    received_chars: int = 0
+
+
+class _DoneWatcher:
+    """Wraps the response byte stream to notice the ``data: [DONE]`` sentinel the SDK swallows."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.saw_done = False
+        self._tail = b""
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            if not self.saw_done:
+                window = self._tail + chunk
+                if b"[DONE]" in window:
+                    self.saw_done = True
+                self._tail = window[-16:]
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def make_client(config: ConnectionConfig, abort: AbortHandle, watcher_box: list[_DoneWatcher]) -> Any:
+    """An ``openai.OpenAI`` on a fresh ``httpx2.Client`` whose sockets the abort handle can reach.
+
+    One client per request: a fresh connection is opened, so the socket is always seen by the
+    ``connect_tcp`` trace (a pooled connection would not be). No automatic retries: the app decides.
+    """
+    import httpx2
+    import openai
+
+    def trace(event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete":
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if isinstance(sock, socket.socket):
+                abort.register(sock)
+
+    def on_request(request: Any) -> None:
+        request.extensions["trace"] = trace
+
+    def on_response(response: Any) -> None:
+        watcher = _DoneWatcher(response.stream)
+        response.stream = watcher
+        watcher_box.append(watcher)
+
+    timeout = httpx2.Timeout(
+        connect=config.connect_timeout, read=config.read_timeout, write=30.0, pool=config.connect_timeout
+    )
+    http_client = httpx2.Client(
+        timeout=timeout,
+        proxy=config.proxy or None,
+        event_hooks={"request": [on_request], "response": [on_response]},
+    )
+    return openai.OpenAI(
+        api_key=config.usable_key or "",
+        base_url=config.base_url,
+        organization=config.organization,
+        project=config.project,
+        max_retries=0,
+        timeout=timeout,
+        http_client=http_client,
+    )
+
+
+def request_kwargs(request: ChatRequest) -> dict[str, Any]:
+    """The body fields for ``chat.completions.create``."""
+    kwargs: dict[str, Any] = {"model": request.model, "messages": request.as_openai_messages(), "stream": True}
+    if request.temperature is not None:
+        kwargs["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        kwargs["max_tokens"] = request.max_tokens
+    return kwargs
+
+
+def stream_chat(
+    request: ChatRequest,
+    config: ConnectionConfig,
+    on_text: Callable[[str], None],
+    abort: AbortHandle,
+) -> Outcome:
+    """Send ``request`` and pass each piece of reply text to ``on_text``. Never raises.
+
+    Chunks with an empty ``choices`` list (usage chunks, Azure's prompt-filter chunk) are normal.
+    A stream that ends with neither a ``finish_reason`` nor ``[DONE]`` is reported as interrupted.
+    """
+    received = 0
+    finish: str | None = None
+    watchers: list[_DoneWatcher] = []
+    client = None
+    try:
+        if abort.aborted:
+            return Outcome("stopped")
+        client = make_client(config, abort, watchers)
+        stream = client.chat.completions.create(**request_kwargs(request))
+        try:
+            for chunk in stream:
+                if abort.aborted:
+                    return Outcome("stopped", finish, None, received)
+                choices = chunk.choices or ()
+                if not choices:
+                    continue
+                choice = choices[0]
+                delta = choice.delta
+                if delta is not None:
+                    text = delta.content or getattr(delta, "refusal", None)
+                    if text:
+                        received += len(text)
+                        on_text(text)
+                if choice.finish_reason:
+                    finish = choice.finish_reason
+        finally:
+            stream.close()
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
+        if abort.aborted:
+            return Outcome("stopped", finish, None, received)
+        if not isinstance(exc, Exception):
+            raise
+        return Outcome("error", finish, describe_exception(exc, config.api_key), received)
+    finally:
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - closing a half-dead connection may fail; nothing to do
+                pass
+    if abort.aborted:
+        return Outcome("stopped", finish, None, received)
+    saw_done = any(w.saw_done for w in watchers)
+    if finish is None and not saw_done:
+        return Outcome(
+            "error",
+            None,
+            ErrorInfo(
+                "truncated",
+                "The server ended the reply early (the stream closed before it was complete).",
+                retryable=True,
+            ),
+            received,
+        )
+    return Outcome("complete", finish, None, received)
