@@ -1,0 +1,145 @@
+"""The main window: model and persona pickers, the transcript above the input pane, Send/Stop.
+
+Thin: it lays widgets out and offers small accessors; the controller does the chat logic.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from chatbot_gui import APP_NAME
+from chatbot_gui.core.personas import BUILTIN_PERSONAS, DEFAULT_MODEL, Persona
+from chatbot_gui.ui.input_box import ChatInput
+from chatbot_gui.ui.transcript import TranscriptView
+
+SUGGESTED_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o4-mini")
+
+
+class MainWindow(QMainWindow):
+    """The chat window. ``closing`` handlers (the controller's shutdown) run before it closes."""
+
+    def __init__(self, personas: Sequence[Persona] = BUILTIN_PERSONAS, model: str = DEFAULT_MODEL) -> None:
+        super().__init__()
+        self.setWindowTitle(APP_NAME)
+        self.resize(900, 700)
+        self._personas = list(personas)
+        self._close_handlers: list = []
+
+        # Top bar: model and persona pickers.
+        self.model_combo = QComboBox()
+        self.model_combo.setEditable(True)
+        self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.model_combo.addItems(list(dict.fromkeys((model, *SUGGESTED_MODELS))))
+        self.model_combo.setCurrentText(model)
+        self.model_combo.setMinimumContentsLength(18)
+        self.model_combo.setToolTip("The model to use. Type any name your server knows.")
+        self.persona_combo = QComboBox()
+        for persona in self._personas:
+            self.persona_combo.addItem(persona.name)
+        self.persona_combo.setToolTip("The system prompt that sets the assistant's persona")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Model:"))
+        top.addWidget(self.model_combo)
+        top.addSpacing(12)
+        top.addWidget(QLabel("Persona:"))
+        top.addWidget(self.persona_combo)
+        top.addStretch(1)
+
+        # Transcript above input.
+        self.transcript = TranscriptView()
+        self.input = ChatInput()
+        self.send_button = QPushButton("Send")
+        self.send_button.setDefault(False)
+        self.send_button.setToolTip("Send (Enter)")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the reply (Esc)")
+        self.stop_button.setEnabled(False)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addStretch(1)
+        bottom = QWidget()
+        bottom_layout = QHBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        bottom_layout.addWidget(self.input, 1)
+        bottom_layout.addLayout(buttons)
+        self.input.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.transcript)
+        splitter.addWidget(bottom)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([520, 120])
+        splitter.setChildrenCollapsible(False)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+
+        # Menus and shortcuts.
+        file_menu = self.menuBar().addMenu("&File")
+        self.new_chat_action = QAction("&New chat", self)
+        self.new_chat_action.setShortcut(QKeySequence.StandardKey.New)
+        file_menu.addAction(self.new_chat_action)
+        file_menu.addSeparator()
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)
+        file_menu.addAction(self.quit_action)
+        chat_menu = self.menuBar().addMenu("&Chat")
+        self.stop_action = QAction("&Stop reply", self)
+        self.stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.stop_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.stop_action.setEnabled(False)
+        chat_menu.addAction(self.stop_action)
+        self.addAction(self.stop_action)
+        self.settings_menu = self.menuBar().addMenu("&Settings")
+
+        self.statusBar().showMessage("Ready")
+        self.input.setFocus()
+
+    # -- accessors the controller uses -----------------------------------------------------------
+    def current_persona(self) -> Persona:
+        index = max(0, self.persona_combo.currentIndex())
+        return self._personas[index]
+
+    def current_model(self) -> str:
+        return self.model_combo.currentText().strip()
+
+    def set_busy(self, busy: bool) -> None:
+        self.send_button.setEnabled(not busy)
+        self.stop_button.setEnabled(busy)
+        self.stop_action.setEnabled(busy)
+        self.statusBar().showMessage("Receiving reply… (Esc to stop)" if busy else "Ready")
+
+    def set_chat_title(self, title: str) -> None:
+        self.setWindowTitle(f"{title} — {APP_NAME}" if title else APP_NAME)
+
+    def show_status(self, text: str, timeout_ms: int = 5000) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def on_close(self, handler) -> None:  # noqa: ANN001 - a plain callable
+        self._close_handlers.append(handler)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        for handler in self._close_handlers:
+            handler()
+        super().closeEvent(event)

@@ -1,0 +1,201 @@
+"""The transcript pane: a read-only, selectable view of the chat, built for long chats.
+
+Reply text is only ever inserted with ``QTextCursor.insertText`` (plain text, never HTML), so markup
+in a reply is shown, not interpreted. Streaming text is appended at the end of the document, so the
+cost of a delta does not grow with the number of messages already on screen.
+
+Signals:
+    retryRequested(): the user clicked "Retry" under an error.
+    keepRequested(int): the user clicked "Keep" on a stopped/interrupted reply (message id).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QFont, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextFormat
+from PySide6.QtWidgets import QTextBrowser, QWidget
+
+from chatbot_gui.core.errors import ErrorInfo
+
+USER_LABEL = "You"
+ASSISTANT_LABEL = "Assistant"
+ERROR_COLOR = QColor("#b3261e")
+NOTE_COLOR = QColor("#6b6b6b")
+ERROR_BG = QColor("#fdecea")
+
+#: A block property marking what a block shows, so tests (and later features) can find it.
+KIND_PROPERTY = QTextFormat.UserProperty + 1
+
+
+class TranscriptView(QTextBrowser):
+    """Shows turns, streaming text, notices and errors. Holds no chat state of its own."""
+
+    retryRequested = Signal()
+    keepRequested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setUndoRedoEnabled(False)
+        self.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+            | Qt.TextInteractionFlag.LinksAccessibleByMouse
+        )
+        self.document().setDocumentMargin(12)
+        self.anchorClicked.connect(self._on_anchor)
+        self._streaming = False
+        self._text_format = QTextCharFormat()
+        self._label_format = QTextCharFormat()
+        self._label_format.setFontWeight(QFont.Weight.Bold)
+        self._note_format = QTextCharFormat()
+        self._note_format.setForeground(NOTE_COLOR)
+        self._note_format.setFontItalic(True)
+        self._error_format = QTextCharFormat()
+        self._error_format.setForeground(ERROR_COLOR)
+        self._link_format = QTextCharFormat()
+        self._link_format.setAnchor(True)
+        self._link_format.setFontUnderline(True)
+        self._link_format.setForeground(QColor("#1a5fb4"))
+
+    # -- building blocks -------------------------------------------------------------------------
+    def _end_cursor(self) -> QTextCursor:
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        return cursor
+
+    def _new_block(self, kind: str, *, top_margin: float = 0.0, background: QColor | None = None) -> QTextCursor:
+        cursor = self._end_cursor()
+        fmt = QTextBlockFormat()
+        fmt.setTopMargin(top_margin)
+        fmt.setProperty(KIND_PROPERTY, kind)
+        if background is not None:
+            fmt.setBackground(background)
+        if self.document().isEmpty():
+            cursor.setBlockFormat(fmt)
+        else:
+            cursor.insertBlock(fmt, self._text_format)
+        return cursor
+
+    def _insert_body(self, kind: str, text: str) -> None:
+        cursor = self._new_block(kind)
+        cursor.insertText(text, self._text_format)
+
+    def _insert_link(self, cursor: QTextCursor, label: str, href: str) -> None:
+        fmt = QTextCharFormat(self._link_format)
+        fmt.setAnchorHref(href)
+        cursor.insertText(label, fmt)
+
+    def _scroll_if_following(self, following: bool) -> None:
+        if following:
+            bar = self.verticalScrollBar()
+            bar.setValue(bar.maximum())
+
+    def _following(self) -> bool:
+        bar = self.verticalScrollBar()
+        return bar.value() >= bar.maximum() - 4
+
+    # -- what the controller calls ---------------------------------------------------------------
+    def add_user(self, text: str) -> None:
+        following = self._following()
+        self._new_block("user-label", top_margin=14).insertText(USER_LABEL, self._label_format)
+        self._insert_body("user", text)
+        self._scroll_if_following(True if not following else following)
+
+    def begin_assistant(self, label: str = ASSISTANT_LABEL) -> None:
+        following = self._following()
+        self._new_block("assistant-label", top_margin=14).insertText(label, self._label_format)
+        self._new_block("assistant")
+        self._streaming = True
+        self._scroll_if_following(following)
+
+    def append_reply_text(self, text: str) -> None:
+        """Add streamed text at the end of the reply being written. Never re-sets existing text."""
+        if not text:
+            return
+        following = self._following()
+        self._end_cursor().insertText(text, self._text_format)
+        self._scroll_if_following(following)
+
+    def end_assistant(self, status: str, message_id: int | None = None) -> None:
+        """Close the reply; mark it when it was stopped or interrupted."""
+        self._streaming = False
+        if status == "stopped":
+            self._marker("Stopped. This partial reply will not be sent back to the model", message_id)
+        elif status == "interrupted":
+            self._marker("Interrupted. This partial reply will not be sent back to the model", message_id)
+
+    def _marker(self, text: str, message_id: int | None) -> None:
+        following = self._following()
+        cursor = self._new_block("marker")
+        cursor.insertText(f"■ {text}", self._note_format)
+        if message_id is not None:
+            cursor.insertText(" unless you ", self._note_format)
+            self._insert_link(cursor, "keep it", f"keep:{message_id}")
+            cursor.insertText(".", self._note_format)
+        else:
+            cursor.insertText(".", self._note_format)
+        self._scroll_if_following(following)
+
+    def mark_kept(self) -> None:
+        self.add_notice("Kept: that partial reply is now part of the conversation.")
+
+    def add_notice(self, text: str) -> None:
+        following = self._following()
+        cursor = self._new_block("notice", top_margin=8)
+        cursor.insertText(text, self._note_format)
+        self._scroll_if_following(following)
+
+    def show_error(self, info: ErrorInfo, *, can_retry: bool) -> None:
+        """An error, visually distinct from assistant text, with a Retry link where it can help."""
+        following = self._following()
+        cursor = self._new_block("error", top_margin=10, background=ERROR_BG)
+        bold = QTextCharFormat(self._error_format)
+        bold.setFontWeight(QFont.Weight.Bold)
+        cursor.insertText("⚠ " + info.message, bold)
+        if info.detail:
+            cursor.insertText(f"  (Server said: {info.detail})", self._error_format)
+        if can_retry:
+            cursor.insertText("  ", self._error_format)
+            self._insert_link(cursor, "Retry", "retry:")
+        self._scroll_if_following(following)
+
+    def set_countdown(self, text: str) -> None:
+        """Show (or update in place) the single 'retrying in N s' line under an error."""
+        doc = self.document()
+        last = doc.lastBlock()
+        if last.blockFormat().property(KIND_PROPERTY) == "countdown":
+            cursor = QTextCursor(last)
+            cursor.select(QTextCursor.SelectionType.BlockUnderCursor)
+            cursor.movePosition(QTextCursor.MoveOperation.StartOfBlock)
+            cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor)
+            cursor.insertText(text, self._note_format)
+            return
+        self._new_block("countdown").insertText(text, self._note_format)
+        self._scroll_if_following(True)
+
+    def clear_chat(self) -> None:
+        self._streaming = False
+        self.document().clear()
+
+    # -- reading back (tests, accessibility) -----------------------------------------------------
+    def blocks_of_kind(self, kind: str) -> list[str]:
+        out = []
+        block = self.document().begin()
+        while block.isValid():
+            if block.blockFormat().property(KIND_PROPERTY) == kind:
+                out.append(block.text())
+            block = block.next()
+        return out
+
+    def _on_anchor(self, url: QUrl) -> None:
+        href = url.toString()
+        if href.startswith("retry:"):
+            self.retryRequested.emit()
+        elif href.startswith("keep:"):
+            try:
+                self.keepRequested.emit(int(href.split(":", 1)[1]))
+            except ValueError:
+                pass

@@ -1,0 +1,66 @@
+"""One short-lived QThread per request, running the Qt-free streaming loop.
+
+The thread never touches widgets. Reply text is handed over through a small locked buffer: the
+thread appends, and emits ``textAvailable`` only when the buffer goes from empty to non-empty, so a
+fast stream costs at most one queued signal per GUI repaint instead of one per token.
+
+Signals:
+    textAvailable(): new reply text is waiting in the buffer (call ``take_text`` on the GUI thread).
+    outcomeReady(object): the request ended; the payload is a frozen ``Outcome``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QThread, Signal
+
+from chatbot_gui.core.connection import ConnectionConfig
+from chatbot_gui.core.conversation import ChatRequest
+from chatbot_gui.core.streaming import AbortHandle, Outcome
+
+
+class CompletionThread(QThread):
+    """Runs ``stream_chat`` for one request. Stop is cooperative plus a socket shutdown."""
+
+    textAvailable = Signal()
+    outcomeReady = Signal(object)
+
+    def __init__(self, request: ChatRequest, config: ConnectionConfig) -> None:
+        super().__init__()
+        self.request = request
+        self._config = config
+        self.abort = AbortHandle()
+        self._lock = threading.Lock()
+        self._pending: list[str] = []
+
+    def run(self) -> None:
+        # Imported here so `import openai` (~0.4 s) happens on this thread, never on the start-up path.
+        from chatbot_gui.core.streaming import stream_chat
+
+        try:
+            outcome = stream_chat(self.request, self._config, self._on_text, self.abort)
+        except Exception as exc:  # noqa: BLE001 - stream_chat never raises; belt and braces
+            from chatbot_gui.core.errors import ErrorInfo
+
+            outcome = Outcome("error", error=ErrorInfo("unexpected", f"Unexpected error: {type(exc).__name__}"))
+        self.outcomeReady.emit(outcome)
+
+    def _on_text(self, text: str) -> None:
+        with self._lock:
+            was_empty = not self._pending
+            self._pending.append(text)
+        if was_empty:
+            self.textAvailable.emit()
+
+    def take_text(self) -> str:
+        """Everything received since the last call (thread-safe; called on the GUI thread)."""
+        with self._lock:
+            text = "".join(self._pending)
+            self._pending.clear()
+        return text
+
+    def stop(self) -> None:
+        """Ask the loop to end and hang up the connection at once. Never blocks."""
+        self.requestInterruption()
+        self.abort.abort()
