@@ -327,3 +327,24 @@ def test_without_a_key_the_window_says_how_to_provide_one(qtbot, fake_server):
     assert window.input.toPlainText() == "hello", "the message must not be lost"
     assert not controller.busy
     controller.shutdown()
+
+
+def test_a_one_megabyte_single_line_paste_is_laid_out_cheaply_and_sent_exactly(qtbot, chat, fake_server):
+    # Qt's word wrapping is quadratic in an unbroken run (a 1 MB line took 47 s to paste and 26 s
+    # to show). The input switches to wrap-anywhere; the transcript adds display-only soft breaks.
+    from PySide6.QtGui import QTextOption
+
+    window, controller = chat
+    blob = "QUJD" * 250_000  # 1 MB of base64-like text, no spaces
+    QApplication.clipboard().setText(blob)
+    window.input.setFocus()
+    window.input.paste()
+    assert window.input.wordWrapMode() == QTextOption.WrapMode.WrapAnywhere
+    assert window.input.toPlainText() == blob
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    wait_idle(qtbot, controller, timeout=20000)
+    assert sent_messages(fake_server)[-1]["content"] == blob, "the message itself is never altered"
+    assert controller.conversation.messages[0].content == blob
+    assert window.transcript.blocks_of_kind("user") == [blob]
+    assert "\u200b" in window.transcript.toPlainText()
+    assert window.input.wordWrapMode() == QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere

@@ -7,6 +7,7 @@ the API key.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import socket
@@ -115,6 +116,8 @@ def describe_status(status: int, body: Any, headers: Any = None, fallback: str =
     if status == 404:
         if "deployment" in lowered:
             msg = "The server has no deployment by that name. Check the model or deployment name."
+        elif "deprecated" in lowered or "retired" in lowered or "decommissioned" in lowered:
+            msg = "This model has been retired by the provider. Choose another model."
         elif "model" in lowered:
             msg = "The server does not know this model. Choose another model."
         else:
@@ -198,8 +201,16 @@ def _plain_body(response: Any) -> str:
         text = response.text
     except Exception:  # noqa: BLE001 - the body may be unreadable; the status alone still helps
         return ""
-    text = re.sub(r"<[^>]+>", " ", text)  # an HTML error page: keep its words, not its markup
-    return " ".join(text.split())[:200]
+    return plain_text(text)
+
+
+def plain_text(text: str, limit: int = 200) -> str:
+    """A server's body as one short line a person can read: HTML markup dropped, whitespace folded."""
+    # An HTML error page: keep its words, not its markup (nor the <head>, which repeats the title).
+    text = re.sub(r"(?is)<(head|script|style)\b.*?</\1\s*>", " ", text)
+    text = re.sub(r"<[A-Za-z/!][^>]*(?:>|$)", " ", text)  # also a tag cut off at the end of a partial page
+    text = html.unescape(text)
+    return " ".join(text.split())[:limit]
 
 
 def _chain_text(exc: BaseException) -> str:

@@ -8,6 +8,9 @@ SDK stream nor closing the socket from another thread wakes a blocked ``recv()``
 
 from __future__ import annotations
 
+import functools
+import json
+import re
 import socket
 import threading
 from dataclasses import dataclass
@@ -15,7 +18,7 @@ from typing import Any, Callable, Iterator
 
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.conversation import ChatRequest
-from chatbot_gui.core.errors import ErrorInfo, describe_exception
+from chatbot_gui.core.errors import ErrorInfo, describe_exception, plain_text, redact
 
 
 class AbortHandle:
@@ -63,25 +66,57 @@ class Outcome:
     received_chars: int = 0
 
 
+_DONE_RE = re.compile(rb"\ndata: ?\[DONE\]")
+_HEAD_BYTES = 512
+
+
 class _DoneWatcher:
-    """Wraps the response byte stream to notice the ``data: [DONE]`` sentinel the SDK swallows."""
+    """Watches the response bytes the SDK reads: notices ``data: [DONE]`` (which the SDK swallows)
+    and keeps the first bytes, so a reply that was not a stream at all can be shown for what it was.
 
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
+    The SDK never sees this object: :func:`_watching_stream_type` wraps it in an ``httpx2.SyncByteStream``.
+    Matching only at the start of a line means a reply whose *text* mentions ``[DONE]`` (inside a
+    JSON string, where a newline is escaped) does not count.
+    """
+
+    def __init__(self) -> None:
         self.saw_done = False
-        self._tail = b""
+        self.head = b""
+        self._tail = b"\n"  # the body's first line counts as starting a line
 
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._inner:
-            if not self.saw_done:
-                window = self._tail + chunk
-                if b"[DONE]" in window:
-                    self.saw_done = True
-                self._tail = window[-16:]
-            yield chunk
+    def feed(self, chunk: bytes) -> None:
+        if len(self.head) < _HEAD_BYTES:
+            self.head += chunk[: _HEAD_BYTES - len(self.head)]
+        if not self.saw_done:
+            window = self._tail + chunk
+            if _DONE_RE.search(window):
+                self.saw_done = True
+            self._tail = window[-16:]
 
-    def close(self) -> None:
-        self._inner.close()
+
+@functools.cache
+def _watching_stream_type() -> type:
+    """The byte-stream wrapper class, built on first use so importing this module stays light.
+
+    It must subclass ``httpx2.SyncByteStream``: ``Response.iter_raw`` / ``close`` refuse anything else
+    ("Attempted to call a sync iterator on an async stream").
+    """
+    import httpx2
+
+    class _WatchingStream(httpx2.SyncByteStream):
+        def __init__(self, inner: Any, watcher: _DoneWatcher) -> None:
+            self._inner = inner
+            self._watcher = watcher
+
+        def __iter__(self) -> Iterator[bytes]:
+            for chunk in self._inner:
+                self._watcher.feed(chunk)
+                yield chunk
+
+        def close(self) -> None:
+            self._inner.close()
+
+    return _WatchingStream
 
 
 def make_client(config: ConnectionConfig, abort: AbortHandle, watcher_box: list[_DoneWatcher]) -> Any:
@@ -104,8 +139,8 @@ def make_client(config: ConnectionConfig, abort: AbortHandle, watcher_box: list[
         request.extensions["trace"] = trace
 
     def on_response(response: Any) -> None:
-        watcher = _DoneWatcher(response.stream)
-        response.stream = watcher
+        watcher = _DoneWatcher()
+        response.stream = _watching_stream_type()(response.stream, watcher)
         watcher_box.append(watcher)
 
     timeout = httpx2.Timeout(
@@ -114,6 +149,9 @@ def make_client(config: ConnectionConfig, abort: AbortHandle, watcher_box: list[
     http_client = httpx2.Client(
         timeout=timeout,
         proxy=config.proxy or None,
+        # A compressed event stream would hide `[DONE]` from the watcher, and compressing proxies
+        # tend to buffer a stream instead of passing tokens on as they come.
+        headers={"Accept-Encoding": "identity"},
         event_hooks={"request": [on_request], "response": [on_response]},
     )
     return openai.OpenAI(
@@ -147,9 +185,12 @@ def stream_chat(
 
     Chunks with an empty ``choices`` list (usage chunks, Azure's prompt-filter chunk) are normal.
     A stream that ends with neither a ``finish_reason`` nor ``[DONE]`` is reported as interrupted.
+    A server that ignores ``stream: true`` and answers with one JSON completion is understood too.
     """
     received = 0
     finish: str | None = None
+    chunks = 0
+    is_event_stream = True
     watchers: list[_DoneWatcher] = []
     client = None
     try:
@@ -158,7 +199,12 @@ def stream_chat(
         client = make_client(config, abort, watchers)
         stream = client.chat.completions.create(**request_kwargs(request))
         try:
+            content_type = str(stream.response.headers.get("content-type", "")).lower()
+            is_event_stream = "event-stream" in content_type
+            if "json" in content_type and not is_event_stream:
+                return _from_completion(stream.response, on_text)
             for chunk in stream:
+                chunks += 1
                 if abort.aborted:
                     return Outcome("stopped", finish, None, received)
                 choices = chunk.choices or ()
@@ -191,6 +237,14 @@ def stream_chat(
         return Outcome("stopped", finish, None, received)
     saw_done = any(w.saw_done for w in watchers)
     if finish is None and not saw_done:
+        head = b"".join(w.head for w in watchers).strip()
+        if chunks == 0 and head and b"data:" not in head and not is_event_stream:
+            # A 200 answer that is no event stream at all (an HTML login page, a proxy's notice).
+            return Outcome("error", None, ErrorInfo(
+                "garbage", "The server's answer was not a chat reply. It may not be an "
+                "OpenAI-compatible server, or a proxy or login page answered instead.",
+                retryable=False, detail=redact(plain_text(head.decode("utf-8", "replace")), config.api_key),
+            ), received)
         return Outcome(
             "error",
             None,
@@ -202,3 +256,37 @@ def stream_chat(
             received,
         )
     return Outcome("complete", finish, None, received)
+
+
+def _from_completion(response: Any, on_text: Callable[[str], None]) -> Outcome:
+    """Handle a whole ``chat.completion`` JSON body sent in answer to a streaming request.
+
+    Some OpenAI-compatible servers ignore ``stream: true``. The reply is still a reply: its text is
+    delivered in one piece. An ``error`` object in a 200 body is reported like an in-stream error.
+    """
+    data = json.loads(response.read())
+    if isinstance(data, dict) and data.get("error"):
+        raise _in_band_error(response, data["error"])
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list):
+        raise ValueError("the JSON reply has no 'choices'")
+    if not choices:
+        return Outcome("complete", None, None, 0)
+    choice = choices[0] if isinstance(choices[0], dict) else {}
+    message = choice.get("message")  # Azure content_filter replies have no message at all
+    text = (message.get("content") or message.get("refusal") or "") if isinstance(message, dict) else ""
+    if not isinstance(text, str):
+        raise ValueError("the JSON reply's message content is not text")
+    if text:
+        on_text(text)
+    finish = choice.get("finish_reason")
+    return Outcome("complete", finish if isinstance(finish, str) else None, None, len(text))
+
+
+def _in_band_error(response: Any, error: Any) -> Exception:
+    import openai
+
+    message = error.get("message") if isinstance(error, dict) else error
+    if not isinstance(message, str) or not message:
+        message = "An error occurred"
+    return openai.APIError(message, request=response.request, body=error)

@@ -6,9 +6,15 @@ Signals:
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QInputMethodEvent, QKeyEvent
+import re
+
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QInputMethodEvent, QKeyEvent, QTextOption
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
+
+#: Qt's word-boundary wrapping takes time quadratic in the length of a run with no break
+#: opportunity (a 1 MB one-line paste took 47 s). Such pastes switch the box to wrap anywhere.
+_LONG_RUN = re.compile(r"\S{2000,}")
 
 
 class ChatInput(QPlainTextEdit):
@@ -21,6 +27,16 @@ class ChatInput(QPlainTextEdit):
         self.setPlaceholderText("Type a message. Enter sends, Shift+Enter adds a line.")
         self.setTabChangesFocus(True)
         self._composing = False
+        self.textChanged.connect(self._restore_wrap_when_empty)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802 - Qt override
+        if source.hasText() and _LONG_RUN.search(source.text()):
+            self.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
+        super().insertFromMimeData(source)
+
+    def _restore_wrap_when_empty(self) -> None:
+        if self.wordWrapMode() != QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere and self.document().isEmpty():
+            self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
 
     def inputMethodEvent(self, event: QInputMethodEvent) -> None:  # noqa: N802 - Qt override
         # While an input method (Chinese, Japanese, Korean…) shows pre-edit text, Enter belongs to it.

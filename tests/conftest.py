@@ -1,0 +1,64 @@
+"""Shared fixtures: the fake OpenAI server, the recorded-response corpus, and a leaked-thread check.
+
+Test modules import the server helpers as ``from fakeserver import ...`` (pytest puts this directory on
+``sys.path``; there is no ``tests`` package).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Qt runs offscreen in tests (no display needed, same result on every machine). Set
+# CHATBOT_TEST_QPA=xcb to run the same tests in real windows under Xvfb.
+os.environ["QT_QPA_PLATFORM"] = os.environ.get("CHATBOT_TEST_QPA", "offscreen")
+
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from fakeserver import CORPUS_DIR, FakeServer
+
+#: How long a thread a test started may take to finish after the test before it counts as leaked.
+_THREAD_GRACE = 2.0
+
+
+@pytest.fixture
+def fake_server() -> Iterator[FakeServer]:
+    """A Chat Completions server on 127.0.0.1 (random port); closed after the test."""
+    server = FakeServer()
+    try:
+        yield server
+    finally:
+        server.close()
+    assert not server.errors, f"the fake server's handlers raised: {server.errors!r}"
+
+
+@pytest.fixture
+def corpus_dir() -> Path:
+    """The recorded real responses (``../shared/corpus/openai``)."""
+    return CORPUS_DIR
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx honours *_PROXY variables; a test must only ever talk to 127.0.0.1 directly."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_threads() -> Iterator[None]:
+    """Fail a test that leaves a non-daemon Python thread it started still running."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + _THREAD_GRACE
+    while True:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
+        if not leaked or time.monotonic() >= deadline:
+            break
+        time.sleep(0.02)
+    if leaked:
+        pytest.fail(f"test left threads running: {', '.join(t.name for t in leaked)}", pytrace=False)
