@@ -13,11 +13,16 @@ Signals:
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.streaming import AbortHandle
 
+PROXY_AUTH = "The proxy asked for a user name and password (407). Check the proxy user and password."
+NO_MODEL_LIST = ("The server has no model list at this address (404). Check the server address: "
+                 "for OpenAI-compatible servers it usually ends in /v1.")
 _live: set[ModelsThread] = set()
 _reaper: _Reaper | None = None
 
@@ -42,7 +47,13 @@ class ModelsThread(QThread):
             models = fetch_models(self._config, self.abort)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message
             if not self.abort.aborted:
-                self.failed.emit(describe_exception(exc, self._config.api_key))
+                info = describe_exception(exc, self._config.api_key)
+                # errors.py words these for chat requests; for GET /models they mean something else.
+                if info.status == 407:
+                    info = dataclasses.replace(info, kind="proxy_auth", message=PROXY_AUTH)
+                elif info.status == 404:
+                    info = dataclasses.replace(info, message=NO_MODEL_LIST)
+                self.failed.emit(info)
             return
         if not self.abort.aborted:
             self.modelsReady.emit(tuple(models))

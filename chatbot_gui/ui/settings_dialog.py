@@ -18,10 +18,10 @@ from PySide6.QtWidgets import (
 
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.errors import ErrorInfo
-from chatbot_gui.core.secrets import KeyStore, KeyStoreError
+from chatbot_gui.core.secrets import KeyStore, KeyStoreError, PendingSecrets
 from chatbot_gui.core.settings import (
-    PRESETS, Profile, Settings, build_proxy_url, env_key_applies, new_profile_id, proxy_problem,
-    resolve_connection, split_proxy_url,
+    PRESETS, Profile, Settings, env_key_applies, new_profile_id, proxy_problem,
+    resolve_connection, settings_problem, split_proxy_url,
 )
 from chatbot_gui.ui.models_thread import ModelsThread, start_models_thread
 
@@ -38,6 +38,14 @@ def _no_spaces(text: str) -> str:
     return "".join(text.split())  # keys never contain whitespace; pasted ones often carry some
 
 
+def _row(*widgets: QWidget, grow: int = 1) -> QHBoxLayout:
+    """Widgets side by side; the one at index ``grow`` takes the spare room."""
+    row = QHBoxLayout()
+    for i, widget in enumerate(widgets):
+        row.addWidget(widget, 1 if i == grow else 0)
+    return row
+
+
 class ConnectionPage(QWidget):
     """Edits drafts of every profile; nothing is stored until the dialog's OK."""
 
@@ -48,12 +56,10 @@ class ConnectionPage(QWidget):
         self._settings = settings
         self._drafts: dict[str, Profile] = {p.id: p for p in settings.profiles}
         self._order: list[str] = [p.id for p in settings.profiles]
-        self._new_keys: dict[str, str] = {}
-        self._new_proxy_pw: dict[str, str] = {}
-        self._remove_keys: set[str] = set()
-        self._removed_profiles: list[str] = []
+        self._pending = PendingSecrets()
         self._current = ""
         self._thread: ModelsThread | None = None
+        self._test_pid = ""
         self._build()
         for pid in self._order:
             self.profile_combo.addItem(self._drafts[pid].name, pid)
@@ -65,12 +71,6 @@ class ConnectionPage(QWidget):
         self.profile_combo = QComboBox(objectName="profileCombo")
         self.add_button = QPushButton("Add", objectName="addProfile")
         self.delete_button = QPushButton("Delete", objectName="deleteProfile")
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Profile:"))
-        row.addWidget(self.profile_combo, 1)
-        row.addWidget(self.add_button)
-        row.addWidget(self.delete_button)
-
         self.name_edit = QLineEdit(objectName="profileName")
         self.preset_combo = QComboBox(objectName="preset")
         for label, url in PRESETS:
@@ -96,32 +96,18 @@ class ConnectionPage(QWidget):
         self.test_button = QPushButton("Test connection", objectName="testConnection")
         self.test_result = QLabel(objectName="testResult", wordWrap=True)
 
-        key_row = QHBoxLayout()
-        for w in (self.key_edit, self.show_key, self.remove_key):
-            key_row.addWidget(w)
-        server_row = QHBoxLayout()
-        server_row.addWidget(self.preset_combo)
-        server_row.addWidget(self.url_edit, 1)
-        test_row = QHBoxLayout()
-        test_row.addWidget(self.test_button)
-        test_row.addWidget(self.test_result, 1)
         form = QFormLayout()
-        form.addRow("Name:", self.name_edit)
-        form.addRow("Server:", server_row)
-        form.addRow("API key:", key_row)
-        form.addRow("", self.key_status)
-        form.addRow("", self.keyring_notice)
-        form.addRow("", self.session_only)
-        form.addRow("Organization:", self.org_edit)
-        form.addRow("Project:", self.project_edit)
-        form.addRow("Timeout:", self.timeout_spin)
-        form.addRow("Proxy:", self.proxy_edit)
-        form.addRow("Proxy user:", self.proxy_user_edit)
-        form.addRow("Proxy password:", self.proxy_pw_edit)
-        form.addRow("Default model:", self.model_combo)
-        form.addRow("", test_row)
+        for label, field in (
+            ("Name:", self.name_edit), ("Server:", _row(self.preset_combo, self.url_edit)),
+            ("API key:", _row(self.key_edit, self.show_key, self.remove_key, grow=0)), ("", self.key_status),
+            ("", self.keyring_notice), ("", self.session_only), ("Organization:", self.org_edit),
+            ("Project:", self.project_edit), ("Timeout:", self.timeout_spin), ("Proxy:", self.proxy_edit),
+            ("Proxy user:", self.proxy_user_edit), ("Proxy password:", self.proxy_pw_edit),
+            ("Default model:", self.model_combo), ("", _row(self.test_button, self.test_result)),
+        ):
+            form.addRow(label, field)
         layout = QVBoxLayout(self)
-        layout.addLayout(row)
+        layout.addLayout(_row(QLabel("Profile:"), self.profile_combo, self.add_button, self.delete_button))
         layout.addLayout(form)
         layout.addStretch(1)
 
@@ -142,7 +128,7 @@ class ConnectionPage(QWidget):
         self.remove_key.clicked.connect(self._on_remove_key)
         self.proxy_edit.editingFinished.connect(self._split_pasted_proxy)
         self.proxy_pw_edit.textEdited.connect(
-            lambda text: self._new_proxy_pw.__setitem__(self._current, text))
+            lambda text: self._pending.proxy_passwords.__setitem__(self._current, text))
         self.test_button.clicked.connect(self.test_connection)
 
     # -- drafts <-> widgets --------------------------------------------------------------------------
@@ -151,13 +137,13 @@ class ConnectionPage(QWidget):
         prof = self._drafts[pid]
         self.name_edit.setText(prof.name)
         self.url_edit.setText(prof.base_url)
-        self.key_edit.setText(self._new_keys.get(pid, ""))
+        self.key_edit.setText(self._pending.keys.get(pid, ""))
         self.org_edit.setText(prof.organization)
         self.project_edit.setText(prof.project)
         self.timeout_spin.setValue(round(prof.read_timeout))
         self.proxy_edit.setText(prof.proxy_url_without_password)
         self.proxy_user_edit.setText(prof.proxy_user)
-        self.proxy_pw_edit.setText(self._new_proxy_pw.get(pid, ""))
+        self.proxy_pw_edit.setText(self._pending.proxy_passwords.get(pid, ""))
         stored_pw = prof.proxy_user and self._keys.get(pid, proxy=True)
         self.proxy_pw_edit.setPlaceholderText("saved in the keyring (type to replace)" if stored_pw else "")
         self.model_combo.clear()
@@ -199,7 +185,7 @@ class ConnectionPage(QWidget):
 
     def _add_profile(self) -> None:
         self._store()
-        pid = new_profile_id(set(self._drafts) | set(self._removed_profiles))
+        pid = new_profile_id(set(self._drafts) | self._pending.removed_profiles)
         self._drafts[pid] = Profile(pid, f"Profile {len(self._order) + 1}")
         self._order.append(pid)
         self.profile_combo.addItem(self._drafts[pid].name, pid)
@@ -214,9 +200,7 @@ class ConnectionPage(QWidget):
         self._current = ""  # the draft is gone: nothing to store on the switch
         self._order.remove(pid)
         del self._drafts[pid]
-        self._new_keys.pop(pid, None)
-        self._new_proxy_pw.pop(pid, None)
-        self._removed_profiles.append(pid)
+        self._pending.forget_profile(pid)
         self.profile_combo.removeItem(self.profile_combo.findData(pid))
         self._load(self.profile_combo.currentData())
 
@@ -238,9 +222,9 @@ class ConnectionPage(QWidget):
         clean = _no_spaces(text)
         if clean != text:
             self.key_edit.setText(clean)
-        self._new_keys[self._current] = clean
+        self._pending.keys[self._current] = clean
         if clean:
-            self._remove_keys.discard(self._current)
+            self._pending.remove_keys.discard(self._current)
         self._update_key_status()
 
     def _on_show_key(self, shown: bool) -> None:
@@ -249,9 +233,9 @@ class ConnectionPage(QWidget):
         self.proxy_pw_edit.setEchoMode(mode)
 
     def _on_remove_key(self) -> None:
-        self._new_keys.pop(self._current, None)
+        self._pending.keys.pop(self._current, None)
         self.key_edit.clear()
-        self._remove_keys.add(self._current)
+        self._pending.remove_keys.add(self._current)
         self._update_key_status()
 
     def _split_pasted_proxy(self) -> None:
@@ -261,43 +245,29 @@ class ConnectionPage(QWidget):
             self.proxy_user_edit.setText(user)
             if password:
                 self.proxy_pw_edit.setText(password)
-                self._new_proxy_pw[self._current] = password
+                self._pending.proxy_passwords[self._current] = password
 
     def _update_key_status(self) -> None:
-        pid = self._current
-        _stored, source = self._keys.get_with_source(pid)
+        pid, pending = self._current, self._pending
+        stored = self._keys.get_with_source(pid)[1]
+        source = "" if pid in pending.remove_keys else stored
         env_key = bool((self._env.get("OPENAI_API_KEY") or "").strip())
         if env_key and env_key_applies(dataclasses.replace(self._drafts[pid], base_url=self.url_edit.text())):
             text = "Using the key from the environment (OPENAI_API_KEY) for this run; it is not stored."
-        elif self._new_keys.get(pid):
+        elif pending.keys.get(pid):
             text = "The new key is saved when you press OK."
-        elif pid in self._remove_keys:
-            text = "The saved key will be removed when you press OK." if source else "No key saved."
-        elif source == "keyring":
-            text = "A key is saved in the system keyring. Type a new one to replace it."
-        elif source == "session":
-            text = "A key is kept in memory until Chatbot quits (not saved)."
+        elif stored and not source:
+            text = "The saved key will be removed when you press OK."
         else:
-            text = "No key saved."
+            text = {"keyring": "A key is saved in the system keyring. Type a new one to replace it.",
+                    "session": "A key is kept in memory until Chatbot quits (not saved)."}.get(source, "No key saved.")
         self.key_status.setText(text)
-        self.remove_key.setEnabled(bool(self._new_keys.get(pid) or (source and pid not in self._remove_keys)))
+        self.remove_key.setEnabled(bool(pending.keys.get(pid) or source))
 
     # -- test connection ----------------------------------------------------------------------------
     def current_config(self) -> ConnectionConfig:
         """The ConnectionConfig for the profile shown, with what was typed but not saved yet."""
-        settings = self.draft_settings()
-        config = resolve_connection(settings, self._keys, self._env)
-        typed = self._new_keys.get(self._current)
-        if self._current in self._remove_keys and config.key_source in ("keyring", "session"):
-            config = dataclasses.replace(config, api_key=None, key_source="")
-        if typed and config.key_source != "environment":
-            config = dataclasses.replace(config, api_key=typed, key_source="typed")
-        prof = settings.active_profile
-        if prof.proxy_url_without_password and self._new_proxy_pw.get(self._current):
-            proxy = build_proxy_url(prof.proxy_url_without_password, prof.proxy_user,
-                                    self._new_proxy_pw[self._current])
-            config = dataclasses.replace(config, proxy=proxy)
-        return config
+        return resolve_connection(self.draft_settings(), self._keys, self._env, self._pending)
 
     def test_connection(self) -> None:
         """Ask the server for its models on a worker thread; the page stays usable meanwhile."""
@@ -309,9 +279,10 @@ class ConnectionPage(QWidget):
         self.test_result.setText("Connecting…")
         self.test_button.setEnabled(False)
         thread = start_models_thread(self.current_config())
-        thread.setObjectName(self._current)
+        self._test_pid = self._current
         thread.modelsReady.connect(self._on_models)
         thread.failed.connect(self._on_failed)
+        self.destroyed.connect(thread.cancel)  # deleted with its parent window mid-test: hang up
         self._thread = thread
 
     def cancel_test(self) -> None:
@@ -322,12 +293,11 @@ class ConnectionPage(QWidget):
         self.test_button.setEnabled(True)
 
     def _on_models(self, models: tuple[str, ...]) -> None:
-        thread = self.sender()
-        if thread is None or thread is not self._thread:
+        if self.sender() is None or self.sender() is not self._thread:
             return  # a cancelled test answering late
         self._thread = None
         self.test_button.setEnabled(True)
-        pid = thread.objectName()
+        pid = self._test_pid
         if pid in self._drafts:
             self._drafts[pid] = dataclasses.replace(self._drafts[pid], models=tuple(models))
         if pid == self._current:
@@ -348,45 +318,22 @@ class ConnectionPage(QWidget):
     # -- OK ------------------------------------------------------------------------------------------
     def problem(self) -> str:
         """What must be fixed before OK can be accepted, or ""."""
-        for prof in self.draft_settings().profiles:
-            if not prof.base_url.startswith(("http://", "https://")):
-                return f"Profile “{prof.name}”: the server address must start with http:// or https://."
-            why = proxy_problem(prof.proxy_url_without_password)
-            if why:
-                return f"Profile “{prof.name}”: {why}"
-        return ""
+        return settings_problem(self.draft_settings())
 
     def apply_secrets(self) -> None:
-        """Write the typed keys, removals and deleted profiles' keys to the KeyStore.
+        """Write typed keys, removals and deleted profiles' keys to the KeyStore.
 
         Raises :class:`KeyStoreError` (safe to show) when the keyring refuses and "use until quit"
-        was not chosen.
+        was not chosen; the notice and the "use until quit" choice are then shown.
         """
-        for pid in self._removed_profiles:
-            self._keys.delete_profile(pid)
-        for pid in self._remove_keys:
-            if pid in self._drafts and not self._new_keys.get(pid):
-                self._keys.delete(pid)
-        session = self.session_only.isChecked()
-        for pid, prof in self._drafts.items():
-            pending = [(self._new_keys.get(pid), False)]
-            if prof.proxy_url_without_password and prof.proxy_user:
-                pending.append((self._new_proxy_pw.get(pid), True))
-            elif self._keys.get(pid, proxy=True):
-                self._keys.delete(pid, proxy=True)
-            for secret, proxy in pending:
-                if not secret:
-                    continue
-                if session:
-                    self._keys.set_session(pid, secret, proxy=proxy)
-                    continue
-                try:
-                    self._keys.set(pid, secret, proxy=proxy)
-                except KeyStoreError:
-                    self.keyring_notice.setText(self._keys.unavailable_reason)
-                    self.keyring_notice.setVisible(True)
-                    self.session_only.setVisible(True)
-                    raise
+        auth = {pid: bool(p.proxy_url_without_password and p.proxy_user) for pid, p in self._drafts.items()}
+        try:
+            self._pending.apply(self._keys, auth, session_only=self.session_only.isChecked())
+        except KeyStoreError:
+            self.keyring_notice.setText(self._keys.unavailable_reason)
+            self.keyring_notice.setVisible(True)
+            self.session_only.setVisible(True)
+            raise
 
 
 class SettingsDialog(QDialog):

@@ -1,0 +1,23 @@
+"""Ask a server which models it offers (``GET /models``): for "Test connection" and the model picker.
+
+Blocking and Qt-free: call it on a worker thread. It raises whatever the SDK raises; the caller
+turns that into words with :func:`chatbot_gui.core.errors.describe_exception`.
+"""
+
+from __future__ import annotations
+
+from chatbot_gui.core.connection import ConnectionConfig
+from chatbot_gui.core.streaming import AbortHandle, make_client
+
+
+def fetch_models(config: ConnectionConfig, abort: AbortHandle | None = None) -> list[str]:
+    """The model ids the server lists, sorted and without duplicates.
+
+    ``abort`` lets another thread hang up at once (see :class:`AbortHandle`).
+    """
+    client = make_client(config, abort or AbortHandle(), [])
+    try:
+        ids = {model.id for model in client.models.list() if getattr(model, "id", None)}
+    finally:
+        client.close()
+    return sorted(ids, key=str.casefold)

@@ -1,0 +1,322 @@
+"""Non-secret settings (connection profiles, remembered models, window state) in ``settings.json``.
+
+The file carries ``"version": 1``, is written atomically, and keeps fields this version does not
+know (so a newer app's settings survive a round trip through an older one). A file that cannot be
+parsed or has the wrong shape is set aside (never deleted) and defaults are used, with a notice the
+UI shows. Keys and proxy passwords are never in here: they live in :class:`~.secrets.KeyStore`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets as _random
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from chatbot_gui.core.atomic import set_aside, write_atomic
+from chatbot_gui.core.connection import DEFAULT_BASE_URL, DEFAULT_READ_TIMEOUT, ConnectionConfig
+from chatbot_gui.core.paths import AppPaths
+from chatbot_gui.core.secrets import KeyStore, PendingSecrets
+
+VERSION = 1
+FILE_NAME = "settings.json"
+DEFAULT_PROFILE_ID = "default"
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+#: Server presets offered in the dialog: (label, base URL).
+PRESETS: tuple[tuple[str, str], ...] = (
+    ("OpenAI", DEFAULT_BASE_URL),
+    ("Ollama", "http://localhost:11434/v1"),
+    ("LM Studio", "http://localhost:1234/v1"),
+    ("OpenRouter", "https://openrouter.ai/api/v1"),
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One server to talk to: address, options and the model last chosen for it (no secrets)."""
+
+    id: str
+    name: str
+    base_url: str = DEFAULT_BASE_URL
+    default_model: str = ""
+    organization: str = ""
+    project: str = ""
+    read_timeout: float = DEFAULT_READ_TIMEOUT  # seconds of silence between chunks
+    proxy_url_without_password: str = ""  # "" = no proxy of our own (HTTPS_PROXY etc. still apply)
+    proxy_user: str = ""
+    models: tuple[str, ...] = ()  # the server's model list as last fetched, for the model picker
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything in ``settings.json``. Immutable: change it with :func:`dataclasses.replace`."""
+
+    profiles: tuple[Profile, ...] = (Profile(DEFAULT_PROFILE_ID, "OpenAI"),)
+    active_profile_id: str = DEFAULT_PROFILE_ID
+    window_geometry: str = ""  # base64 of QWidget.saveGeometry()
+    last_persona: str = ""
+    version: int = VERSION
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def active_profile(self) -> Profile:
+        """The profile requests use now (the first one if the stored id is gone)."""
+        return self.profile(self.active_profile_id) or self.profiles[0]
+
+    def profile(self, profile_id: str) -> Profile | None:
+        return next((p for p in self.profiles if p.id == profile_id), None)
+
+    def with_profile(self, profile: Profile) -> Settings:
+        """A copy with ``profile`` replacing the one with the same id (or appended)."""
+        if self.profile(profile.id) is None:
+            return dataclasses.replace(self, profiles=self.profiles + (profile,))
+        return dataclasses.replace(self, profiles=tuple(profile if p.id == profile.id else p for p in self.profiles))
+
+    def with_models(self, profile_id: str, models: list[str] | tuple[str, ...]) -> Settings:
+        """A copy remembering ``models`` as the server's model list for ``profile_id``."""
+        prof = self.profile(profile_id)
+        if prof is None:
+            return self
+        return self.with_profile(dataclasses.replace(prof, models=tuple(models)))
+
+
+def new_profile_id(existing: set[str] | frozenset[str] = frozenset()) -> str:
+    """A fresh id, safe as a keyring username (no ``:``) and unique among ``existing``."""
+    while True:
+        pid = "p-" + _random.token_hex(4)
+        if pid not in existing:
+            return pid
+
+
+# -- proxy URLs ----------------------------------------------------------------------------------
+def split_proxy_url(url: str) -> tuple[str, str, str]:
+    """``(url without user info, user, password)``: a pasted ``http://u:p@host:port`` is taken apart."""
+    url = url.strip()
+    if not url:
+        return "", "", ""
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    user = unquote(parts.username or "")
+    password = unquote(parts.password or "")
+    netloc = parts.netloc.rpartition("@")[2].lower()  # host[:port] as typed; proxy_problem checks it
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path, "", "")), user, password
+
+
+def proxy_problem(url: str) -> str:
+    """Why ``url`` is not a usable proxy address, or "" when it is (or is empty)."""
+    if not url.strip():
+        return ""
+    bare, _, _ = split_proxy_url(url)
+    try:
+        parts = urlsplit(bare)
+        port = parts.port
+    except ValueError:
+        return "The proxy address has an invalid port."
+    if parts.scheme not in PROXY_SCHEMES:
+        return "The proxy must start with http://, https:// or socks5://."
+    if not parts.hostname:
+        return "The proxy address has no host name."
+    if port is None and parts.scheme.startswith("socks"):
+        return "A SOCKS proxy address needs a port (for example socks5://127.0.0.1:1080)."
+    if parts.scheme.startswith("socks"):
+        try:
+            import socksio  # noqa: F401
+        except ImportError:
+            return "SOCKS proxies need the 'socksio' package, which is not installed."
+    return ""
+
+
+def build_proxy_url(url_without_password: str, user: str, password: str | None) -> str:
+    """The proxy URL handed to httpx2, with the user and password percent-encoded."""
+    bare, _, _ = split_proxy_url(url_without_password)
+    if not bare or not user:
+        return bare
+    parts = urlsplit(bare)
+    creds = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    return urlunsplit((parts.scheme, f"{creds}@{parts.netloc}", parts.path, "", ""))
+
+
+def settings_problem(settings: Settings) -> str:
+    """What must be fixed before ``settings`` can be used, in words for the user, or ""."""
+    for prof in settings.profiles:
+        if not prof.base_url.strip().startswith(("http://", "https://")):
+            return f"Profile “{prof.name}”: the server address must start with http:// or https://."
+        why = proxy_problem(prof.proxy_url_without_password)
+        if why:
+            return f"Profile “{prof.name}”: {why}"
+    return ""
+
+
+# -- resolving what to connect with ------------------------------------------------------------
+def env_key_applies(profile: Profile) -> bool:
+    """Whether ``OPENAI_API_KEY`` from the environment is used for ``profile``.
+
+    Only for profiles that talk to OpenAI's own server: sending an OpenAI key to OpenRouter or any
+    other third party would leak it there (and fail anyway).
+    """
+    return profile.base_url.strip().rstrip("/") == DEFAULT_BASE_URL
+
+
+def resolve_connection(settings: Settings, keys: KeyStore, env: Mapping[str, str],
+                       pending: PendingSecrets | None = None) -> ConnectionConfig:
+    """The active profile as a :class:`ConnectionConfig`, with its key and proxy password.
+
+    ``key_source`` says where the key came from: "environment", "keyring", "session", "typed"
+    (from ``pending``: typed in the Settings dialog, not saved yet) or "" when there is none.
+    """
+    prof = settings.active_profile
+    pending = pending or PendingSecrets()
+    env_key = (env.get("OPENAI_API_KEY") or "").strip()
+    key: str | None
+    if env_key and env_key_applies(prof):
+        key, source = env_key, "environment"
+    elif pending.keys.get(prof.id):
+        key, source = pending.keys[prof.id], "typed"
+    elif prof.id in pending.remove_keys:
+        key, source = None, ""
+    else:
+        key, source = keys.get_with_source(prof.id)
+    proxy = None
+    if prof.proxy_url_without_password.strip():
+        password = None
+        if prof.proxy_user:
+            password = pending.proxy_passwords.get(prof.id) or keys.get(prof.id, proxy=True)
+        proxy = build_proxy_url(prof.proxy_url_without_password, prof.proxy_user, password)
+    return ConnectionConfig(
+        api_key=key,
+        base_url=prof.base_url.strip() or DEFAULT_BASE_URL,
+        organization=prof.organization.strip() or None,
+        project=prof.project.strip() or None,
+        read_timeout=max(1.0, float(prof.read_timeout)),
+        proxy=proxy,
+        key_source=source,
+    )
+
+
+# -- the file -------------------------------------------------------------------------------------
+class ShapeError(ValueError):
+    """settings.json parsed as JSON but is not shaped like our settings."""
+
+
+_PROFILE_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "base_url": (str,), "default_model": (str,), "organization": (str,),
+    "project": (str,), "read_timeout": (int, float), "proxy_url_without_password": (str,),
+    "proxy_user": (str,), "models": (list,),
+}
+_SETTINGS_TYPES: dict[str, tuple[type, ...]] = {
+    "active_profile": (str,), "window_geometry": (str,), "last_persona": (str,), "profiles": (list,),
+}
+
+
+def _check(obj: Mapping[str, Any], types: Mapping[str, tuple[type, ...]], where: str) -> None:
+    for name, allowed in types.items():
+        if name in obj and (not isinstance(obj[name], allowed) or isinstance(obj[name], bool)):
+            raise ShapeError(f"{where}: '{name}' has the wrong type")
+
+
+def _profile_from(obj: Any) -> Profile:
+    if not isinstance(obj, dict):
+        raise ShapeError("a profile is not an object")
+    pid = obj.get("id")
+    if not isinstance(pid, str) or not pid or ":" in pid:
+        raise ShapeError("a profile has no valid id")
+    _check(obj, _PROFILE_TYPES, "profile")
+    models = obj.get("models", [])
+    if not all(isinstance(m, str) for m in models):
+        raise ShapeError("profile: 'models' holds something other than names")
+    known = {f.name for f in dataclasses.fields(Profile)} - {"extra"}
+    values = {k: v for k, v in obj.items() if k in known}
+    values["models"] = tuple(models)
+    values.setdefault("name", pid)
+    if "read_timeout" in values:
+        values["read_timeout"] = float(values["read_timeout"])
+    extra = {k: v for k, v in obj.items() if k not in known}
+    return Profile(**values, extra=extra)
+
+
+def settings_from_json(data: Any) -> tuple[Settings, str | None]:
+    """Parse the decoded JSON document. Raises :class:`ShapeError`; returns a notice for odd versions."""
+    if not isinstance(data, dict):
+        raise ShapeError("the file is not a JSON object")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ShapeError("the file has no valid version")
+    _check(data, _SETTINGS_TYPES, "settings")
+    profiles = tuple(_profile_from(p) for p in data.get("profiles", []))
+    if len({p.id for p in profiles}) != len(profiles):
+        raise ShapeError("two profiles share an id")
+    defaults = Settings()
+    notice = None
+    if version > VERSION:
+        notice = ("The settings file was written by a newer version of Chatbot. Settings it added are "
+                  "kept, but this version may not understand all of them.")
+    known = {"version", "profiles", "active_profile", "window_geometry", "last_persona"}
+    settings = Settings(
+        profiles=profiles or defaults.profiles,
+        active_profile_id=data.get("active_profile", (profiles or defaults.profiles)[0].id),
+        window_geometry=data.get("window_geometry", ""),
+        last_persona=data.get("last_persona", ""),
+        version=version,
+        extra={k: v for k, v in data.items() if k not in known},
+    )
+    if settings.profile(settings.active_profile_id) is None:
+        settings = dataclasses.replace(settings, active_profile_id=settings.profiles[0].id)
+    return settings, notice
+
+
+def settings_to_json(settings: Settings) -> dict[str, Any]:
+    """The JSON document for ``settings``. A password typed into a proxy URL is dropped here."""
+    profiles = []
+    for prof in settings.profiles:
+        obj: dict[str, Any] = dict(prof.extra)
+        for f in dataclasses.fields(Profile):
+            if f.name != "extra":
+                obj[f.name] = getattr(prof, f.name)
+        obj["models"] = list(prof.models)
+        obj["proxy_url_without_password"] = split_proxy_url(prof.proxy_url_without_password)[0]
+        profiles.append(obj)
+    doc: dict[str, Any] = dict(settings.extra)
+    doc.update({
+        "version": max(settings.version, VERSION),
+        "active_profile": settings.active_profile_id,
+        "profiles": profiles,
+        "window_geometry": settings.window_geometry,
+        "last_persona": settings.last_persona,
+    })
+    return doc
+
+
+class SettingsStore:
+    """Loads and saves ``settings.json`` in ``paths.config_dir``."""
+
+    def __init__(self, paths: AppPaths) -> None:
+        self.path = paths.config_dir / FILE_NAME
+
+    def load(self) -> tuple[Settings, str | None]:
+        """The stored settings and a notice for the user (None when all went well)."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return Settings(), None
+        except OSError as exc:
+            return Settings(), f"Could not read the settings file ({exc.strerror}); using defaults."
+        try:
+            return settings_from_json(json.loads(raw.decode("utf-8")))
+        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and ShapeError are ValueErrors
+            why = str(exc) if isinstance(exc, ShapeError) else "it is not valid JSON"
+        try:
+            aside = set_aside(self.path)
+        except OSError:
+            return Settings(), f"The settings file could not be read ({why}); using defaults."
+        return Settings(), (f"The settings file could not be read ({why}). It was kept as {aside.name} "
+                            "and the default settings are used.")
+
+    def save(self, settings: Settings) -> None:
+        """Write ``settings`` atomically. Raises ``OSError`` (the old file stays) on failure."""
+        text = json.dumps(settings_to_json(settings), indent=2, ensure_ascii=False) + "\n"
+        write_atomic(self.path, text)
