@@ -11,19 +11,32 @@ from PySide6.QtWidgets import QApplication
 
 from chatbot_gui.app import create_window
 from chatbot_gui.core.conversation import Status
+from chatbot_gui.core.paths import AppPaths
+from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
 from fakeserver import FakeServer, error, stream
 
 KEY = "sk-test-window-0123456789"
 
 
+def never_asked(*args, **kwargs):
+    raise AssertionError("the Settings dialog must not open when a key is available")
+
+
 @pytest.fixture
-def chat(qtbot, fake_server: FakeServer):
+def app_paths(tmp_path) -> AppPaths:
+    return AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def chat(qtbot, fake_server: FakeServer, app_paths):
     window, controller = create_window(
-        {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake_server.base_url, "CHATBOT_READ_TIMEOUT": "5"}
+        {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake_server.base_url},
+        paths=app_paths, keys=KeyStore(MemoryKeyring()), ask_settings=never_asked,
     )
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: controller.config.api_key == KEY)
     yield window, controller
     assert controller.shutdown(3000), "a request thread was left running"
 
@@ -317,11 +330,19 @@ def test_fast_streams_are_coalesced_into_few_repaints(qtbot, chat, fake_server):
     assert len(appends) < 1000
 
 
-def test_without_a_key_the_window_says_how_to_provide_one(qtbot, fake_server):
-    window, controller = create_window({})
+def test_without_a_key_the_window_says_how_to_provide_one(qtbot, fake_server, app_paths):
+    asked: list[bool] = []
+
+    def cancel_first_run(parent, settings, keys, env, first_run=False):
+        asked.append(first_run)
+        return None
+
+    window, controller = create_window({}, paths=app_paths, keys=KeyStore(MemoryKeyring()),
+                                       ask_settings=cancel_first_run)
     qtbot.addWidget(window)
     window.show()
-    assert any("OPENAI_API_KEY" in n for n in window.transcript.blocks_of_kind("notice"))
+    qtbot.waitUntil(lambda: asked == [True])
+    assert any("Open Settings (Ctrl+,)" in n for n in window.transcript.blocks_of_kind("notice"))
     qtbot.keyClicks(window.input, "hello")
     qtbot.keyClick(window.input, Qt.Key.Key_Return)
     assert window.input.toPlainText() == "hello", "the message must not be lost"

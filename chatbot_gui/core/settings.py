@@ -12,13 +12,15 @@ import dataclasses
 import json
 import secrets as _random
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from chatbot_gui.core.atomic import set_aside, write_atomic
 from chatbot_gui.core.connection import DEFAULT_BASE_URL, DEFAULT_READ_TIMEOUT, ConnectionConfig
 from chatbot_gui.core.paths import AppPaths
-from chatbot_gui.core.secrets import KeyStore, PendingSecrets
+
+if TYPE_CHECKING:  # keyring costs ~70 ms to import: it stays off the start-up path
+    from chatbot_gui.core.secrets import KeyStore, PendingSecrets
 
 VERSION = 1
 FILE_NAME = "settings.json"
@@ -170,7 +172,10 @@ def resolve_connection(settings: Settings, keys: KeyStore, env: Mapping[str, str
     (from ``pending``: typed in the Settings dialog, not saved yet) or "" when there is none.
     """
     prof = settings.active_profile
-    pending = pending or PendingSecrets()
+    if pending is None:
+        from chatbot_gui.core.secrets import PendingSecrets
+
+        pending = PendingSecrets()
     env_key = (env.get("OPENAI_API_KEY") or "").strip()
     key: str | None
     if env_key and env_key_applies(prof):

@@ -32,9 +32,9 @@ FLUSH_INTERVAL_MS = 16
 MAX_AUTO_RETRIES = 3
 
 NO_KEY_TEXT = (
-    "No API key is set. Set the OPENAI_API_KEY environment variable (and OPENAI_BASE_URL to use "
-    "another OpenAI-compatible server, e.g. http://localhost:11434/v1 for Ollama), then start "
-    "Chatbot again. Your message is still in the input box."
+    "No API key is set. Open Settings (Ctrl+,) to enter one, or to choose a local server such as "
+    "Ollama or LM Studio that needs none. (The OPENAI_API_KEY and OPENAI_BASE_URL environment "
+    "variables work too.) Your message stays in the input box."
 )
 
 
@@ -72,8 +72,13 @@ class ChatController(QObject):
         w.persona_combo.currentIndexChanged.connect(self._persona_changed)
         w.transcript.retryRequested.connect(self.retry)
         w.transcript.keepRequested.connect(self.keep)
-        if config.usable_key is None:
-            w.transcript.add_notice(NO_KEY_TEXT)
+
+    def set_config(self, config: ConnectionConfig) -> None:
+        """Where the next request goes (a reply already streaming keeps its own connection)."""
+        self.config = config
+
+    def show_no_key_notice(self) -> None:
+        self.window.transcript.add_notice(NO_KEY_TEXT)
 
     # -- state -----------------------------------------------------------------------------------
     @property
@@ -93,7 +98,7 @@ class ChatController(QObject):
         if not self.window.input.toPlainText().strip():
             return
         if self.config.usable_key is None:
-            self.window.transcript.add_notice(NO_KEY_TEXT)
+            self.show_no_key_notice()
             return
         self.send(self.window.input.take_text())
 

@@ -112,7 +112,13 @@ class MainWindow(QMainWindow):
         chat_menu.addAction(self.stop_action)
         self.addAction(self.stop_action)
         self.settings_menu = self.menuBar().addMenu("&Settings")
+        self.settings_action = QAction("&Settings…", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_menu.addAction(self.settings_action)
 
+        self.connection_label = QLabel()
+        self.statusBar().addPermanentWidget(self.connection_label)
         self.statusBar().showMessage("Ready")
         self.input.setFocus()
 
@@ -123,6 +129,18 @@ class MainWindow(QMainWindow):
 
     def current_model(self) -> str:
         return self.model_combo.currentText().strip()
+
+    def set_models(self, models: Sequence[str], current: str) -> None:
+        """Fill the model picker (the server's list when known, else suggestions); keep it editable."""
+        names = list(dict.fromkeys([current, *models] if models else [current, *SUGGESTED_MODELS]))
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        self.model_combo.addItems([n for n in names if n])
+        self.model_combo.setCurrentText(current)
+        self.model_combo.blockSignals(False)
+
+    def set_connection_label(self, text: str) -> None:
+        self.connection_label.setText(text)
 
     def set_busy(self, busy: bool) -> None:
         self.send_button.setEnabled(not busy)

@@ -1,0 +1,154 @@
+"""Settings for one main window: load and save them, resolve the connection, open the dialog.
+
+Reading the keyring waits until the window is shown (a Secret Service call, and the import of
+its client, stay off the start-up path). On the very first start with no key anywhere, the Settings
+dialog opens by itself. Changes apply from the next request.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from typing import TYPE_CHECKING, Callable, Mapping
+
+from PySide6.QtCore import QByteArray, QObject, QTimer
+
+from chatbot_gui.core.connection import ConnectionConfig
+from chatbot_gui.core.personas import DEFAULT_MODEL
+from chatbot_gui.core.settings import Settings, SettingsStore, resolve_connection
+from chatbot_gui.ui.controller import ChatController
+from chatbot_gui.ui.main_window import MainWindow
+
+if TYPE_CHECKING:  # keyring is imported when the keyring is first used, after the window shows
+    from chatbot_gui.core.secrets import KeyStore
+
+AskSettings = Callable[..., "Settings | None"]
+
+KEY_SOURCE_LABELS = {
+    "environment": "key from environment",
+    "keyring": "key in system keyring",
+    "session": "key until quit (not saved)",
+    "typed": "key typed",
+    "": "no key",
+}
+
+
+def _default_ask(*args, **kwargs) -> Settings | None:  # noqa: ANN002, ANN003 - forwards to the dialog
+    from chatbot_gui.ui.settings_dialog import ask
+
+    return ask(*args, **kwargs)
+
+
+class SettingsController(QObject):
+    """Owns the window's :class:`Settings` and the :class:`KeyStore`; feeds the chat controller."""
+
+    def __init__(
+        self,
+        window: MainWindow,
+        chat: ChatController,
+        store: SettingsStore,
+        keys: "KeyStore | None",
+        env: Mapping[str, str],
+        *,
+        ask: AskSettings = _default_ask,
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.chat = chat
+        self.store = store
+        self._keys = keys
+        self.env = env
+        self._ask = ask
+        self.settings, notice = store.load()
+        if notice:
+            window.transcript.add_notice(notice)
+        self._restore_geometry()
+        self._fill_models()
+        window.settings_action.triggered.connect(lambda: self.open_settings())
+        window.on_close(self.save_on_close)
+
+    @property
+    def keys(self) -> "KeyStore":
+        """The key store, created on first use (after the window is shown)."""
+        if self._keys is None:
+            from chatbot_gui.core.secrets import KeyStore
+
+            self._keys = KeyStore()
+        return self._keys
+
+    # -- start-up --------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Call after the window is shown: resolve the key, and on a first start ask for one."""
+        QTimer.singleShot(0, self._after_shown)
+
+    def _after_shown(self) -> None:
+        config = self.apply_connection()
+        if config.usable_key is None:
+            self.open_settings(first_run=True)
+
+    def apply_connection(self) -> ConnectionConfig:
+        config = resolve_connection(self.settings, self.keys, self.env)
+        config = self._env_base_url(config)
+        self.chat.set_config(config)
+        profile = self.settings.active_profile
+        where = "custom server" if config.base_url != profile.base_url else profile.name
+        self.window.set_connection_label(f"{where} · {KEY_SOURCE_LABELS.get(config.key_source, 'key')}")
+        return config
+
+    def _env_base_url(self, config: ConnectionConfig) -> ConnectionConfig:
+        """``OPENAI_BASE_URL`` in the environment overrides the profile's server for this run."""
+        base = (self.env.get("OPENAI_BASE_URL") or "").strip()
+        if not base:
+            return config
+        env_key = (self.env.get("OPENAI_API_KEY") or "").strip()
+        if env_key:
+            return dataclasses.replace(config, base_url=base, api_key=env_key, key_source="environment")
+        return dataclasses.replace(config, base_url=base)
+
+    # -- the dialog ------------------------------------------------------------------------------
+    def open_settings(self, first_run: bool = False) -> bool:
+        """Show the Settings dialog; True when the user pressed OK (changes then apply)."""
+        new = self._ask(self.window, self.settings, self.keys, self.env, first_run=first_run)
+        if new is None:
+            if first_run:
+                self.chat.show_no_key_notice()
+            return False
+        old_profile = self.settings.active_profile_id
+        self.settings = new
+        self._save()
+        self._fill_models(keep_current=new.active_profile_id == old_profile)
+        self.apply_connection()
+        return True
+
+    def _save(self) -> None:
+        try:
+            self.store.save(self.settings)
+        except OSError as exc:
+            self.window.transcript.add_notice(
+                f"Settings could not be saved ({exc.strerror or exc}). They apply until Chatbot quits."
+            )
+
+    # -- model picker and window state -----------------------------------------------------------
+    def _fill_models(self, keep_current: bool = False) -> None:
+        profile = self.settings.active_profile
+        current = self.window.current_model() if keep_current else ""
+        self.window.set_models(profile.models, current or profile.default_model or DEFAULT_MODEL)
+
+    def _restore_geometry(self) -> None:
+        if not self.settings.window_geometry:
+            return
+        try:
+            raw = base64.b64decode(self.settings.window_geometry.encode("ascii"), validate=True)
+        except (ValueError, UnicodeEncodeError):
+            return
+        self.window.restoreGeometry(QByteArray(raw))
+
+    def save_on_close(self) -> None:
+        """Remember the window's geometry and the model in use for the active profile."""
+        geometry = base64.b64encode(bytes(self.window.saveGeometry().data())).decode("ascii")
+        profile = self.settings.active_profile
+        model = self.window.current_model()
+        if model and model != profile.default_model:
+            self.settings = self.settings.with_profile(dataclasses.replace(profile, default_model=model))
+        self.settings = dataclasses.replace(self.settings, window_geometry=geometry)
+        self._save()
