@@ -98,8 +98,8 @@ def select_backend(platform: str | None = None) -> tuple[KeyringBackend | None, 
         return None, _no_keyring(f"the keyring module could not be loaded: {type(exc).__name__}")
     try:
         cls.priority  # noqa: B018 - raises with the reason when the backend cannot work here
-    except Exception as exc:  # noqa: BLE001
-        return None, _no_keyring(f"{what} is not reachable: {exc}")
+    except Exception:  # noqa: BLE001 - the library's reason is technical; the user needs the fact
+        return None, _no_keyring(f"{what} is not reachable")
     return cls(), ""
 
 

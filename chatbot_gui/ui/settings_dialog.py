@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.errors import ErrorInfo
+from chatbot_gui.core.personas import DEFAULT_MODEL
 from chatbot_gui.core.secrets import KeyStore, KeyStoreError, PendingSecrets
 from chatbot_gui.core.settings import (
     PRESETS, Profile, Settings, env_key_applies, new_profile_id, proxy_problem,
@@ -93,6 +94,7 @@ class ConnectionPage(QWidget):
         self.proxy_user_edit = QLineEdit(objectName="proxyUser", placeholderText="optional")
         self.proxy_pw_edit = QLineEdit(objectName="proxyPassword", echoMode=QLineEdit.EchoMode.Password)
         self.model_combo = QComboBox(objectName="defaultModel", editable=True)
+        self.model_combo.lineEdit().setPlaceholderText(DEFAULT_MODEL)
         self.test_button = QPushButton("Test connection", objectName="testConnection")
         self.test_result = QLabel(objectName="testResult", wordWrap=True)
 
@@ -112,7 +114,7 @@ class ConnectionPage(QWidget):
         layout.addStretch(1)
 
         reason = self._keys.unavailable_reason
-        self.keyring_notice.setText(reason)
+        self._set_keyring_notice(reason)
         self.keyring_notice.setVisible(bool(reason))
         self.session_only.setVisible(bool(reason))
 
@@ -132,6 +134,14 @@ class ConnectionPage(QWidget):
         self.test_button.clicked.connect(self.test_connection)
 
     # -- drafts <-> widgets --------------------------------------------------------------------------
+    def _set_keyring_notice(self, text: str) -> None:
+        # One short line (a word-wrapped label in a tab page is not given its wrapped height by Qt's
+        # layouts and overlaps the next row); the full explanation is the tooltip.
+        self.keyring_notice.setText(
+            "No system keyring is available, so keys cannot be saved." if text else ""
+        )
+        self.keyring_notice.setToolTip(text)
+
     def _load(self, pid: str) -> None:
         self._current = pid
         prof = self._drafts[pid]
@@ -330,7 +340,7 @@ class ConnectionPage(QWidget):
         try:
             self._pending.apply(self._keys, auth, session_only=self.session_only.isChecked())
         except KeyStoreError:
-            self.keyring_notice.setText(self._keys.unavailable_reason)
+            self._set_keyring_notice(self._keys.unavailable_reason)
             self.keyring_notice.setVisible(True)
             self.session_only.setVisible(True)
             raise
@@ -359,6 +369,11 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         for w in (self.intro, self.tabs, self.error_label, self.buttons):
             layout.addWidget(w)
+        self.setMinimumWidth(600)
+
+    def showEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        super().showEvent(event)
+        self.adjustSize()  # word-wrapped notices need their height once the width is known
 
     def add_page(self, title: str, widget: QWidget) -> None:
         """Add a page (tab) after the existing ones."""
