@@ -1,19 +1,31 @@
-"""Personas: a named system prompt with optional model and parameters."""
+"""Personas: a named system prompt with optional model and parameters, and the rules for their names."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+#: Temperatures the Chat Completions API accepts.
+MIN_TEMPERATURE = 0.0
+MAX_TEMPERATURE = 2.0
 
 
 @dataclass(frozen=True)
 class Persona:
-    """A preset that sets the assistant's behaviour. An empty system prompt sends no system message."""
+    """A preset that sets the assistant's behaviour. An empty system prompt sends no system message.
+
+    ``model`` (None = the chat's model), ``temperature`` and ``max_tokens`` (None = the server's
+    default) are optional. ``extra`` holds fields a newer version of the app stored with the persona;
+    they are written back unchanged and take no part in comparisons.
+    """
 
     name: str
     system_prompt: str
     model: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 #: The original terminal script's three examples.
@@ -27,3 +39,47 @@ BUILTIN_PERSONAS: tuple[Persona, ...] = (
 )
 
 DEFAULT_MODEL = "gpt-4o-mini"
+
+_NUMBERED = re.compile(r"^(?P<base>.*?) \((?P<n>\d+)\)$")
+
+
+def name_key(name: str) -> str:
+    """What two names are compared by: "Coach" and " coach " are the same persona name."""
+    return " ".join(name.split()).casefold()
+
+
+def unique_name(name: str, taken: Iterable[str]) -> str:
+    """``name``, or "Name (2)", "Name (3)", ... whichever is not among ``taken`` (compared by :func:`name_key`)."""
+    keys = {name_key(t) for t in taken}
+    name = name.strip()
+    if name_key(name) not in keys:
+        return name
+    match = _NUMBERED.match(name)
+    base, n = (match["base"], int(match["n"])) if match else (name, 1)
+    while True:
+        n += 1
+        candidate = f"{base} ({n})"
+        if name_key(candidate) not in keys:
+            return candidate
+
+
+def name_problem(name: str, other_names: Iterable[str]) -> str | None:
+    """Why ``name`` cannot be used next to ``other_names`` (the other personas), in words, or None."""
+    if not name.strip():
+        return "A persona needs a name."
+    if name_key(name) in {name_key(n) for n in other_names}:
+        return f"Another persona is already called “{name.strip()}”."
+    return None
+
+
+def personas_problem(personas: Iterable[Persona]) -> str | None:
+    """The first naming problem in a list of personas (empty or shared names), or None."""
+    seen: set[str] = set()
+    for index, persona in enumerate(personas, 1):
+        if not persona.name.strip():
+            return f"Persona number {index} has no name."
+        key = name_key(persona.name)
+        if key in seen:
+            return f"Two personas are called “{persona.name.strip()}”. Rename one of them."
+        seen.add(key)
+    return None

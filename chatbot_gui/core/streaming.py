@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.conversation import ChatRequest
 from chatbot_gui.core.errors import ErrorInfo, describe_exception, plain_text, redact
+from chatbot_gui.core.params import ParameterPolicy, build_body
 
 
 class AbortHandle:
@@ -165,8 +166,14 @@ def make_client(config: ConnectionConfig, abort: AbortHandle, watcher_box: list[
     )
 
 
-def request_kwargs(request: ChatRequest) -> dict[str, Any]:
-    """The body fields for ``chat.completions.create``."""
+def request_kwargs(request: ChatRequest, policy: ParameterPolicy | None = None) -> dict[str, Any]:
+    """The body fields for ``chat.completions.create``.
+
+    With a ``policy`` they come in the form the model accepts (:func:`~.params.build_body`);
+    without one, as the request states them.
+    """
+    if policy is not None:
+        return build_body(request, policy)
     kwargs: dict[str, Any] = {"model": request.model, "messages": request.as_openai_messages(), "stream": True}
     if request.temperature is not None:
         kwargs["temperature"] = request.temperature
@@ -180,12 +187,16 @@ def stream_chat(
     config: ConnectionConfig,
     on_text: Callable[[str], None],
     abort: AbortHandle,
+    *,
+    policy: ParameterPolicy | None = None,
 ) -> Outcome:
     """Send ``request`` and pass each piece of reply text to ``on_text``. Never raises.
 
     Chunks with an empty ``choices`` list (usage chunks, Azure's prompt-filter chunk) are normal.
     A stream that ends with neither a ``finish_reason`` nor ``[DONE]`` is reported as interrupted.
     A server that ignores ``stream: true`` and answers with one JSON completion is understood too.
+    With a ``policy``, parameters go in the form the model accepts, and a request the server refuses
+    for an unsupported parameter it was sent is sent once more without it (the policy remembers).
     """
     received = 0
     finish: str | None = None
@@ -197,7 +208,7 @@ def stream_chat(
         if abort.aborted:
             return Outcome("stopped")
         client = make_client(config, abort, watchers)
-        stream = client.chat.completions.create(**request_kwargs(request))
+        stream = _create_stream(client, request, policy, abort, watchers)
         try:
             content_type = str(stream.response.headers.get("content-type", "")).lower()
             is_event_stream = "event-stream" in content_type
@@ -256,6 +267,29 @@ def stream_chat(
             received,
         )
     return Outcome("complete", finish, None, received)
+
+
+def _create_stream(client: Any, request: ChatRequest, policy: ParameterPolicy | None, abort: AbortHandle,
+                   watchers: list[_DoneWatcher]) -> Any:
+    """Open the reply stream; with a policy, retry once without a parameter the server refused."""
+    body = request_kwargs(request, policy)
+    if policy is None:
+        return client.chat.completions.create(**body)
+    import openai
+
+    try:
+        return client.chat.completions.create(**body)
+    except openai.APIStatusError as exc:
+        param = policy.learn(request.model, body, exc.status_code, exc.body)
+        retry = build_body(request, policy)
+        if param is None or retry == body or abort.aborted:
+            raise
+    watchers.clear()  # the refusal's bytes must not count as part of the reply
+    try:
+        return client.chat.completions.create(**retry)
+    except openai.APIStatusError as exc:
+        policy.learn(request.model, retry, exc.status_code, exc.body)  # for next time; no second retry
+        raise
 
 
 def _from_completion(response: Any, on_text: Callable[[str], None]) -> Outcome:
