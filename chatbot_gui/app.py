@@ -24,6 +24,7 @@ def create_window(
     """
     from chatbot_gui.core.connection import ConnectionConfig
     from chatbot_gui.core.paths import AppPaths
+    from chatbot_gui.core.persona_store import PersonaStore
     from chatbot_gui.core.settings import SettingsStore
     from chatbot_gui.ui.controller import ChatController
     from chatbot_gui.ui.main_window import MainWindow
@@ -34,7 +35,8 @@ def create_window(
     window = MainWindow()
     chat = ChatController(window, ConnectionConfig())
     extra = {"ask": ask_settings} if ask_settings is not None else {}
-    settings = SettingsController(window, chat, SettingsStore(paths), keys, env, **extra)
+    settings = SettingsController(window, chat, SettingsStore(paths), keys, env,
+                                  persona_store=PersonaStore(paths), **extra)
     window.settings_controller = settings
     window.on_close(chat.shutdown)
     settings.start()

@@ -22,7 +22,7 @@ from chatbot_gui.app import create_window
 from chatbot_gui.core.paths import AppPaths
 from chatbot_gui.core.secrets import SERVICE, KeyStore, MemoryKeyring
 from chatbot_gui.core.settings import Profile, Settings, SettingsStore
-from chatbot_gui.ui.settings_dialog import SettingsDialog
+from chatbot_gui.ui.settings_dialog import DialogResult, SettingsDialog
 from fakeserver import FakeServer, error, stream
 
 KEY = "sk-dialog-typed-5f3c2a1b0e9d8c7b"
@@ -46,9 +46,9 @@ class DialogDriver:
         self.calls: list[bool] = []
         self.fill = None  # callable(dialog) or None to press Cancel
 
-    def __call__(self, parent, settings, keys, env, first_run=False):
+    def __call__(self, parent, settings, keys, env, first_run=False, personas=None):
         self.calls.append(first_run)
-        dialog = SettingsDialog(settings, keys, env, first_run, parent)
+        dialog = SettingsDialog(settings, keys, env, first_run, parent, personas=personas)
         self.qtbot.addWidget(dialog)
         dialog.show()
         if self.fill is None:
@@ -56,7 +56,9 @@ class DialogDriver:
             return None
         self.fill(dialog)
         dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
-        return dialog.result_settings()
+        if dialog.result_settings() is None:
+            return None
+        return DialogResult(dialog.result_settings(), dialog.result_personas())
 
 
 def start(qtbot, app_paths, keys, driver, env=None):

@@ -333,7 +333,7 @@ def test_fast_streams_are_coalesced_into_few_repaints(qtbot, chat, fake_server):
 def test_without_a_key_the_window_says_how_to_provide_one(qtbot, fake_server, app_paths):
     asked: list[bool] = []
 
-    def cancel_first_run(parent, settings, keys, env, first_run=False):
+    def cancel_first_run(parent, settings, keys, env, first_run=False, personas=None):
         asked.append(first_run)
         return None
 

@@ -403,7 +403,8 @@ def test_ask_returns_the_new_settings_on_ok_and_none_on_cancel(qtbot, keys, back
     assert backend.get_password(SERVICE, "default") is None
     QTimer.singleShot(0, lambda: answer(True))
     result = ask(None, Settings(), keys, {}, first_run=True)
-    assert result is not None and result.active_profile.name == "OpenAI (work)"
+    assert result is not None and result.settings.active_profile.name == "OpenAI (work)"
+    assert result.personas is None  # no Personas page was asked for
     assert backend.get_password(SERVICE, "default") == KEY
 
 

@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.conversation import Conversation, Message, Status
 from chatbot_gui.core.errors import ErrorInfo
+from chatbot_gui.core.params import ParameterPolicy
 from chatbot_gui.core.personas import Persona
 from chatbot_gui.core.streaming import Outcome
 from chatbot_gui.ui.worker import CompletionThread
@@ -49,6 +50,10 @@ class ChatController(QObject):
         self.window = window
         self.config = config
         self.conversation = Conversation(persona=window.current_persona())
+        #: What each model turned out not to accept, learnt for the app's lifetime.
+        self.policy = ParameterPolicy()
+        #: The persona new chats start with (the Personas page chooses it).
+        self.default_persona: Persona = window.current_persona()
         self._active: CompletionThread | None = None
         self._reply: Message | None = None
         self._reply_parts: list[str] = []
@@ -142,18 +147,28 @@ class ChatController(QObject):
     def new_chat(self) -> None:
         self.stop()
         self._cancel_countdown()
-        self.conversation = Conversation(persona=self.window.current_persona())
+        self.window.select_persona(self.default_persona.name)
+        self.conversation = Conversation(persona=self.default_persona)
+        self.apply_persona_model(self.default_persona)
         self.window.transcript.clear_chat()
         self.window.set_chat_title("")
         self.window.input.setFocus()
 
     def _persona_changed(self, _index: int) -> None:
-        persona: Persona = self.window.current_persona()
+        self.set_persona(self.window.current_persona())
+
+    def set_persona(self, persona: Persona) -> None:
+        """Use ``persona`` from the next turn on (noted in the transcript when the chat has begun)."""
         if persona == self.conversation.persona:
             return
         self.conversation.persona = persona
+        self.apply_persona_model(persona)
         if self.conversation.messages:
             self.window.transcript.add_notice(f"Persona: {persona.name}")
+
+    def apply_persona_model(self, persona: Persona) -> None:
+        if persona.model:
+            self.window.model_combo.setEditText(persona.model)
 
     # -- requests --------------------------------------------------------------------------------
     def _start_request(self) -> None:
@@ -161,7 +176,7 @@ class ChatController(QObject):
         self._reply = self.conversation.start_reply(request.model)
         self._reply_parts = []
         self.window.transcript.begin_assistant()
-        thread = CompletionThread(request, self.config)
+        thread = CompletionThread(request, self.config, self.policy)
         thread.textAvailable.connect(lambda t=thread: self._text_available(t))
         thread.outcomeReady.connect(lambda outcome, t=thread: self._outcome(t, outcome))
         thread.finished.connect(lambda t=thread: self._thread_finished(t))

@@ -139,6 +139,23 @@ class MainWindow(QMainWindow):
         self.model_combo.setCurrentText(current)
         self.model_combo.blockSignals(False)
 
+    def set_personas(self, personas: Sequence[Persona], select: str) -> None:
+        """Refill the persona picker without announcing a change; ``select`` by name."""
+        self._personas = list(personas)
+        self.persona_combo.blockSignals(True)
+        self.persona_combo.clear()
+        for persona in self._personas:
+            self.persona_combo.addItem(persona.name)
+        self.persona_combo.blockSignals(False)
+        self.select_persona(select)
+
+    def select_persona(self, name: str) -> None:
+        """Show ``name`` in the picker without announcing a change."""
+        names = [p.name for p in self._personas]
+        self.persona_combo.blockSignals(True)
+        self.persona_combo.setCurrentIndex(names.index(name) if name in names else 0)
+        self.persona_combo.blockSignals(False)
+
     def set_connection_label(self, text: str) -> None:
         self.connection_label.setText(text)
 

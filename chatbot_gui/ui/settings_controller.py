@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Mapping
 from PySide6.QtCore import QByteArray, QObject, QTimer
 
 from chatbot_gui.core.connection import ConnectionConfig
+from chatbot_gui.core.persona_store import PersonaLibrary, PersonaStore
 from chatbot_gui.core.personas import DEFAULT_MODEL
 from chatbot_gui.core.settings import Settings, SettingsStore, resolve_connection
 from chatbot_gui.ui.controller import ChatController
@@ -21,8 +22,9 @@ from chatbot_gui.ui.main_window import MainWindow
 
 if TYPE_CHECKING:  # keyring is imported when the keyring is first used, after the window shows
     from chatbot_gui.core.secrets import KeyStore
+    from chatbot_gui.ui.settings_dialog import DialogResult
 
-AskSettings = Callable[..., "Settings | None"]
+AskSettings = Callable[..., "DialogResult | None"]
 
 KEY_SOURCE_LABELS = {
     "environment": "key from environment",
@@ -33,14 +35,14 @@ KEY_SOURCE_LABELS = {
 }
 
 
-def _default_ask(*args, **kwargs) -> Settings | None:  # noqa: ANN002, ANN003 - forwards to the dialog
+def _default_ask(*args, **kwargs) -> "DialogResult | None":  # noqa: ANN002, ANN003 - forwards to the dialog
     from chatbot_gui.ui.settings_dialog import ask
 
     return ask(*args, **kwargs)
 
 
 class SettingsController(QObject):
-    """Owns the window's :class:`Settings` and the :class:`KeyStore`; feeds the chat controller."""
+    """Owns the window's :class:`Settings`, personas and :class:`KeyStore`; feeds the chat controller."""
 
     def __init__(
         self,
@@ -50,6 +52,7 @@ class SettingsController(QObject):
         keys: "KeyStore | None",
         env: Mapping[str, str],
         *,
+        persona_store: PersonaStore | None = None,
         ask: AskSettings = _default_ask,
     ) -> None:
         super().__init__(window)
@@ -62,6 +65,13 @@ class SettingsController(QObject):
         self.settings, notice = store.load()
         if notice:
             window.transcript.add_notice(notice)
+        self.persona_store = persona_store
+        self.personas = PersonaLibrary()
+        if persona_store is not None:
+            self.personas, persona_notice = persona_store.load()
+            if persona_notice:
+                window.transcript.add_notice(persona_notice)
+        self._apply_personas(first=True)
         self._restore_geometry()
         self._fill_models()
         window.settings_action.triggered.connect(lambda: self.open_settings())
@@ -108,17 +118,48 @@ class SettingsController(QObject):
     # -- the dialog ------------------------------------------------------------------------------
     def open_settings(self, first_run: bool = False) -> bool:
         """Show the Settings dialog; True when the user pressed OK (changes then apply)."""
-        new = self._ask(self.window, self.settings, self.keys, self.env, first_run=first_run)
-        if new is None:
+        result = self._ask(self.window, self.settings, self.keys, self.env, first_run=first_run,
+                           personas=self.personas if self.persona_store is not None else None)
+        if result is None:
             if first_run:
                 self.chat.show_no_key_notice()
             return False
+        new = result.settings
         old_profile = self.settings.active_profile_id
         self.settings = new
         self._save()
+        if result.personas is not None and result.personas != self.personas:
+            self.personas = result.personas
+            self._save_personas()
+            self._apply_personas()
         self._fill_models(keep_current=new.active_profile_id == old_profile)
         self.apply_connection()
         return True
+
+    # -- personas --------------------------------------------------------------------------------
+    def _apply_personas(self, first: bool = False) -> None:
+        """Show the library in the picker; the open chat keeps its persona, updated if edited."""
+        library = self.personas
+        self.chat.default_persona = library.default_persona
+        if first:
+            self.window.set_personas(library.personas, library.default_persona.name)
+            self.chat.conversation.persona = library.default_persona
+            self.chat.apply_persona_model(library.default_persona)
+            return
+        current = library.find(self.chat.conversation.persona.name)
+        chosen = current or library.default_persona
+        self.window.set_personas(library.personas, chosen.name)
+        self.chat.set_persona(chosen)
+
+    def _save_personas(self) -> None:
+        if self.persona_store is None:
+            return
+        try:
+            self.persona_store.save(self.personas)
+        except OSError as exc:
+            self.window.transcript.add_notice(
+                f"Personas could not be saved ({exc.strerror or exc}). They apply until Chatbot quits."
+            )
 
     def _save(self) -> None:
         try:

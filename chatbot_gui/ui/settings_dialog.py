@@ -9,6 +9,7 @@ loaded into the widgets (so "Show" only ever reveals what was typed in this dial
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Mapping
 
 from PySide6.QtWidgets import (
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.errors import ErrorInfo
+from chatbot_gui.core.persona_store import PersonaLibrary
 from chatbot_gui.core.personas import DEFAULT_MODEL
 from chatbot_gui.core.secrets import KeyStore, KeyStoreError, PendingSecrets
 from chatbot_gui.core.settings import (
@@ -346,11 +348,20 @@ class ConnectionPage(QWidget):
             raise
 
 
+@dataclass(frozen=True)
+class DialogResult:
+    """What OK hands back: the settings, and the personas when the Personas page was shown."""
+
+    settings: Settings
+    personas: PersonaLibrary | None = None
+
+
 class SettingsDialog(QDialog):
-    """Settings with a Connection page; more pages come through :meth:`add_page`."""
+    """Settings with a Connection page and, given a persona library, a Personas page."""
 
     def __init__(self, settings: Settings, keys: KeyStore, env: Mapping[str, str],
-                 first_run: bool = False, parent: QWidget | None = None) -> None:
+                 first_run: bool = False, parent: QWidget | None = None,
+                 personas: PersonaLibrary | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._result: Settings | None = None
@@ -360,6 +371,14 @@ class SettingsDialog(QDialog):
         self.tabs = QTabWidget()
         self.connection = ConnectionPage(settings, keys, env)
         self.add_page("Connection", self.connection)
+        self.personas_page = None
+        self._personas_result: PersonaLibrary | None = None
+        if personas is not None:
+            from chatbot_gui.ui.personas_page import Interaction, PersonasPage
+
+            self.personas_page = PersonasPage(personas, models=settings.active_profile.models,
+                                              interaction=Interaction(self), parent=self)
+            self.add_page("Personas", self.personas_page)
         self.error_label = QLabel(objectName="dialogError", wordWrap=True)
         self.error_label.setStyleSheet("color: #b00020;")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -383,8 +402,18 @@ class SettingsDialog(QDialog):
         """The settings accepted with OK (None until then)."""
         return self._result
 
+    def result_personas(self) -> PersonaLibrary | None:
+        """The personas accepted with OK (None until then, or when the page was not shown)."""
+        return self._personas_result
+
     def accept(self) -> None:
         problem = self.connection.problem()
+        if not problem and self.personas_page is not None:
+            persona_problem = self.personas_page.problem()
+            if persona_problem:
+                self.tabs.setCurrentWidget(self.personas_page)
+                self.error_label.setText(persona_problem)
+                return
         if not problem:
             try:
                 self.connection.apply_secrets()
@@ -394,6 +423,8 @@ class SettingsDialog(QDialog):
             self.error_label.setText(problem)
             return
         self._result = self.connection.draft_settings()
+        if self.personas_page is not None:
+            self._personas_result = self.personas_page.result()
         super().accept()
 
     def done(self, result: int) -> None:
@@ -402,11 +433,12 @@ class SettingsDialog(QDialog):
 
 
 def ask(parent: QWidget | None, settings: Settings, keys: KeyStore, env: Mapping[str, str],
-        first_run: bool = False) -> Settings | None:
-    """Show the dialog modally. The new settings on OK (secrets already in ``keys``), else None."""
-    dialog = SettingsDialog(settings, keys, env, first_run, parent)
+        first_run: bool = False, personas: PersonaLibrary | None = None) -> DialogResult | None:
+    """Show the dialog modally. What OK accepted (secrets already in ``keys``), or None on Cancel."""
+    dialog = SettingsDialog(settings, keys, env, first_run, parent, personas=personas)
     try:
         dialog.exec()
-        return dialog.result_settings()
+        accepted = dialog.result_settings()
+        return None if accepted is None else DialogResult(accepted, dialog.result_personas())
     finally:
         dialog.deleteLater()

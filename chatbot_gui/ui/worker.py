@@ -17,6 +17,7 @@ from PySide6.QtCore import QThread, Signal
 
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.conversation import ChatRequest
+from chatbot_gui.core.params import ParameterPolicy
 from chatbot_gui.core.streaming import AbortHandle, Outcome
 
 
@@ -26,10 +27,12 @@ class CompletionThread(QThread):
     textAvailable = Signal()
     outcomeReady = Signal(object)
 
-    def __init__(self, request: ChatRequest, config: ConnectionConfig) -> None:
+    def __init__(self, request: ChatRequest, config: ConnectionConfig,
+                 policy: ParameterPolicy | None = None) -> None:
         super().__init__()
         self.request = request
         self._config = config
+        self._policy = policy
         self.abort = AbortHandle()
         self._lock = threading.Lock()
         self._pending: list[str] = []
@@ -39,7 +42,7 @@ class CompletionThread(QThread):
         from chatbot_gui.core.streaming import stream_chat
 
         try:
-            outcome = stream_chat(self.request, self._config, self._on_text, self.abort)
+            outcome = stream_chat(self.request, self._config, self._on_text, self.abort, policy=self._policy)
         except Exception as exc:  # noqa: BLE001 - stream_chat never raises; belt and braces
             from chatbot_gui.core.errors import ErrorInfo
 
