@@ -1,0 +1,275 @@
+"""Export saved chats as plain text, Markdown or JSON, and read a JSON export back.
+
+Text and Markdown are for people: title, date, model, persona and its system prompt, then each turn
+with its role and local time and the text exactly as written (replies are Markdown source). JSON is
+for programs and re-import: lossless, versioned (``{"format": "chatbot-gui.chat", "version": 1}``).
+
+Markdown decision: message text is not escaped (a reply's Markdown stays Markdown), but a message
+must not swallow the rest of the document, so an unclosed code fence at its end is closed, and every
+message is followed by a blank line before the next heading or rule. Metadata (title, persona, model)
+is escaped, and the system prompt is quoted (``>``), which contains whatever it holds.
+
+Exports hold only what the store holds: no keys or other secrets are stored, so none can leak here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from chatbot_gui.core.atomic import write_atomic
+from chatbot_gui.core.conversation import Status
+from chatbot_gui.core.store import ChatStore, StoredChat, StoredMessage
+
+FORMAT = "chatbot-gui.chat"
+VERSION = 1
+Fmt = Literal["txt", "md", "json"]
+ROLE_LABELS = {"user": "You", "assistant": "Assistant"}
+STATUS_NOTES = {
+    Status.STOPPED: "stopped",
+    Status.INTERRUPTED: "interrupted",
+    Status.STREAMING: "unfinished",
+}
+UNTITLED = "Untitled chat"
+
+
+def _when(ts: float, tz: tzinfo | None) -> str:
+    """``tz`` None means the computer's local time zone."""
+    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _turn_label(chat: StoredChat, msg: StoredMessage, tz: tzinfo | None) -> tuple[list[str], str]:
+    """The parts of a turn's heading (role, local time, model if not the chat's) and a status note."""
+    parts = [ROLE_LABELS.get(msg.role, msg.role.capitalize()), _when(msg.created_at, tz)]
+    if msg.model and msg.model != chat.model:
+        parts.append(msg.model)
+    note = STATUS_NOTES.get(msg.status, "")
+    return parts, (f"{note}, kept in context" if note and msg.kept else note)
+
+
+def to_text(chat: StoredChat, tz: tzinfo | None = None) -> str:
+    """Plain UTF-8 text, readable in any editor."""
+    title = " ".join(chat.title.split()) or UNTITLED
+    lines = [title, "=" * min(len(title), 72), "", f"Date: {_when(chat.created_at, tz)}"]
+    lines.append(f"Model: {chat.model or '(default)'}")
+    lines.append(f"Persona: {chat.persona_name or '(none)'}")
+    if chat.system_prompt.strip():
+        lines.append("System prompt:")
+        lines.extend("    " + line if line else "" for line in chat.system_prompt.split("\n"))
+    else:
+        lines.append("System prompt: (none)")
+    for msg in chat.messages:
+        parts, note = _turn_label(chat, msg, tz)
+        lines += ["", f"── {' · '.join(parts + ([note] if note else []))} ──", msg.content]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def to_markdown(chat: StoredChat, tz: tzinfo | None = None) -> str:
+    """The same as Markdown: a heading per turn, the text as written (see the module docstring)."""
+    out = [f"# {_escape(' '.join(chat.title.split()) or UNTITLED)}", ""]
+    out.append(f"- **Date:** {_when(chat.created_at, tz)}")
+    out.append(f"- **Model:** {_escape(chat.model or '(default)')}")
+    out.append(f"- **Persona:** {_escape(chat.persona_name or '(none)')}")
+    if chat.system_prompt.strip():
+        out += ["", "**System prompt:**", ""]
+        out += [f"> {line}" if line else ">" for line in chat.system_prompt.split("\n")]
+    for msg in chat.messages:
+        parts, note = _turn_label(chat, msg, tz)
+        label = " · ".join([_escape(part) for part in parts] + ([f"*{note}*"] if note else []))
+        out += ["", "---", "", f"## {label}", "", close_open_fence(msg.content)]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+
+
+def close_open_fence(text: str) -> str:
+    """``text`` with a closing fence added if it ends inside a fenced code block (CommonMark rules)."""
+    opener: str | None = None
+    for line in text.split("\n"):
+        found = _FENCE.match(line)
+        if not found:
+            continue
+        run, rest = found.groups()
+        if opener is None:
+            if not (run[0] == "`" and "`" in rest):  # a backtick fence's info string has no backtick
+                opener = run
+        elif run[0] == opener[0] and len(run) >= len(opener) and not rest.strip():
+            opener = None
+    return text if opener is None else text.rstrip("\n") + "\n" + opener
+
+
+def _escape(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]<>|~&#])", r"\\\1", " ".join(text.split()))
+
+
+def to_json(chat: StoredChat) -> str:
+    """Lossless JSON (floats as written by ``repr``, so times round-trip exactly)."""
+    data = {
+        "format": FORMAT,
+        "version": VERSION,
+        "title": chat.title,
+        "created_at": chat.created_at,
+        "updated_at": chat.updated_at,
+        "persona": {"name": chat.persona_name, "system_prompt": chat.system_prompt},
+        "model": chat.model,
+        "extra": dict(chat.extra),
+        "messages": [
+            {"role": m.role, "content": m.content, "status": m.status.value, "kept": m.kept,
+             "model": m.model, "created_at": m.created_at}
+            for m in chat.messages
+        ],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def from_json(text: str) -> StoredChat:
+    """Read a JSON export into what :meth:`ChatStore.import_chat` takes (ids are 0: not stored yet).
+
+    Raises ``ValueError`` naming what is wrong: not JSON, another format, a newer version, or a field
+    with the wrong type or value.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"Not a chat export: invalid JSON ({exc.msg}, line {exc.lineno}).") from None
+    if not isinstance(data, dict):
+        raise ValueError("Not a chat export: expected a JSON object.")
+    if data.get("format") != FORMAT:
+        raise ValueError(f"Not a chat export: format is {data.get('format')!r}, expected {FORMAT!r}.")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"Unsupported chat export version {version!r}.")
+    if version > VERSION:
+        raise ValueError(f"This chat export is version {version}, made by a newer version of the "
+                         f"app; this one reads version {VERSION}.")
+    persona = _get(data, "persona", dict, "persona")
+    raw_messages = _get(data, "messages", list, "messages")
+    messages = []
+    for i, raw in enumerate(raw_messages):
+        where = f"messages[{i}]"
+        if not isinstance(raw, dict):
+            raise ValueError(f"Invalid chat export: {where} must be an object.")
+        role = _get(raw, "role", str, where)
+        if role not in ROLE_LABELS:
+            raise ValueError(f"Invalid chat export: {where}.role must be 'user' or 'assistant', "
+                             f"got {role!r}.")
+        status = _get(raw, "status", str, where)
+        if status not in {s.value for s in Status}:
+            raise ValueError(f"Invalid chat export: {where}.status must be one of "
+                             f"{', '.join(s.value for s in Status)}; got {status!r}.")
+        messages.append(StoredMessage(
+            id=0, seq=i + 1, role=role, content=_get(raw, "content", str, where), status=Status(status),
+            kept=_get(raw, "kept", bool, where, False), model=_get(raw, "model", str, where, None),
+            created_at=_time(raw, "created_at", where)))
+    return StoredChat(
+        id=0,
+        title=_get(data, "title", str, "", ""),
+        created_at=_time(data, "created_at", ""),
+        updated_at=_time(data, "updated_at", ""),
+        persona_name=_get(persona, "name", str, "persona"),
+        system_prompt=_get(persona, "system_prompt", str, "persona"),
+        model=_get(data, "model", str, "", None),
+        messages=tuple(messages),
+        extra=MappingProxyType(_get(data, "extra", dict, "", {})),
+    )
+
+
+_MISSING: Any = object()
+
+
+def _get(obj: dict[str, Any], key: str, kind: type, where: str, default: Any = _MISSING) -> Any:
+    """``obj[key]`` checked to be a ``kind``; ``default`` (which may be None) when absent or null."""
+    name = f"{where}.{key}" if where else key
+    value = obj.get(key)
+    if value is None:
+        if default is _MISSING:
+            raise ValueError(f"Invalid chat export: {name} is missing.")
+        return default
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ValueError(f"Invalid chat export: {name} must be {_KIND_NAMES[kind]}, "
+                         f"got {type(value).__name__}.")
+    return value
+
+
+_KIND_NAMES: dict[type, str] = {str: "a string", bool: "true or false", dict: "an object", list: "a list"}
+
+
+def _time(obj: dict[str, Any], key: str, where: str) -> float:
+    value = obj.get(key)
+    name = f"{where}.{key}" if where else key
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"Invalid chat export: {name} must be a time in seconds, got {value!r}.")
+    return float(value)
+
+
+_RENDERERS: dict[str, Callable[[StoredChat, tzinfo | None], str]] = {
+    "txt": to_text,
+    "md": to_markdown,
+    "json": lambda chat, _tz: to_json(chat),
+}
+
+
+def render(chat: StoredChat, fmt: Fmt, tz: tzinfo | None = None) -> str:
+    """The export of ``chat`` in ``fmt`` ("txt", "md" or "json") as a string."""
+    if fmt not in _RENDERERS:
+        raise ValueError(f"Unknown export format {fmt!r}; use txt, md or json.")
+    return _RENDERERS[fmt](chat, tz)
+
+
+def export_chat(chat: StoredChat, path: Path, fmt: Fmt, tz: tzinfo | None = None) -> None:
+    """Write one chat to ``path`` atomically: on failure (``OSError``) an existing file is untouched."""
+    write_atomic(Path(path), render(chat, fmt, tz))
+
+
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10))}
+_BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]')
+
+
+def safe_filename(title: str, max_bytes: int = 120) -> str:
+    """A file name stem from a chat title, valid on Windows, macOS and Linux.
+
+    No path separators or characters Windows refuses, no control or bidi-override characters, no
+    reserved device names (``CON``, ``LPT1``…), no leading or trailing dots and spaces, at most
+    ``max_bytes`` bytes of UTF-8 (file systems count bytes); other Unicode is kept.
+    """
+    name = " ".join(unicodedata.normalize("NFC", title[: max_bytes * 2]).split())
+    name = _BAD_CHARS.sub("_", name).strip(" .")
+    while len(name.encode("utf-8")) > max_bytes:
+        name = name[:-1]
+    name = name.rstrip(" .\u200d") or UNTITLED
+    if name.split(".")[0].strip().upper() in _RESERVED:
+        name = "_" + name
+    return name
+
+
+def export_all(store: ChatStore, folder: Path, fmt: Fmt, tz: tzinfo | None = None) -> list[Path]:
+    """Write every chat to its own file in ``folder``; return the paths written.
+
+    Names are ``<date> <title>.<fmt>``, made unique with `` (2)``, `` (3)``… and never the name of a
+    file already in the folder: exporting never overwrites the user's files.
+    """
+    folder = Path(folder)
+    if fmt not in _RENDERERS:  # fail before writing anything
+        raise ValueError(f"Unknown export format {fmt!r}; use txt, md or json.")
+    used: set[str] = set()
+    written = []
+    for summary in store.list_chats():
+        chat = store.load_chat(summary.id)
+        title = " ".join(chat.title.split()) or UNTITLED
+        stem = safe_filename(f"{datetime.fromtimestamp(chat.created_at, tz):%Y-%m-%d} {title}")
+        n, name = 1, f"{stem}.{fmt}"
+        while name.casefold() in used or (folder / name).exists():
+            n += 1
+            name = f"{stem} ({n}).{fmt}"
+        used.add(name.casefold())
+        export_chat(chat, folder / name, fmt, tz)
+        written.append(folder / name)
+    return written

@@ -1,0 +1,399 @@
+"""The chat history: one SQLite file (``chats.sqlite3``) that several app instances may share.
+
+* WAL, a 5 s busy timeout, short ``BEGIN IMMEDIATE`` transactions: no "database is locked" with two.
+* Search: FTS5 ``trigram``, which finds substrings ("stream" in "streaming") and Chinese or Japanese
+  words (no spaces around them: ``unicode61`` indexes a CJK sentence as one token). A streaming reply
+  is indexed only once it ends, so its once-a-second update rewrites one row.
+* Delete is real (the text leaves the tables) and returns a snapshot for undo; a soft-delete flag would
+  keep "deleted" text and complicate every query. A corrupt file is set aside, never deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from chatbot_gui.core.atomic import set_aside
+from chatbot_gui.core.conversation import Status
+
+#: Marks around matched text in :attr:`SearchHit.snippet`; the UI escapes the rest, then replaces them.
+MARK_START, MARK_END = "\x02", "\x03"
+
+
+class NewerSchemaError(RuntimeError):
+    """The history file was written by a newer version of the app; it is left untouched."""
+
+
+@dataclass(frozen=True)
+class ChatSummary:
+    """One row of the chat list."""
+    id: int
+    title: str
+    updated_at: float
+    message_count: int
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """One saved turn."""
+    id: int
+    seq: int
+    role: str
+    content: str
+    status: Status
+    kept: bool
+    model: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class StoredChat:
+    """A whole saved chat; also what :meth:`ChatStore.delete_chat` returns for undo."""
+    id: int
+    title: str
+    created_at: float
+    updated_at: float
+    persona_name: str
+    system_prompt: str
+    model: str | None
+    messages: tuple[StoredMessage, ...]
+    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A match in a message or a chat title (``message_id`` None). ``rank``: bm25, smaller is better."""
+    chat_id: int
+    message_id: int | None
+    title: str
+    snippet: str
+    rank: float
+
+
+_V1 = """
+CREATE TABLE chats (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL DEFAULT '',
+  created_at REAL NOT NULL, updated_at REAL NOT NULL, persona_name TEXT NOT NULL DEFAULT '',
+  system_prompt TEXT NOT NULL DEFAULT '', model TEXT, extra TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT,
+  chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE, seq INTEGER NOT NULL,
+  role TEXT NOT NULL, content TEXT NOT NULL, status TEXT NOT NULL, kept INTEGER NOT NULL DEFAULT 0,
+  model TEXT, created_at REAL NOT NULL);
+CREATE UNIQUE INDEX messages_chat_seq ON messages(chat_id, seq);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# Version 2: search; a message count kept by triggers (fast listing); a per-message write time (another
+# instance's live stream is not dead). One update trigger: un-index old text before indexing the new.
+_V2 = """
+ALTER TABLE chats ADD COLUMN message_count INTEGER NOT NULL DEFAULT 0;
+UPDATE chats SET message_count = (SELECT count(*) FROM messages WHERE chat_id = chats.id);
+ALTER TABLE messages ADD COLUMN updated_at REAL;
+UPDATE messages SET updated_at = created_at;
+CREATE INDEX chats_updated ON chats(updated_at, id);
+CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming';
+CREATE VIRTUAL TABLE messages_fts USING fts5(content, content=messages, content_rowid=id, tokenize=trigram);
+CREATE VIRTUAL TABLE chats_fts USING fts5(title, content=chats, content_rowid=id, tokenize=trigram);
+INSERT INTO messages_fts(rowid, content) SELECT id, content FROM messages WHERE status != 'streaming';
+INSERT INTO chats_fts(rowid, title) SELECT id, title FROM chats;
+CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+  UPDATE chats SET message_count = message_count + 1, updated_at = max(updated_at, new.created_at)
+    WHERE id = new.chat_id;
+  INSERT INTO messages_fts(rowid, content) SELECT new.id, new.content WHERE new.status != 'streaming'; END;
+CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+  UPDATE chats SET message_count = message_count - 1 WHERE id = old.chat_id;
+  INSERT INTO messages_fts(messages_fts, rowid, content)
+    SELECT 'delete', old.id, old.content WHERE old.status != 'streaming'; END;
+CREATE TRIGGER messages_au AFTER UPDATE OF content, status ON messages BEGIN
+  INSERT INTO messages_fts(messages_fts, rowid, content) SELECT 'delete', old.id, old.content
+    WHERE old.status != 'streaming' AND (new.status = 'streaming' OR old.content IS NOT new.content);
+  INSERT INTO messages_fts(rowid, content) SELECT new.id, new.content
+    WHERE new.status != 'streaming' AND (old.status = 'streaming' OR old.content IS NOT new.content);
+  UPDATE chats SET updated_at = max(updated_at, new.updated_at) WHERE id = new.chat_id; END;
+CREATE TRIGGER chats_ai AFTER INSERT ON chats BEGIN
+  INSERT INTO chats_fts(rowid, title) VALUES (new.id, new.title); END;
+CREATE TRIGGER chats_ad AFTER DELETE ON chats BEGIN
+  INSERT INTO chats_fts(chats_fts, rowid, title) VALUES ('delete', old.id, old.title); END;
+CREATE TRIGGER chats_au AFTER UPDATE OF title ON chats BEGIN
+  INSERT INTO chats_fts(chats_fts, rowid, title) VALUES ('delete', old.id, old.title);
+  INSERT INTO chats_fts(rowid, title) VALUES (new.id, new.title); END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)  #: ``MIGRATIONS[n]`` takes ``user_version`` n to n + 1
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+_CHAT_COLS = "id, title, created_at, updated_at, persona_name, system_prompt, model"
+
+
+class ChatStore:
+    """Saved chats. One instance per thread: a ``sqlite3`` connection is not shared across threads."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path, clock: Callable[[], float]) -> None:
+        self._db, self.path, self._clock = db, path, clock
+
+    @classmethod
+    def open(cls, path: Path, clock: Callable[[], float] = time.time) -> tuple[ChatStore, str | None]:
+        """Open, create or migrate the history at ``path``; also return a notice for the user.
+
+        The notice (else None) says where a corrupt file was set aside. A newer app's file
+        (:class:`NewerSchemaError`) or one that cannot be opened (locked, permissions) is left as is."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        notice = None
+        try:
+            db = _connect(path)
+        except sqlite3.DatabaseError as exc:
+            # Only "corrupt" / "not a database" (or our failed quick_check, which has no code): a
+            # locked, unreadable or full disk's file is never moved.
+            if getattr(exc, "sqlite_errorcode", sqlite3.SQLITE_CORRUPT) & 0xFF not in _CORRUPT_CODES:
+                raise
+            aside = set_aside(path, clock())
+            for suffix in ("-wal", "-shm"):  # named after the set-aside file: SQLite opens them together
+                if (side := path.with_name(path.name + suffix)).exists():
+                    side.replace(aside.with_name(aside.name + suffix))
+            notice = (f"Your chat history could not be read ({exc}). It was moved to {aside} "
+                      "and a new, empty history was started.")
+            db = _connect(path)
+        store = cls(db, path, clock)
+        try:
+            store._migrate()
+        except BaseException:
+            db.close()
+            raise
+        return store, notice
+
+    def _migrate(self) -> None:
+        # Under the write lock, so two instances starting at once do not both migrate.
+        with self._write() as db:
+            version = _check_version(db, self.path)
+            if version == SCHEMA_VERSION:
+                return
+            if db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                self._backup(version)
+            for script in MIGRATIONS[version:]:
+                statement = ""  # not executescript(): it would commit our transaction half-way
+                for line in script.splitlines(keepends=True):
+                    statement += line
+                    if sqlite3.complete_statement(statement):
+                        db.execute(statement)
+                        statement = ""
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _backup(self, version: int) -> Path:
+        """Copy the database as it is now to ``<name>.bak-v<version>-<timestamp>``."""
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self._clock()))
+        base = f"{self.path.name}.bak-v{version}-{stamp}"
+        target, n = self.path.with_name(base), 1
+        while target.exists():
+            target, n = self.path.with_name(f"{base}-{n + 1}"), n + 1
+        # Via a second connection: the backup API cannot read through one that holds the write lock.
+        with closing(sqlite3.connect(self.path)) as src, closing(sqlite3.connect(target)) as dst:
+            src.backup(dst)
+        return target
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()  # idempotent
+
+    def create_chat(self, title: str, persona_name: str, system_prompt: str, model: str | None,
+                    extra: Mapping[str, Any] | None = None) -> int:
+        """Start a chat; return its id. ``extra``: small JSON settings, never secrets (it is exported)."""
+        now = self._clock()
+        with self._write() as db:
+            cur = db.execute(
+                "INSERT INTO chats (title, created_at, updated_at, persona_name, system_prompt, model,"
+                " extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (title, now, now, persona_name, system_prompt, model, json.dumps(dict(extra or {}))))
+        return int(cur.lastrowid or 0)
+
+    def rename_chat(self, chat_id: int, title: str) -> None:
+        """Change a chat's title (it keeps its place in the list); ``KeyError`` if there is none."""
+        with self._write() as db:
+            if not db.execute("UPDATE chats SET title = ? WHERE id = ?", (title, chat_id)).rowcount:
+                raise KeyError(chat_id)
+
+    def list_chats(self, limit: int | None = None, offset: int = 0) -> list[ChatSummary]:
+        """Chats, most recently updated first."""
+        rows = self._db.execute(
+            "SELECT id, title, updated_at, message_count FROM chats"
+            " ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?", (-1 if limit is None else limit, offset))
+        return [ChatSummary(*row) for row in rows]
+
+    def count_chats(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM chats").fetchone()[0])
+
+    def load_chat(self, chat_id: int) -> StoredChat:
+        """The whole chat with its messages in order; ``KeyError`` if there is none."""
+        row: tuple[int, str, float, float, str, str, str | None, str] | None = self._db.execute(
+            f"SELECT {_CHAT_COLS}, extra FROM chats WHERE id = ?", (chat_id,)).fetchone()
+        if row is None:
+            raise KeyError(chat_id)
+        rows = self._db.execute("SELECT id, seq, role, content, status, kept, model, created_at"
+                                " FROM messages WHERE chat_id = ? ORDER BY seq", (chat_id,))
+        messages = tuple(StoredMessage(i, seq, role, text, Status(status), bool(kept), model, created)
+                         for i, seq, role, text, status, kept, model, created in rows)
+        return StoredChat(*row[:7], messages=messages, extra=MappingProxyType(json.loads(row[7] or "{}")))
+
+    def delete_chat(self, chat_id: int) -> StoredChat:
+        """Delete a chat and its messages; return the snapshot :meth:`restore_chat` needs for undo."""
+        with self._write() as db:
+            chat = self.load_chat(chat_id)
+            db.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+        return chat
+
+    def restore_chat(self, chat: StoredChat) -> int:
+        """Undo a delete: put the chat back with its ids (new ids if they are taken); return its id."""
+        return self._insert_chat(chat, keep_ids=True)
+
+    def import_chat(self, chat: StoredChat) -> int:
+        """Add an exported chat as a new one (ids ignored, "streaming" becomes interrupted); return its id."""
+        return self._insert_chat(chat, keep_ids=False)
+
+    def _insert_chat(self, chat: StoredChat, keep_ids: bool) -> int:
+        with self._write() as db:
+            # AUTOINCREMENT never reuses ids, so the message ids are free when the chat id is.
+            keep = keep_ids and not db.execute("SELECT 1 FROM chats WHERE id = ?", (chat.id,)).fetchone()
+            cur = db.execute(
+                f"INSERT INTO chats ({_CHAT_COLS}, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (chat.id if keep else None, chat.title, chat.created_at, chat.updated_at,
+                 chat.persona_name, chat.system_prompt, chat.model, json.dumps(dict(chat.extra))))
+            chat_id = int(cur.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO messages (id, chat_id, seq, role, content, status, kept, model, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(m.id if keep else None, chat_id, seq, m.role, m.content,
+                  "interrupted" if m.status == "streaming" else Status(m.status).value, int(m.kept),
+                  m.model, m.created_at, m.created_at)
+                 for seq, m in enumerate(chat.messages, start=1)])
+        return chat_id
+
+    def add_message(self, chat_id: int, role: str, content: str, status: Status | str = Status.COMPLETE,
+                    model: str | None = None, created_at: float | None = None) -> int:
+        """Append a message, committed at once (the user's text is safe before the request goes out)."""
+        created = self._clock() if created_at is None else created_at
+        with self._write() as db:
+            seq = db.execute("SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE chat_id = ?",
+                             (chat_id,)).fetchone()[0]
+            try:
+                cur = db.execute(
+                    "INSERT INTO messages (chat_id, seq, role, content, status, model, created_at,"
+                    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (chat_id, seq, role, content, Status(status).value, model, created, created))
+            except sqlite3.IntegrityError as exc:  # the foreign key: no such chat
+                raise KeyError(chat_id) from exc
+        return int(cur.lastrowid or 0)
+
+    def update_message(self, message_id: int, content: str, status: Status | str,
+                       kept: bool | None = None) -> bool:
+        """Replace a message's text and status (a streaming reply: about once a second, and at the end).
+
+        One row write (search indexes it when it stops streaming). False if its chat was deleted."""
+        with self._write() as db:
+            return db.execute(
+                "UPDATE messages SET content = ?, status = ?, kept = coalesce(?, kept), updated_at = ?"
+                " WHERE id = ?", (content, Status(status).value, None if kept is None else int(kept),
+                                  self._clock(), message_id)).rowcount > 0
+
+    def mark_interrupted_streams(self, stale_after: float = 0.0) -> int:
+        """On start: replies left "streaming" by a killed process become interrupted; return how many.
+
+        ``stale_after``: skip messages written in the last that-many seconds (another instance's stream)."""
+        with self._write() as db:
+            return db.execute(
+                "UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'"
+                " AND coalesce(updated_at, created_at) <= ?", (self._clock() - stale_after,)).rowcount
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Remember a small value (e.g. the last open chat id); None forgets it."""
+        with self._write() as db:
+            db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            if value is not None:
+                db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else str(row[0])
+
+    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Messages and chat titles containing every whitespace-separated term of ``query``, any case.
+
+        Plain text (quotes, ``AND``, ``*`` are literal). Terms under 3 characters ("你好", an emoji, "C#")
+        use ``LIKE`` (ASCII case folding), a scan if all are short. Streaming replies are not searched."""
+        terms = list(dict.fromkeys(query.split()))
+        if not terms or limit <= 0:
+            return []
+        match = " AND ".join('"' + t.replace('"', '""') + '"' for t in terms if len(t) >= 3)
+        likes = ["%" + re.sub(r"([\\%_])", r"\\\1", t) + "%" for t in terms if len(t) < 3]
+        hits: list[tuple[Any, ...]] = []
+        for fts, table, column, msg_id, chat_id in (
+            ("messages_fts", "messages", "content", "t.id", "t.chat_id"),
+            ("chats_fts", "chats", "title", "NULL", "t.id")):
+            where = [f"t.{column} LIKE ? ESCAPE '\\'"] * len(likes)
+            where += ["t.status != 'streaming'"] if table == "messages" else []
+            if match:  # each term a quoted phrase: the user's text never becomes FTS5 syntax
+                source, rank, order = f"{fts} f JOIN {table} t ON t.id = f.rowid", "f.rank", "f.rank"
+                where.insert(0, f"{fts} MATCH ?")
+            else:
+                source, rank, order = f"{table} t", "0.0", "t.id DESC"
+            hits += self._db.execute(
+                f"SELECT {rank}, c.updated_at, c.id, {msg_id}, c.title, t.{column} FROM {source}"
+                f" JOIN chats c ON c.id = {chat_id} WHERE {' AND '.join(where) or '1'}"
+                f" ORDER BY {order} LIMIT ?", [*([match] if match else []), *likes, limit]).fetchall()
+        pattern = re.compile("|".join(map(re.escape, sorted(terms, key=len, reverse=True))), re.I)
+        return [SearchHit(chat_id, msg_id, title, _snippet(text, pattern), rank)
+                for rank, _, chat_id, msg_id, title, text in sorted(hits, key=lambda h: (h[0], -h[1]))
+                ][:limit]
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    if path.is_file() and path.stat().st_size:  # before SQLite opens it, and deletes its "stale" -wal
+        with path.open("rb") as fh:
+            if fh.read(16) != b"SQLite format 3\x00":
+                raise sqlite3.DatabaseError("file is not a database")
+    db = sqlite3.connect(path, isolation_level=None)  # autocommit: we issue BEGIN / COMMIT ourselves
+    try:
+        db.execute("PRAGMA busy_timeout = 5000")  # first, so the pragmas below wait for a lock too
+        rows = db.execute("PRAGMA quick_check").fetchall()
+        if rows != [("ok",)]:
+            raise sqlite3.DatabaseError("; ".join(str(r[0]) for r in rows[:3]))
+        _check_version(db, path)  # before switching to WAL, which changes the file's header
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _check_version(db: sqlite3.Connection, path: Path) -> int:
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise NewerSchemaError(f"{path} was written by a newer version of the app (schema {version}; "
+                               f"this one knows up to {SCHEMA_VERSION}). It was left unchanged.")
+    return version
+
+
+def _snippet(text: str, pattern: re.Pattern[str], before: int = 40, width: int = 160) -> str:
+    """A one-line excerpt around the first match, matches wrapped in MARK_START / MARK_END."""
+    found = pattern.search(text)
+    start = max(0, found.start() - before) if found else 0
+    piece = pattern.sub(lambda m: MARK_START + m.group(0) + MARK_END, text[start : start + width])
+    return ("…" if start else "") + " ".join(piece.split()) + ("…" if start + width < len(text) else "")
