@@ -15,6 +15,7 @@ def create_window(
     paths: Any = None,
     keys: Any = None,
     ask_settings: Any = None,
+    history_interaction: Any = None,
 ) -> tuple[Any, Any]:
     """Build the main window and its controllers (the QApplication must exist).
 
@@ -27,6 +28,7 @@ def create_window(
     from chatbot_gui.core.persona_store import PersonaStore
     from chatbot_gui.core.settings import SettingsStore
     from chatbot_gui.ui.controller import ChatController
+    from chatbot_gui.ui.history_controller import HistoryController
     from chatbot_gui.ui.main_window import MainWindow
     from chatbot_gui.ui.settings_controller import SettingsController
 
@@ -34,12 +36,15 @@ def create_window(
     paths = paths or AppPaths.default()
     window = MainWindow()
     chat = ChatController(window, ConnectionConfig())
+    window.on_close(chat.shutdown)  # first: a streaming reply is saved before the store closes
     extra = {"ask": ask_settings} if ask_settings is not None else {}
     settings = SettingsController(window, chat, SettingsStore(paths), keys, env,
                                   persona_store=PersonaStore(paths), **extra)
     window.settings_controller = settings
-    window.on_close(chat.shutdown)
+    history = HistoryController(window, chat, paths, lambda: settings.personas, history_interaction)
+    window.history_controller = history
     settings.start()
+    history.start()
     return window, chat
 
 

@@ -539,3 +539,20 @@ def test_stored_chat_is_immutable(store: ChatStore) -> None:
         chat.title = "x"  # type: ignore[misc]
     with pytest.raises(TypeError):
         chat.extra["a"] = 2  # type: ignore[index]
+
+
+def test_persona_changes_and_single_summaries(tmp_path):
+    store, _ = ChatStore.open(tmp_path / "chats.sqlite3")
+    try:
+        chat_id = store.create_chat("Title", "Helpful assistant", "You are a helpful assistant.", "gpt-4o-mini")
+        store.add_message(chat_id, "user", "hello")
+        store.set_chat_persona(chat_id, "French assistant", "Réponds en français.")
+        chat = store.load_chat(chat_id)
+        assert (chat.persona_name, chat.system_prompt) == ("French assistant", "Réponds en français.")
+        summary = store.summary(chat_id)
+        assert (summary.id, summary.title, summary.message_count) == (chat_id, "Title", 1)
+        assert summary == store.list_chats()[0]
+        with pytest.raises(KeyError):
+            store.summary(chat_id + 100)
+    finally:
+        store.close()

@@ -43,6 +43,7 @@ class Message:
     model: str | None = None
     created_at: float = field(default_factory=time.time)
     id: int = field(default_factory=lambda: next(_ids))
+    db_id: int | None = None  # the row in the chat store, once saved
 
     @property
     def in_context(self) -> bool:
@@ -72,6 +73,7 @@ class Conversation:
     persona: Persona = BUILTIN_PERSONAS[0]
     messages: list[Message] = field(default_factory=list)
     title: str = ""
+    chat_id: int | None = None  # the chat in the store, once its first message is saved
 
     def add_user(self, text: str) -> Message:
         msg = Message("user", text)

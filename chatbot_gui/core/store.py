@@ -229,6 +229,20 @@ class ChatStore:
             if not db.execute("UPDATE chats SET title = ? WHERE id = ?", (title, chat_id)).rowcount:
                 raise KeyError(chat_id)
 
+    def set_chat_persona(self, chat_id: int, persona_name: str, system_prompt: str) -> None:
+        """Record the persona (and its system prompt) the chat uses from now on."""
+        with self._write() as db:
+            db.execute("UPDATE chats SET persona_name = ?, system_prompt = ? WHERE id = ?",
+                       (persona_name, system_prompt, chat_id))
+
+    def summary(self, chat_id: int) -> ChatSummary:
+        """One chat's list entry; ``KeyError`` if there is none."""
+        row = self._db.execute("SELECT id, title, updated_at, message_count FROM chats WHERE id = ?",
+                               (chat_id,)).fetchone()
+        if row is None:
+            raise KeyError(chat_id)
+        return ChatSummary(*row)
+
     def list_chats(self, limit: int | None = None, offset: int = 0) -> list[ChatSummary]:
         """Chats, most recently updated first."""
         rows = self._db.execute(

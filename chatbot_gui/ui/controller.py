@@ -2,11 +2,17 @@
 
 It owns the chat state on the GUI thread, starts one :class:`CompletionThread` per request, coalesces
 streamed text (the transcript repaints at most ~60 times a second), drops anything a stopped request
-still sends, and shows errors as errors (never as assistant text).
+still sends, shows errors as errors (never as assistant text), and has the :class:`ChatRecorder`
+keep every turn in the chat store: the user's message before the request goes out, a streaming
+reply at least every :data:`SAVE_INTERVAL_MS`, and each reply at its end.
+
+A reply belongs to the chat that asked for it: switching to another chat while it streams leaves it
+streaming (and being saved) in its own chat. One reply streams at a time.
 
 Signals:
     busyChanged(bool): a reply started (True) or ended (False).
     replyFinished(str): a reply ended: "complete", "stopped" or "error".
+    chatChanged(int): a chat in the store changed (new message, new chat); the id.
 """
 
 from __future__ import annotations
@@ -25,10 +31,13 @@ from chatbot_gui.core.streaming import Outcome
 from chatbot_gui.ui.worker import CompletionThread
 
 if TYPE_CHECKING:
+    from chatbot_gui.core.recorder import ChatRecorder
     from chatbot_gui.ui.main_window import MainWindow
 
 #: Repaint interval for streamed text (~60 per second).
 FLUSH_INTERVAL_MS = 16
+#: How often a streaming reply is written to the store (a kill loses at most this much text).
+SAVE_INTERVAL_MS = 500
 #: Automatic retries after a rate limit (each after the server's retry-after, capped) per message.
 MAX_AUTO_RETRIES = 3
 
@@ -44,6 +53,7 @@ class ChatController(QObject):
 
     busyChanged = Signal(bool)
     replyFinished = Signal(str)
+    chatChanged = Signal(int)
 
     def __init__(self, window: "MainWindow", config: ConnectionConfig) -> None:
         super().__init__(window)
@@ -54,15 +64,20 @@ class ChatController(QObject):
         self.policy = ParameterPolicy()
         #: The persona new chats start with (the Personas page chooses it).
         self.default_persona: Persona = window.current_persona()
+        self.recorder: ChatRecorder | None = None
         self._active: CompletionThread | None = None
+        self._active_conv: Conversation | None = None
         self._reply: Message | None = None
-        self._reply_parts: list[str] = []
+        self._saved_len = 0
         self._threads: set[CompletionThread] = set()
         self._auto_retries = 0
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
         self._flush_timer.timeout.connect(self._flush)
+        self._save_timer = QTimer(self)
+        self._save_timer.setInterval(SAVE_INTERVAL_MS)
+        self._save_timer.timeout.connect(self._save_partial)
         self._countdown = QTimer(self)
         self._countdown.setInterval(1000)
         self._countdown.timeout.connect(self._tick_countdown)
@@ -82,6 +97,10 @@ class ChatController(QObject):
         """Where the next request goes (a reply already streaming keeps its own connection)."""
         self.config = config
 
+    def set_recorder(self, recorder: "ChatRecorder") -> None:
+        self.recorder = recorder
+        recorder.on_chat_changed = self.chatChanged.emit
+
     def show_no_key_notice(self) -> None:
         self.window.transcript.add_notice(NO_KEY_TEXT)
 
@@ -90,9 +109,20 @@ class ChatController(QObject):
     def busy(self) -> bool:
         return self._active is not None
 
+    @property
+    def streaming_chat_id(self) -> int | None:
+        return self._active_conv.chat_id if self._active is not None and self._active_conv else None
+
+    def _shown(self, conv: Conversation | None) -> bool:
+        return conv is not None and conv is self.conversation
+
     def _set_busy(self, busy: bool) -> None:
         self.window.set_busy(busy)
         self.busyChanged.emit(busy)
+
+    def _note_save_problem(self, problem: str | None) -> None:
+        if problem:
+            self.window.transcript.add_notice(problem)
 
     # -- user actions ----------------------------------------------------------------------------
     def send_from_input(self) -> None:
@@ -110,9 +140,12 @@ class ChatController(QObject):
     def send(self, text: str) -> None:
         self._cancel_countdown()
         self._auto_retries = 0
-        self.conversation.add_user(text)
+        msg = self.conversation.add_user(text)
         self.window.transcript.add_user(text)
         self.window.set_chat_title(self.conversation.title)
+        if self.recorder is not None:
+            # Committed before the request goes out: a crash or a kill never loses what was typed.
+            self._note_save_problem(self.recorder.save_user(self.conversation, msg, self.window.current_model()))
         self._start_request()
 
     def retry(self) -> None:
@@ -143,16 +176,26 @@ class ChatController(QObject):
             return
         msg.kept = True
         self.window.transcript.mark_kept()
+        if self.recorder is not None:
+            self._note_save_problem(self.recorder.save_reply(self.conversation, msg))
 
     def new_chat(self) -> None:
-        self.stop()
+        """Show a new, empty chat (a reply still streaming goes on in its own chat)."""
         self._cancel_countdown()
         self.window.select_persona(self.default_persona.name)
-        self.conversation = Conversation(persona=self.default_persona)
+        self.show_conversation(Conversation(persona=self.default_persona))
         self.apply_persona_model(self.default_persona)
-        self.window.transcript.clear_chat()
-        self.window.set_chat_title("")
         self.window.input.setFocus()
+
+    def show_conversation(self, conv: Conversation) -> None:
+        """Display ``conv`` (the one streaming, if it is the same chat, so the reply goes on here)."""
+        self._cancel_countdown()
+        if self._active_conv is not None and conv.chat_id is not None and conv.chat_id == self._active_conv.chat_id:
+            conv = self._active_conv
+        self.conversation = conv
+        self.window.transcript.show_messages(conv.messages)
+        self.window.set_chat_title(conv.title)
+        self.window.select_persona(conv.persona.name)
 
     def _persona_changed(self, _index: int) -> None:
         self.set_persona(self.window.current_persona())
@@ -165,6 +208,8 @@ class ChatController(QObject):
         self.apply_persona_model(persona)
         if self.conversation.messages:
             self.window.transcript.add_notice(f"Persona: {persona.name}")
+            if self.recorder is not None:
+                self._note_save_problem(self.recorder.save_persona(self.conversation))
 
     def apply_persona_model(self, persona: Persona) -> None:
         if persona.model:
@@ -173,8 +218,9 @@ class ChatController(QObject):
     # -- requests --------------------------------------------------------------------------------
     def _start_request(self) -> None:
         request = self.conversation.build_request(self.window.current_model())
+        self._active_conv = self.conversation
         self._reply = self.conversation.start_reply(request.model)
-        self._reply_parts = []
+        self._saved_len = 0
         self.window.transcript.begin_assistant()
         thread = CompletionThread(request, self.config, self.policy)
         thread.textAvailable.connect(lambda t=thread: self._text_available(t))
@@ -183,6 +229,7 @@ class ChatController(QObject):
         self._threads.add(thread)
         self._active = thread
         self._set_busy(True)
+        self._save_timer.start()
         thread.start()
 
     def _text_available(self, thread: CompletionThread) -> None:
@@ -193,12 +240,26 @@ class ChatController(QObject):
 
     def _flush(self) -> None:
         thread = self._active
-        if thread is None:
+        if thread is None or self._reply is None:
             return
         text = thread.take_text()
         if text:
-            self._reply_parts.append(text)
-            self.window.transcript.append_reply_text(text)
+            self._reply.content += text
+            if self._shown(self._active_conv):
+                self.window.transcript.append_reply_text(text)
+
+    def save_now(self) -> None:
+        """Write a streaming reply as it stands (before an export reads the store)."""
+        self._save_partial()
+
+    def _save_partial(self) -> None:
+        reply = self._reply
+        if reply is None or self.recorder is None or self._active_conv is None:
+            return
+        self._flush()
+        if len(reply.content) != self._saved_len:
+            self._saved_len = len(reply.content)
+            self._note_save_problem(self.recorder.save_reply(self._active_conv, reply))
 
     def _outcome(self, thread: CompletionThread, outcome: Outcome) -> None:
         if thread is not self._active:
@@ -206,38 +267,47 @@ class ChatController(QObject):
         self._flush_timer.stop()
         self._flush()
         self._active = None
+        shown = self._shown(self._active_conv)
         if outcome.status == "complete":
             self._finish_reply(Status.COMPLETE)
-            if outcome.finish_reason == "length":
+            if shown and outcome.finish_reason == "length":
                 self.window.transcript.add_notice("The reply was cut off: it reached the maximum length.")
-            elif outcome.finish_reason == "content_filter":
+            elif shown and outcome.finish_reason == "content_filter":
                 self.window.transcript.add_notice("The server's content filter stopped this reply.")
         elif outcome.status == "stopped":
             self._finish_reply(Status.STOPPED)
         else:
             self._finish_reply(Status.INTERRUPTED)
-            self._show_error(outcome.error or ErrorInfo("unexpected", "The request failed."))
+            info = outcome.error or ErrorInfo("unexpected", "The request failed.")
+            if shown:
+                self._show_error(info)
+            else:
+                self.window.show_status(f"A reply in another chat failed: {info.message}", 10000)
         self._set_busy(False)
         self.replyFinished.emit(outcome.status)
 
     def _finish_reply(self, status: Status) -> None:
-        reply = self._reply
+        self._save_timer.stop()
+        reply, conv = self._reply, self._active_conv
         self._reply = None
-        if reply is None:
+        if reply is None or conv is None:
             return
-        reply.content = "".join(self._reply_parts)
-        self._reply_parts = []
-        if status is Status.COMPLETE:
-            reply.status = Status.COMPLETE
-            self.window.transcript.end_assistant("complete")
-            return
+        shown = self._shown(conv)
         reply.status = status
+        if self.recorder is not None:
+            self._note_save_problem(self.recorder.save_reply(conv, reply))
+        if status is Status.COMPLETE:
+            if shown:
+                self.window.transcript.end_assistant("complete")
+            return
         if reply.content:
-            self.window.transcript.end_assistant(status.value, reply.id)
+            if shown:
+                self.window.transcript.end_assistant(status.value, reply.id)
         else:
             # Nothing arrived: no empty assistant turn is kept.
-            self.conversation.messages.remove(reply)
-            self.window.transcript.end_assistant(status.value, None)
+            conv.messages.remove(reply)
+            if shown:
+                self.window.transcript.end_assistant(status.value, None)
 
     def _show_error(self, info: ErrorInfo) -> None:
         self.window.transcript.show_error(info, can_retry=info.retryable)
@@ -256,9 +326,7 @@ class ChatController(QObject):
         if self._countdown_left <= 0:
             self._countdown.stop()
             self.window.transcript.set_countdown("Retrying now…")
-            auto = self._auto_retries
             self.retry()
-            self._auto_retries = auto
             return
         self.window.transcript.set_countdown(self._countdown_text())
 

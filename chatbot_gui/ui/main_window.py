@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from chatbot_gui import APP_NAME
 from chatbot_gui.core.personas import BUILTIN_PERSONAS, DEFAULT_MODEL, Persona
 from chatbot_gui.ui.input_box import ChatInput
+from chatbot_gui.ui.sidebar import Sidebar
 from chatbot_gui.ui.transcript import TranscriptView
 
 SUGGESTED_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o4-mini")
@@ -35,7 +36,7 @@ class MainWindow(QMainWindow):
     def __init__(self, personas: Sequence[Persona] = BUILTIN_PERSONAS, model: str = DEFAULT_MODEL) -> None:
         super().__init__()
         self.setWindowTitle(APP_NAME)
-        self.resize(900, 700)
+        self.resize(1100, 720)
         self._personas = list(personas)
         self._close_handlers: list = []
 
@@ -87,10 +88,24 @@ class MainWindow(QMainWindow):
         splitter.setSizes([520, 120])
         splitter.setChildrenCollapsible(False)
 
-        central = QWidget()
-        layout = QVBoxLayout(central)
+        chat_area = QWidget()
+        layout = QVBoxLayout(chat_area)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
+
+        # The history sidebar on the left of the chat.
+        self.sidebar = Sidebar()
+        self.sidebar.setMinimumWidth(180)
+        self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.main_splitter.addWidget(self.sidebar)
+        self.main_splitter.addWidget(chat_area)
+        self.main_splitter.setStretchFactor(1, 1)
+        self.main_splitter.setSizes([240, 760])
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(6, 6, 6, 6)
+        outer.addWidget(self.main_splitter)
         self.setCentralWidget(central)
 
         # Menus and shortcuts.
@@ -98,6 +113,14 @@ class MainWindow(QMainWindow):
         self.new_chat_action = QAction("&New chat", self)
         self.new_chat_action.setShortcut(QKeySequence.StandardKey.New)
         file_menu.addAction(self.new_chat_action)
+        self.import_action = QAction("&Import chat…", self)
+        file_menu.addAction(self.import_action)
+        file_menu.addSeparator()
+        self.export_action = QAction("&Export chat…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        file_menu.addAction(self.export_action)
+        self.export_all_action = QAction("Export &all chats…", self)
+        file_menu.addAction(self.export_all_action)
         file_menu.addSeparator()
         self.quit_action = QAction("&Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
@@ -111,6 +134,15 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(False)
         chat_menu.addAction(self.stop_action)
         self.addAction(self.stop_action)
+        self.search_action = QAction("Search all c&hats", self)
+        self.search_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
+        chat_menu.addAction(self.search_action)
+        # Ctrl+F while the sidebar has focus searches too.
+        self.sidebar_search_action = QAction(self.sidebar)
+        self.sidebar_search_action.setShortcut(QKeySequence.StandardKey.Find)
+        self.sidebar_search_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.sidebar_search_action.triggered.connect(self.sidebar.focus_search)
+        self.sidebar.addAction(self.sidebar_search_action)
         self.settings_menu = self.menuBar().addMenu("&Settings")
         self.settings_action = QAction("&Settings…", self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))

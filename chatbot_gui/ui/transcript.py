@@ -15,7 +15,7 @@ import re
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QFont, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextFormat
-from PySide6.QtWidgets import QTextBrowser, QWidget
+from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
 
 from chatbot_gui.core.errors import ErrorInfo
 
@@ -79,6 +79,9 @@ def soft_breaks(text: str) -> str:
 
 #: A block property marking what a block shows, so tests (and later features) can find it.
 KIND_PROPERTY = QTextFormat.UserProperty + 1
+#: On a message's label block: the message's row id in the chat store (search jumps to it).
+MESSAGE_PROPERTY = QTextFormat.UserProperty + 2
+HIGHLIGHT = QColor("#ffe066")
 
 
 class TranscriptView(QTextBrowser):
@@ -121,11 +124,14 @@ class TranscriptView(QTextBrowser):
         cursor.movePosition(QTextCursor.MoveOperation.End)
         return cursor
 
-    def _new_block(self, kind: str, *, top_margin: float = 0.0, background: QColor | None = None) -> QTextCursor:
+    def _new_block(self, kind: str, *, top_margin: float = 0.0, background: QColor | None = None,
+                   message: int | None = None) -> QTextCursor:
         cursor = self._end_cursor()
         fmt = QTextBlockFormat()
         fmt.setTopMargin(top_margin)
         fmt.setProperty(KIND_PROPERTY, kind)
+        if message is not None:
+            fmt.setProperty(MESSAGE_PROPERTY, message)
         if background is not None:
             fmt.setBackground(background)
         if self.document().isEmpty():
@@ -153,15 +159,15 @@ class TranscriptView(QTextBrowser):
         return bar.value() >= bar.maximum() - 4
 
     # -- what the controller calls ---------------------------------------------------------------
-    def add_user(self, text: str) -> None:
+    def add_user(self, text: str, db_id: int | None = None) -> None:
         following = self._following()
-        self._new_block("user-label", top_margin=14).insertText(USER_LABEL, self._label_format)
+        self._new_block("user-label", top_margin=14, message=db_id).insertText(USER_LABEL, self._label_format)
         self._insert_body("user", soft_breaks(text))
         self._scroll_if_following(True if not following else following)
 
-    def begin_assistant(self, label: str = ASSISTANT_LABEL) -> None:
+    def begin_assistant(self, label: str = ASSISTANT_LABEL, db_id: int | None = None) -> None:
         following = self._following()
-        self._new_block("assistant-label", top_margin=14).insertText(label, self._label_format)
+        self._new_block("assistant-label", top_margin=14, message=db_id).insertText(label, self._label_format)
         self._new_block("assistant")
         self._breaker = SoftBreaker()
         self._streaming = True
@@ -234,7 +240,66 @@ class TranscriptView(QTextBrowser):
 
     def clear_chat(self) -> None:
         self._streaming = False
+        self.setExtraSelections([])
         self.document().clear()
+
+    def show_messages(self, messages) -> None:  # noqa: ANN001 - an iterable of core Message
+        """Replace the view with a whole chat at once (one edit block, repainted once)."""
+        self.setUpdatesEnabled(False)
+        try:
+            self.clear_chat()
+            cursor = self._end_cursor()
+            cursor.beginEditBlock()
+            for msg in messages:
+                if msg.role == "user":
+                    self.add_user(msg.content, msg.db_id)
+                    continue
+                self.begin_assistant(db_id=msg.db_id)
+                self.append_reply_text(msg.content)
+                status = msg.status.value if hasattr(msg.status, "value") else str(msg.status)
+                if status == "streaming":
+                    continue  # still coming in: the controller goes on appending
+                self.end_assistant(status if not msg.kept else "complete", msg.id)
+                if msg.kept and status != "complete":
+                    self.add_notice("Kept: this partial reply is part of the conversation.")
+            cursor.endEditBlock()
+        finally:
+            self.setUpdatesEnabled(True)
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def highlight(self, query: str, message_db_id: int | None = None) -> int:
+        """Mark every occurrence of the query's words; scroll to the first one in that message.
+
+        Returns how many were marked (at most 500)."""
+        doc = self.document()
+        selections = []
+        first: QTextCursor | None = None
+        start_pos = 0
+        if message_db_id is not None:
+            block = doc.begin()
+            while block.isValid():
+                if block.blockFormat().property(MESSAGE_PROPERTY) == message_db_id:
+                    start_pos = block.position()
+                    break
+                block = block.next()
+        fmt = QTextCharFormat()
+        fmt.setBackground(HIGHLIGHT)
+        for term in dict.fromkeys(query.split()):
+            found = doc.find(term, 0)
+            while not found.isNull() and len(selections) < 500:
+                sel = QTextEdit.ExtraSelection()
+                sel.cursor = found
+                sel.format = fmt
+                selections.append(sel)
+                if found.position() >= start_pos and (first is None or found.position() < first.position()):
+                    first = QTextCursor(found)
+                found = doc.find(term, found)
+        self.setExtraSelections(selections)
+        if first is not None:
+            self.setTextCursor(first)
+            self.ensureCursorVisible()
+        return len(selections)
 
     # -- reading back (tests, accessibility) -----------------------------------------------------
     def blocks_of_kind(self, kind: str) -> list[str]:

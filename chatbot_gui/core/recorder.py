@@ -1,0 +1,99 @@
+"""Keep a conversation in the chat store as it happens, so nothing is lost.
+
+The user's message is committed before its request goes out; a streaming reply is written as it
+grows (the controller calls :meth:`ChatRecorder.save_reply` at least once a second) and at the end.
+A failing disk never costs the chat in memory: the recorder returns a message for the user instead
+of raising.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+from chatbot_gui.core.conversation import Conversation, Message, Status
+from chatbot_gui.core.persona_store import PersonaLibrary
+from chatbot_gui.core.personas import Persona
+from chatbot_gui.core.store import ChatStore, StoredChat
+
+SAVE_FAILED = "This chat could not be saved ({reason}). It stays open here; nothing is lost until you quit."
+
+
+class ChatRecorder:
+    """Writes :class:`Conversation` changes to a :class:`ChatStore` (or nowhere, when it is None)."""
+
+    def __init__(self, store: ChatStore | None) -> None:
+        self.store = store
+        #: Called with (chat_id) after a write that changes the chat's place in the list.
+        self.on_chat_changed: Callable[[int], None] = lambda chat_id: None
+
+    def _guard(self, write: Callable[[ChatStore], None]) -> str | None:
+        if self.store is None:
+            return None
+        try:
+            write(self.store)
+        except (sqlite3.Error, OSError, KeyError) as exc:
+            return SAVE_FAILED.format(reason=str(exc) or type(exc).__name__)
+        return None
+
+    def save_user(self, conv: Conversation, msg: Message, model: str) -> str | None:
+        """Commit the user's message (creating the chat on its first message)."""
+
+        def write(store: ChatStore) -> None:
+            if conv.chat_id is None:
+                conv.chat_id = store.create_chat(conv.title, conv.persona.name, conv.persona.system_prompt, model)
+            msg.db_id = store.add_message(conv.chat_id, "user", msg.content, Status.COMPLETE,
+                                          created_at=msg.created_at)
+            self.on_chat_changed(conv.chat_id)
+
+        return self._guard(write)
+
+    def save_reply(self, conv: Conversation, msg: Message) -> str | None:
+        """Write the reply as it stands (nothing while it is still empty)."""
+        if conv.chat_id is None or not msg.content:
+            return None
+
+        def write(store: ChatStore) -> None:
+            assert conv.chat_id is not None
+            if msg.db_id is None:
+                msg.db_id = store.add_message(conv.chat_id, "assistant", msg.content, msg.status,
+                                              model=msg.model, created_at=msg.created_at)
+                self.on_chat_changed(conv.chat_id)
+            else:
+                store.update_message(msg.db_id, msg.content, msg.status, kept=msg.kept)
+
+        return self._guard(write)
+
+    def save_persona(self, conv: Conversation) -> str | None:
+        if conv.chat_id is None:
+            return None
+        chat_id = conv.chat_id
+        return self._guard(lambda store: store.set_chat_persona(chat_id, conv.persona.name,
+                                                                conv.persona.system_prompt))
+
+
+def conversation_from_stored(chat: StoredChat, library: PersonaLibrary | None = None) -> Conversation:
+    """The conversation a stored chat holds, with the persona and system prompt it was using."""
+    persona = library.find(chat.persona_name) if library is not None else None
+    if persona is None or persona.system_prompt != chat.system_prompt:
+        persona = Persona(chat.persona_name or "Persona", chat.system_prompt)
+    conv = Conversation(persona=persona, title=chat.title, chat_id=chat.id)
+    for stored in chat.messages:
+        status = stored.status if stored.status is not Status.STREAMING else Status.INTERRUPTED
+        conv.messages.append(Message(stored.role, stored.content, status=status, kept=stored.kept,
+                                     model=stored.model, created_at=stored.created_at, db_id=stored.id))
+    return conv
+
+
+def stored_from_conversation(conv: Conversation, model: str | None = None) -> StoredChat:
+    """A snapshot of an in-memory conversation in the store's shape (for export without a store)."""
+    from chatbot_gui.core.store import StoredMessage
+
+    messages = tuple(
+        StoredMessage(m.db_id or 0, seq, m.role, m.content, m.status, m.kept, m.model, m.created_at)
+        for seq, m in enumerate(conv.messages, start=1)
+    )
+    created = messages[0].created_at if messages else 0.0
+    updated = messages[-1].created_at if messages else 0.0
+    return StoredChat(conv.chat_id or 0, conv.title, created, updated, conv.persona.name,
+                      conv.persona.system_prompt, model, messages)

@@ -1,0 +1,281 @@
+"""Chat history for one main window: the store, the sidebar, search, export and import.
+
+The store is opened after the window is shown (opening checks the file), then the last open chat
+comes back. Deleting a chat offers Undo. Exports are written atomically: a failure says why and
+leaves any existing file untouched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+
+from chatbot_gui.core.paths import AppPaths
+from chatbot_gui.core.persona_store import PersonaLibrary
+from chatbot_gui.core.recorder import ChatRecorder, conversation_from_stored, stored_from_conversation
+from chatbot_gui.core.store import ChatStore, NewerSchemaError, StoredChat
+from chatbot_gui.ui.controller import ChatController
+from chatbot_gui.ui.main_window import MainWindow
+
+DB_NAME = "chats.sqlite3"
+LAST_CHAT = "last_chat_id"
+FORMATS = {"txt": "Plain text (*.txt)", "md": "Markdown (*.md)", "json": "Chatbot chat, lossless (*.json)"}
+
+
+def _documents() -> Path:
+    """Where file dialogs start: the user's documents folder, else their home."""
+    from PySide6.QtCore import QStandardPaths
+
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(docs) if docs and Path(docs).is_dir() else Path.home()
+
+
+class HistoryInteraction:
+    """The questions history actions ask, as real dialogs. Tests pass an object with these methods."""
+
+    def __init__(self, parent: QWidget) -> None:
+        self.parent = parent
+
+    def ask_save_path(self, suggested: str) -> tuple[Path, str] | None:
+        filters = ";;".join(FORMATS.values())
+        start = str(_documents() / suggested)
+        path, chosen = QFileDialog.getSaveFileName(self.parent, "Export chat", start, filters)
+        if not path:
+            return None
+        fmt = next((f for f, label in FORMATS.items() if label == chosen), "txt")
+        suffix = Path(path).suffix.lower().lstrip(".")
+        if suffix in FORMATS:
+            fmt = suffix
+        else:
+            path += "." + fmt
+        return Path(path), fmt
+
+    def ask_folder_and_format(self) -> tuple[Path, str] | None:
+        folder = QFileDialog.getExistingDirectory(self.parent, "Export all chats to a folder", str(_documents()))
+        if not folder:
+            return None
+        labels = list(FORMATS.values())
+        label, ok = QInputDialog.getItem(self.parent, "Export all chats", "One file per chat, as:", labels, 0, False)
+        if not ok:
+            return None
+        return Path(folder), next(f for f, text in FORMATS.items() if text == label)
+
+    def ask_open_path(self) -> Path | None:
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Import chat", str(_documents()), FORMATS["json"])
+        return Path(path) if path else None
+
+    def warn(self, title: str, text: str) -> None:
+        QMessageBox.warning(self.parent, title, text)
+
+
+class HistoryController(QObject):
+    """Connects the sidebar and the File menu's history actions to the store and the chat."""
+
+    def __init__(self, window: MainWindow, chat: ChatController, paths: AppPaths,
+                 personas: Callable[[], PersonaLibrary], interaction: object | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.chat = chat
+        self.paths = paths
+        self.personas = personas
+        self.ask = interaction or HistoryInteraction(window)
+        self.store: ChatStore | None = None
+        sb = window.sidebar
+        sb.chatActivated.connect(self.open_chat)
+        sb.newChatRequested.connect(self.new_chat)
+        sb.renameRequested.connect(self.rename_chat)
+        sb.deleteRequested.connect(self.delete_chat)
+        sb.searchResultActivated.connect(self.open_search_result)
+        window.new_chat_action.triggered.connect(lambda: sb.select_chat(None))
+        window.search_action.triggered.connect(self.focus_search)
+        window.export_action.triggered.connect(self.export_current)
+        window.export_all_action.triggered.connect(self.export_all)
+        window.import_action.triggered.connect(self.import_chat)
+        chat.chatChanged.connect(self._chat_changed)
+        window.on_close(self.close)
+
+    # -- start-up --------------------------------------------------------------------------------
+    def start(self) -> None:
+        QTimer.singleShot(0, self.open_store)
+
+    def open_store(self) -> None:
+        path = self.paths.data_dir / DB_NAME
+        try:
+            self.paths.data_dir.mkdir(parents=True, exist_ok=True)
+            store, notice = ChatStore.open(path)
+        except NewerSchemaError as exc:
+            self._no_history(f"{exc} Chats in this window are not saved.")
+            return
+        except (OSError, Exception) as exc:  # noqa: BLE001 - any failure: keep chatting, say so
+            self._no_history(f"Chat history could not be opened ({exc}). Chats in this window are not saved.")
+            return
+        self.store = store
+        if notice:
+            self.window.transcript.add_notice(notice)
+        # A reply that was streaming when the app was killed is kept and marked interrupted.
+        store.mark_interrupted_streams(stale_after=2.0)
+        self.chat.set_recorder(ChatRecorder(store))
+        self.window.sidebar.set_store(store)
+        last = store.get_meta(LAST_CHAT)
+        if last and last.isdigit() and not self.chat.conversation.messages:
+            self.open_chat(int(last))
+
+    def _no_history(self, text: str) -> None:
+        self.chat.set_recorder(ChatRecorder(None))
+        self.window.transcript.add_notice(text)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.window.sidebar.set_store(None)
+            self.store.close()
+            self.store = None
+
+    # -- sidebar ---------------------------------------------------------------------------------
+    def _chat_changed(self, chat_id: int) -> None:
+        if self.store is None:
+            return
+        try:
+            self.window.sidebar.upsert_chat(self.store.summary(chat_id))
+        except KeyError:
+            return
+        if self.chat.conversation.chat_id == chat_id:
+            self.window.sidebar.select_chat(chat_id)
+            self.store.set_meta(LAST_CHAT, str(chat_id))
+        self.window.sidebar.hide_undo()
+
+    def open_chat(self, chat_id: int) -> bool:
+        if self.store is None:
+            return False
+        if self.chat.conversation.chat_id == chat_id:
+            self.window.sidebar.select_chat(chat_id)
+            return True
+        try:
+            stored = self.store.load_chat(chat_id)
+        except KeyError:
+            self.window.show_status("That chat no longer exists.")
+            return False
+        self.chat.show_conversation(conversation_from_stored(stored, self.personas()))
+        self.window.sidebar.select_chat(chat_id)
+        self.store.set_meta(LAST_CHAT, str(chat_id))
+        return True
+
+    def new_chat(self) -> None:
+        self.chat.new_chat()
+        self.window.sidebar.select_chat(None)
+
+    def rename_chat(self, chat_id: int, title: str) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.rename_chat(chat_id, title)
+        except (KeyError, Exception):  # noqa: BLE001 - the list already shows the new title: undo it
+            self.window.sidebar.chat_model.reload()
+            return
+        for conv in (self.chat.conversation, self.chat._active_conv):
+            if conv is not None and conv.chat_id == chat_id:
+                conv.title = title
+        if self.chat.conversation.chat_id == chat_id:
+            self.window.set_chat_title(title)
+
+    def delete_chat(self, chat_id: int) -> None:
+        if self.store is None:
+            return
+        if self.chat.streaming_chat_id == chat_id:
+            self.chat.stop()
+        try:
+            snapshot = self.store.delete_chat(chat_id)
+        except KeyError:
+            return
+        self.window.sidebar.remove_chat(chat_id)
+        if self.chat.conversation.chat_id == chat_id:
+            self.new_chat()
+        title = snapshot.title or "New chat"
+        self.window.sidebar.show_undo(f"Deleted “{title[:40]}”.", lambda: self._restore(snapshot))
+
+    def _restore(self, snapshot: StoredChat) -> None:
+        if self.store is None:
+            return
+        new_id = self.store.restore_chat(snapshot)
+        self.window.sidebar.upsert_chat(self.store.summary(new_id))
+
+    def open_search_result(self, chat_id: int, message_id: int, query: str) -> None:
+        if self.chat.conversation.chat_id == chat_id or self.open_chat(chat_id):
+            self.window.transcript.highlight(query, message_id if message_id >= 0 else None)
+
+    def focus_search(self) -> None:
+        self.window.sidebar.setVisible(True)
+        self.window.sidebar.focus_search()
+
+    # -- export / import -------------------------------------------------------------------------
+    def _current_snapshot(self) -> StoredChat | None:
+        conv = self.chat.conversation
+        if not conv.messages:
+            return None
+        if self.store is not None and conv.chat_id is not None:
+            self.chat.save_now()
+            try:
+                return self.store.load_chat(conv.chat_id)
+            except KeyError:
+                pass
+        return stored_from_conversation(conv, self.window.current_model())
+
+    def export_current(self) -> None:
+        from chatbot_gui.core.export import export_chat, safe_filename
+
+        snapshot = self._current_snapshot()
+        if snapshot is None:
+            self.window.show_status("Nothing to export yet: this chat is empty.")
+            return
+        answer = self.ask.ask_save_path(safe_filename(snapshot.title or "chat") + ".txt")
+        if answer is None:
+            return
+        path, fmt = answer
+        try:
+            export_chat(snapshot, path, fmt)  # type: ignore[arg-type]
+        except OSError as exc:
+            self.ask.warn("Export failed", f"Could not write {path}: {exc.strerror or exc}.\n"
+                          "Any file already there was left untouched.")
+            return
+        self.window.show_status(f"Exported to {path}")
+
+    def export_all(self) -> None:
+        from chatbot_gui.core.export import export_all
+
+        if self.store is None or self.store.count_chats() == 0:
+            self.window.show_status("There are no saved chats to export.")
+            return
+        answer = self.ask.ask_folder_and_format()
+        if answer is None:
+            return
+        folder, fmt = answer
+        self.chat.save_now()
+        try:
+            written = export_all(self.store, folder, fmt)  # type: ignore[arg-type]
+        except OSError as exc:
+            self.ask.warn("Export failed", f"Could not write to {folder}: {exc.strerror or exc}.")
+            return
+        self.window.show_status(f"Exported {len(written)} chats to {folder}")
+
+    def import_chat(self) -> None:
+        from chatbot_gui.core.export import from_json
+
+        path = self.ask.ask_open_path()
+        if path is None:
+            return
+        try:
+            stored = from_json(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            self.ask.warn("Import failed", f"Could not read {path}: {exc}.")
+            return
+        except ValueError as exc:
+            self.ask.warn("Import failed", f"{path.name} is not a chat this app can read: {exc}")
+            return
+        if self.store is None:
+            self.ask.warn("Import failed", "Chat history is not available, so the chat cannot be added.")
+            return
+        new_id = self.store.import_chat(stored)
+        self.window.sidebar.upsert_chat(self.store.summary(new_id))
+        self.open_chat(new_id)
