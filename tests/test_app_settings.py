@@ -225,6 +225,11 @@ def test_a_key_entered_in_the_dialog_leaks_nowhere(qtbot, app_paths, keys, fake_
         assert secret not in dialog.connection.test_result.text()
     driver.fill = test_connection
     window.settings_controller.open_settings()
+    # Export the chat in every format: no key in any of them (checked with every file below).
+    for fmt in ("txt", "md", "json"):
+        window.history_controller.ask = _SaveTo(tmp_path / "exports" / f"chat.{fmt}", fmt)
+        window.export_action.trigger()
+        assert (tmp_path / "exports" / f"chat.{fmt}").exists()
     window.close()
     chat.shutdown()
     visible = window.transcript.toPlainText() + window.windowTitle() + window.connection_label.text()
@@ -233,6 +238,17 @@ def test_a_key_entered_in_the_dialog_leaks_nowhere(qtbot, app_paths, keys, fake_
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), f"key leaked into {path}"
     assert secret not in caplog.text
+
+
+class _SaveTo:
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.answer = (path, fmt)
+
+    def ask_save_path(self, suggested):
+        return self.answer
+
+    def warn(self, title, text):
+        raise AssertionError(text)
 
 
 @pytest.mark.keyring_service

@@ -1,0 +1,265 @@
+"""Chat history in the running app: kept, listed, switched, searched, deleted, exported, imported."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from chatbot_gui.app import create_window
+from chatbot_gui.core.paths import AppPaths
+from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
+from fakeserver import FakeServer, stream
+
+KEY = "sk-history-0123456789abcdef"
+
+
+class Answers:
+    """Answers the history dialogs (file pickers, warnings) the way a person would."""
+
+    def __init__(self) -> None:
+        self.save_path: tuple[Path, str] | None = None
+        self.folder: tuple[Path, str] | None = None
+        self.open_path: Path | None = None
+        self.warnings: list[tuple[str, str]] = []
+        self.suggested: list[str] = []
+
+    def ask_save_path(self, suggested):
+        self.suggested.append(suggested)
+        return self.save_path
+
+    def ask_folder_and_format(self):
+        return self.folder
+
+    def ask_open_path(self):
+        return self.open_path
+
+    def warn(self, title, text):
+        self.warnings.append((title, text))
+
+
+@pytest.fixture
+def paths(tmp_path) -> AppPaths:
+    return AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def answers() -> Answers:
+    return Answers()
+
+
+@pytest.fixture
+def app(qtbot, paths, answers, fake_server):
+    """Start (and restart) the app on the same folders; every window is shut down at the end."""
+    opened = []
+
+    def start():
+        window, chat = create_window({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake_server.base_url},
+                                     paths=paths, keys=KeyStore(MemoryKeyring()),
+                                     ask_settings=_never, history_interaction=answers)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: window.history_controller.store is not None and chat.config.api_key == KEY)
+        opened.append((window, chat))
+        return window, chat
+
+    yield start
+    for window, chat in opened:
+        assert chat.shutdown(3000)
+        window.close()
+
+
+def _never(*args, **kwargs):
+    raise AssertionError("no Settings dialog expected")
+
+
+def send(qtbot, window, chat, text):
+    window.input.setPlainText(text)
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not chat.busy, timeout=8000)
+
+
+def sidebar_titles(window) -> list[str]:
+    model = window.sidebar.chat_model
+    return [model.index(r, 0).data() for r in range(model.rowCount())]
+
+
+def db_rows(paths: AppPaths, sql: str, args=()) -> list[tuple]:
+    db = sqlite3.connect(paths.data_dir / "chats.sqlite3")
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def test_chats_are_kept_listed_newest_first_and_the_last_one_comes_back(qtbot, app, paths, fake_server):
+    window, chat = app()
+    fake_server.queue(stream(["Answer one"]), stream(["Answer two"]))
+    send(qtbot, window, chat, "first chat")
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    send(qtbot, window, chat, "second chat")
+    assert sidebar_titles(window) == ["second chat", "first chat"]
+    rows = db_rows(paths, "SELECT role, content, status FROM messages ORDER BY id")
+    assert rows == [("user", "first chat", "complete"), ("assistant", "Answer one", "complete"),
+                    ("user", "second chat", "complete"), ("assistant", "Answer two", "complete")]
+    window.close()
+    window2, chat2 = app()
+    assert window2.transcript.blocks_of_kind("user") == ["second chat"]
+    assert window2.transcript.blocks_of_kind("assistant") == ["Answer two"]
+    assert window2.windowTitle() == "second chat — Chatbot"
+    # Opening the older chat from the sidebar, and carrying on in it: the request has its history.
+    model = window2.sidebar.chat_model
+    window2.sidebar.chatActivated.emit(model.summary(1).id)
+    assert window2.transcript.blocks_of_kind("user") == ["first chat"]
+    send(qtbot, window2, chat2, "more")
+    assert [m["content"] for m in fake_server.requests[-1].json["messages"][1:]] == ["first chat", "Answer one", "more"]
+
+
+def test_the_users_message_is_committed_before_the_request_goes_out(qtbot, app, paths, fake_server):
+    window, chat = app()
+    fake_server.queue(stream(["never"], stall_before=float("inf")))
+    window.input.setPlainText("safe before sending")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    assert fake_server.wait_for_requests(1, timeout=3)
+    assert db_rows(paths, "SELECT content FROM messages") == [("safe before sending",)]
+    chat.stop()
+
+
+def test_a_reply_stays_with_its_chat_while_another_is_shown(qtbot, app, paths, fake_server):
+    window, chat = app()
+    fake_server.queue(stream([f"word{i} " for i in range(40)], delay=0.03))
+    window.input.setPlainText("long answer please")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "word1" in window.transcript.toPlainText())
+    first_id = chat.conversation.chat_id
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.transcript.toPlainText() == ""
+    qtbot.waitUntil(lambda: not chat.busy, timeout=8000)
+    assert "word" not in window.transcript.toPlainText(), "the reply leaked into the new chat"
+    full = "".join(f"word{i} " for i in range(40))
+    assert db_rows(paths, "SELECT content, status FROM messages WHERE chat_id = ? AND role = 'assistant'",
+                   (first_id,)) == [(full, "complete")]
+    window.history_controller.open_chat(first_id)
+    assert window.transcript.blocks_of_kind("assistant") == [full]
+
+
+def test_switching_back_while_it_streams_shows_the_reply_growing(qtbot, app, fake_server):
+    window, chat = app()
+    fake_server.queue(stream([f"w{i} " for i in range(60)], delay=0.03))
+    window.input.setPlainText("stream it")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "w2 " in window.transcript.toPlainText())
+    first_id = chat.conversation.chat_id
+    window.history_controller.new_chat()
+    window.history_controller.open_chat(first_id)
+    qtbot.waitUntil(lambda: not chat.busy, timeout=8000)
+    assert window.transcript.blocks_of_kind("assistant") == ["".join(f"w{i} " for i in range(60))]
+
+
+def test_rename_and_delete_with_undo(qtbot, app, paths):
+    window, chat = app()
+    send(qtbot, window, chat, "to be renamed")
+    chat_id = chat.conversation.chat_id
+    window.sidebar.renameRequested.emit(chat_id, "Renamed chat")
+    assert window.windowTitle() == "Renamed chat — Chatbot"
+    assert db_rows(paths, "SELECT title FROM chats") == [("Renamed chat",)]
+    window.sidebar.deleteRequested.emit(chat_id)
+    assert sidebar_titles(window) == [] and window.transcript.toPlainText() == ""
+    assert db_rows(paths, "SELECT count(*) FROM chats") == [(0,)]
+    assert window.sidebar.undo_bar.isVisible()
+    window.sidebar.undo_bar.undo_button.click()
+    assert sidebar_titles(window) == ["Renamed chat"]
+    assert db_rows(paths, "SELECT count(*) FROM messages") == [(2,)]
+
+
+def test_search_opens_the_chat_and_highlights_the_match(qtbot, app, fake_server):
+    window, chat = app()
+    fake_server.queue(stream(["The capital is Ouagadougou."]), stream(["Unrelated."]))
+    send(qtbot, window, chat, "capital of Burkina Faso?")
+    target = chat.conversation.chat_id
+    window.history_controller.new_chat()
+    send(qtbot, window, chat, "something else")
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.sidebar.search_edit.hasFocus()
+    qtbot.keyClicks(window.sidebar.search_edit, "ouagadougou")
+    results = window.sidebar.search.results_model
+    qtbot.waitUntil(lambda: results.rowCount() > 0)
+    hit = results.hit(0)
+    assert hit.chat_id == target
+    window.sidebar.searchResultActivated.emit(hit.chat_id, hit.message_id or -1, "ouagadougou")
+    assert chat.conversation.chat_id == target
+    selections = window.transcript.extraSelections()
+    assert len(selections) == 1 and selections[0].cursor.selectedText() == "Ouagadougou"
+
+
+@pytest.mark.parametrize("fmt", ["txt", "md", "json"])
+def test_export_writes_the_chat_and_json_imports_back_exactly(qtbot, app, answers, tmp_path, fmt, fake_server):
+    window, chat = app()
+    fake_server.queue(stream(["Réponse **markdown** <b>ok</b> 你好"]))
+    send(qtbot, window, chat, "Question with ünïcode 🎉")
+    target = tmp_path / f"out.{fmt}"
+    answers.save_path = (target, fmt)
+    qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    text = target.read_text(encoding="utf-8")
+    assert "Question with ünïcode 🎉" in text and "Réponse **markdown** <b>ok</b> 你好" in text
+    assert KEY not in text
+    assert answers.suggested and answers.suggested[0].endswith(".txt")
+    if fmt == "json":
+        assert json.loads(text)["format"] == "chatbot-gui.chat"
+        answers.open_path = target
+        before = chat.conversation.chat_id
+        window.import_action.trigger()
+        assert chat.conversation.chat_id != before
+        assert window.transcript.blocks_of_kind("user") == ["Question with ünïcode 🎉"]
+        assert window.transcript.blocks_of_kind("assistant") == ["Réponse **markdown** <b>ok</b> 你好"]
+        assert len(sidebar_titles(window)) == 2
+
+
+def test_a_failed_export_says_why_and_leaves_the_old_file(qtbot, app, answers, tmp_path):
+    window, chat = app()
+    send(qtbot, window, chat, "export me")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("I am a file")
+    answers.save_path = (blocker / "chat.txt", "txt")
+    window.export_action.trigger()
+    assert answers.warnings and "Could not write" in answers.warnings[0][1]
+    assert blocker.read_text() == "I am a file"
+
+
+def test_importing_a_bad_file_says_so(qtbot, app, answers, tmp_path):
+    window, chat = app()
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something else"}')
+    answers.open_path = bad
+    window.import_action.trigger()
+    assert answers.warnings and "bad.json" in answers.warnings[0][1]
+    assert sidebar_titles(window) == []
+
+
+def test_export_all_writes_one_file_per_chat(qtbot, app, answers, tmp_path):
+    window, chat = app()
+    send(qtbot, window, chat, "alpha")
+    window.history_controller.new_chat()
+    send(qtbot, window, chat, "beta")
+    folder = tmp_path / "all"
+    folder.mkdir()
+    answers.folder = (folder, "md")
+    window.export_all_action.trigger()
+    files = sorted(p.name for p in folder.iterdir())
+    assert len(files) == 2 and all(name.endswith(".md") for name in files)
+
+
+def test_a_corrupt_history_file_is_kept_aside_and_the_user_is_told(qtbot, app, paths):
+    paths.data_dir.mkdir(parents=True)
+    (paths.data_dir / "chats.sqlite3").write_bytes(b"this is not a database" * 100)
+    window, chat = app()
+    notices = " ".join(window.transcript.blocks_of_kind("notice"))
+    aside = [p for p in paths.data_dir.iterdir() if p.name != "chats.sqlite3" and "chats.sqlite3" in p.name
+             and not p.name.endswith(("-wal", "-shm"))]
+    assert aside and aside[0].read_bytes() == b"this is not a database" * 100
+    assert aside[0].name in notices
+    send(qtbot, window, chat, "works anyway")
+    assert db_rows(paths, "SELECT content FROM messages WHERE role = 'user'") == [("works anyway",)]
