@@ -1,0 +1,1 @@
+"""Speed benchmarks: ratios against baselines measured in the same run (see benchmarks/README.md)."""

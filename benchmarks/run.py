@@ -1,0 +1,100 @@
+"""Run every benchmark and print one table: ``python -m benchmarks`` or ``python benchmarks/run.py``.
+
+Options: ``--only stream,startup,append`` picks benchmarks, ``--runs N`` repeats each measurement N
+times (default 5; start-up uses max(N, 7)), ``--json PATH`` also writes the results as JSON. Nothing
+is written anywhere unless ``--json`` is given. The exit status is 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks` and `chatbot_gui` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Only ever talk to 127.0.0.1 directly (httpx honours proxy variables).
+for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    os.environ.pop(_name, None)
+
+from benchmarks.common import Result, log  # noqa: E402 - after the sys.path fix above
+
+BENCHMARKS = ("stream", "startup", "append")
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value:.3f} s"
+    if unit == "ms":
+        return f"{value:.1f} ms"
+    if unit == "us":
+        return f"{value:.1f} us"
+    return f"{value:.3g} {unit}"
+
+
+def table(results: list[Result]) -> str:
+    head = ("benchmark", "value", "baseline", "ratio", "target", "result")
+    rows = [head] + [
+        (r.name, _fmt(r.value, r.unit), _fmt(r.baseline, r.unit), f"{r.ratio:.2f}", r.target,
+         "info" if r.kind == "info" and not r.failed_check else ("PASS" if r.passed else "FAIL"))
+        for r in results
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    notes = []
+    for r in results:
+        if r.failed_check:
+            notes.append(f"- {r.name}: FAILED CHECK: {r.failed_check}")
+        notes += [f"- {r.name}: {n}" for n in r.notes]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {BENCHMARKS}")
+    parser.add_argument("--runs", type=int, default=5, help="measurements per benchmark (median is reported)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    args = parser.parse_args(argv)
+    chosen = [b.strip() for b in args.only.split(",") if b.strip()]
+    unknown = [b for b in chosen if b not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+
+    started = time.perf_counter()
+    results: list[Result] = []
+    # Start-up first: it runs in child processes and is least disturbed before this process grows.
+    for name in sorted(chosen, key=lambda b: ("startup", "stream", "append").index(b)):
+        if name == "startup":
+            from benchmarks import bench_startup
+
+            results += bench_startup.run(max(args.runs, 7))
+        elif name == "stream":
+            from benchmarks import bench_stream
+
+            results += bench_stream.run(args.runs)
+        elif name == "append":
+            from benchmarks import bench_append
+
+            results += bench_append.run(args.runs)
+    elapsed = time.perf_counter() - started
+
+    print(table(results))
+    targets = [r for r in results if r.kind != "info"]
+    print(f"\n{sum(r.passed for r in targets)}/{len(targets)} targets met; total {elapsed:.0f} s; "
+          f"Python {sys.version.split()[0]}, QT_QPA_PLATFORM={os.environ.get('QT_QPA_PLATFORM')}, "
+          f"{os.cpu_count()} CPUs")
+    if args.json:
+        payload = {"elapsed_s": elapsed, "results": [r.as_dict() for r in results]}
+        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        log(f"wrote {args.json}")
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
