@@ -7,10 +7,8 @@ the API key.
 
 from __future__ import annotations
 
-import html
 import json
 import re
-import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,12 +72,18 @@ def parse_retry_after(headers: Any) -> float | None:
     return None
 
 
+def _gaierror() -> type:
+    import socket
+
+    return socket.gaierror
+
+
 def _is_dns_failure(exc: BaseException) -> bool:
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
-        if isinstance(cur, socket.gaierror):
+        if isinstance(cur, _gaierror()):
             return True
         text = str(cur).lower()
         if "name or service not known" in text or "nodename nor servname" in text or (
@@ -209,6 +213,8 @@ def plain_text(text: str, limit: int = 200) -> str:
     # An HTML error page: keep its words, not its markup (nor the <head>, which repeats the title).
     text = re.sub(r"(?is)<(head|script|style)\b.*?</\1\s*>", " ", text)
     text = re.sub(r"<[A-Za-z/!][^>]*(?:>|$)", " ", text)  # also a tag cut off at the end of a partial page
+    import html  # only when an error page is shown: html.entities costs ~10 ms at import
+
     text = html.unescape(text)
     return " ".join(text.split())[:limit]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import secrets as _random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -88,8 +87,10 @@ class Settings:
 
 def new_profile_id(existing: set[str] | frozenset[str] = frozenset()) -> str:
     """A fresh id, safe as a keyring username (no ``:``) and unique among ``existing``."""
+    import secrets  # hashlib/hmac: only when a profile is added
+
     while True:
-        pid = "p-" + _random.token_hex(4)
+        pid = "p-" + secrets.token_hex(4)
         if pid not in existing:
             return pid
 

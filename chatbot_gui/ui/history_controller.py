@@ -8,17 +8,18 @@ leaves any existing file untouched.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from chatbot_gui.core.paths import AppPaths
 from chatbot_gui.core.persona_store import PersonaLibrary
-from chatbot_gui.core.recorder import ChatRecorder, conversation_from_stored, stored_from_conversation
-from chatbot_gui.core.store import ChatStore, NewerSchemaError, StoredChat
 from chatbot_gui.ui.controller import ChatController
 from chatbot_gui.ui.main_window import MainWindow
+
+if TYPE_CHECKING:  # sqlite3 and the store load after the first paint
+    from chatbot_gui.core.store import ChatStore, StoredChat
 
 DB_NAME = "chats.sqlite3"
 LAST_CHAT = "last_chat_id"
@@ -83,13 +84,7 @@ class HistoryController(QObject):
         self.personas = personas
         self.ask = interaction or HistoryInteraction(window)
         self.store: ChatStore | None = None
-        sb = window.sidebar
-        sb.chatActivated.connect(self.open_chat)
-        sb.newChatRequested.connect(self.new_chat)
-        sb.renameRequested.connect(self.rename_chat)
-        sb.deleteRequested.connect(self.delete_chat)
-        sb.searchResultActivated.connect(self.open_search_result)
-        window.new_chat_action.triggered.connect(lambda: sb.select_chat(None))
+        window.new_chat_action.triggered.connect(self._deselect)
         window.search_action.triggered.connect(self.focus_search)
         window.export_action.triggered.connect(self.export_current)
         window.export_all_action.triggered.connect(self.export_all)
@@ -99,9 +94,27 @@ class HistoryController(QObject):
 
     # -- start-up --------------------------------------------------------------------------------
     def start(self) -> None:
-        QTimer.singleShot(0, self.open_store)
+        self.window.after_first_paint(self.open_store)
+
+    def _build_sidebar(self) -> None:
+        if self.window.sidebar is not None:
+            return
+        sb = self.window.build_sidebar()
+        sb.chatActivated.connect(self.open_chat)
+        sb.newChatRequested.connect(self.new_chat)
+        sb.renameRequested.connect(self.rename_chat)
+        sb.deleteRequested.connect(self.delete_chat)
+        sb.searchResultActivated.connect(self.open_search_result)
+
+    def _deselect(self) -> None:
+        if self.window.sidebar is not None:
+            self.window.sidebar.select_chat(None)
 
     def open_store(self) -> None:
+        from chatbot_gui.core.recorder import ChatRecorder
+        from chatbot_gui.core.store import ChatStore, NewerSchemaError
+
+        self._build_sidebar()
         path = self.paths.data_dir / DB_NAME
         try:
             self.paths.data_dir.mkdir(parents=True, exist_ok=True)
@@ -124,11 +137,13 @@ class HistoryController(QObject):
             self.open_chat(int(last))
 
     def _no_history(self, text: str) -> None:
+        from chatbot_gui.core.recorder import ChatRecorder
+
         self.chat.set_recorder(ChatRecorder(None))
         self.window.transcript.add_notice(text)
 
     def close(self) -> None:
-        if self.store is not None:
+        if self.store is not None and self.window.sidebar is not None:
             self.window.sidebar.set_store(None)
             self.store.close()
             self.store = None
@@ -152,6 +167,8 @@ class HistoryController(QObject):
         if self.chat.conversation.chat_id == chat_id:
             self.window.sidebar.select_chat(chat_id)
             return True
+        from chatbot_gui.core.recorder import conversation_from_stored
+
         try:
             stored = self.store.load_chat(chat_id)
         except KeyError:
@@ -164,7 +181,7 @@ class HistoryController(QObject):
 
     def new_chat(self) -> None:
         self.chat.new_chat()
-        self.window.sidebar.select_chat(None)
+        self._deselect()
 
     def rename_chat(self, chat_id: int, title: str) -> None:
         if self.store is None:
@@ -206,11 +223,15 @@ class HistoryController(QObject):
             self.window.transcript.highlight(query, message_id if message_id >= 0 else None)
 
     def focus_search(self) -> None:
+        if self.window.sidebar is None:
+            return
         self.window.sidebar.setVisible(True)
         self.window.sidebar.focus_search()
 
     # -- export / import -------------------------------------------------------------------------
     def _current_snapshot(self) -> StoredChat | None:
+        from chatbot_gui.core.recorder import stored_from_conversation
+
         conv = self.chat.conversation
         if not conv.messages:
             return None

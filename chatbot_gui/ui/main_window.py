@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 from chatbot_gui import APP_NAME
 from chatbot_gui.core.personas import BUILTIN_PERSONAS, DEFAULT_MODEL, Persona
 from chatbot_gui.ui.input_box import ChatInput
-from chatbot_gui.ui.sidebar import Sidebar
 from chatbot_gui.ui.transcript import TranscriptView
 
 SUGGESTED_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o4-mini")
@@ -94,11 +93,13 @@ class MainWindow(QMainWindow):
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
 
-        # The history sidebar on the left of the chat.
-        self.sidebar = Sidebar()
-        self.sidebar.setMinimumWidth(180)
+        # The history sidebar on the left of the chat: a placeholder until the first paint, so
+        # building the list, the search panel and opening the store stay off the start-up path.
+        self.sidebar = None
+        self._sidebar_slot = QWidget()
+        self._sidebar_slot.setMinimumWidth(180)
         self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.main_splitter.addWidget(self.sidebar)
+        self.main_splitter.addWidget(self._sidebar_slot)
         self.main_splitter.addWidget(chat_area)
         self.main_splitter.setStretchFactor(1, 1)
         self.main_splitter.setSizes([240, 760])
@@ -137,12 +138,8 @@ class MainWindow(QMainWindow):
         self.search_action = QAction("Search all c&hats", self)
         self.search_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
         chat_menu.addAction(self.search_action)
-        # Ctrl+F while the sidebar has focus searches too.
-        self.sidebar_search_action = QAction(self.sidebar)
-        self.sidebar_search_action.setShortcut(QKeySequence.StandardKey.Find)
-        self.sidebar_search_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.sidebar_search_action.triggered.connect(self.sidebar.focus_search)
-        self.sidebar.addAction(self.sidebar_search_action)
+        self._after_paint: list = []
+        self.transcript.viewport().installEventFilter(self)
         self.settings_menu = self.menuBar().addMenu("&Settings")
         self.settings_action = QAction("&Settings…", self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
@@ -153,6 +150,38 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.connection_label)
         self.statusBar().showMessage("Ready")
         self.input.setFocus()
+
+    # -- start-up ----------------------------------------------------------------------------------
+    def after_first_paint(self, callback) -> None:  # noqa: ANN001 - a plain callable
+        """Run ``callback`` once the window has been painted (work that must not delay it)."""
+        self._after_paint.append(callback)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint and self._after_paint:
+            callbacks, self._after_paint = self._after_paint, []
+            self.transcript.viewport().removeEventFilter(self)
+            for callback in callbacks:
+                QTimer.singleShot(0, callback)
+        return False
+
+    def build_sidebar(self):  # noqa: ANN201 - returns the Sidebar
+        """Create the history sidebar in place of its placeholder (once)."""
+        if self.sidebar is not None:
+            return self.sidebar
+        from chatbot_gui.ui.sidebar import Sidebar
+
+        sidebar = Sidebar()
+        sidebar.setMinimumWidth(180)
+        self.main_splitter.replaceWidget(0, sidebar)
+        self._sidebar_slot.deleteLater()
+        # Ctrl+F while the sidebar has focus searches too.
+        self.sidebar_search_action = QAction(sidebar)
+        self.sidebar_search_action.setShortcut(QKeySequence.StandardKey.Find)
+        self.sidebar_search_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.sidebar_search_action.triggered.connect(sidebar.focus_search)
+        sidebar.addAction(self.sidebar_search_action)
+        self.sidebar = sidebar
+        return sidebar
 
     # -- accessors the controller uses -----------------------------------------------------------
     def current_persona(self) -> Persona:

@@ -11,7 +11,7 @@ import base64
 import dataclasses
 from typing import TYPE_CHECKING, Callable, Mapping
 
-from PySide6.QtCore import QByteArray, QObject, QTimer
+from PySide6.QtCore import QByteArray, QObject
 
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.persona_store import PersonaLibrary, PersonaStore
@@ -89,7 +89,7 @@ class SettingsController(QObject):
     # -- start-up --------------------------------------------------------------------------------
     def start(self) -> None:
         """Call after the window is shown: resolve the key, and on a first start ask for one."""
-        QTimer.singleShot(0, self._after_shown)
+        self.window.after_first_paint(self._after_shown)
 
     def _after_shown(self) -> None:
         config = self.apply_connection()

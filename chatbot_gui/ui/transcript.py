@@ -12,12 +12,14 @@ Signals:
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QFont, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextFormat
 from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
 
-from chatbot_gui.core.errors import ErrorInfo
+if TYPE_CHECKING:
+    from chatbot_gui.core.errors import ErrorInfo
 
 USER_LABEL = "You"
 ASSISTANT_LABEL = "Assistant"
