@@ -128,8 +128,9 @@ class HistoryController(QObject):
         self.store = store
         if notice:
             self.window.transcript.add_notice(notice)
-        # A reply that was streaming when the app was killed is kept and marked interrupted.
-        store.mark_interrupted_streams(stale_after=2.0)
+        # A reply that was streaming when the app was killed is kept and marked interrupted. (main()
+        # lets one instance per data folder run, so no other process is writing a live stream.)
+        store.mark_interrupted_streams()
         self.chat.set_recorder(ChatRecorder(store))
         self.window.sidebar.set_store(store)
         last = store.get_meta(LAST_CHAT)
