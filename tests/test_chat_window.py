@@ -176,7 +176,8 @@ def test_stop_while_stalled_before_the_first_token_hangs_up_at_once(qtbot, chat,
     assert window.send_button.isEnabled()
     # Nothing had arrived: no empty assistant turn is kept, the user's message is.
     assert [m.role for m in controller.conversation.messages] == ["user"]
-    assert any("Stopped" in b for b in window.transcript.blocks_of_kind("marker"))
+    assert window.transcript.blocks_of_kind("assistant-label") == []
+    assert "Stopped before any reply arrived." in window.transcript.blocks_of_kind("notice")
 
 
 def test_stop_keeps_partial_text_marked_and_drops_later_deltas(qtbot, chat, fake_server):
@@ -233,7 +234,8 @@ def test_an_error_is_shown_as_an_error_and_never_stored_as_a_reply(qtbot, chat, 
     wait_idle(qtbot, controller)
     errors = window.transcript.blocks_of_kind("error")
     assert errors and "The server had a problem (500)" in errors[0] and "Retry" in errors[0]
-    assert window.transcript.blocks_of_kind("assistant") == [""]
+    assert window.transcript.blocks_of_kind("assistant") == []  # no empty "Assistant" heading
+    assert window.transcript.blocks_of_kind("user") == ["please"]
     assert [m.role for m in controller.conversation.messages] == ["user"]
     window.transcript.retryRequested.emit()  # what clicking "Retry" emits
     wait_idle(qtbot, controller)

@@ -304,10 +304,12 @@ class ChatController(QObject):
             if shown:
                 self.window.transcript.end_assistant(status.value, reply.id)
         else:
-            # Nothing arrived: no empty assistant turn is kept.
+            # Nothing arrived: no empty assistant turn is kept, and no empty heading is shown.
             conv.messages.remove(reply)
             if shown:
-                self.window.transcript.end_assistant(status.value, None)
+                self.window.transcript.discard_empty_reply()
+                if status is Status.STOPPED:
+                    self.window.transcript.add_notice("Stopped before any reply arrived.")
 
     def _show_error(self, info: ErrorInfo) -> None:
         self.window.transcript.show_error(info, can_retry=info.retryable)

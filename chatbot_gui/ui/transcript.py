@@ -183,6 +183,23 @@ class TranscriptView(QTextBrowser):
         self._end_cursor().insertText(self._breaker.feed(text), self._text_format)
         self._scroll_if_following(following)
 
+    def discard_empty_reply(self) -> bool:
+        """Remove the "Assistant" heading of a reply that ended before any text arrived."""
+        doc = self.document()
+        last = doc.lastBlock()
+        label = last.previous()
+        if (last.blockFormat().property(KIND_PROPERTY) != "assistant" or last.text()
+                or label.blockFormat().property(KIND_PROPERTY) != "assistant-label"):
+            return False
+        cursor = QTextCursor(doc)
+        cursor.setPosition(max(0, label.position() - 1))  # from the end of the block before it
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        if doc.blockCount() == 1 and doc.firstBlock().blockFormat().property(KIND_PROPERTY) == "assistant-label":
+            doc.clear()
+        self._streaming = False
+        return True
+
     def end_assistant(self, status: str, message_id: int | None = None) -> None:
         """Close the reply; mark it when it was stopped or interrupted."""
         self._streaming = False

@@ -12,6 +12,7 @@ Signals:
 from __future__ import annotations
 
 import threading
+import weakref
 
 from PySide6.QtCore import QThread, Signal
 
@@ -19,6 +20,15 @@ from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.conversation import ChatRequest
 from chatbot_gui.core.params import ParameterPolicy
 from chatbot_gui.core.streaming import AbortHandle, Outcome
+
+
+#: Every request thread not yet garbage-collected (tests check that none is left running).
+_live: "weakref.WeakSet[CompletionThread]" = weakref.WeakSet()
+
+
+def running_completion_threads() -> int:
+    """How many request threads are still running."""
+    return sum(1 for thread in list(_live) if thread.isRunning())
 
 
 class CompletionThread(QThread):
@@ -36,6 +46,7 @@ class CompletionThread(QThread):
         self.abort = AbortHandle()
         self._lock = threading.Lock()
         self._pending: list[str] = []
+        _live.add(self)
 
     def run(self) -> None:
         # Imported here so `import openai` (~0.4 s) happens on this thread, never on the start-up path.
