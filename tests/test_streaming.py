@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.conversation import ChatRequest
 from chatbot_gui.core.errors import MAX_RETRY_AFTER
-from chatbot_gui.core.streaming import AbortHandle, Outcome, stream_chat
+from chatbot_gui.core.streaming import AbortHandle, Outcome, shared_ssl_context, stream_chat
 from fakeserver import FakeServer, Reply, error, raw, sse_event, stream
 
 KEY = "sk-test-Zq8secretKEY4242abcdef"
@@ -78,7 +83,7 @@ def test_request_body_has_model_stream_and_messages_in_order(fake_server: FakeSe
     sent = fake_server.requests[0]
     assert (sent.method, sent.path) == ("POST", "/v1/chat/completions")
     assert sent.headers["authorization"] == f"Bearer {KEY}"
-    assert sent.headers["accept-encoding"] == "identity"  # a compressed stream would hide [DONE]
+    assert sent.headers["accept-encoding"] == "identity"  # compressing proxies buffer event streams
     assert sent.json["model"] == "gpt-4o-mini"
     assert sent.json["stream"] is True
     assert sent.json["messages"] == [
@@ -128,6 +133,31 @@ def test_a_server_that_ignores_stream_true_is_understood(fake_server: FakeServer
     outcome, c = chat(fake_server, error(200, completion))
     assert c.pieces == ["Whole answer."]
     assert outcome == Outcome("complete", "stop", None, len("Whole answer."))
+
+
+def test_crlf_framing_cut_anywhere_reads_the_same(fake_server: FakeServer) -> None:
+    body = b"".join(stream(["Grüße ", "世界 ", "😀"]).parts).replace(b"\n", b"\r\n")
+    body = b": keep-alive\r\n\r\n" + body
+    for size in (1, 7, 64):  # pieces cut through "\r\n" pairs and through multi-byte characters
+        outcome, c = chat(fake_server, raw(200, body, chunk_size=size))
+        assert c.text == "Grüße 世界 😀", size
+        assert outcome == Outcome("complete", "stop", None, len("Grüße 世界 😀"))
+
+
+def test_done_without_its_blank_line_completes(fake_server: FakeServer) -> None:
+    # llama.cpp's server ends a stream with "data: [DONE]\n" (no blank line to dispatch it).
+    body = b"".join(stream(["ok"], finish=None, done=False).parts) + b"data: [DONE]\n"
+    outcome, c = chat(fake_server, raw(200, body))
+    assert (outcome.status, outcome.finish_reason, c.text) == ("complete", None, "ok")
+
+
+def test_reasoning_is_counted_but_not_shown(fake_server: FakeServer) -> None:
+    body = (sse_event({"choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "Let me "}}]})
+            + sse_event({"choices": [{"index": 0, "delta": {"reasoning": "think."}}]})
+            + b"".join(stream(["Answer."]).parts))
+    outcome, c = chat(fake_server, raw(200, body))
+    assert c.pieces == ["Answer."]
+    assert (outcome.status, outcome.received_chars, outcome.reasoning_chars) == ("complete", 7, len("Let me think."))
 
 
 # ------------------------------------------------------------------------- broken streams
@@ -217,6 +247,21 @@ def test_error_event_mid_stream(fake_server: FakeServer) -> None:
     assert outcome.status == "error"
     assert outcome.error is not None and outcome.error.kind == "stream_error"
     assert outcome.error.detail == "upstream failed"
+
+
+@pytest.mark.parametrize(
+    ("event", "detail"),
+    [
+        pytest.param(b"event: error\ndata: upstream died\n\n", "upstream died", id="event-error-not-json"),
+        pytest.param(b'event: error\ndata: {"message": "overloaded"}\n\n', "overloaded", id="event-error-object"),
+        pytest.param(b'data: {"error": "quota gone"}\n\n', "quota gone", id="error-string"),
+    ],
+)
+def test_other_shapes_of_in_stream_errors(fake_server: FakeServer, event: bytes, detail: str) -> None:
+    outcome, c = chat(fake_server, raw(200, b"".join(stream(["partial"]).parts[:2]) + event))
+    assert c.text == "partial"
+    assert outcome.error is not None and outcome.error.kind == "stream_error"
+    assert outcome.error.detail == detail
 
 
 # ------------------------------------------------------------------------- stopping
@@ -378,3 +423,138 @@ def test_api_key_never_appears_in_error_text(fake_server: FakeServer, key: str, 
     for value in dataclasses.astuple(outcome.error):  # ...but never comes back in what the user sees
         assert key not in str(value)
     assert key not in repr(outcome)
+
+
+# ------------------------------------------------------------------------- HTTPS and the shared SSL context
+
+
+class TlsServer:
+    """A loopback HTTPS server answering every request with one short event stream, then closing."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._ctx.load_cert_chain(cert, key)
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.05)
+        self.base_url = f"https://127.0.0.1:{self._sock.getsockname()[1]}/v1"
+        self.served = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="TlsServer")
+        self._thread.start()
+
+    def _serve(self) -> None:
+        body = b"".join(stream(["secure ", "hello"]).parts)
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n"
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            conn.settimeout(5)
+            try:
+                with self._ctx.wrap_socket(conn, server_side=True) as tls:
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += tls.recv(65536)
+                    headers, _, rest = data.partition(b"\r\n\r\n")
+                    length = int(re.search(rb"(?i)content-length: *(\d+)", headers).group(1))  # type: ignore[union-attr]
+                    while len(rest) < length:
+                        rest += tls.recv(65536)
+                    tls.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                    self.served += 1
+            except (ssl.SSLError, OSError):
+                conn.close()  # a client that does not trust the certificate hangs up in the handshake
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close()
+
+
+@pytest.fixture(scope="module")
+def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture
+def tls_server(tls_cert: tuple[Path, Path]) -> Iterator[TlsServer]:
+    server = TlsServer(*tls_cert)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def ca_loads(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every CA bundle an SSL context loads from now on (the slow part of building a context)."""
+    loads: list[Any] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args[0] if args else kwargs.get("cafile"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    return loads
+
+
+def test_https_requests_share_one_verifying_ssl_context(
+    tls_server: TlsServer, tls_cert: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    ca_loads: list[Any],
+) -> None:
+    trusted = tmp_path / "ca.pem"  # a path no other test uses: the context for it is built here
+    shutil.copy(tls_cert[0], trusted)
+    monkeypatch.setenv("SSL_CERT_FILE", str(trusted))  # httpx2 honours it; so must the shared context
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    for _ in range(3):
+        outcome = Chat(base_url=tls_server.base_url).run()
+        assert outcome == Outcome("complete", "stop", None, len("secure hello"))
+    assert tls_server.served == 3
+    assert ca_loads == [str(trusted)]  # loaded once for three requests, not once per request
+
+    alpn_sets: list[Any] = []
+    monkeypatch.setattr(ssl.SSLContext, "set_alpn_protocols", lambda self, p: alpn_sets.append(p))
+    assert Chat(base_url=tls_server.base_url).run().status == "complete"
+    assert alpn_sets == []  # the shared context is not changed per connection (see streaming.py)
+
+
+def test_https_to_an_untrusted_certificate_fails(tls_server: TlsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    outcome = Chat(base_url=tls_server.base_url).run()
+    assert outcome.status == "error"
+    assert outcome.error is not None and outcome.error.kind in {"tls", "connection"}
+    assert tls_server.served == 0  # verification is on: nothing was sent to an untrusted server
+
+
+def test_the_shared_ssl_context_is_built_once_by_threads_racing_for_it(
+    tls_cert: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca_loads: list[Any],
+) -> None:
+    trusted = tmp_path / "race.pem"
+    shutil.copy(tls_cert[0], trusted)
+    monkeypatch.setenv("SSL_CERT_FILE", str(trusted))
+    start = threading.Barrier(8)
+    got: list[Any] = []
+
+    def fetch() -> None:
+        start.wait()
+        got.append(shared_ssl_context())
+
+    threads = [threading.Thread(target=fetch) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(got) == 8 and all(ctx is got[0] for ctx in got)
+    assert len(ca_loads) == 1
+    assert got[0].verify_mode == ssl.CERT_REQUIRED and got[0].check_hostname

@@ -94,6 +94,19 @@ def _is_dns_failure(exc: BaseException) -> bool:
     return False
 
 
+def _is_tls_failure(exc: BaseException) -> bool:
+    import ssl
+
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(cur):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
 def _is_refused(exc: BaseException) -> bool:
     seen: set[int] = set()
     cur: BaseException | None = exc
@@ -179,6 +192,11 @@ def describe_exception(exc: BaseException, secret: str | None = None) -> ErrorIn
         if _is_dns_failure(exc):
             return ErrorInfo("dns", "The server's name could not be resolved. Check the server "
                              "address and your network connection.", retryable=True)
+        if _is_tls_failure(exc):
+            # The app refused the server's certificate; the server said nothing. Not retryable as is.
+            return ErrorInfo("tls", "The server's certificate could not be verified, so the app did not "
+                             "connect. Check the server address (https://…) or your system's certificates.",
+                             retryable=False)
         if _is_refused(exc):
             return ErrorInfo("refused", "Could not connect: the server refused the connection. Is "
                              "it running, and is the address right?", retryable=True)

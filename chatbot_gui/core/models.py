@@ -15,7 +15,7 @@ def fetch_models(config: ConnectionConfig, abort: AbortHandle | None = None) -> 
 
     ``abort`` lets another thread hang up at once (see :class:`AbortHandle`).
     """
-    client = make_client(config, abort or AbortHandle(), [])
+    client = make_client(config, abort or AbortHandle())
     try:
         ids = {model.id for model in client.models.list() if getattr(model, "id", None)}
     finally:
