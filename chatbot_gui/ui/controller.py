@@ -25,13 +25,13 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.conversation import Conversation, Message, Status
 from chatbot_gui.core.errors import ErrorInfo
-from chatbot_gui.core.params import ParameterPolicy
 from chatbot_gui.core.personas import Persona
-from chatbot_gui.core.streaming import Outcome
-from chatbot_gui.ui.worker import CompletionThread
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the request machinery loads with the first request, not at start-up
+    from chatbot_gui.core.params import ParameterPolicy
     from chatbot_gui.core.recorder import ChatRecorder
+    from chatbot_gui.core.streaming import Outcome
+    from chatbot_gui.ui.worker import CompletionThread
     from chatbot_gui.ui.main_window import MainWindow
 
 #: Repaint interval for streamed text (~60 per second).
@@ -61,7 +61,7 @@ class ChatController(QObject):
         self.config = config
         self.conversation = Conversation(persona=window.current_persona())
         #: What each model turned out not to accept, learnt for the app's lifetime.
-        self.policy = ParameterPolicy()
+        self._policy: ParameterPolicy | None = None
         #: The persona new chats start with (the Personas page chooses it).
         self.default_persona: Persona = window.current_persona()
         self.recorder: ChatRecorder | None = None
@@ -92,6 +92,14 @@ class ChatController(QObject):
         w.persona_combo.currentIndexChanged.connect(self._persona_changed)
         w.transcript.retryRequested.connect(self.retry)
         w.transcript.keepRequested.connect(self.keep)
+
+    @property
+    def policy(self) -> "ParameterPolicy":
+        if self._policy is None:
+            from chatbot_gui.core.params import ParameterPolicy
+
+            self._policy = ParameterPolicy()
+        return self._policy
 
     def set_config(self, config: ConnectionConfig) -> None:
         """Where the next request goes (a reply already streaming keeps its own connection)."""
@@ -222,6 +230,8 @@ class ChatController(QObject):
         self._reply = self.conversation.start_reply(request.model)
         self._saved_len = 0
         self.window.transcript.begin_assistant()
+        from chatbot_gui.ui.worker import CompletionThread
+
         thread = CompletionThread(request, self.config, self.policy)
         thread.textAvailable.connect(lambda t=thread: self._text_available(t))
         thread.outcomeReady.connect(lambda outcome, t=thread: self._outcome(t, outcome))
