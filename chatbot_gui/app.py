@@ -101,7 +101,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     app.setOrganizationName("chatbot-gui")
     app.setDesktopFileName("chatbot")
-    app.setWindowIcon(_app_icon())
     paths = AppPaths.default()
     window = None
 
@@ -116,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     window, controller = create_window(paths=paths)
     _close_on_terminate(window)
+    window.after_first_paint(lambda: app.setWindowIcon(_app_icon()))  # ~9 ms: after the first paint
     window.show()
     code = app.exec()
     instance.close()

@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 from chatbot_gui.core.paths import AppPaths
 from chatbot_gui.core.persona_store import PersonaLibrary
 from chatbot_gui.ui.controller import ChatController
 from chatbot_gui.ui.main_window import MainWindow
 
-if TYPE_CHECKING:  # sqlite3 and the store load after the first paint
+if TYPE_CHECKING:  # sqlite3, the store and the file dialogs load after the first paint
+    from PySide6.QtWidgets import QWidget
+
     from chatbot_gui.core.store import ChatStore, StoredChat
 
 DB_NAME = "chats.sqlite3"
@@ -41,6 +42,8 @@ class HistoryInteraction:
         self.parent = parent
 
     def ask_save_path(self, suggested: str) -> tuple[Path, str] | None:
+        from PySide6.QtWidgets import QFileDialog
+
         filters = ";;".join(FORMATS.values())
         start = str(_documents() / suggested)
         path, chosen = QFileDialog.getSaveFileName(self.parent, "Export chat", start, filters)
@@ -55,6 +58,8 @@ class HistoryInteraction:
         return Path(path), fmt
 
     def ask_folder_and_format(self) -> tuple[Path, str] | None:
+        from PySide6.QtWidgets import QFileDialog, QInputDialog
+
         folder = QFileDialog.getExistingDirectory(self.parent, "Export all chats to a folder", str(_documents()))
         if not folder:
             return None
@@ -65,10 +70,14 @@ class HistoryInteraction:
         return Path(folder), next(f for f, text in FORMATS.items() if text == label)
 
     def ask_open_path(self) -> Path | None:
+        from PySide6.QtWidgets import QFileDialog
+
         path, _ = QFileDialog.getOpenFileName(self.parent, "Import chat", str(_documents()), FORMATS["json"])
         return Path(path) if path else None
 
     def warn(self, title: str, text: str) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         QMessageBox.warning(self.parent, title, text)
 
 
