@@ -1,6 +1,6 @@
 """Run every benchmark and print one table: ``python -m benchmarks`` or ``python benchmarks/run.py``.
 
-Options: ``--only stream,startup,append`` picks benchmarks, ``--runs N`` repeats each measurement N
+Options: ``--only stream,startup,append,history`` picks benchmarks, ``--runs N`` repeats each measurement N
 times (default 5; start-up uses max(N, 7)), ``--json PATH`` also writes the results as JSON. Nothing
 is written anywhere unless ``--json`` is given. The exit status is 1 when a target is missed.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -24,7 +25,7 @@ for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_pro
 
 from benchmarks.common import Result, log  # noqa: E402 - after the sys.path fix above
 
-BENCHMARKS = ("stream", "startup", "append")
+BENCHMARKS = ("stream", "startup", "append", "history")
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -40,7 +41,8 @@ def _fmt(value: float, unit: str) -> str:
 def table(results: list[Result]) -> str:
     head = ("benchmark", "value", "baseline", "ratio", "target", "result")
     rows = [head] + [
-        (r.name, _fmt(r.value, r.unit), _fmt(r.baseline, r.unit), f"{r.ratio:.2f}", r.target,
+        (r.name, _fmt(r.value, r.unit), *(("-", "-") if math.isnan(r.baseline) else  # NaN: no baseline
+                                            (_fmt(r.baseline, r.unit), f"{r.ratio:.2f}")), r.target,
          "info" if r.kind == "info" and not r.failed_check else ("PASS" if r.passed else "FAIL"))
         for r in results
     ]
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results: list[Result] = []
     # Start-up first: it runs in child processes and is least disturbed before this process grows.
-    for name in sorted(chosen, key=lambda b: ("startup", "stream", "append").index(b)):
+    for name in sorted(chosen, key=lambda b: ("startup", "stream", "append", "history").index(b)):
         if name == "startup":
             from benchmarks import bench_startup
 
@@ -82,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import bench_append
 
             results += bench_append.run(args.runs)
+        elif name == "history":
+            from benchmarks import bench_history
+
+            results += bench_history.run(args.runs)
     elapsed = time.perf_counter() - started
 
     print(table(results))
@@ -90,7 +96,10 @@ def main(argv: list[str] | None = None) -> int:
           f"Python {sys.version.split()[0]}, QT_QPA_PLATFORM={os.environ.get('QT_QPA_PLATFORM')}, "
           f"{os.cpu_count()} CPUs")
     if args.json:
-        payload = {"elapsed_s": elapsed, "results": [r.as_dict() for r in results]}
+        # No baseline is NaN, which strict JSON lacks: written as null.
+        rows = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.as_dict().items()}
+                for r in results]
+        payload = {"elapsed_s": elapsed, "results": rows}
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         log(f"wrote {args.json}")
     return 0 if all(r.passed for r in results) else 1
