@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -371,3 +372,25 @@ def test_a_one_megabyte_single_line_paste_is_laid_out_cheaply_and_sent_exactly(q
     assert window.transcript.blocks_of_kind("user") == [blob]
     assert "\u200b" in window.transcript.toPlainText()
     assert window.input.wordWrapMode() == QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere
+
+
+def test_a_reasoning_model_shows_it_is_thinking_before_the_reply(qtbot, chat, fake_server):
+    from fakeserver import raw
+
+    window, controller = chat
+
+    def event(delta: dict, finish=None) -> bytes:
+        chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "deepseek-reasoner",
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+    body = (event({"role": "assistant", "reasoning_content": "Let me think about this carefully."})
+            + event({"content": "The answer is 42."}) + event({}, "stop") + b"data: [DONE]\n\n")
+    split = body.index(b"data: ", 10)  # the reasoning event, then a pause, then the rest
+    fake_server.queue(raw(200, body, chunk_size=split, delay=0.6))
+    type_and_send(qtbot, window, "Why?")
+    qtbot.waitUntil(lambda: "thinking" in window.statusBar().currentMessage(), timeout=3000)
+    assert window.transcript.blocks_of_kind("assistant") == [""]  # the reasoning is not shown
+    wait_idle(qtbot, controller)
+    assert window.transcript.blocks_of_kind("assistant") == ["The answer is 42."]
+    assert "thinking" not in window.statusBar().currentMessage()

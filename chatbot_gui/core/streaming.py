@@ -195,8 +195,12 @@ def stream_chat(
     abort: AbortHandle,
     *,
     policy: ParameterPolicy | None = None,
+    on_thinking: Callable[[], None] | None = None,
 ) -> Outcome:
     """Send ``request`` and pass each piece of reply text to ``on_text``. Never raises.
+
+    ``on_thinking`` is called once when a reasoning model streams its reasoning (``reasoning`` /
+    ``reasoning_content``, not shown) before any reply text, so the UI can say it is thinking.
 
     The SDK sends the request and raises for an error status; the body of the reply is read here
     (:class:`~.sse.ReplyReader`), with about a sixth of the CPU the SDK's per-chunk models took, which
@@ -233,6 +237,9 @@ def stream_chat(
                         return _stopped(reader, received)
                     received += len(text)
                     on_text(text)
+                if on_thinking is not None and reader.reasoning_chars and not received:
+                    on_thinking()
+                    on_thinking = None
                 if reader.done:
                     break  # what follows [DONE] is not read (the SDK stops there too)
             else:

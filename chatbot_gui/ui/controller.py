@@ -234,6 +234,7 @@ class ChatController(QObject):
 
         thread = CompletionThread(request, self.config, self.policy)
         thread.textAvailable.connect(lambda t=thread: self._text_available(t))
+        thread.thinking.connect(lambda t=thread: self._thinking(t))
         thread.outcomeReady.connect(lambda outcome, t=thread: self._outcome(t, outcome))
         thread.finished.connect(lambda t=thread: self._thread_finished(t))
         self._threads.add(thread)
@@ -241,6 +242,10 @@ class ChatController(QObject):
         self._set_busy(True)
         self._save_timer.start()
         thread.start()
+
+    def _thinking(self, thread: "CompletionThread") -> None:
+        if thread is self._active and self._reply is not None and not self._reply.content:
+            self.window.show_status("The model is thinking… (its reasoning is not shown; Esc stops)", 0)
 
     def _text_available(self, thread: CompletionThread) -> None:
         if thread is not self._active:
@@ -254,6 +259,8 @@ class ChatController(QObject):
             return
         text = thread.take_text()
         if text:
+            if not self._reply.content:
+                self.window.set_busy(True)  # "Receiving reply…" replaces "thinking"
             self._reply.content += text
             if self._shown(self._active_conv):
                 self.window.transcript.append_reply_text(text)

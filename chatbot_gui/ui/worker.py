@@ -6,6 +6,7 @@ fast stream costs at most one queued signal per GUI repaint instead of one per t
 
 Signals:
     textAvailable(): new reply text is waiting in the buffer (call ``take_text`` on the GUI thread).
+    thinking(): a reasoning model is reasoning before its reply (emitted at most once).
     outcomeReady(object): the request ended; the payload is a frozen ``Outcome``.
 """
 
@@ -39,6 +40,7 @@ class CompletionThread(QThread):
     """Runs ``stream_chat`` for one request. Stop is cooperative plus a socket shutdown."""
 
     textAvailable = Signal()
+    thinking = Signal()
     outcomeReady = Signal(object)
 
     def __init__(self, request: ChatRequest, config: ConnectionConfig,
@@ -58,7 +60,8 @@ class CompletionThread(QThread):
         from chatbot_gui.core.streaming import stream_chat
 
         try:
-            outcome = stream_chat(self.request, self._config, self._on_text, self.abort, policy=self._policy)
+            outcome = stream_chat(self.request, self._config, self._on_text, self.abort, policy=self._policy,
+                                  on_thinking=self.thinking.emit)
         except Exception as exc:  # noqa: BLE001 - stream_chat never raises; belt and braces
             from chatbot_gui.core.errors import ErrorInfo
 
