@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Iterator
 
@@ -42,7 +44,7 @@ def many_chats_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     path = tmp_path_factory.mktemp("many") / "chats.sqlite3"
     ChatStore.open(path)[0].close()
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:  # closed: the WAL goes into the file, for copies
         db.executemany("INSERT INTO chats (title, created_at, updated_at) VALUES (?, ?, ?)",
                        [(f"Chat {i}", 1e9 + i, 1e9 + i) for i in range(MANY)])
     return path
@@ -97,36 +99,153 @@ def test_the_list_shows_titles_newest_first(qtbot, store):
     assert sidebar.search_edit.isClearButtonEnabled()
 
 
-def test_ten_thousand_chats_load_a_page_at_a_time_as_the_view_scrolls(qtbot, many_chats_path):
-    store = ChatStore.open(many_chats_path)[0]
-    try:
-        started = time.perf_counter()
-        sidebar = Sidebar(store)
-        print(f"\nSidebar over {MANY} chats built in {(time.perf_counter() - started) * 1000:.1f} ms")
-        assert sidebar.chat_model.rowCount() == PAGE
-        assert titles(sidebar)[:2] == [f"Chat {MANY - 1}", f"Chat {MANY - 2}"]
-        show(qtbot, sidebar)
-        bar = sidebar.chat_list.verticalScrollBar()
-        for pages in (2, 3):  # the user drags the scroll bar to the bottom, twice
-            bottom = bar.maximum()
-            assert bottom > 0
-            bar.setValue(bottom)
-            qtbot.waitUntil(lambda: sidebar.chat_model.rowCount() == pages * PAGE)
-            qtbot.waitUntil(lambda: bar.maximum() > bottom)  # the view laid out the new rows
-        assert titles(sidebar)[2 * PAGE] == f"Chat {MANY - 1 - 2 * PAGE}"
-        assert len(set(titles(sidebar))) == 3 * PAGE
-        # A new message in a chat not loaded yet: it goes to the top, and later pages don't repeat it.
-        store.add_message(6, "user", "back to an old chat")
-        sidebar.upsert_chat(summary(store, 6))
-        assert titles(sidebar)[:2] == ["Chat 5", f"Chat {MANY - 1}"]
-        # A chat deep in the history is paged in when selected (say, the last chat open at start).
-        sidebar.select_chat(1)
-        assert sidebar.chat_list.currentIndex().data() == "Chat 0"
-        assert titles(sidebar) == [s.title for s in store.list_chats()]
-        assert sidebar.chat_model.rowCount() == MANY
-        assert not sidebar.chat_model.canFetchMore()
-    finally:
-        store.close()
+class CountingStore:
+    """A ChatStore that records each ``list_chats(limit, offset)`` the list makes."""
+
+    def __init__(self, store: ChatStore) -> None:
+        self.store = store
+        self.reads: list[tuple[int | None, int]] = []
+
+    def list_chats(self, limit: int | None = None, offset: int = 0) -> list[ChatSummary]:
+        self.reads.append((limit, offset))
+        return self.store.list_chats(limit, offset)
+
+    def pages_read(self) -> set[int]:
+        """Offsets of the page reads (a row lookup's one-row probes left out)."""
+        return {offset for limit, offset in self.reads if limit is None or limit > 1}
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+
+@pytest.fixture
+def many(tmp_path: Path, many_chats_path: Path) -> Iterator[CountingStore]:
+    """The 10,000 chats, a copy per test (tests change them), opened through a CountingStore."""
+    path = tmp_path / "chats.sqlite3"
+    shutil.copyfile(many_chats_path, path)
+    opened = ChatStore.open(path)[0]
+    yield CountingStore(opened)
+    opened.close()
+
+
+def shown_at(view, y: int) -> str | None:
+    return view.indexAt(QPoint(5, y)).data()
+
+
+def test_ten_thousand_chats_are_all_listed_at_once_and_read_a_page_as_shown(qtbot, many):
+    started = time.perf_counter()
+    sidebar = Sidebar(many)
+    print(f"\nSidebar over {MANY} chats built in {(time.perf_counter() - started) * 1000:.1f} ms")
+    model, view = sidebar.chat_model, sidebar.chat_list
+    assert model.rowCount() == MANY  # the scroll bar is the whole history's from the start
+    assert not model.canFetchMore(QModelIndex())
+    show(qtbot, sidebar)
+    qtbot.waitUntil(lambda: shown_at(view, 5) == f"Chat {MANY - 1}")
+    assert shown_at(view, view.viewport().height() - 5) is not None
+    # Read to show the first screen: the first page, and the last (the view measures the last row for
+    # its uniform row height); nothing in between.
+    assert many.pages_read() <= {0, MANY - PAGE}
+    assert all(limit == PAGE for limit, _ in many.reads)
+    # The user drags the scroll bar to the bottom: the oldest chat shows, only its page is read.
+    bar = view.verticalScrollBar()
+    bar.setValue(bar.maximum())
+    last = model.index(MANY - 1)
+    qtbot.waitUntil(lambda: view.viewport().rect().contains(view.visualRect(last)))
+    assert shown_at(view, view.visualRect(last).center().y()) == "Chat 0"
+    assert many.pages_read() == {0, MANY - PAGE}
+    assert model.rowCount() == MANY
+    # Reading every row keeps only a few pages: the first one is read again afterwards.
+    assert titles(sidebar) == [s.title for s in many.list_chats()]
+    many.reads.clear()
+    assert model.index(0).data() == f"Chat {MANY - 1}"
+    assert many.pages_read() == {0}
+
+
+def test_select_upsert_remove_and_undo_deep_in_ten_thousand_chats(qtbot, many):
+    sidebar = show(qtbot, Sidebar(many))
+    model, view = sidebar.chat_model, sidebar.chat_list
+    # A chat deep in the history is found and shown when selected (say, the last chat open at start),
+    # without reading the pages above it.
+    sidebar.select_chat(1)
+    assert view.currentIndex().data() == "Chat 0"
+    assert view.currentIndex().row() == MANY - 1
+    assert view.viewport().rect().intersects(view.visualRect(view.currentIndex()))
+    assert many.pages_read() <= {0, MANY - PAGE}
+    sidebar.select_chat(MANY - 1000)  # "Chat 8999", row 1000
+    assert view.currentIndex().row() == 1000 and view.currentIndex().data() == f"Chat {MANY - 1001}"
+    qtbot.waitUntil(lambda: view.viewport().rect().intersects(view.visualRect(view.currentIndex())))
+    titles(sidebar)  # every row read: of the pages above the last few, only the selected row's is kept
+    # A new message in a chat whose rows were never read: it goes to the top, the highlight follows
+    # the open chat (one row further down), nothing is listed twice.
+    many.add_message(5001, "user", "back to an old chat")
+    sidebar.upsert_chat(summary(many, 5001))
+    assert [model.index(r).data() for r in range(2)] == ["Chat 5000", f"Chat {MANY - 1}"]
+    assert model.rowCount() == MANY
+    assert view.currentIndex().row() == 1001 and view.currentIndex().data() == f"Chat {MANY - 1001}"
+    # Same for a chat whose row was shown: it moves (rowsMoved), the selection moves with its chat.
+    sidebar.select_chat(1)
+    many.add_message(2, "user", "and another")
+    with qtbot.waitSignal(model.rowsMoved):
+        sidebar.upsert_chat(summary(many, 2))
+    assert [model.index(r).data() for r in range(3)] == ["Chat 1", "Chat 5000", f"Chat {MANY - 1}"]
+    assert view.currentIndex().row() == MANY - 1 and view.currentIndex().data() == "Chat 0"
+    assert titles(sidebar) == [s.title for s in many.list_chats()]
+    # Delete the open chat (the last row), then undo: it is back at its place.
+    snapshot = many.delete_chat(1)
+    sidebar.remove_chat(1)
+    assert model.rowCount() == MANY - 1
+    assert model.index(MANY - 2).data() == "Chat 2"
+    assert not model.index_of(1).isValid()
+    restored = many.restore_chat(snapshot)
+    sidebar.upsert_chat(summary(many, restored))
+    assert model.rowCount() == MANY
+    assert model.index(MANY - 1).data() == "Chat 0"
+    assert model.index_of(restored).row() == MANY - 1
+    # A chat deleted where no row was read: the list still matches the store, the open chat stays
+    # highlighted.
+    sidebar.select_chat(MANY - 1000)
+    titles(sidebar)
+    many.delete_chat(4000)
+    sidebar.remove_chat(4000)
+    assert model.rowCount() == MANY - 1
+    assert titles(sidebar) == [s.title for s in many.list_chats()]
+    assert view.currentIndex().data(ChatIdRole) == MANY - 1000
+
+
+def test_an_inline_rename_deep_in_the_list_stays_while_the_user_scrolls(qtbot, many):
+    sidebar = show(qtbot, Sidebar(many))
+    model = sidebar.chat_model
+    index = model.index_of(3)  # "Chat 2", near the bottom
+    with qtbot.waitSignal(sidebar.renameRequested) as blocker:
+        assert model.setData(index, " Renamed far down ")
+    assert blocker.args == [3, "Renamed far down"]
+    assert titles(sidebar)[MANY - 3] == "Renamed far down"  # read all rows: its page was read again
+    assert model.summary(MANY - 3).title == "Renamed far down"
+    model.reload()  # e.g. the store refused the rename: the list shows the store's title again
+    assert model.index(MANY - 3).data() == "Chat 2"
+    with pytest.raises(IndexError):
+        model.summary(MANY)
+
+
+def test_small_pages_move_rows_across_pages_and_keep_memory_bounded(qtbot, store):
+    ids = [store.create_chat(f"Chat {i}", "Assistant", "", None) for i in range(30)]
+    counting = CountingStore(store)
+    sidebar = show(qtbot, Sidebar(counting, page_size=3))
+    model, view = sidebar.chat_model, sidebar.chat_list
+    expected = [f"Chat {i}" for i in reversed(range(30))]
+    assert titles(sidebar) == expected
+    counting.reads.clear()
+    assert titles(sidebar) == expected
+    assert len(counting.pages_read()) == 10  # not kept: read again
+    sidebar.select_chat(ids[20])  # row 9
+    for chat in (ids[2], ids[25], ids[20]):  # from an uncached page, a cached one, the selected one
+        store.add_message(chat, "user", "bump")
+        sidebar.upsert_chat(summary(store, chat))
+        expected.remove(f"Chat {ids.index(chat)}")
+        expected.insert(0, f"Chat {ids.index(chat)}")
+        assert titles(sidebar) == expected == [s.title for s in store.list_chats()]
+        assert view.currentIndex().data() == "Chat 20"
+    assert view.currentIndex().row() == 0
 
 
 def test_upsert_moves_a_changed_chat_to_the_top_without_reloading(qtbot, store):
@@ -148,6 +267,7 @@ def test_upsert_moves_a_changed_chat_to_the_top_without_reloading(qtbot, store):
     sidebar.upsert_chat(summary(store, new))
     assert titles(sidebar) == ["Brand new", "Chat 1", "Chat 4", "Renamed", "Chat 2", "Chat 0"]
     assert titles(sidebar) == [s.title for s in store.list_chats()]
+    store.delete_chat(ids[4])  # the controller deletes, then tells the sidebar
     sidebar.remove_chat(ids[4])
     assert "Chat 4" not in titles(sidebar)
     assert not sidebar.chat_model.index_of(ids[4]).isValid()

@@ -556,3 +556,16 @@ def test_persona_changes_and_single_summaries(tmp_path):
             store.summary(chat_id + 100)
     finally:
         store.close()
+
+
+def test_row_of_matches_the_list_order(tmp_path):
+    store, _ = ChatStore.open(tmp_path / "chats.sqlite3", clock=itertools.count(1000, 0.5).__next__)
+    try:
+        ids = [store.create_chat(f"chat {i}", "p", "", None) for i in range(30)]
+        store.add_message(ids[7], "user", "bump")  # moves chat 7 to the top
+        order = [c.id for c in store.list_chats()]
+        assert [store.row_of(chat_id) for chat_id in order] == list(range(len(order)))
+        assert store.row_of(ids[7]) == 0
+        assert store.row_of(10**6) is None
+    finally:
+        store.close()

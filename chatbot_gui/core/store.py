@@ -243,6 +243,13 @@ class ChatStore:
             raise KeyError(chat_id)
         return ChatSummary(*row)
 
+    def row_of(self, chat_id: int) -> int | None:
+        """The chat's row in list_chats order (how many chats sort before it); None if there is none."""
+        row = self._db.execute(
+            "SELECT (SELECT count(*) FROM chats c WHERE (c.updated_at, c.id) > (t.updated_at, t.id))"
+            " FROM chats t WHERE t.id = ?", (chat_id,)).fetchone()
+        return None if row is None else int(row[0])
+
     def list_chats(self, limit: int | None = None, offset: int = 0) -> list[ChatSummary]:
         """Chats, most recently updated first."""
         rows = self._db.execute(

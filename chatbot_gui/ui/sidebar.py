@@ -1,7 +1,9 @@
 """The history sidebar: a "New chat" button, search over all chats, the chat list and an undo bar.
 
-The list is one ``QListView`` over :class:`ChatListModel`, which reads the store a page at a time
-(``canFetchMore`` / ``fetchMore``): 10,000 chats cost one 200-row query up front, not 10,000 widgets.
+The list is one ``QListView`` over :class:`ChatListModel`, which has every chat's row from the start
+(``rowCount()`` is ``ChatStore.count_chats()``) and reads titles a page at a time, only for rows that
+are shown, through a small page cache: 10,000 chats cost a count and a 200-row query or two up front,
+and scrolling never changes the row count (no layout of every row again as pages come in).
 The sidebar never writes to the store; it reports what the user asked for through signals, and the
 controller does the work and tells the sidebar what changed (:meth:`Sidebar.upsert_chat`,
 :meth:`Sidebar.remove_chat`, :meth:`Sidebar.show_undo`).
@@ -9,13 +11,13 @@ controller does the work and tells the sidebar what changed (:meth:`Sidebar.upse
 
 from __future__ import annotations
 
-import bisect
 import html
+from collections import OrderedDict
 from typing import Any, Callable
 
 from PySide6.QtCore import (
-    QAbstractListModel, QDateTime, QEvent, QLocale, QModelIndex, QObject, QPersistentModelIndex, QPoint,
-    Qt, QTimer, Signal,
+    QDateTime, QEvent, QLocale, QModelIndex, QObject, QPersistentModelIndex, QPoint, QStringListModel, Qt,
+    QTimer, Signal,
 )
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -28,9 +30,14 @@ from chatbot_gui.ui.search_panel import ChatIdRole, SearchPanel, display_title
 __all__ = ["ChatIdRole", "ChatListModel", "Sidebar", "UndoBar"]
 
 PAGE_SIZE = 200
+CACHE_PAGES = 8  #: pages of rows kept (least recently used goes first), besides pages the view points into
 UNDO_TIMEOUT_MS = 8000
 
 _ModelIndex = QModelIndex | QPersistentModelIndex
+_NO_PARENT = QModelIndex()
+_DISPLAY, _EDIT, _TOOLTIP = (int(r) for r in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole,
+                                              Qt.ItemDataRole.ToolTipRole))
+_ROLES = frozenset((_DISPLAY, _EDIT, _TOOLTIP, int(ChatIdRole)))
 
 
 def _order(summary: ChatSummary) -> tuple[float, int]:
@@ -38,8 +45,23 @@ def _order(summary: ChatSummary) -> tuple[float, int]:
     return (-summary.updated_at, -summary.id)
 
 
-class ChatListModel(QAbstractListModel):
-    """Chats newest first, read from a :class:`ChatStore` in pages of ``page_size`` rows.
+class ChatListModel(QStringListModel):
+    """Chats newest first, as :meth:`ChatStore.list_chats` orders them, all rows from the start.
+
+    ``rowCount()`` is the store's chat count; ``data()`` reads rows through an LRU cache of
+    ``page_size``-row pages, loaded with ``list_chats(page_size, offset)`` when a row is first shown.
+    Pages the view's persistent indexes (current row, selection, editor) point into are never dropped,
+    so the model always knows which chat those rows are when the order changes.
+
+    Why a ``QStringListModel`` (a ``QAbstractListModel``): for its C++ ``rowCount()``. Its string list
+    holds one empty placeholder a row, only for the count (the text comes from :meth:`data`); its
+    ``insertRows`` / ``removeRows`` / ``moveRows`` / ``setStringList`` emit the row signals. ``QListView``
+    lays out every row again after any change (even ``dataChanged`` on one row), asking ``rowCount()``
+    twice a row: a Python ``rowCount()`` made that ~25 ms at 10,000 chats, the C++ one ~2 ms.
+
+    The controller reports each change it writes (:meth:`upsert`, :meth:`remove`) and the model emits
+    the matching row signals. Another app instance's writes to the same file show after
+    :meth:`reload` (until then a row may show a neighbour's title, or nothing past the end).
 
     Roles: DisplayRole (title, or "New chat"), EditRole (the raw title), ToolTipRole (title and last
     update, escaped rich text), :data:`ChatIdRole`.
@@ -51,129 +73,224 @@ class ChatListModel(QAbstractListModel):
     titleEdited = Signal(int, str)
 
     def __init__(self, store: ChatStore | None = None, page_size: int = PAGE_SIZE,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, cache_pages: int = CACHE_PAGES) -> None:
         super().__init__(parent)
         self._store = store
-        self._page_size = page_size
-        self._rows: list[ChatSummary] = []
-        self._ids: set[int] = set()
-        self._exhausted = True
+        self._page_size = max(1, page_size)
+        self._cache_pages = max(1, cache_pages)
+        self._count = 0
+        self._pages: OrderedDict[int, list[ChatSummary]] = OrderedDict()  # page number -> rows
+        self._rows_by_id: dict[int, int] = {}  # chat id -> row, for the cached pages
+        self._titles: dict[int, str] = {}  # inline renames the store may not have yet
         self.reload()
 
     def set_store(self, store: ChatStore | None) -> None:
         """Show another store's chats (None: an empty list)."""
         self._store = store
-        self._rows, self._ids = [], set()
+        self._titles.clear()
         self.reload()
 
     def reload(self) -> None:
-        """Re-read the list from the store (as many rows as were loaded, at least one page)."""
-        count = max(self._page_size, len(self._rows))
-        rows = [] if self._store is None else self._store.list_chats(count)
-        self.beginResetModel()
-        self._rows, self._ids = rows, {s.id for s in rows}
-        self._exhausted = len(rows) < count
-        self.endResetModel()
+        """Re-read the list from the store: its count now, rows again as they are shown."""
+        self._titles.clear()
+        self._drop_cache()
+        self._count = 0 if self._store is None else self._store.count_chats()
+        self.setStringList([""] * self._count)  # a model reset
 
-    # --- lazy loading ------------------------------------------------------------------------
+    def canFetchMore(self, parent: _ModelIndex = _NO_PARENT) -> bool:  # noqa: B008 - Qt's signature
+        """Always False: every row is there from the start (callers may ask without a parent)."""
+        return False
 
-    def canFetchMore(self, parent: _ModelIndex = QModelIndex()) -> bool:  # noqa: B008 - Qt's signature
-        return not parent.isValid() and not self._exhausted
+    # --- the page cache ----------------------------------------------------------------------
 
-    def fetchMore(self, parent: _ModelIndex = QModelIndex()) -> None:  # noqa: B008 - Qt's signature
-        if parent.isValid() or self._exhausted or self._store is None:
-            return
-        page = self._store.list_chats(self._page_size, offset=len(self._rows))
-        self._exhausted = len(page) < self._page_size
-        # Another app instance may have added chats meanwhile, shifting the offset: skip repeats.
-        fresh = [s for s in page if s.id not in self._ids]
-        if fresh:
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
-            self._rows.extend(fresh)
-            self._ids.update(s.id for s in fresh)
-            self.endInsertRows()
+    def _drop_cache(self) -> None:
+        self._pages.clear()
+        self._rows_by_id.clear()
+
+    def _chat(self, row: int) -> ChatSummary | None:
+        """The chat at ``row`` (None past the end), loading its page if it is not cached."""
+        if not 0 <= row < self._count:
+            return None
+        number, offset = divmod(row, self._page_size)
+        page = self._pages.get(number)
+        if page is None:
+            page = self._load(number)
+        else:
+            self._pages.move_to_end(number)
+        return page[offset] if offset < len(page) else None
+
+    def _load(self, number: int) -> list[ChatSummary]:
+        first = number * self._page_size
+        page = [] if self._store is None else self._store.list_chats(self._page_size, offset=first)
+        if self._titles:
+            for i, chat in enumerate(page):
+                title = self._titles.get(chat.id)
+                if title is not None:
+                    if title == chat.title:  # the store has it now
+                        del self._titles[chat.id]
+                    else:
+                        page[i] = ChatSummary(chat.id, title, chat.updated_at, chat.message_count)
+        if len(self._pages) >= self._cache_pages:
+            self._evict()
+        self._pages[number] = page
+        for offset, chat in enumerate(page):
+            self._rows_by_id[chat.id] = first + offset
+        return page
+
+    def _evict(self) -> None:
+        """Drop the least recently used page that no persistent index (selection, current) points into."""
+        pinned = {index.row() // self._page_size for index in self.persistentIndexList()}
+        for number in self._pages:
+            if number not in pinned:
+                for chat in self._pages.pop(number):
+                    self._rows_by_id.pop(chat.id, None)
+                return
+
+    def _store_row(self, chat_id: int) -> int | None:
+        """The chat's row in the store's order now (None: no such chat), without reading whole pages."""
+        store = self._store
+        if store is None:
+            return None
+        row_of = getattr(store, "row_of", None)  # a single COUNT query, where the store offers it
+        if row_of is not None:
+            return row_of(chat_id)
+        # Meanwhile: binary search over list_chats order, one single-row query per probe (~14 for 10,000).
+        top = store.list_chats(1)
+        if top and top[0].id == chat_id:  # the usual case: a chat that just got a message
+            return 0
+        try:
+            key = _order(store.summary(chat_id))
+        except KeyError:
+            return None
+        low, high = 1, store.count_chats()
+        while low < high:
+            middle = (low + high) // 2
+            probe = store.list_chats(1, offset=middle)
+            if not probe:
+                high = middle
+            elif _order(probe[0]) < key:
+                low = middle + 1
+            else:
+                high = middle
+        found = store.list_chats(1, offset=low)
+        return low if found and found[0].id == chat_id else None
+
+    def _row_of(self, chat_id: int) -> int:
+        """The chat's row in this model (-1: not listed)."""
+        row = self._rows_by_id.get(chat_id)
+        if row is None:
+            row = self._store_row(chat_id)
+            if row is None:
+                return -1
+        chat = self._chat(row)  # also caches its page, e.g. for a selection about to point there
+        return row if chat is not None and chat.id == chat_id else -1
 
     # --- changes from the controller ---------------------------------------------------------
 
     def index_of(self, chat_id: int) -> QModelIndex:
-        """The row of a loaded chat; an invalid index when it is not (yet) loaded."""
-        if chat_id in self._ids:
-            for row, summary in enumerate(self._rows):
-                if summary.id == chat_id:
-                    return self.index(row)
-        return QModelIndex()
+        """The row of a chat, anywhere in the list; an invalid index when it is not listed."""
+        row = self._row_of(chat_id)
+        return self.index(row) if row >= 0 else QModelIndex()
 
     def summary(self, row: int) -> ChatSummary:
-        return self._rows[row]
+        """The chat at ``row``; ``IndexError`` past the end."""
+        chat = self._chat(row)
+        if chat is None:
+            raise IndexError(row)
+        return chat
 
     def upsert(self, summary: ChatSummary) -> None:
-        """Show a new or changed chat at its place by last update (a chat that just changed: the top).
+        """Show a new or changed chat (already written to the store) at its place by last update.
 
-        Only the one row moves or is inserted; nothing is re-read. A chat that now sorts after every
-        loaded row while more remain to fetch is left to :meth:`fetchMore`.
+        Only the one row moves or is inserted (``rowsMoved`` / ``rowsInserted``; the selection follows
+        its chat); the cached pages are read again as they are shown.
         """
-        old = self.index_of(summary.id).row() if summary.id in self._ids else -1
-        others = self._rows[:old] + self._rows[old + 1 :] if old >= 0 else self._rows
-        new = bisect.bisect_left(others, _order(summary), key=_order)
-        if new == len(others) and not self._exhausted:
-            if old >= 0:
-                self.remove(summary.id)
+        if self._store is None:
             return
-        if old < 0:
-            self.beginInsertRows(QModelIndex(), new, new)
-            self._rows.insert(new, summary)
-            self._ids.add(summary.id)
-            self.endInsertRows()
+        self._titles.pop(summary.id, None)
+        old = self._rows_by_id.get(summary.id, -1)
+        new = self._store_row(summary.id)
+        count = self._store.count_chats()
+        if new is None:  # deleted meanwhile
+            self.remove(summary.id)
             return
-        if new != old:
-            # destinationChild counts rows before the move: moving down lands before row new + 1.
-            self.beginMoveRows(QModelIndex(), old, old, QModelIndex(), new if new < old else new + 1)
-            del self._rows[old]
-            self._rows.insert(new, summary)
-            self.endMoveRows()
-        self._rows[new] = summary
-        self.dataChanged.emit(self.index(new), self.index(new))
+        # The store has the change already: a page read while the rows signals run shows it.
+        if old < 0 and count == self._count + 1:
+            self._drop_cache()
+            self._count = count
+            self.insertRows(new, 1)
+        elif old >= 0 and count == self._count:
+            self._drop_cache()
+            if new != old:
+                # destinationChild counts rows before the move: moving down lands before row new + 1.
+                self.moveRows(QModelIndex(), old, 1, QModelIndex(), new if new < old else new + 1)
+            self.dataChanged.emit(self.index(new), self.index(new))
+        elif count == self._count:
+            # Its old row is not cached, so nothing on screen or selected is there: re-place what is.
+            self._relayout()
+        else:  # another app instance added or deleted chats too
+            self.reload()
+
+    def _relayout(self) -> None:
+        """The store's order changed with the count kept: move persistent indexes to their chats' rows."""
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        chats = [self._chat(index.row()) for index in persistent]  # their pages are cached (pinned)
+        self._drop_cache()
+        for index, chat in zip(persistent, chats):
+            row = -1 if chat is None else self._row_of(chat.id)
+            self.changePersistentIndex(index, self.index(row) if row >= 0 else QModelIndex())
+        self.layoutChanged.emit()
 
     def remove(self, chat_id: int) -> None:
-        """Drop a chat from the list (it was deleted)."""
-        row = self.index_of(chat_id).row()
-        if row >= 0:
-            self.beginRemoveRows(QModelIndex(), row, row)
-            del self._rows[row]
-            self._ids.discard(chat_id)
-            self.endRemoveRows()
+        """Drop a chat from the list, once it is deleted from the store (a chat still there stays)."""
+        self._titles.pop(chat_id, None)
+        if self._store is None:
+            return
+        row = self._rows_by_id.get(chat_id, -1)
+        count = self._store.count_chats()
+        if row >= 0 and count == self._count - 1:
+            self._drop_cache()
+            self._count = count
+            self.removeRows(row, 1)
+        elif count != self._count:
+            # Not a row anything shows or points at, or another instance changed the list too.
+            self.reload()
 
     # --- Qt model interface ------------------------------------------------------------------
 
-    def rowCount(self, parent: _ModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._rows)
-
     def data(self, index: _ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        if role not in _ROLES:
             return None
-        chat = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
+        chat = self._chat(index.row())  # an invalid index has row -1: None
+        if chat is None:
+            return None
+        if role == _DISPLAY:
             return display_title(chat.title)
-        if role == Qt.ItemDataRole.EditRole:
+        if role == _EDIT:
             return chat.title
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _TOOLTIP:
             when = QLocale().toString(QDateTime.fromMSecsSinceEpoch(int(chat.updated_at * 1000)),
                                       QLocale.FormatType.ShortFormat)
             # Tooltips guess "rich text" from the first tag they see: escape, so a title is only text.
             return f"<p>{html.escape(display_title(chat.title))}<br>Last updated {html.escape(when)}</p>"
-        if role == ChatIdRole:
-            return chat.id
-        return None
+        return chat.id  # ChatIdRole
+
+    def itemData(self, index: _ModelIndex) -> dict[int, Any]:
+        """The roles :meth:`data` has (not the placeholder strings ``QStringListModel`` would give)."""
+        return {role: value for role in _ROLES if (value := self.data(index, role)) is not None}
 
     def setData(self, index: _ModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         """An inline rename: show it at once and report it through ``titleEdited``."""
         if role != Qt.ItemDataRole.EditRole or not index.isValid() or not isinstance(value, str):
             return False
-        title, chat = value.strip(), self._rows[index.row()]
-        if not title or title == chat.title:
+        row = index.row()
+        title, chat = value.strip(), self._chat(row)
+        if chat is None or not title or title == chat.title:
             return False
-        self._rows[index.row()] = ChatSummary(chat.id, title, chat.updated_at, chat.message_count)
+        self._titles[chat.id] = title  # kept over page reloads until the store has it (or reload())
+        self._pages[row // self._page_size][row % self._page_size] = ChatSummary(
+            chat.id, title, chat.updated_at, chat.message_count)
         self.dataChanged.emit(index, index)
         self.titleEdited.emit(chat.id, title)
         return True
@@ -273,6 +390,7 @@ class Sidebar(QWidget):
         self.chat_list.activated.connect(self._chat_clicked)
         self.chat_list.customContextMenuRequested.connect(self._show_context_menu)
         self.chat_model.titleEdited.connect(self._title_edited)
+        self.chat_model.modelReset.connect(self._model_reset)
         self.search.resultActivated.connect(self._result_activated)
         self.chat_list.installEventFilter(self)
 
@@ -286,15 +404,9 @@ class Sidebar(QWidget):
         self.search.set_store(store)
 
     def select_chat(self, chat_id: int | None) -> None:
-        """Highlight the open chat (None: none) without emitting ``chatActivated``.
-
-        Loads further pages when the chat is not among the loaded rows yet.
-        """
+        """Highlight the open chat (None: none) without emitting ``chatActivated``; scroll to it."""
         self._active_id = chat_id
         index = QModelIndex() if chat_id is None else self.chat_model.index_of(chat_id)
-        while chat_id is not None and not index.isValid() and self.chat_model.canFetchMore():
-            self.chat_model.fetchMore()
-            index = self.chat_model.index_of(chat_id)
         selection = self.chat_list.selectionModel()
         if index.isValid():
             selection.setCurrentIndex(index, selection.SelectionFlag.ClearAndSelect)
@@ -302,12 +414,19 @@ class Sidebar(QWidget):
         else:
             selection.clear()  # the current row too: Delete and F2 act on it
 
+    def _model_reset(self) -> None:
+        """The list was read again (the view forgot its selection): highlight the open chat again."""
+        index = QModelIndex() if self._active_id is None else self.chat_model.index_of(self._active_id)
+        if index.isValid():
+            self.chat_list.selectionModel().setCurrentIndex(index, self.chat_list.selectionModel()
+                                                            .SelectionFlag.ClearAndSelect)
+
     def upsert_chat(self, summary: ChatSummary) -> None:
         """A chat was created or changed: move it to its place (the top, for a new message)."""
         self.chat_model.upsert(summary)
 
     def remove_chat(self, chat_id: int) -> None:
-        """A chat was deleted: drop it from the list and from search results."""
+        """A chat was deleted from the store: drop it from the list and from search results."""
         self.chat_model.remove(chat_id)
         self.search.results_model.remove_chat(chat_id)
         if chat_id == self._active_id:
