@@ -53,3 +53,45 @@ def test_a_long_chat_opens_scrolled_to_its_last_message(qtbot):
     assert bar.maximum() > 10_000
     assert bar.value() == bar.maximum()
     assert view.blocks_of_kind("user")[-1].startswith("question 999")
+
+
+def test_a_long_chat_shows_its_recent_messages_and_the_rest_on_scrolling_up(qtbot):
+    from chatbot_gui.ui.transcript import RECENT_MESSAGES
+
+    view = TranscriptView()
+    qtbot.addWidget(view)
+    view.resize(700, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    messages = [Message("user" if i % 2 == 0 else "assistant", f"message {i} " + "text " * 30)
+                for i in range(RECENT_MESSAGES + 100)]
+    for i, msg in enumerate(messages):
+        msg.db_id = i + 1
+    view.show_messages(messages)
+    assert view.hidden_earlier == 100
+    assert "100 earlier messages" in view.blocks_of_kind("earlier")[0]
+    assert view.blocks_of_kind("user")[0].startswith("message 100 ")
+    shown_last = view.blocks_of_kind("assistant")[-1]
+    view.verticalScrollBar().setValue(0)  # the user scrolls to the top
+    qtbot.waitUntil(lambda: view.hidden_earlier == 0)
+    assert view.blocks_of_kind("user")[0].startswith("message 0 ")
+    assert view.blocks_of_kind("earlier") == []
+    assert view.blocks_of_kind("assistant")[-1] == shown_last
+    bar = view.verticalScrollBar()
+    assert 0 < bar.value() < bar.maximum(), "the view stays where the user was, not at an end"
+
+
+def test_a_search_match_in_an_earlier_message_is_shown(qtbot):
+    from chatbot_gui.ui.transcript import RECENT_MESSAGES
+
+    view = TranscriptView()
+    qtbot.addWidget(view)
+    view.show()
+    messages = [Message("user", f"message {i}") for i in range(RECENT_MESSAGES + 50)]
+    messages[3].content = "the needle is here"
+    for i, msg in enumerate(messages):
+        msg.db_id = i + 1
+    view.show_messages(messages)
+    assert "needle" not in view.toPlainText()
+    assert view.highlight("needle", message_db_id=4) == 1
+    assert view.textCursor().selectedText() == "needle"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QColor, QFont, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextFormat
 from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
 
@@ -84,6 +84,9 @@ def soft_breaks(text: str) -> str:
     return SoftBreaker().feed(text)
 
 
+#: A chat opens showing its last this many messages; earlier ones come when scrolled to.
+RECENT_MESSAGES = 300
+
 #: A block property marking what a block shows, so tests (and later features) can find it.
 KIND_PROPERTY = QTextFormat.UserProperty + 1
 #: On a message's label block: the message's row id in the chat store (search jumps to it).
@@ -116,6 +119,9 @@ class TranscriptView(QTextBrowser):
         self.anchorClicked.connect(self._on_anchor)
         self._streaming = False
         self._breaker = SoftBreaker()
+        self._messages: list = []
+        self._hidden = 0
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self._text_format = QTextCharFormat()
         self._label_format = QTextCharFormat()
         self._label_format.setFontWeight(QFont.Weight.Bold)
@@ -268,17 +274,30 @@ class TranscriptView(QTextBrowser):
 
     def clear_chat(self) -> None:
         self._streaming = False
+        self._hidden = 0
         self.setExtraSelections([])
         self.document().clear()
 
-    def show_messages(self, messages) -> None:  # noqa: ANN001 - an iterable of core Message
-        """Replace the view with a whole chat at once (one edit block, repainted once)."""
+    def show_messages(self, messages, recent: int | None = None) -> None:  # noqa: ANN001 - core Messages
+        """Replace the view with a chat (one edit block, repainted once).
+
+        A long chat opens with its last ``recent`` messages (default :data:`RECENT_MESSAGES`); the
+        earlier ones are shown when the user scrolls to the top or clicks the note there, so opening
+        a chat costs the same whatever its length."""
+        recent = RECENT_MESSAGES if recent is None else recent
+        hidden = max(0, len(messages) - recent) if recent > 0 else 0
         self.setUpdatesEnabled(False)
         try:
             self.clear_chat()
+            self._messages, self._hidden = messages, hidden
             cursor = self._end_cursor()
             cursor.beginEditBlock()
-            for msg in messages:
+            if hidden:
+                note = self._new_block("earlier")
+                note.insertText(f"{hidden:,} earlier messages. Scroll up or ", self._note_format)
+                self._insert_link(note, "show them", "earlier:")
+                note.insertText(".", self._note_format)
+            for msg in messages[hidden:] if hidden else messages:
                 if msg.role == "user":
                     self.add_user(msg.content, msg.db_id)
                     continue
@@ -296,10 +315,32 @@ class TranscriptView(QTextBrowser):
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 
+    @property
+    def hidden_earlier(self) -> int:
+        """How many earlier messages of the open chat are not shown yet."""
+        return self._hidden
+
+    def show_earlier(self) -> None:
+        """Show the whole chat, keeping the message that was at the top where it was."""
+        if not self._hidden:
+            return
+        bar = self.verticalScrollBar()
+        from_bottom = bar.maximum() - bar.value()
+        self.show_messages(self._messages, recent=0)
+        self.document().documentLayout().documentSize()  # lay out now, so the range is final
+        bar.setValue(max(0, bar.maximum() - from_bottom))
+
+    def _scrolled(self, value: int) -> None:
+        if value == 0 and self._hidden:
+            QTimer.singleShot(0, self.show_earlier)
+
     def highlight(self, query: str, message_db_id: int | None = None) -> int:
         """Mark every occurrence of the query's words; scroll to the first one in that message.
 
         Returns how many were marked (at most 500)."""
+        if message_db_id is not None and self._hidden and message_db_id not in {
+                m.db_id for m in self._messages[self._hidden:]}:
+            self.show_earlier()  # the match is in a message not shown yet
         doc = self.document()
         selections = []
         first: QTextCursor | None = None
@@ -343,6 +384,8 @@ class TranscriptView(QTextBrowser):
         href = url.toString()
         if href.startswith("retry:"):
             self.retryRequested.emit()
+        elif href.startswith("earlier:"):
+            self.show_earlier()
         elif href.startswith("keep:"):
             try:
                 self.keepRequested.emit(int(href.split(":", 1)[1]))
