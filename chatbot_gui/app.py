@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from chatbot_gui.core.paths import AppPaths
-    from chatbot_gui.ui.single_instance import SingleInstance, bring_to_front, server_name
+    from chatbot_gui.ui.single_instance import SingleInstance, bring_to_front, nobody_listening, server_name
 
     if os.environ.get("CHATBOT_DEBUG"):
         # Our own messages only: the HTTP libraries' debug output would carry the chats' text.
@@ -108,14 +108,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         if window is not None:
             bring_to_front(window)
 
-    # Listening starts before the window is built, so a start a moment later finds this one.
-    instance = SingleInstance(server_name(paths.data_dir))
-    if not instance.claim(show_window):
-        print(f"{APP_NAME} is already running; showing its window.", file=sys.stderr)
-        return 0
+    name = server_name(paths.data_dir)
+    instance = SingleInstance(name)
+    if nobody_listening(name):
+        # The usual case (no socket file): show the window first, start listening right after the
+        # first paint (QtNetwork is not on the start-up path).
+        def claim_later() -> None:
+            if not instance.claim(show_window):
+                # Another start won the race in these few milliseconds: it shows; this one goes.
+                print(f"{APP_NAME} is already running; showing its window.", file=sys.stderr)
+                window.close()
+
+        deferred_claim = True
+    else:
+        # Listening starts before the window is built, so a start a moment later finds this one.
+        if not instance.claim(show_window):
+            print(f"{APP_NAME} is already running; showing its window.", file=sys.stderr)
+            return 0
+        deferred_claim = False
     window, controller = create_window(paths=paths)
     _close_on_terminate(window)
     window.after_first_paint(lambda: app.setWindowIcon(_app_icon()))  # ~9 ms: after the first paint
+    if deferred_claim:
+        window.after_first_paint(claim_later)
     window.show()
     code = app.exec()
     instance.close()

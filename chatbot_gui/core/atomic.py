@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +13,8 @@ def write_atomic(path: Path, data: bytes | str, *, encoding: str = "utf-8") -> N
     Either the old file or the new one is there afterwards, never a mix: a full disk or a read-only
     folder raises ``OSError`` and leaves any existing file untouched.
     """
+    import tempfile  # shutil, bz2, lzma, random: ~20 ms, so only when a file is written
+
     path = Path(path)
     payload = data.encode(encoding) if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)

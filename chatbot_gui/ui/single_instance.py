@@ -14,16 +14,18 @@ each other's socket away: the later one finds the earlier one listening and hand
 from __future__ import annotations
 
 import getpass
-import hashlib
 import logging
 import os
 import sys
+import zlib
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtNetwork import QAbstractSocket, QLocalServer, QLocalSocket
-from PySide6.QtWidgets import QWidget
+
+if TYPE_CHECKING:  # QtNetwork costs ~15 ms to import: only when a socket is really needed
+    from PySide6.QtNetwork import QLocalServer, QLocalSocket
+    from PySide6.QtWidgets import QWidget
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +48,26 @@ def server_name(data_dir: Path, user: str | None = None) -> str:
             user = getpass.getuser()
         except (OSError, KeyError, ImportError):  # no USER/USERNAME variable and no passwd entry
             user = str(Path.home())
-    key = f"{user}\0{Path(data_dir).expanduser().resolve()}"
-    name = "chatbot-gui-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    key = f"{user}\0{Path(data_dir).expanduser().resolve()}".encode("utf-8", "surrogatepass")
+    # Two CRC-32s (not a cryptographic hash: the name only has to be stable and distinct; hashlib
+    # would load OpenSSL on the start-up path).
+    name = f"chatbot-gui-{zlib.crc32(key):08x}{zlib.crc32(key[::-1]):08x}"
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
     if sys.platform.startswith("linux") and runtime and os.path.isdir(runtime):
         return os.path.join(runtime, name)
     return name
+
+
+def nobody_listening(name: str) -> bool:
+    """True when no instance can be listening on ``name`` (checked without QtNetwork).
+
+    On Unix the socket is a file; when it does not exist, nobody listens. (On Windows a pipe leaves
+    no file: this never answers True there, and the full check runs.)"""
+    if sys.platform.startswith("win"):
+        return False
+    # Where Qt puts a socket with a bare name on Unix: QDir::tempPath(), i.e. $TMPDIR or /tmp.
+    path = name if os.path.isabs(name) else os.path.join(os.environ.get("TMPDIR") or "/tmp", name)
+    return not os.path.exists(path)
 
 
 def bring_to_front(window: QWidget) -> None:
@@ -95,6 +111,8 @@ class SingleInstance(QObject):
 
     def try_activate_existing(self, timeout_ms: int = CONNECT_TIMEOUT_MS) -> bool:
         """Ask a running instance to show its window; True when the request was handed over."""
+        from PySide6.QtNetwork import QLocalSocket
+
         sock = QLocalSocket()
         sock.connectToServer(self.name)
         if not sock.waitForConnected(timeout_ms):
@@ -111,6 +129,8 @@ class SingleInstance(QObject):
 
         A socket file nobody answers on (a crashed instance's) is removed first."""
         self._on_show = on_show
+        from PySide6.QtNetwork import QAbstractSocket, QLocalServer
+
         server = QLocalServer(self)
         if sys.platform == "win32":
             # Not on Unix: there the socket is made in a temporary folder and renamed over the name,
@@ -156,6 +176,8 @@ class SingleInstance(QObject):
             self._server = None
 
     def _answers(self) -> bool:
+        from PySide6.QtNetwork import QLocalSocket
+
         sock = QLocalSocket()
         sock.connectToServer(self.name)
         answered = sock.waitForConnected(CONNECT_TIMEOUT_MS)
