@@ -227,3 +227,15 @@ def test_resolve_connection_builds_the_proxy_url_with_the_keyring_password() -> 
     assert "p@ss" not in repr(config) and "%40ss" not in repr(config)
     typed = resolve_connection(two_profiles(), keys, {}, PendingSecrets(proxy_passwords={"p-local": "new"}))
     assert typed.proxy == "socks5://bob:new@127.0.0.1:1080"
+
+
+def test_a_deeply_nested_file_is_set_aside_not_a_crash(tmp_path):
+    from chatbot_gui.core.paths import AppPaths
+    from chatbot_gui.core.settings import Settings, SettingsStore
+
+    paths = AppPaths(tmp_path / "config", tmp_path / "data")
+    paths.config_dir.mkdir(parents=True)
+    (paths.config_dir / "settings.json").write_text("[" * 100_000)
+    settings, notice = SettingsStore(paths).load()
+    assert settings == Settings()
+    assert notice and "not valid JSON" in notice and "kept as settings.json.corrupt-" in notice

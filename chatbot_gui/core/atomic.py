@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+T = TypeVar("T")
 
 
 def write_atomic(path: Path, data: bytes | str, *, encoding: str = "utf-8") -> None:
@@ -58,3 +62,30 @@ def set_aside(path: Path, clock: float | None = None) -> Path:
         target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
     os.replace(path, target)
     return target
+
+
+def load_json_file(path: Path, parse: Callable[[Any], tuple[T, str | None]], default: Callable[[], T], *,
+                   what: str, instead: str, instead_long: str) -> tuple[T, str | None]:
+    """Read a versioned JSON file through ``parse``; on trouble, ``default()`` and a notice.
+
+    No file: the default, no notice. A file that cannot be read: the default and why. A file that is
+    not JSON or not the right shape (``parse`` raises ``ValueError``) is set aside with a timestamp,
+    never deleted, and the notice names where it went. ``what`` is e.g. "settings file";
+    ``instead`` / ``instead_long`` say what is used ("using defaults" / "the default settings are
+    used")."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return default(), None
+    except OSError as exc:
+        return default(), f"Could not read the {what} ({exc.strerror}); {instead}."
+    try:
+        return parse(json.loads(raw.decode("utf-8")))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: "[[[[…" nested deep
+        plain = isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError, RecursionError))
+        why = "it is not valid JSON" if plain else str(exc)
+    try:
+        aside = set_aside(path)
+    except OSError:
+        return default(), f"The {what} could not be read ({why}); {instead}."
+    return default(), f"The {what} could not be read ({why}). It was kept as {aside.name} and {instead_long}."

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
-from chatbot_gui.core.atomic import set_aside, write_atomic
+from chatbot_gui.core.atomic import load_json_file, write_atomic
 from chatbot_gui.core.paths import AppPaths
 from chatbot_gui.core.personas import (
     BUILTIN_PERSONAS, MAX_TEMPERATURE, MIN_TEMPERATURE, Persona, name_key, unique_name,
@@ -177,22 +177,9 @@ class PersonaStore:
 
         No file yet: the built-ins. A file that cannot be parsed is set aside and the built-ins used.
         """
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return PersonaLibrary(), None
-        except OSError as exc:
-            return PersonaLibrary(), f"Could not read the personas file ({exc.strerror}); using the built-in personas."
-        try:
-            return library_from_json(json.loads(raw.decode("utf-8")))
-        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and ShapeError are ValueErrors
-            why = str(exc) if isinstance(exc, ShapeError) else "it is not valid JSON"
-        try:
-            aside = set_aside(self.path)
-        except OSError:
-            return PersonaLibrary(), f"The personas file could not be read ({why}); using the built-in personas."
-        return PersonaLibrary(), (f"The personas file could not be read ({why}). It was kept as {aside.name} "
-                                  "and the built-in personas are used.")
+        return load_json_file(self.path, library_from_json, PersonaLibrary, what="personas file",
+                              instead="using the built-in personas",
+                              instead_long="the built-in personas are used")
 
     def save(self, library: PersonaLibrary) -> None:
         """Write ``library`` atomically. Raises ``OSError`` (the old file stays) on failure."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from chatbot_gui.core.atomic import set_aside, write_atomic
+from chatbot_gui.core.atomic import load_json_file, write_atomic
 from chatbot_gui.core.connection import DEFAULT_BASE_URL, DEFAULT_READ_TIMEOUT, ConnectionConfig
 from chatbot_gui.core.paths import AppPaths
 
@@ -305,22 +305,8 @@ class SettingsStore:
 
     def load(self) -> tuple[Settings, str | None]:
         """The stored settings and a notice for the user (None when all went well)."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return Settings(), None
-        except OSError as exc:
-            return Settings(), f"Could not read the settings file ({exc.strerror}); using defaults."
-        try:
-            return settings_from_json(json.loads(raw.decode("utf-8")))
-        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and ShapeError are ValueErrors
-            why = str(exc) if isinstance(exc, ShapeError) else "it is not valid JSON"
-        try:
-            aside = set_aside(self.path)
-        except OSError:
-            return Settings(), f"The settings file could not be read ({why}); using defaults."
-        return Settings(), (f"The settings file could not be read ({why}). It was kept as {aside.name} "
-                            "and the default settings are used.")
+        return load_json_file(self.path, settings_from_json, Settings, what="settings file",
+                              instead="using defaults", instead_long="the default settings are used")
 
     def save(self, settings: Settings) -> None:
         """Write ``settings`` atomically. Raises ``OSError`` (the old file stays) on failure."""
