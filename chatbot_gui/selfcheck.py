@@ -189,23 +189,29 @@ def run(out: TextIO, roundtrip: bool = False) -> int:
     return 1 if failed else 0
 
 
-def startup_probe(argv0: str) -> int:
+#: Modules whose presence at the first paint would mean start-up does work it should not.
+STARTUP_WATCHED = ("openai", "httpx2", "httpx", "pydantic", "keyring", "sqlite3")
+
+
+def startup_probe(argv0: str, watched: tuple[str, ...] = STARTUP_WATCHED) -> int:
     """Run the real app; print ``{"shown": t, "paints": n, "modules": [...]}`` once its window is
-    first exposed and painted, then quit (the event filter of benchmarks/_startup_child.py)."""
+    first exposed and painted, then quit. (benchmarks/ measures start-up with this, too.)"""
     import chatbot_gui.app as app_module
 
     real_create = app_module.create_window
 
     def create_window(*args, **kwargs):  # type: ignore[no-untyped-def]  # forwards
         window, controller = real_create(*args, **kwargs)
-        _install_reporter(window)
+        install_startup_reporter(window, watched)
         return window, controller
 
     app_module.create_window = create_window  # type: ignore[assignment]
     return app_module.main([argv0])
 
 
-def _install_reporter(window) -> None:  # type: ignore[no-untyped-def]  # a QWidget
+def install_startup_reporter(window, watched: tuple[str, ...] = STARTUP_WATCHED) -> None:  # type: ignore[no-untyped-def]
+    """On ``window``'s first expose: let Qt handle it at once (it paints the whole window while doing
+    so), note the time right after, print the JSON line and quit the app."""
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -227,13 +233,14 @@ def _install_reporter(window) -> None:  # type: ignore[no-untyped-def]  # a QWid
                 obj.event(event)  # Qt paints the window while handling the expose
                 shown = time.time()
                 painted = self.paints - before
-                QTimer.singleShot(0, lambda: self.report(shown, painted))
+                # Which modules were loaded by the first paint (a zero-delay timer runs after it).
+                modules = [m for m in watched if m in sys.modules]
+                QTimer.singleShot(0, lambda: self.report(shown, painted, modules))
                 return True
             return False
 
-        def report(self, shown: float, painted: int) -> None:
-            heavy = [m for m in ("openai", "httpx2", "pydantic", "keyring") if m in sys.modules]
-            print(json.dumps({"shown": shown, "paints": painted, "modules": heavy}), flush=True)
+        def report(self, shown: float, painted: int, modules: list[str]) -> None:
+            print(json.dumps({"shown": shown, "paints": painted, "modules": modules}), flush=True)
             QApplication.instance().quit()
 
     window.installEventFilter(Reporter())

@@ -18,6 +18,7 @@ from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.conversation import ChatRequest
 from chatbot_gui.core.streaming import AbortHandle, stream_chat
 from fakeserver import CORPUS_DIR, FakeServer, corpus, corpus_cases, corpus_files
+from sse_reference import reference_events
 
 CORPUS_SIZE = 44
 CASES = corpus_cases(CORPUS_DIR)
@@ -102,30 +103,6 @@ RETRYABLE = {"rate_limit": True, "server": True, "stream_error": True, "auth": F
 # ------------------------------------------------------------------------- an independent reading of the bodies
 
 
-def sse_events(body: str) -> list[tuple[str, str]]:
-    """(event, data) pairs per the SSE rules: blank line ends an event, ``:`` lines are comments,
-    a field name is everything before the first colon (so `` data:`` is not ``data``)."""
-    events: list[tuple[str, str]] = []
-    event, data = "", []
-    for line in body.replace("\r\n", "\n").split("\n"):
-        if line == "":
-            if data:
-                events.append((event, "\n".join(data)))
-            event, data = "", []
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if name == "data":
-            data.append(value)
-        elif name == "event":
-            event = value
-    if data:
-        events.append((event, "\n".join(data)))
-    return events
-
-
 def read_reply(body_path: Path) -> tuple[list[str], str | None, str | None]:
     """(non-empty text pieces, last finish_reason, the in-stream error's message) from a recorded body."""
     text = body_path.read_text(encoding="utf-8")
@@ -136,7 +113,7 @@ def read_reply(body_path: Path) -> tuple[list[str], str | None, str | None]:
         return ([content] if content else []), choice.get("finish_reason"), None
     pieces: list[str] = []
     finish = None
-    for event, data in sse_events(text):
+    for event, data in reference_events(text.encode()):
         if data.startswith("[DONE]"):
             break
         payload = json.loads(data)

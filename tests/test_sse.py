@@ -15,6 +15,7 @@ import pytest
 
 from chatbot_gui.core.sse import Event, EventDecoder, InBandError, ReplyReader
 from fakeserver import CORPUS_DIR
+from sse_reference import reference_events
 
 
 def decode(body: bytes, cuts: list[int] | None = None) -> tuple[list[Event], Event | None]:
@@ -30,25 +31,7 @@ def decode(body: bytes, cuts: list[int] | None = None) -> tuple[list[Event], Eve
 
 def reference(body: bytes) -> list[Event]:
     """The WHATWG rules read straight off the whole body, the simplest way (no incremental state)."""
-    text = body.decode("utf-8", "replace").removeprefix("\ufeff")
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    lines.pop()  # the part after the last line ending is not a complete line
-    events, kind, data = [], "", []
-    for line in lines:
-        if line == "":
-            if data:
-                events.append(Event(kind, "\n".join(data)))
-            kind, data = "", []
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if name == "data":
-            data.append(value)
-        elif name == "event":
-            kind = value
-    return events
+    return [Event(kind, data) for kind, data in reference_events(body)]
 
 
 def all_splits(body: bytes) -> list[list[int]]:

@@ -72,50 +72,39 @@ def parse_retry_after(headers: Any) -> float | None:
     return None
 
 
-def _gaierror() -> type:
-    import socket
+def _in_chain(exc: BaseException, kinds: tuple[type, ...], phrases: tuple[str, ...]) -> bool:
+    """Whether ``exc`` or anything it was raised from is one of ``kinds`` or says one of ``phrases``.
 
-    return socket.gaierror
-
-
-def _is_dns_failure(exc: BaseException) -> bool:
+    The SDK wraps the network error (openai → httpx2 → httpcore2 → OSError); the cause tells which."""
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
-        if isinstance(cur, _gaierror()):
-            return True
         text = str(cur).lower()
-        if "name or service not known" in text or "nodename nor servname" in text or (
-            "temporary failure in name resolution" in text
-        ) or "getaddrinfo failed" in text or "no address associated" in text:
+        if isinstance(cur, kinds) or any(phrase in text for phrase in phrases):
             return True
         cur = cur.__cause__ or cur.__context__
     return False
+
+
+_DNS_PHRASES = ("name or service not known", "nodename nor servname", "temporary failure in name resolution",
+                "getaddrinfo failed", "no address associated")
+
+
+def _is_dns_failure(exc: BaseException) -> bool:
+    import socket
+
+    return _in_chain(exc, (socket.gaierror,), _DNS_PHRASES)
 
 
 def _is_tls_failure(exc: BaseException) -> bool:
     import ssl
 
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(cur):
-            return True
-        cur = cur.__cause__ or cur.__context__
-    return False
+    return _in_chain(exc, (ssl.SSLCertVerificationError,), ("certificate_verify_failed",))
 
 
 def _is_refused(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, ConnectionRefusedError) or "connection refused" in str(cur).lower():
-            return True
-        cur = cur.__cause__ or cur.__context__
-    return False
+    return _in_chain(exc, (ConnectionRefusedError,), ("connection refused",))
 
 
 def describe_status(status: int, body: Any, headers: Any = None, fallback: str = "") -> ErrorInfo:

@@ -205,6 +205,12 @@ class ChatController(QObject):
         self.window.set_chat_title(conv.title)
         self.window.select_persona(conv.persona.name)
 
+    def retitle(self, chat_id: int, title: str) -> None:
+        """A chat was renamed: the open one and the one streaming (they may differ) take the title."""
+        for conv in (self.conversation, self._active_conv):
+            if conv is not None and conv.chat_id == chat_id:
+                conv.title = title
+
     def _persona_changed(self, _index: int) -> None:
         self.set_persona(self.window.current_persona())
 

@@ -131,7 +131,7 @@ class HistoryController(QObject):
         except NewerSchemaError as exc:
             self._no_history(f"{exc} Chats in this window are not saved.")
             return
-        except (OSError, Exception) as exc:  # noqa: BLE001 - any failure: keep chatting, say so
+        except Exception as exc:  # noqa: BLE001 - any failure (OSError, sqlite3.Error…): keep chatting, say so
             self._no_history(f"Chat history could not be opened ({exc}). Chats in this window are not saved.")
             return
         self.store = store
@@ -198,12 +198,10 @@ class HistoryController(QObject):
             return
         try:
             self.store.rename_chat(chat_id, title)
-        except (KeyError, Exception):  # noqa: BLE001 - the list already shows the new title: undo it
+        except Exception:  # noqa: BLE001 - KeyError, sqlite3.Error: the list already shows the new title
             self.window.sidebar.chat_model.reload()
             return
-        for conv in (self.chat.conversation, self.chat._active_conv):
-            if conv is not None and conv.chat_id == chat_id:
-                conv.title = title
+        self.chat.retitle(chat_id, title)
         if self.chat.conversation.chat_id == chat_id:
             self.window.set_chat_title(title)
 

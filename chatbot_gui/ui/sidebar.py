@@ -34,7 +34,6 @@ CACHE_PAGES = 8  #: pages of rows kept (least recently used goes first), besides
 UNDO_TIMEOUT_MS = 8000
 
 _ModelIndex = QModelIndex | QPersistentModelIndex
-_NO_PARENT = QModelIndex()
 _DISPLAY, _EDIT, _TOOLTIP = (int(r) for r in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole,
                                               Qt.ItemDataRole.ToolTipRole))
 _ROLES = frozenset((_DISPLAY, _EDIT, _TOOLTIP, int(ChatIdRole)))
@@ -96,10 +95,6 @@ class ChatListModel(QStringListModel):
         self._drop_cache()
         self._count = 0 if self._store is None else self._store.count_chats()
         self.setStringList([""] * self._count)  # a model reset
-
-    def canFetchMore(self, parent: _ModelIndex = _NO_PARENT) -> bool:  # noqa: B008 - Qt's signature
-        """Always False: every row is there from the start (callers may ask without a parent)."""
-        return False
 
     # --- the page cache ----------------------------------------------------------------------
 
