@@ -280,3 +280,29 @@ def test_the_real_secret_service_keeps_the_key_across_restarts(qtbot, app_paths,
         chat2.shutdown()
     finally:
         KeyStore().delete("default")
+
+
+def test_models_from_test_connection_fill_the_picker_and_a_new_default_applies(qtbot, app_paths, keys, fake_server):
+    keys.set("default", "sk-stored-1111111111")
+    SettingsStore(app_paths).save(Settings(profiles=(Profile("default", "Local", base_url=fake_server.base_url),)))
+    fake_server.models = ["zeta-model", "alpha-model"]
+    driver = DialogDriver(qtbot)
+    window, chat = start(qtbot, app_paths, keys, driver)
+    qtbot.waitUntil(lambda: chat.config.api_key == "sk-stored-1111111111")
+
+    def test_only(dialog):
+        dialog.connection.test_button.click()
+        qtbot.waitUntil(lambda: "Connected" in dialog.connection.test_result.text(), timeout=5000)
+        assert dialog.connection.model_combo.currentText() == ""  # nothing chosen: no model picked for the user
+    driver.fill = test_only
+    window.settings_controller.open_settings()
+    items = [window.model_combo.itemText(i) for i in range(window.model_combo.count())]
+    assert "zeta-model" in items and "alpha-model" in items
+    assert window.current_model() == "gpt-4o-mini"  # unchanged: the user chose no new default
+
+    def choose_default(dialog):
+        dialog.connection.model_combo.setCurrentText("alpha-model")
+    driver.fill = choose_default
+    window.settings_controller.open_settings()
+    assert window.current_model() == "alpha-model"
+    chat.shutdown()

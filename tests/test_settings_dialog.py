@@ -160,6 +160,7 @@ def test_without_a_keyring_it_says_so_and_offers_the_key_until_quit(qtbot, open_
     assert page.keyring_notice.isVisible() and "No system keyring" in page.keyring_notice.text()
     assert page.session_only.isVisible() and not page.session_only.isChecked()
     qtbot.keyClicks(page.key_edit, KEY)
+    assert "until Chatbot quits (not saved)" in page.key_status.text()  # never "saved" without a keyring
     press_ok(qtbot, dialog)
     assert dialog.isVisible(), "the key would be lost: the dialog stays open and says why"
     assert "No system keyring" in dialog.error_label.text()

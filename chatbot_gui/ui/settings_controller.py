@@ -125,14 +125,16 @@ class SettingsController(QObject):
                 self.chat.show_no_key_notice()
             return False
         new = result.settings
-        old_profile = self.settings.active_profile_id
+        old = self.settings.active_profile
         self.settings = new
         self._save()
         if result.personas is not None and result.personas != self.personas:
             self.personas = result.personas
             self._save_personas()
             self._apply_personas()
-        self._fill_models(keep_current=new.active_profile_id == old_profile)
+        # The picker keeps the user's current model unless the profile or its default model changed.
+        profile = new.active_profile
+        self._fill_models(keep_current=profile.id == old.id and profile.default_model == old.default_model)
         self.apply_connection()
         return True
 

@@ -267,7 +267,8 @@ class ConnectionPage(QWidget):
         if env_key and env_key_applies(dataclasses.replace(self._drafts[pid], base_url=self.url_edit.text())):
             text = "Using the key from the environment (OPENAI_API_KEY) for this run; it is not stored."
         elif pending.keys.get(pid):
-            text = "The new key is saved when you press OK."
+            text = ("The new key is used when you press OK, until Chatbot quits (not saved)."
+                    if not self._keys.available else "The new key is saved when you press OK.")
         elif stored and not source:
             text = "The saved key will be removed when you press OK."
         else:
@@ -316,7 +317,8 @@ class ConnectionPage(QWidget):
             chosen = self.model_combo.currentText()
             self.model_combo.clear()
             self.model_combo.addItems(list(models))
-            self.model_combo.setCurrentText(chosen or (models[0] if models else ""))
+            # Nothing chosen stays nothing chosen (the placeholder default), not the list's first entry.
+            self.model_combo.setCurrentText(chosen)
         self.test_result.setText(f"Connected — {len(models)} model{'s' if len(models) != 1 else ''}")
 
     def _on_failed(self, info: ErrorInfo) -> None:
