@@ -38,7 +38,7 @@ def fake_server() -> Iterator[FakeServer]:
 
 @pytest.fixture
 def corpus_dir() -> Path:
-    """The recorded real responses (``../shared/corpus/openai``)."""
+    """The recorded real responses (``tests/corpus/openai``)."""
     return CORPUS_DIR
 
 
