@@ -115,7 +115,7 @@ class TokenEstimator:
         total = float(REPLY_PRIMING)
         for turn in turns:
             total += _cost(turn, per_byte)
-        return math.ceil(total)
+        return _ceil(total)
 
     def calibrate(self, model: str, turns: Sequence[Any], prompt_tokens: int) -> bool:
         """Learn from a request that carried ``turns`` and cost ``prompt_tokens`` (server's count).
@@ -156,6 +156,12 @@ def _cost(turn: Any, per_byte: float) -> float:
         return float(tokens)
     text = turn.content
     return MESSAGE_OVERHEAD + (len(text) if text.isascii() else utf8_size(text)) * per_byte
+
+
+def _ceil(tokens: float) -> int:
+    """Round a summed estimate up, forgiving the float error of the sum (so a calibrated count of the
+    same messages gives the server's figure back, not one more)."""
+    return math.ceil(tokens - 1e-6)
 
 
 def default_reserve(window: int | None, max_tokens: int | None = None) -> int:
@@ -226,7 +232,7 @@ def plan_context(
     n = len(turns)
     if mode is ContextMode.EVERYTHING or window is None or n == 0:
         total = REPLY_PRIMING + sum(_cost(t, per_byte) for t in turns)
-        tokens = math.ceil(total)
+        tokens = _ceil(total)
         fits = window is None or tokens <= window - reserve
         return ContextPlan(tuple(range(n)), None, 0, tokens, window, reserve, fits, mode)
 
@@ -258,7 +264,7 @@ def plan_context(
     older_fixed = tuple(i for i in fixed if i < start)
     dropped = start - len(older_fixed)
     sent = older_fixed + tuple(range(start, n))
-    tokens = math.ceil(used)
+    tokens = _ceil(used)
     return ContextPlan(sent, start if dropped else None, dropped, tokens, window, reserve,
                        tokens <= budget, mode)
 
@@ -266,7 +272,7 @@ def plan_context(
 def format_tokens(n: int) -> str:
     """A token count the way model cards say it: 950, 4k (4,096), 38k, 128k (128,000 or 131,072), 1M.
 
-    Sizes that are a whole number of 1,024s are named in binary thousands (how 4k, 8k or 128k windows
+    Sizes that are a whole number of 1,024s (and not of 1,000s) are named in binary thousands (how 4k, 8k or 128k windows
     are usually meant); other sizes round to the nearest thousand (one decimal below 10k).
     """
     if n < 1000:
@@ -275,7 +281,7 @@ def format_tokens(n: int) -> str:
         value = n / (1_048_576 if n % 1_048_576 == 0 else 1_000_000)
         text = f"{value:.1f}".rstrip("0").rstrip(".")
         return f"{text}M"
-    if n % 1024 == 0:
+    if n % 1000 and n % 1024 == 0:
         return f"{n // 1024}k"
     if n < 10_000:
         text = f"{n / 1000:.1f}".rstrip("0").rstrip(".")
@@ -330,12 +336,15 @@ class ContextRequest:
         if overflow.prompt_tokens is not None:
             self.on_usage(overflow.prompt_tokens)  # the server's own count of what was sent
         if overflow.limit is not None:
-            self.windows.learn(self.base_url, self.model, overflow.limit)
             window = overflow.limit
         else:
             # The refusal states no number (OpenAI's newer "Your input exceeds the context window of
-            # this model"): assume a quarter less than what was just sent.
-            window = (self.plan.tokens * 3) // 4 + default_reserve(self.window, self.max_tokens)
+            # this model"): the window is smaller than what was just sent; assume a quarter less. It
+            # is remembered like a stated limit, so later sends do not hit the wall first; if it is
+            # still too large, the next refusal shrinks it again.
+            sent = max(self.plan.tokens, overflow.prompt_tokens or 0)
+            window = (sent * 3) // 4 + default_reserve(self.window, self.max_tokens)
+        self.windows.learn(self.base_url, self.model, window)
         if self.mode is ContextMode.EVERYTHING:
             return None  # the user asked for everything: the refusal is the answer
         reserve = default_reserve(window, self.max_tokens)

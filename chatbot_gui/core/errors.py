@@ -141,7 +141,7 @@ def describe_status(status: int, body: Any, headers: Any = None, fallback: str =
                          status=status)
     if status == 400 or status == 422:
         if "context_length" in lowered or "context length" in lowered or "maximum context" in lowered \
-                or "too long" in lowered or "context window" in lowered:
+                or "too long" in lowered or "context window" in lowered or "context size" in lowered:
             return ErrorInfo("context_length", "The conversation is too long for this model. Start a "
                              "new chat (Ctrl+N) or choose a model with a larger context.",
                              retryable=False, detail=detail, status=status)

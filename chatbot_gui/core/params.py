@@ -114,10 +114,12 @@ def rejected_parameter(status: int, body: Any, sent: Mapping[str, Any]) -> str |
     return min(found)[1] if found else None
 
 
-def build_body(request: ChatRequest, policy: ParameterPolicy | None = None) -> dict[str, Any]:
+def build_body(request: ChatRequest, policy: ParameterPolicy | None = None, *,
+               include_usage: bool = False) -> dict[str, Any]:
     """The keyword arguments for ``chat.completions.create`` for ``request``, as its model accepts them.
 
     Without a policy only the model-name rule applies (a fresh policy has learnt nothing).
+    ``include_usage``: ask for the usage chunk (``stream_options``), unless the model refused it.
     """
     policy = policy if policy is not None else ParameterPolicy()
     rejected = policy.rejected(request.model)
@@ -128,4 +130,6 @@ def build_body(request: ChatRequest, policy: ParameterPolicy | None = None) -> d
         field = policy.token_limit_field(request.model)
         if field is not None:
             body[field] = request.max_tokens
+    if include_usage and "stream_options" not in rejected:
+        body["stream_options"] = {"include_usage": True}
     return body

@@ -134,13 +134,14 @@ class ReplyReader:
     After :meth:`feed` and :meth:`close`: ``done`` tells whether ``data: [DONE]`` was seen,
     ``finish_reason`` is the last one a chunk gave, ``chunks`` counts the chunks read (``[DONE]`` and
     empty events not included), ``reasoning_chars`` counts ``reasoning_content`` / ``reasoning`` text
-    (DeepSeek, Ollama, OpenRouter, vLLM), which is not part of the reply.
+    (DeepSeek, Ollama, OpenRouter, vLLM), which is not part of the reply; ``usage`` is the last
+    ``usage`` object a chunk carried (``stream_options.include_usage``), or None.
 
     Tolerated as normal: ``choices: []`` (usage chunks, Azure's prompt-filter chunk), a missing
     ``delta``, ``null`` content, unknown fields.
     """
 
-    __slots__ = ("_decoder", "done", "finish_reason", "chunks", "reasoning_chars")
+    __slots__ = ("_decoder", "done", "finish_reason", "chunks", "reasoning_chars", "usage")
 
     def __init__(self) -> None:
         self._decoder = EventDecoder()
@@ -148,6 +149,7 @@ class ReplyReader:
         self.finish_reason: str | None = None
         self.chunks = 0
         self.reasoning_chars = 0
+        self.usage: dict[str, Any] | None = None  # the last ``usage`` object a chunk carried
 
     def feed(self, data: bytes) -> Iterator[str]:
         """The pieces of reply text in ``data`` (non-empty strings), as they come.
@@ -189,6 +191,9 @@ class ReplyReader:
         if error or event.type == "error":
             raise InBandError(error or payload)
         self.chunks += 1
+        usage = payload.get("usage")
+        if usage and isinstance(usage, dict):  # include_usage's last chunk (vLLM: on every chunk)
+            self.usage = usage
         choices = payload.get("choices")
         if not choices or not isinstance(choices, list):
             return ""

@@ -12,6 +12,7 @@ SDK stream nor closing the socket from another thread wakes a blocked ``recv()``
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -25,6 +26,7 @@ from chatbot_gui.core.conversation import ChatRequest
 from chatbot_gui.core.errors import ErrorInfo, describe_exception, plain_text, redact
 from chatbot_gui.core.params import ParameterPolicy, build_body
 from chatbot_gui.core.sse import InBandError, ReplyReader
+from chatbot_gui.core.usage import Usage, parse_usage
 
 
 class AbortHandle:
@@ -75,6 +77,7 @@ class Outcome:
     error: ErrorInfo | None = None
     received_chars: int = 0
     reasoning_chars: int = 0
+    usage: Usage | None = None  # the server's token counts, when it sent them
 
 
 _HEAD_BYTES = 512
@@ -172,15 +175,18 @@ def make_client(config: ConnectionConfig, abort: AbortHandle) -> Any:
     )
 
 
-def request_kwargs(request: ChatRequest, policy: ParameterPolicy | None = None) -> dict[str, Any]:
+def request_kwargs(request: ChatRequest, policy: ParameterPolicy | None = None, *,
+                   include_usage: bool = False) -> dict[str, Any]:
     """The body fields for ``chat.completions.create``.
 
     With a ``policy`` they come in the form the model accepts (:func:`~.params.build_body`);
     without one, as the request states them.
     """
     if policy is not None:
-        return build_body(request, policy)
+        return build_body(request, policy, include_usage=include_usage)
     kwargs: dict[str, Any] = {"model": request.model, "messages": request.as_openai_messages(), "stream": True}
+    if include_usage:
+        kwargs["stream_options"] = {"include_usage": True}
     if request.temperature is not None:
         kwargs["temperature"] = request.temperature
     if request.max_tokens is not None:
@@ -196,8 +202,12 @@ def stream_chat(
     *,
     policy: ParameterPolicy | None = None,
     on_thinking: Callable[[], None] | None = None,
+    include_usage: bool = False,
 ) -> Outcome:
     """Send ``request`` and pass each piece of reply text to ``on_text``. Never raises.
+
+    ``include_usage`` asks for the server's token counts (``stream_options``); the outcome carries
+    them (``usage``) when the server sent them, whatever ended the reply.
 
     ``on_thinking`` is called once when a reasoning model streams its reasoning (``reasoning`` /
     ``reasoning_content``, not shown) before any reply text, so the UI can say it is thinking.
@@ -212,6 +222,14 @@ def stream_chat(
     without it (the policy remembers).
     """
     reader = ReplyReader()
+    outcome = _stream_chat(request, config, on_text, abort, policy, on_thinking, include_usage, reader)
+    usage = parse_usage(reader.usage)
+    return outcome if usage is None else dataclasses.replace(outcome, usage=usage)
+
+
+def _stream_chat(request: ChatRequest, config: ConnectionConfig, on_text: Callable[[str], None],
+                 abort: AbortHandle, policy: ParameterPolicy | None, on_thinking: Callable[[], None] | None,
+                 include_usage: bool, reader: ReplyReader) -> Outcome:
     received = 0
     head = b""
     is_event_stream = True
@@ -221,7 +239,7 @@ def stream_chat(
         if abort.aborted:
             return Outcome("stopped")
         client = make_client(config, abort)
-        response = _create_stream(client, request, policy, abort)
+        response = _create_stream(client, request, policy, abort, include_usage)
         try:
             content_type = str(response.headers.get("content-type", "")).lower()
             is_event_stream = "event-stream" in content_type
@@ -312,12 +330,12 @@ def _as_sdk_error(exc: Exception, response: Any) -> Exception:
 
 
 def _create_stream(client: Any, request: ChatRequest, policy: ParameterPolicy | None,
-                   abort: AbortHandle) -> Any:
+                   abort: AbortHandle, include_usage: bool = False) -> Any:
     """Send the request; return its ``httpx2.Response`` with the body not read yet.
 
     With a policy, retry once without a parameter the server refused.
     """
-    body = request_kwargs(request, policy)
+    body = request_kwargs(request, policy, include_usage=include_usage)
     if policy is None:
         return _send(client, body)
     import openai
@@ -326,7 +344,7 @@ def _create_stream(client: Any, request: ChatRequest, policy: ParameterPolicy | 
         return _send(client, body)
     except openai.APIStatusError as exc:
         param = policy.learn(request.model, body, exc.status_code, exc.body)
-        retry = build_body(request, policy)
+        retry = build_body(request, policy, include_usage=include_usage)
         if param is None or retry == body or abort.aborted:
             raise
     try:
@@ -368,7 +386,7 @@ def _from_completion(response: Any, on_text: Callable[[str], None]) -> Outcome:
     finish = choice.get("finish_reason")
     reasoning = (message.get("reasoning_content") or message.get("reasoning")) if isinstance(message, dict) else None
     return Outcome("complete", finish if isinstance(finish, str) else None, None, len(text),
-                   len(reasoning) if isinstance(reasoning, str) else 0)
+                   len(reasoning) if isinstance(reasoning, str) else 0, parse_usage(data.get("usage")))
 
 
 def _in_band_error(response: Any, error: Any) -> Exception:
