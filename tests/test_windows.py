@@ -170,3 +170,47 @@ def test_fetch_from_a_server_that_is_not_ollama(fake_server: FakeServer) -> None
     config = ConnectionConfig(api_key="sk-test", base_url=fake_server.base_url)
     assert fetch_model_windows(config, model="gpt-4o") == {}
     assert [r.path for r in fake_server.requests] == ["/v1/models", "/api/show"]
+
+
+# -- the settings schema ------------------------------------------------------------------------------
+def test_overrides_and_prices_round_trip_through_settings_json(tmp_path: Path) -> None:
+    import dataclasses
+
+    from chatbot_gui.core.paths import AppPaths
+    from chatbot_gui.core.settings import Settings, SettingsStore
+    from chatbot_gui.core.usage import Price, prices_from_json
+
+    store = SettingsStore(AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data"))
+    settings = dataclasses.replace(Settings(), context_windows={"llama3.2": 8192},
+                                   model_prices={"gpt-4o": Price(2.0, 8.0, 1.0)})
+    store.save(settings)
+    doc = json.loads(store.path.read_text(encoding="utf-8"))
+    assert doc["context_windows"] == {"llama3.2": 8192}
+    assert doc["model_prices"] == {"gpt-4o": {"input": 2.0, "output": 8.0, "cached_input": 1.0}}
+    loaded, notice = store.load()
+    assert notice is None
+    assert loaded.context_windows == {"llama3.2": 8192}
+    assert prices_from_json(doc["model_prices"])["gpt-4o"] == Price(2.0, 8.0, 1.0)
+    assert ContextWindows(loaded.context_windows).lookup("http://x/v1", "llama3.2").tokens == 8192  # type: ignore[union-attr]
+
+
+def test_bad_entries_are_dropped_one_by_one_not_the_whole_file(tmp_path: Path) -> None:
+    from chatbot_gui.core.paths import AppPaths
+    from chatbot_gui.core.settings import SettingsStore
+    from chatbot_gui.core.usage import Price
+
+    store = SettingsStore(AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data"))
+    store.path.parent.mkdir(parents=True)
+    store.path.write_text(json.dumps({
+        "version": 1, "last_persona": "kept",
+        "context_windows": {"good": 4096, "zero": 0, "text": "8192", "neg": -5, "": 100, "inf": 1e300},
+        "model_prices": {"m": {"input": 1, "output": 2}, "bad": {"input": None, "output": 2}},
+    }), encoding="utf-8")
+    loaded, notice = store.load()
+    assert notice is None and loaded.last_persona == "kept"
+    assert loaded.context_windows == {"good": 4096}
+    assert loaded.model_prices == {"m": Price(1.0, 2.0)}
+    junk = json.dumps({"version": 1, "context_windows": [1, 2], "model_prices": "cheap"})
+    store.path.write_text(junk, encoding="utf-8")
+    loaded, _ = store.load()
+    assert loaded.context_windows == {} and loaded.model_prices == {}

@@ -155,7 +155,12 @@ class ChatUsage:
 def prices_from_json(data: Any) -> dict[str, Price]:
     """The price table in Settings (``{"gpt-4o": {"input": 2.5, "output": 10, "cached_input": 1.25}}``)
     merged over :data:`OPENAI_PRICES`. Entries that are not two non-negative numbers are ignored."""
-    table = dict(OPENAI_PRICES)
+    return {**OPENAI_PRICES, **user_prices_from_json(data)}
+
+
+def user_prices_from_json(data: Any) -> dict[str, Price]:
+    """The valid entries of the price table in Settings, alone (model names in lower case)."""
+    table: dict[str, Price] = {}
     if not isinstance(data, Mapping):
         return table
     for model, entry in data.items():
@@ -169,11 +174,11 @@ def prices_from_json(data: Any) -> dict[str, Price]:
     return table
 
 
-def prices_to_json(table: Mapping[str, Price]) -> dict[str, dict[str, float]]:
-    """The entries of ``table`` that differ from :data:`OPENAI_PRICES` (what Settings stores)."""
+def prices_to_json(table: Mapping[str, Price], *, all_entries: bool = False) -> dict[str, dict[str, float]]:
+    """The entries of ``table`` that differ from :data:`OPENAI_PRICES` (what Settings stores), or all."""
     out: dict[str, dict[str, float]] = {}
     for model, price in table.items():
-        if OPENAI_PRICES.get(model) != price:
+        if all_entries or OPENAI_PRICES.get(model) != price:
             entry = {"input": price.input, "output": price.output}
             if price.cached_input is not None:
                 entry["cached_input"] = price.cached_input

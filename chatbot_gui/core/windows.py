@@ -133,6 +133,18 @@ def ollama_window(show: Mapping[str, Any], running: Mapping[str, Any] | None = N
     return tokens
 
 
+def overrides_from_json(data: Any) -> dict[str, int]:
+    """The per-model window overrides in Settings (``{"llama3.2": 8192}``); invalid entries are ignored."""
+    if not isinstance(data, Mapping):
+        return {}
+    out: dict[str, int] = {}
+    for model, tokens in data.items():
+        value = _positive_int(tokens) if not isinstance(tokens, str) else None
+        if isinstance(model, str) and model.strip() and value:
+            out[model.strip()] = value
+    return out
+
+
 # -- learning from a refusal ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Overflow:
