@@ -14,6 +14,11 @@ Usage::
 
 Each ``POST /v1/chat/completions`` takes the next queued :class:`Reply`, or ``default_reply`` when the
 queue is empty. ``GET /v1/models`` lists ``models``. Anything else gets a JSON 404.
+
+Token limits: with ``server.token_limit = 4096`` a request longer than that (counted with
+``server.token_rule``, a :class:`TokenRule`) is refused the way OpenAI or llama.cpp refuse it
+(``limit_style``), and the queue is left as it was; a stream asked for ``stream_options.include_usage``
+gets a usage chunk counted by the same rule.
 """
 
 from __future__ import annotations

@@ -212,3 +212,23 @@ def test_usage_calibrates_for_the_turns_actually_sent() -> None:
     assert req.plan.trimmed
     assert req.on_usage(4000)
     assert est.count(req.sent_turns(), "m") == 4000
+
+
+def test_turns_from_a_conversation_keep_ids_for_the_marker() -> None:
+    from chatbot_gui.core.context import conversation_turns, footer_text
+    from chatbot_gui.core.conversation import Conversation, Status
+
+    conv = Conversation()
+    first = conv.add_user("x" * 4000)
+    reply = conv.start_reply()
+    reply.content, reply.status = "y" * 4000, Status.COMPLETE
+    stopped = conv.start_reply()
+    stopped.content, stopped.status = "partial", Status.STOPPED  # not part of the context
+    newest = conv.add_user("newest")
+    turns, ids = conversation_turns(conv)
+    assert [t.role for t in turns] == ["system", "user", "assistant", "user"]
+    assert ids == [None, first.id, reply.id, newest.id]
+    plan = plan_context(turns, window=1024, reserve=256)
+    assert plan.first_sent is not None and ids[plan.first_sent] == newest.id
+    assert footer_text(plan, "10 tokens used") == f"{plan.footer_text()} · 10 tokens used"
+    assert footer_text(None) == ""

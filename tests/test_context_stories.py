@@ -146,3 +146,17 @@ def test_usage_arrives_in_the_stream_when_asked(limited_server: FakeServer) -> N
     assert outcome.usage.completion_tokens == rule.text("".join(pieces))
     plain = stream_chat(request, config, pieces.append, AbortHandle())
     assert plain.usage is None and "stream_options" not in limited_server.requests[-1].json
+
+
+def test_a_refusal_leaves_the_queued_reply_for_the_next_request(limited_server: FakeServer) -> None:
+    limited_server.limit_style = "llamacpp"
+    limited_server.queue(stream(["queued"]))
+    config = ConnectionConfig(api_key="sk-test", base_url=limited_server.base_url)
+    big = ChatRequest("m", (("user", "x" * 3 * 4096),))
+    refused = stream_chat(big, config, lambda _t: None, AbortHandle())
+    assert refused.status == "error" and refused.error is not None
+    assert refused.error.kind == "context_length" and refused.error.status == 400
+    assert refused.error.detail.startswith("request (4103 tokens) exceeds the available context size (4096 tokens)")
+    pieces: list[str] = []
+    assert stream_chat(ChatRequest("m", (("user", "hi"),)), config, pieces.append, AbortHandle()).status == "complete"
+    assert pieces == ["queued"]

@@ -356,3 +356,30 @@ class ContextRequest:
         self.window = window
         self.plan = plan
         return plan
+
+
+# -- from a conversation ---------------------------------------------------------------------------------
+def conversation_turns(conversation: Any) -> tuple[list[Turn], list[int | None]]:
+    """The turns a request for ``conversation`` may carry, and the id of the message each comes from
+    (None for the persona's system prompt): what :meth:`Conversation.context` sends, with each
+    message's ``pinned`` flag and exact ``tokens`` where the chat model has them."""
+    turns: list[Turn] = []
+    ids: list[int | None] = []
+    prompt = conversation.persona.system_prompt
+    if prompt.strip():
+        turns.append(Turn("system", prompt))
+        ids.append(None)
+    for msg in conversation.messages:
+        if msg.in_context:
+            turns.append(Turn(msg.role, msg.content, bool(getattr(msg, "pinned", False)),
+                              getattr(msg, "tokens", None)))
+            ids.append(msg.id)
+    return turns, ids
+
+
+def footer_text(plan: ContextPlan | None, usage_summary: str = "") -> str:
+    """The chat's footer: "38k / 128k tokens · 12,345 tokens used (~$0.04)"."""
+    parts = [plan.footer_text()] if plan is not None else []
+    if usage_summary:
+        parts.append(usage_summary)
+    return " · ".join(parts)
