@@ -232,3 +232,18 @@ def test_turns_from_a_conversation_keep_ids_for_the_marker() -> None:
     assert plan.first_sent is not None and ids[plan.first_sent] == newest.id
     assert footer_text(plan, "10 tokens used") == f"{plan.footer_text()} · 10 tokens used"
     assert footer_text(None) == ""
+
+
+def test_refusal_with_a_limit_but_no_count_raises_the_estimate_to_at_least_the_limit() -> None:
+    est = TokenEstimator()
+    turns = chat(40) + [Turn("user", "newest")]
+    req = ContextRequest(turns, model="m", base_url="http://h/v1", windows=ContextWindows({"m": 8192}),
+                         estimator=est)
+    before = [turns[i] for i in req.plan.sent]
+    assert req.plan.trimmed and req.plan.tokens <= 8192 - 1024
+    lm_studio = {"error": "Trying to keep the first 9000 tokens when context the overflows. However, the model is "
+                          "loaded with context length of only 8192 tokens, which is not enough."}
+    retry = req.on_refused(400, lm_studio)
+    assert retry is not None and len(retry.sent) < len(before)
+    assert est.count(before, "m") == 8192, "what was refused now counts as the limit"
+    assert retry.tokens <= 8192 - 1024

@@ -335,6 +335,12 @@ class ContextRequest:
             return None
         if overflow.prompt_tokens is not None:
             self.on_usage(overflow.prompt_tokens)  # the server's own count of what was sent
+        elif overflow.limit is not None:
+            # A limit but no count (LM Studio): the server counted at least the limit less the reply
+            # length asked for, so the estimate was that low at least.
+            at_least = overflow.limit - (self.max_tokens or 0)
+            if at_least > self.plan.tokens:
+                self.on_usage(at_least)
         if overflow.limit is not None:
             window = overflow.limit
         else:

@@ -10,7 +10,7 @@ A streamed reply carries its usage when the request asks for it (``stream_option
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeGuard
 
 
 @dataclass(frozen=True)
@@ -166,10 +166,9 @@ def user_prices_from_json(data: Any) -> dict[str, Price]:
     for model, entry in data.items():
         if not isinstance(model, str) or not model.strip() or not isinstance(entry, Mapping):
             continue
-        values = [entry.get("input"), entry.get("output")]
-        cached = entry.get("cached_input")
-        if all(_is_price(v) for v in values) and (cached is None or _is_price(cached)):
-            table[model.strip().lower()] = Price(float(values[0]), float(values[1]),
+        given, output, cached = entry.get("input"), entry.get("output"), entry.get("cached_input")
+        if _is_price(given) and _is_price(output) and (cached is None or _is_price(cached)):
+            table[model.strip().lower()] = Price(float(given), float(output),
                                                  None if cached is None else float(cached))
     return table
 
@@ -186,5 +185,5 @@ def prices_to_json(table: Mapping[str, Price], *, all_entries: bool = False) -> 
     return out
 
 
-def _is_price(value: Any) -> bool:
+def _is_price(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e6
