@@ -247,3 +247,27 @@ def test_refusal_with_a_limit_but_no_count_raises_the_estimate_to_at_least_the_l
     assert retry is not None and len(retry.sent) < len(before)
     assert est.count(before, "m") == 8192, "what was refused now counts as the limit"
     assert retry.tokens <= 8192 - 1024
+
+
+def test_context_request_for_a_conversation() -> None:
+    from chatbot_gui.core.context import context_request
+    from chatbot_gui.core.conversation import Conversation, Status
+    from chatbot_gui.core.personas import Persona
+
+    conv = Conversation(persona=Persona("P", "Be brief.", max_tokens=300, temperature=0.5))
+    for k in range(30):
+        conv.add_user(f"question {k} " + "x" * 400)
+        reply = conv.start_reply()
+        reply.content, reply.status = f"answer {k} " + "y" * 400, Status.COMPLETE
+    conv.add_user("newest")
+    windows = ContextWindows({"small": 2048})
+    request, ctx = context_request(conv, "small", base_url="http://h/v1", windows=windows,
+                                   estimator=TokenEstimator())
+    assert request.model == "small" and request.temperature == 0.5 and request.max_tokens == 300
+    assert request.messages[0] == ("system", "Be brief.") and request.messages[-1] == ("user", "newest")
+    assert ctx.plan.reserve == 300 and ctx.plan.trimmed
+    marker = conv.find(ctx.marker_id)  # type: ignore[arg-type]
+    assert marker is not None and marker.role == "user" and request.messages[1] == ("user", marker.content)
+    everything, ctx2 = context_request(conv, "small", base_url="http://h/v1", windows=windows,
+                                       estimator=TokenEstimator(), mode=ContextMode.EVERYTHING)
+    assert everything == conv.build_request("small") and ctx2.marker_id is None

@@ -305,8 +305,9 @@ class ContextRequest:
 
     def __init__(self, turns: Sequence[Any], *, model: str, base_url: str, windows: Any,
                  estimator: TokenEstimator, mode: ContextMode = ContextMode.FIT,
-                 max_tokens: int | None = None) -> None:
+                 max_tokens: int | None = None, ids: Sequence[int | None] | None = None) -> None:
         self.turns = turns
+        self.ids = ids  # the message id of each turn (None: the system prompt), for the marker
         self.model = model
         self.base_url = base_url
         self.windows = windows
@@ -321,6 +322,18 @@ class ContextRequest:
 
     def sent_turns(self) -> list[Any]:
         return [self.turns[i] for i in self.plan.sent]
+
+    def messages(self) -> tuple[tuple[str, str], ...]:
+        """The plan's messages as :class:`~.conversation.ChatRequest` carries them."""
+        return tuple((self.turns[i].role, self.turns[i].content) for i in self.plan.sent)
+
+    @property
+    def marker_id(self) -> int | None:
+        """The id of the message the transcript's marker goes above (None: nothing left out)."""
+        first = self.plan.first_sent
+        if first is None or self.ids is None:
+            return None
+        return self.ids[first]
 
     def on_usage(self, prompt_tokens: int) -> bool:
         """The server counted ``prompt_tokens`` for what this request sent."""
@@ -389,3 +402,21 @@ def footer_text(plan: ContextPlan | None, usage_summary: str = "") -> str:
     if usage_summary:
         parts.append(usage_summary)
     return " · ".join(parts)
+
+
+def context_request(conversation: Any, model: str | None, *, base_url: str, windows: Any,
+                    estimator: TokenEstimator, mode: ContextMode = ContextMode.FIT) -> tuple[Any, ContextRequest]:
+    """The request to send for ``conversation`` as it stands, trimmed to the model's window, and the
+    :class:`ContextRequest` that follows it (marker, usage, the one retry).
+
+    The model, temperature and reply length are what :meth:`Conversation.build_request` chooses; only
+    the messages differ. For the retry after a refusal, send ``dataclasses.replace(request,
+    messages=ctx.messages())`` once :meth:`ContextRequest.on_refused` has returned a plan.
+    """
+    import dataclasses
+
+    base = conversation.build_request(model)
+    turns, ids = conversation_turns(conversation)
+    ctx = ContextRequest(turns, model=base.model, base_url=base_url, windows=windows, estimator=estimator,
+                         mode=mode, max_tokens=base.max_tokens, ids=ids)
+    return dataclasses.replace(base, messages=ctx.messages()), ctx
