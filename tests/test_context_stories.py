@@ -160,3 +160,33 @@ def test_a_refusal_leaves_the_queued_reply_for_the_next_request(limited_server: 
     pieces: list[str] = []
     assert stream_chat(ChatRequest("m", (("user", "hi"),)), config, pieces.append, AbortHandle()).status == "complete"
     assert pieces == ["queued"]
+
+
+@pytest.mark.parametrize("status, body", [
+    # Azure OpenAI with an API version older than stream_options
+    (400, {"error": {"message": "Unrecognized request argument supplied: stream_options", "type": "invalid_request_error",
+                     "param": None, "code": None}}),
+    # a pydantic-based server that forbids unknown fields (Mistral's shape)
+    (422, {"object": "error", "message": {"detail": [{"type": "extra_forbidden", "loc": ["body", "stream_options"],
+                                                       "msg": "Extra inputs are not permitted",
+                                                       "input": {"include_usage": True}}]},
+           "type": "invalid_request_error", "param": None, "code": None}),
+])
+def test_a_server_that_refuses_stream_options_is_asked_again_without_it(fake_server: FakeServer, status: int,
+                                                                        body: dict[str, object]) -> None:
+    from chatbot_gui.core.params import ParameterPolicy
+    from fakeserver import error
+
+    fake_server.queue(error(status, body), stream(["fine"]))
+    policy = ParameterPolicy()
+    config = ConnectionConfig(api_key="sk-test", base_url=fake_server.base_url)
+    pieces: list[str] = []
+    outcome = stream_chat(ChatRequest("m", (("user", "hi"),)), config, pieces.append, AbortHandle(), policy=policy,
+                          include_usage=True)
+    assert outcome.status == "complete" and pieces == ["fine"]
+    first, second = (r.json for r in fake_server.requests)
+    assert first["stream_options"] == {"include_usage": True} and "stream_options" not in second
+    assert policy.rejected("m") == {"stream_options"}
+    stream_chat(ChatRequest("m", (("user", "hi"),)), config, pieces.append, AbortHandle(), policy=policy,
+                include_usage=True)
+    assert "stream_options" not in fake_server.requests[-1].json, "remembered for the model"
