@@ -206,7 +206,7 @@ class ContextPlan:
         if not self.trimmed:
             return ""
         if self.window is None:
-            return "Earlier messages are not sent."
+            return "Earlier messages are not sent"
         return f"Earlier messages are not sent: the model's limit is {format_tokens(self.window)} tokens"
 
     def footer_text(self) -> str:
