@@ -214,3 +214,16 @@ def test_bad_entries_are_dropped_one_by_one_not_the_whole_file(tmp_path: Path) -
     store.path.write_text(junk, encoding="utf-8")
     loaded, _ = store.load()
     assert loaded.context_windows == {} and loaded.model_prices == {}
+
+
+def test_settings_replace_the_overrides_and_a_changed_one_forgets_what_was_learnt() -> None:
+    windows = ContextWindows({"a": 8192, "b": 16384})
+    windows.learn("http://h/v1", "a", 2048)
+    windows.learn("http://h/v1", "c", 4096)
+    windows.set_overrides({"a": 8192, "b": 0, "c": 32768})
+    assert windows.lookup("http://h/v1", "a").tokens == 8192  # type: ignore[union-attr]
+    assert windows.lookup("http://h/v1", "b") is None
+    assert windows.lookup("http://h/v1", "c").tokens == 32768  # type: ignore[union-attr]
+    windows.set_overrides({})
+    assert windows.lookup("http://h/v1", "c") is None, "the learnt 4096 went with the changed override"
+    assert windows.snapshot()["learned"] == {"http://h/v1": {"a": 2048}}

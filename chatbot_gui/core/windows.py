@@ -280,6 +280,15 @@ class ContextWindows:
             for models in self._learned.values():
                 models.pop(model, None)
 
+    def set_overrides(self, overrides: Mapping[str, int]) -> None:
+        """Replace every override (Settings changed). Models whose figure changed forget what was learnt."""
+        with self._lock:
+            old, self._overrides = self._overrides, {m: t for m, t in overrides.items() if _positive_int(t)}
+            changed = {m for m in old.keys() | self._overrides.keys() if old.get(m) != self._overrides.get(m)}
+            for models in self._learned.values():
+                for model in changed:
+                    models.pop(model, None)
+
     def learn(self, base_url: str, model: str, tokens: int) -> None:
         """The server said ``model`` takes at most ``tokens``."""
         if _positive_int(tokens):
