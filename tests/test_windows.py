@@ -224,6 +224,7 @@ def test_settings_replace_the_overrides_and_a_changed_one_forgets_what_was_learn
     assert windows.lookup("http://h/v1", "a").tokens == 8192  # type: ignore[union-attr]
     assert windows.lookup("http://h/v1", "b") is None
     assert windows.lookup("http://h/v1", "c").tokens == 32768  # type: ignore[union-attr]
+    assert windows.snapshot()["learned"] == {"http://h/v1": {"a": 2048}}, "a's override did not change"
     windows.set_overrides({})
     assert windows.lookup("http://h/v1", "c") is None, "the learnt 4096 went with the changed override"
-    assert windows.snapshot()["learned"] == {"http://h/v1": {"a": 2048}}
+    assert windows.lookup("http://h/v1", "a") is None
