@@ -296,9 +296,10 @@ class ContextWindows:
                 self._learned.setdefault(server_key(base_url), {})[model] = int(tokens)
 
     def report(self, base_url: str, windows: Mapping[str, int]) -> None:
-        """What the server's model list (or Ollama's API) says, replacing its earlier report."""
+        """What the server's model list (or Ollama's API) says, added to what it said before."""
         with self._lock:
-            self._reported[server_key(base_url)] = {m: t for m, t in windows.items() if _positive_int(t)}
+            known = self._reported.setdefault(server_key(base_url), {})
+            known.update({m: int(t) for m, t in windows.items() if _positive_int(t)})
 
     def snapshot(self) -> dict[str, Any]:
         """What was learnt and reported, JSON-ready (overrides live in Settings)."""
