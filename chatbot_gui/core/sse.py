@@ -52,7 +52,7 @@ class EventDecoder:
     """
 
     __slots__ = ("_pending", "_pending_len", "_after_cr", "_started", "_type", "_data", "_data_len",
-                 "max_event_bytes")
+                 "max_event_bytes", "_failed")
 
     def __init__(self, max_event_bytes: int | None = None) -> None:
         self._pending: list[bytes] = []  # the start of a line whose end has not arrived yet
@@ -64,9 +64,16 @@ class EventDecoder:
         self._data_len = 0
         #: A line, or an event's data, longer than this raises :class:`LimitExceeded` (None: no cap).
         self.max_event_bytes = max_event_bytes
+        self._failed: LimitExceeded | None = None  # raised by the next call, after the events before it
 
     def feed(self, chunk: bytes) -> list[Event]:
-        """The events completed by ``chunk``, in order."""
+        """The events completed by ``chunk``, in order.
+
+        Raises :class:`~.limits.LimitExceeded` once a line or an event's data grows past
+        ``max_event_bytes``; events completed before that point are returned first (the error then
+        comes with the next call)."""
+        if self._failed is not None:
+            raise self._failed
         if not chunk:
             return []
         if self._after_cr:
@@ -78,7 +85,10 @@ class EventDecoder:
             if chunk:  # (empty when it was just the "\n" of a "\r\n")
                 self._pending.append(chunk)  # joined once its line ends: no quadratic copying
                 self._pending_len += len(chunk)
-                self._check(self._pending_len)
+                try:
+                    self._check(self._pending_len)
+                except LimitExceeded as exc:
+                    return self._fail(exc, [])
             return []
         complete = chunk[:end]
         if self._pending:
@@ -88,7 +98,6 @@ class EventDecoder:
         if end < len(chunk):
             self._pending.append(chunk[end:])
             self._pending_len = len(chunk) - end
-            self._check(self._pending_len)
         else:
             self._after_cr = chunk[-1] == 13  # "\r" last: its "\n" may open the next read
         text = self._decode(complete)
@@ -96,19 +105,41 @@ class EventDecoder:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
         lines.pop()  # "": the text ends with a line ending
-        return self._lines(lines)
+        events = self._lines(lines)
+        if self._pending_len:
+            try:
+                self._check(self._pending_len)
+            except LimitExceeded as exc:
+                return self._fail(exc, events)
+        return events
 
     def close(self) -> Event | None:
         """End of input. The event left open (no blank line after it) is not dispatched; it is
         returned, so a caller may look at it, or None when nothing was open."""
+        if self._failed is not None:
+            raise self._failed
         if self._pending:
             line = self._decode(b"".join(self._pending))
             self._pending.clear()
             self._pending_len = 0
             self._lines([line])
+            if self._failed is not None:
+                raise self._failed
         tail = Event(self._type, "\n".join(self._data)) if self._data else None
         self._type, self._data, self._data_len = "", [], 0
         return tail
+
+    def _fail(self, exc: LimitExceeded, events: list[Event]) -> list[Event]:
+        """Give up on the stream: drop what is buffered, raise now or (with events to hand out first)
+        on the next call."""
+        self._pending.clear()
+        self._pending_len = 0
+        self._data = []
+        self._data_len = 0
+        self._failed = exc
+        if not events:
+            raise exc
+        return events
 
     def _check(self, size: int) -> None:
         if self.max_event_bytes is not None and size > self.max_event_bytes:
@@ -140,7 +171,10 @@ class EventDecoder:
                 data.append(line[6:] if line[5:6] == " " else line[5:])
                 if cap is not None:  # many data lines and no blank line: one event without an end
                     self._data_len += len(line)
-                    self._check(self._data_len)
+                    try:
+                        self._check(self._data_len)
+                    except LimitExceeded as exc:
+                        return self._fail(exc, events)
             else:
                 name, _, value = line.partition(":")
                 if value[:1] == " ":
