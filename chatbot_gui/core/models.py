@@ -9,6 +9,7 @@ from __future__ import annotations
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.limits import DEFAULT_LIMITS, Limits
 from chatbot_gui.core.streaming import AbortHandle, make_client
+from chatbot_gui.core.unicode import clean_text
 
 
 def fetch_models(config: ConnectionConfig, abort: AbortHandle | None = None,
@@ -20,7 +21,8 @@ def fetch_models(config: ConnectionConfig, abort: AbortHandle | None = None,
     """
     client = make_client(config, abort or AbortHandle(), limits)
     try:
-        ids = {model.id for model in client.models.list() if getattr(model, "id", None)}
+        # A model id is shown, saved in settings and sent back: no lone surrogates (core/unicode.py).
+        ids = {clean_text(str(model.id)) for model in client.models.list() if getattr(model, "id", None)}
     finally:
         client.close()
     return sorted(ids, key=str.casefold)

@@ -18,22 +18,10 @@ An event still open at the end of the input is not dispatched.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Iterator, NamedTuple
 
 from chatbot_gui.core.limits import LimitExceeded, size_text
-
-#: A UTF-16 surrogate on its own. JSON may carry one ("\\ud800"): ``json.loads`` gives a str that
-#: cannot be encoded as UTF-8, so SQLite, files and the clipboard refuse it. (A proper pair in JSON
-#: decodes to one character and never matches.)
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def clean_text(text: str) -> str:
-    """``text`` with every lone surrogate replaced by U+FFFD, so it can always be stored as UTF-8."""
-    if text.isascii():  # O(1) for CPython's compact strings: the common case costs nothing
-        return text
-    return _LONE_SURROGATE.sub("\ufffd", text)
+from chatbot_gui.core.unicode import clean_text
 
 
 class Event(NamedTuple):

@@ -27,7 +27,8 @@ from chatbot_gui.core.conversation import ChatRequest
 from chatbot_gui.core.errors import ErrorInfo, describe_exception, plain_text, redact
 from chatbot_gui.core.limits import DEFAULT_LIMITS, LimitExceeded, Limits, duration_text, size_text
 from chatbot_gui.core.params import ParameterPolicy, build_body
-from chatbot_gui.core.sse import InBandError, ReplyReader, clean_text, text_parts
+from chatbot_gui.core.sse import InBandError, ReplyReader, text_parts
+from chatbot_gui.core.unicode import clean_text
 
 
 class AbortHandle:
