@@ -270,3 +270,11 @@ def test_default_limits_leave_a_real_long_reply_alone(fake_server) -> None:
     pieces = ["word " * 40] * 2000  # 400,000 characters in 2,000 chunks
     outcome, text = run(fake_server, stream(pieces))
     assert outcome.status == "complete" and len(text) == 400_000
+
+
+def test_a_model_list_with_a_lone_surrogate_comes_back_storable(fake_server) -> None:
+    fake_server.models = ["gpt-4o", "bad\udc80model"]  # json.dumps sends it as "bad\\udc80model"
+    config = ConnectionConfig(api_key=KEY, base_url=fake_server.base_url)
+    models = fetch_models(config)
+    assert models == ["bad\ufffdmodel", "gpt-4o"]
+    "".join(models).encode("utf-8")
