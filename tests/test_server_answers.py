@@ -242,7 +242,7 @@ def test_a_server_that_drips_bytes_forever_is_cut_off_by_the_time_cap(fake_serve
     assert time.monotonic() - started < 5
     assert text == "Slow"
     assert outcome.error is not None and outcome.error.kind == "too_large"
-    assert "still sending after 1 seconds" in outcome.error.message
+    assert "still sending after 1 second." in outcome.error.message
     assert fake_server.wait_disconnect(2)  # and the app hung up
 
 

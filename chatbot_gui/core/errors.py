@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from chatbot_gui.core.unicode import clean_text
+
 #: Longest wait the app honours from a ``retry-after`` header before giving up on automatic retry.
 MAX_RETRY_AFTER = 60.0
 DEFAULT_RETRY_AFTER = 5.0
@@ -166,7 +168,7 @@ def _is_unknown_model(lowered: str) -> bool:
 def describe_status(status: int, body: Any, headers: Any = None, fallback: str = "") -> ErrorInfo:
     """Map an HTTP error status and body to an :class:`ErrorInfo`."""
     code, typ, server_msg = _body_fields(body)
-    detail = redact(server_msg or fallback or "")[:MAX_DETAIL]
+    detail = clean_text(redact(server_msg or fallback or "")[:MAX_DETAIL])
     lowered = f"{code} {typ} {server_msg}".lower()
     if status >= 400 and _is_context_length(lowered) and (status in (400, 413, 422) or _CONTEXT_CODES & {
             str(code).lower(), str(typ).lower()}):
@@ -261,7 +263,7 @@ def describe_exception(exc: BaseException, secret: str | None = None) -> ErrorIn
     if isinstance(exc, openai.APIError):
         # An error event inside an HTTP 200 stream (OpenRouter `data: {"error": …}`, Groq `event: error`).
         code, typ, msg = _body_fields({"error": exc.body} if isinstance(exc.body, dict) else exc.body)
-        detail = redact(msg or exc.message or "", secret)[:MAX_DETAIL]
+        detail = clean_text(redact(msg or exc.message or "", secret)[:MAX_DETAIL])
         lowered = f"{code} {typ} {msg}".lower()
         if _CONTEXT_CODES & {str(code).lower(), str(typ).lower()} or "context length" in lowered \
                 or "context size" in lowered:
@@ -305,4 +307,4 @@ def _chain_text(exc: BaseException) -> str:
 
 
 def _replace_detail(info: ErrorInfo, detail: str) -> ErrorInfo:
-    return dataclasses.replace(info, detail=detail[:MAX_DETAIL])
+    return dataclasses.replace(info, detail=clean_text(detail[:MAX_DETAIL]))

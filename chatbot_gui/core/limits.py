@@ -62,4 +62,4 @@ def size_text(n: int) -> str:
 def duration_text(seconds: float) -> str:
     if seconds >= 120:
         return f"{seconds / 60:g} minutes"
-    return f"{seconds:g} seconds"
+    return f"{seconds:g} second" + ("" if seconds == 1 else "s")

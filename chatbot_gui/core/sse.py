@@ -269,12 +269,15 @@ class ReplyReader:
         delta = choice.get("delta")
         if not isinstance(delta, dict):
             return ""
-        if not self.other_output and (delta.get("tool_calls") or delta.get("function_call") or delta.get("audio")):
-            self.other_output = True
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str):
             self.reasoning_chars += len(reasoning)
-        text = delta.get("content") or delta.get("refusal")
+        text = delta.get("content")
+        if text and isinstance(text, str):  # the common case: no more look-ups
+            return clean_text(text)
+        if not self.other_output and (delta.get("tool_calls") or delta.get("function_call") or delta.get("audio")):
+            self.other_output = True
+        text = text or delta.get("refusal")
         if isinstance(text, str):
             return clean_text(text)
         return clean_text(text_parts(text))
