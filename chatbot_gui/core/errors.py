@@ -25,7 +25,7 @@ _KEY_RE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+)")
 #: Longest server text kept as ``detail`` (a broken server may send megabytes as its "message").
 MAX_DETAIL = 4000
 #: Longest server text shown on the error's one line; the rest is behind "Details".
-SUMMARY_CHARS = 120
+SUMMARY_CHARS = 100
 
 #: ``ErrorInfo.action`` values: what the error line offers besides Retry.
 OPEN_SETTINGS = "settings"
@@ -61,7 +61,7 @@ class ErrorInfo:
     @property
     def has_more(self) -> bool:
         """Whether :attr:`detail` says more than :attr:`summary` shows (so "Details" is worth offering)."""
-        return bool(self.detail) and self.summary != self.detail.strip()
+        return bool(self.detail) and self.summary != " ".join(self.detail.split())
 
     @property
     def signature(self) -> tuple[str, int | None, str, str]:

@@ -285,14 +285,14 @@ class TranscriptView(QTextBrowser):
         cursor.insertText("⚠ " + info.message, bold)
         if times > 1:
             cursor.insertText(f" (failed {times} times)", bold)
+        if info.action == "settings":  # the remedy, right next to the explanation
+            cursor.insertText("  ", self._error_format)
+            self._insert_link(cursor, "Open Settings", "settings:")
         if info.detail:
             cursor.insertText(f"  Server said: {info.summary}", self._error_format)
         if info.has_more:
             cursor.insertText("  ", self._error_format)
             self._insert_link(cursor, "Hide details" if expanded else "Details", f"details:{error_id}")
-        if info.action == "settings":
-            cursor.insertText("  ", self._error_format)
-            self._insert_link(cursor, "Open Settings", "settings:")
         if can_retry:
             cursor.insertText("  ", self._error_format)
             self._insert_link(cursor, "Retry", "retry:")
