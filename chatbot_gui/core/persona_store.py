@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
-from chatbot_gui.core.atomic import load_json_file, write_atomic
-from chatbot_gui.core.paths import AppPaths
+from chatbot_gui.core.atomic import LeftAlone, load_json_file, write_atomic
+from chatbot_gui.core.paths import AppPaths, ensure_private_dir
 from chatbot_gui.core.personas import (
     BUILTIN_PERSONAS, MAX_TEMPERATURE, MIN_TEMPERATURE, Persona, name_key, unique_name,
 )
@@ -171,18 +171,24 @@ class PersonaStore:
 
     def __init__(self, paths: AppPaths) -> None:
         self.path = paths.config_dir / FILE_NAME
+        self.writable = True  # False once load() found a file it could not read: it is left alone
 
     def load(self) -> tuple[PersonaLibrary, str | None]:
         """The stored library and a notice for the user (None when all went well).
 
         No file yet: the built-ins. A file that cannot be parsed is set aside and the built-ins used.
         """
-        return load_json_file(self.path, library_from_json, PersonaLibrary, what="personas file",
-                              instead="using the built-in personas",
-                              instead_long="the built-in personas are used")
+        library, notice, self.writable = load_json_file(
+            self.path, library_from_json, PersonaLibrary, what="personas file",
+            instead="using the built-in personas", instead_long="the built-in personas are used")
+        return library, notice
 
     def save(self, library: PersonaLibrary) -> None:
-        """Write ``library`` atomically. Raises ``OSError`` (the old file stays) on failure."""
+        """Write ``library`` atomically. Raises ``OSError`` (the old file stays) on failure, and
+        :class:`LeftAlone` when the file could not be read at load: it may hold the user's personas."""
+        if not self.writable:
+            raise LeftAlone(0, "the personas file could not be read when Chatbot started, so it is left as it is")
+        ensure_private_dir(self.path.parent)
         write_atomic(self.path, _dump(library_to_json(library)))
 
 

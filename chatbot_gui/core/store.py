@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import time
@@ -22,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from chatbot_gui.core.atomic import set_aside
+from chatbot_gui.core.paths import ensure_private_dir, make_private
 from chatbot_gui.core.conversation import Status
 
 #: Marks around matched text in :attr:`SearchHit.snippet`; the UI escapes the rest, then replaces them.
@@ -146,7 +148,7 @@ class ChatStore:
         The notice (else None) says where a corrupt file was set aside. A newer app's file
         (:class:`NewerSchemaError`) or one that cannot be opened (locked, permissions) is left as is."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(path.parent)
         notice = None
         try:
             db = _connect(path)
@@ -156,9 +158,11 @@ class ChatStore:
             if getattr(exc, "sqlite_errorcode", sqlite3.SQLITE_CORRUPT) & 0xFF not in _CORRUPT_CODES:
                 raise
             aside = set_aside(path, clock())
+            make_private(aside)
             for suffix in ("-wal", "-shm"):  # named after the set-aside file: SQLite opens them together
                 if (side := path.with_name(path.name + suffix)).exists():
                     side.replace(aside.with_name(aside.name + suffix))
+                    make_private(aside.with_name(aside.name + suffix))
             notice = (f"Your chat history could not be read ({exc}). It was moved to {aside} "
                       "and a new, empty history was started.")
             db = _connect(path)
@@ -194,6 +198,7 @@ class ChatStore:
         target, n = self.path.with_name(base), 1
         while target.exists():
             target, n = self.path.with_name(f"{base}-{n + 1}"), n + 1
+        _create_private(target)
         # Via a second connection: the backup API cannot read through one that holds the write lock.
         with closing(sqlite3.connect(self.path)) as src, closing(sqlite3.connect(target)) as dst:
             src.backup(dst)
@@ -383,11 +388,26 @@ class ChatStore:
                 ][:limit]
 
 
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it is not there, else make it 0600.
+
+    SQLite creates a database with 0644 (under the usual umask) and gives its -wal and -shm files
+    the database's mode: made 0600 first, none of them is readable by other users."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600))
+    except FileExistsError:
+        make_private(path)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     if path.is_file() and path.stat().st_size:  # before SQLite opens it, and deletes its "stale" -wal
         with path.open("rb") as fh:
             if fh.read(16) != b"SQLite format 3\x00":
                 raise sqlite3.DatabaseError("file is not a database")
+    if not path.is_dir():  # a folder in its place: SQLite's own error says so
+        _create_private(path)
+        for suffix in ("-wal", "-shm"):
+            make_private(path.with_name(path.name + suffix))
     db = sqlite3.connect(path, isolation_level=None)  # autocommit: we issue BEGIN / COMMIT ourselves
     try:
         db.execute("PRAGMA busy_timeout = 5000")  # first, so the pragmas below wait for a lock too

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QObject
 
-from chatbot_gui.core.paths import AppPaths
+from chatbot_gui.core.paths import AppPaths, ensure_private_dir
 from chatbot_gui.core.persona_store import PersonaLibrary
 from chatbot_gui.ui.controller import ChatController
 from chatbot_gui.ui.main_window import MainWindow
@@ -126,7 +126,7 @@ class HistoryController(QObject):
         self._build_sidebar()
         path = self.paths.data_dir / DB_NAME
         try:
-            self.paths.data_dir.mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(self.paths.data_dir)
             store, notice = ChatStore.open(path)
         except NewerSchemaError as exc:
             self._no_history(f"{exc} Chats in this window are not saved.")
