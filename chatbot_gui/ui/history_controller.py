@@ -93,6 +93,8 @@ class HistoryController(QObject):
         self.personas = personas
         self.ask = interaction or HistoryInteraction(window)
         self.store: ChatStore | None = None
+        self._purge: object | None = None  # the running purge_deleted task
+        self._purge_again = False
         window.new_chat_action.triggered.connect(self._deselect)
         window.search_action.triggered.connect(self.focus_search)
         window.export_action.triggered.connect(self.export_current)
@@ -219,6 +221,34 @@ class HistoryController(QObject):
             self.new_chat()
         title = snapshot.title or "New chat"
         self.window.sidebar.show_undo(f"Deleted “{title[:40]}”.", lambda: self._restore(snapshot))
+        self._wipe_deleted()
+
+    def _wipe_deleted(self) -> None:
+        """Wipe the deleted chat's leftovers (search index, WAL) from the file, off the GUI thread.
+
+        The rows are gone (and zeroed) already; Undo puts the chat back from memory. One wipe at a
+        time: deletes during a wipe ask for one more afterwards."""
+        from chatbot_gui.core.store import purge_deleted
+        from chatbot_gui.ui.tasks import runner
+
+        if self.store is None:
+            return
+        if self._purge is not None:
+            self._purge_again = True
+            return
+        path = self.store.path
+
+        def done(_result: object = None) -> None:
+            self._purge = None
+            if self._purge_again:
+                self._purge_again = False
+                self._wipe_deleted()
+
+        def failed(exc: BaseException) -> None:
+            done()
+            self.window.show_status(f"The deleted chat's text could not be wiped from the history file yet ({exc}).")
+
+        self._purge = runner().run(lambda: purge_deleted(path), done, failed, name="wipe deleted chats")
 
     def _restore(self, snapshot: StoredChat) -> None:
         if self.store is None:
