@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 from chatbot_gui.core.atomic import LeftAlone, load_json_file, write_atomic
 from chatbot_gui.core.paths import AppPaths, ensure_private_dir
 from chatbot_gui.core.personas import (
-    BUILTIN_PERSONAS, MAX_TEMPERATURE, MIN_TEMPERATURE, Persona, name_key, unique_name,
+    BUILTIN_PERSONAS, MAX_TEMPERATURE, MIN_TEMPERATURE, Persona, UniqueNames, name_key,
 )
 
 VERSION = 1
@@ -114,8 +114,9 @@ def _personas_from_list(items: Any) -> list[Persona]:
 def _dedupe(personas: Iterable[Persona]) -> tuple[Persona, ...]:
     """Rename later personas whose names clash with earlier ones ("Name (2)"): nothing is lost."""
     out: list[Persona] = []
+    names = UniqueNames()
     for persona in personas:
-        name = unique_name(persona.name, (p.name for p in out))
+        name = names.take(persona.name)
         out.append(persona if name == persona.name else dataclasses.replace(persona, name=name))
     return tuple(out)
 
@@ -239,9 +240,13 @@ def merge(library: PersonaLibrary, incoming: Iterable[Persona],
     to the persona it clashes with is skipped without asking. Raises ``ValueError`` for any other answer.
     """
     personas = list(library.personas)
+    where = {name_key(p.name): i for i, p in reversed(list(enumerate(personas)))}  # first one wins
+    names = UniqueNames(p.name for p in personas)
     for persona in incoming:
-        index = next((i for i, p in enumerate(personas) if name_key(p.name) == name_key(persona.name)), None)
+        index = where.get(name_key(persona.name))
         if index is None:
+            where[name_key(persona.name)] = len(personas)
+            names.take(persona.name)
             personas.append(persona)
             continue
         if personas[index] == persona:
@@ -251,7 +256,8 @@ def merge(library: PersonaLibrary, incoming: Iterable[Persona],
             # Keep the existing spelling: a default chat or history entry may refer to it.
             personas[index] = dataclasses.replace(persona, name=personas[index].name)
         elif choice == "keep_both":
-            new_name = unique_name(persona.name, (p.name for p in personas))
+            new_name = names.take(persona.name)
+            where[name_key(new_name)] = len(personas)
             personas.append(dataclasses.replace(persona, name=new_name))
         elif choice != "skip":
             raise ValueError(f"unknown choice {choice!r}; expected one of {', '.join(CHOICES)}")
