@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Any, Mapping, Sequence
 
-from chatbot_gui import APP_NAME, __version__
+from chatbot_gui import APP_NAME
 
 
 def create_window(
@@ -82,27 +82,44 @@ def _close_on_terminate(window) -> None:  # noqa: ANN001 - the MainWindow
     ticker.start(250)
 
 
+def _after_first_paint(app) -> None:  # noqa: ANN001 - the QApplication
+    """Start-up work the window does not wait for: the version lookup (importlib.metadata, ~50 ms)
+    and the log file's set-up (logging.handlers, platformdirs), the latter on a worker thread."""
+    from chatbot_gui import __version__
+    from chatbot_gui.core import logs
+    from chatbot_gui.ui.tasks import runner
+
+    app.setApplicationVersion(__version__)
+    runner().run(lambda: logs.setup(), name="log set-up")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    import logging
+    args = list(argv) if argv is not None else list(sys.argv)
+    from chatbot_gui.cli import early_exit
+
+    answered = early_exit(args)  # --version, --help, --self-check: no window
+    if answered is not None:
+        return answered
 
     from PySide6.QtWidgets import QApplication
 
+    from chatbot_gui.core import logs
     from chatbot_gui.core.paths import AppPaths
+    from chatbot_gui.ui.crash import CrashReporter
     from chatbot_gui.ui.single_instance import SingleInstance, bring_to_front, nobody_listening, server_name
 
-    if os.environ.get("CHATBOT_DEBUG"):
-        # Our own messages only: the HTTP libraries' debug output would carry the chats' text.
-        ours = logging.getLogger("chatbot_gui")
-        ours.setLevel(logging.DEBUG)
-        ours.addHandler(logging.StreamHandler())
-    app = QApplication(list(argv) if argv is not None else sys.argv)
+    logs.add_secret(os.environ.get("OPENAI_API_KEY"))
+    if logs.debug_enabled():
+        logs.setup(debug=True)  # at once: start-up speed does not matter when debugging
+    app = QApplication(args)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
-    app.setApplicationVersion(__version__)
     app.setOrganizationName("chatbot-gui")
     app.setDesktopFileName("chatbot")
-    paths = AppPaths.default()
     window = None
+    # From here on an uncaught exception is logged and shown in a dialog (chatbot_gui/ui/crash.py).
+    CrashReporter(parent_window=lambda: window).install()
+    paths = AppPaths.default()
 
     def show_window() -> None:
         if window is not None:
@@ -129,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window, controller = create_window(paths=paths)
     _close_on_terminate(window)
     window.after_first_paint(lambda: app.setWindowIcon(_app_icon()))  # ~9 ms: after the first paint
+    window.after_first_paint(lambda: _after_first_paint(app))
     if deferred_claim:
         window.after_first_paint(claim_later)
     window.show()
