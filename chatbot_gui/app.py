@@ -47,9 +47,16 @@ def create_window(
     window.settings_controller = settings
     history = HistoryController(window, chat, paths, lambda: settings.personas, history_interaction)
     window.history_controller = history
+    window.about_action.triggered.connect(lambda: _show_about(window, paths))
     settings.start()
     history.start()
     return window, chat
+
+
+def _show_about(window, paths) -> None:  # noqa: ANN001 - MainWindow, AppPaths
+    from chatbot_gui.ui.about_dialog import show_about
+
+    show_about(window, paths)
 
 
 def _app_icon():  # noqa: ANN202 - a QIcon
