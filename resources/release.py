@@ -6,7 +6,8 @@ with ``pip install -e '.[build]'``).
 3. Writes ``dist/Chatbot-<version>-linux-<arch>.tar.gz``, one folder holding the app (``Chatbot/``),
    ``install.sh`` / ``uninstall.sh`` (per user, under ~/.local, no root), the desktop entry, the icons
    (SVG and PNG sizes in the hicolor layout), LICENSE, THIRD-PARTY-NOTICES.txt, a README.txt and
-   GLIBC (the C library version the build needs at least: the build machine's).
+   GLIBC (the C library version the build needs at least: the newest GLIBC_x.y symbol version its
+   binaries reference, which is the build machine's glibc or a little older).
 
 The build runs on the machine's glibc: the app needs that version or newer (2.36 on Debian 12). For
 older systems, build on the oldest distribution you support (a container of it works), since
@@ -48,7 +49,7 @@ Uninstall:                                ~/.local/lib/chatbot-gui/uninstall.sh
 Or run it in place without installing:    ./Chatbot/Chatbot
 Check it without opening a window:        ./Chatbot/Chatbot --self-check
 
-Requirements: glibc {glibc} or newer (this build was made on glibc {glibc}); an X11 or
+Requirements: glibc {glibc} or newer (the newest C library version its binaries ask for); an X11 or
 XWayland session; for storing the API key, a Secret Service keyring (GNOME Keyring, KWallet 5.97+).
 
 Licences: {app} is MIT (LICENSE). It bundles Qt and PySide6 under the LGPL-3.0 and other
@@ -58,8 +59,26 @@ replace the bundled Qt libraries (Chatbot/_internal/PySide6/Qt/lib).
 
 
 def glibc_version() -> str:
+    """The build machine's glibc."""
     name, version = platform.libc_ver()
     return version if name == "glibc" and version else "unknown"
+
+
+def required_glibc(app: Path) -> str | None:
+    """The newest ``GLIBC_x.y`` symbol version any executable or library in ``app`` needs (what a
+    user's system must have at least), from ``objdump -T``; None without binutils."""
+    import re
+    import shutil
+
+    if shutil.which("objdump") is None:
+        return None
+    files = [p for p in app.rglob("*") if p.is_file() and (p.name == APP_NAME or ".so" in p.name)]
+    versions: set[tuple[int, ...]] = set()
+    for start in range(0, len(files), 200):
+        out = subprocess.run(["objdump", "-T", *map(str, files[start:start + 200])], capture_output=True,
+                             text=True, errors="replace")
+        versions |= {tuple(map(int, v.split("."))) for v in re.findall(r"GLIBC_(\d+(?:\.\d+)+)", out.stdout)}
+    return ".".join(map(str, max(versions))) if versions else None
 
 
 def build(workdir: Path) -> Path:
@@ -130,10 +149,12 @@ def main(argv: list[str] | None = None) -> int:
                          "for Windows and macOS")
     version = buildinfo.project_version(ROOT)
     arch = platform.machine() or "unknown"
-    glibc = glibc_version()
     with tempfile.TemporaryDirectory(prefix="chatbot-release-") as tmp:
         app = args.app.resolve() if args.app else build(Path(tmp))
         check_app(app, version)
+        # What the build's binaries ask for (at most the build machine's glibc; that if unknown).
+        glibc = required_glibc(app) or glibc_version()
+        print(f"release: the build needs glibc {glibc} or newer (built on glibc {glibc_version()})")
         folder = stage(app, Path(tmp) / f"{APP_NAME}-{version}-linux-{arch}", version, glibc, arch)
         tarball = make_tarball(folder, args.out)
     size = tarball.stat().st_size / 2**20

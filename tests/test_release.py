@@ -190,3 +190,19 @@ def test_install_refuses_a_folder_without_the_app(tmp_path: Path) -> None:
     (tmp_path / "install.sh").write_bytes((ROOT / "resources" / "install.sh").read_bytes())
     result = _run(tmp_path / "install.sh", tmp_path)
     assert result.returncode == 1 and "run this script from the unpacked release folder" in result.stderr
+
+
+def test_required_glibc_is_read_from_the_binaries(tmp_path: Path) -> None:
+    import platform
+    import shutil
+
+    if shutil.which("objdump") is None:
+        assert release.required_glibc(tmp_path) is None
+        return
+    app = tmp_path / "Chatbot"
+    app.mkdir()
+    shutil.copy2(sys.executable, app / "Chatbot")  # a real dynamically linked executable
+    needed = release.required_glibc(app)
+    assert needed is not None
+    as_tuple = tuple(map(int, needed.split(".")))
+    assert (2, 2) <= as_tuple <= tuple(map(int, platform.libc_ver()[1].split(".")))
