@@ -100,6 +100,25 @@ def _after_first_paint(app) -> None:  # noqa: ANN001 - the QApplication
     runner().run(lambda: logs.setup(), name="log set-up")
 
 
+def _install_crash_hooks(parent_window) -> None:  # noqa: ANN001 - returns the MainWindow or None
+    """sys.excepthook (PySide6 calls it for exceptions in slots) and threading.excepthook: the
+    reporter that logs and shows the error (chatbot_gui/ui/crash.py) is loaded when one happens."""
+    import threading
+
+    def excepthook(kind, exc, tb) -> None:  # noqa: ANN001 - sys.excepthook's arguments
+        from chatbot_gui.ui.crash import shared_reporter
+
+        shared_reporter(parent_window).excepthook(kind, exc, tb)
+
+    def thread_hook(args) -> None:  # noqa: ANN001 - threading.ExceptHookArgs
+        from chatbot_gui.ui.crash import shared_reporter
+
+        shared_reporter(parent_window).thread_hook(args)
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_hook
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(argv) if argv is not None else list(sys.argv)
     from chatbot_gui.cli import early_exit
@@ -110,14 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from chatbot_gui.core import logs
     from chatbot_gui.core.paths import AppPaths
-    from chatbot_gui.ui.crash import CrashReporter
     from chatbot_gui.ui.single_instance import SingleInstance, bring_to_front, nobody_listening, server_name
 
-    logs.add_secret(os.environ.get("OPENAI_API_KEY"))
-    if logs.debug_enabled():
-        logs.setup(debug=True)  # at once: start-up speed does not matter when debugging
+    if os.environ.get("CHATBOT_DEBUG"):
+        from chatbot_gui.core import logs
+
+        if logs.debug_enabled():
+            logs.setup(debug=True)  # at once: start-up speed does not matter when debugging
     app = QApplication(args)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
@@ -125,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setDesktopFileName("chatbot")
     window = None
     # From here on an uncaught exception is logged and shown in a dialog (chatbot_gui/ui/crash.py).
-    CrashReporter(parent_window=lambda: window).install()
+    _install_crash_hooks(lambda: window)
     paths = AppPaths.default()
 
     def show_window() -> None:

@@ -209,3 +209,39 @@ def test_the_real_app_logs_and_shows_an_injected_failure(tmp_path: Path) -> None
     text = log_file.read_text(encoding="utf-8")
     assert "uncaught exception" in text and "in boom" in text
     assert ODD_KEY not in text and ODD_KEY not in result.stderr and ODD_KEY not in json.dumps(shown)
+
+
+@pytest.mark.qt_no_exception_capture
+def test_the_apps_hooks_load_the_reporter_when_a_worker_thread_fails_first(qtbot, log_setup: logs.LogSetup) -> None:
+    """app.main installs hooks that create the reporter only on the first exception; when that
+    happens on a worker thread, the dialog still opens on the GUI thread."""
+    from chatbot_gui import app as app_module
+    from chatbot_gui.ui import crash
+
+    saved = (sys.excepthook, threading.excepthook)
+    app_module._install_crash_hooks(lambda: None)
+    try:
+        assert crash._shared is None
+
+        def work() -> None:
+            raise KeyError("missing")
+
+        thread = threading.Thread(target=work, name="importer")
+        thread.start()
+        thread.join()
+        qtbot.waitUntil(lambda: crash._shared is not None and crash._shared.dialog is not None, timeout=5000)
+        reporter = crash._shared
+        from PySide6.QtWidgets import QApplication
+
+        assert reporter.thread() is QApplication.instance().thread()
+        assert reporter.dialog.isVisible() and "KeyError: 'missing'" in reporter.dialog.text()
+        _flush()
+        assert "uncaught exception in thread importer" in log_setup.path.read_text(encoding="utf-8")
+    finally:
+        sys.excepthook, threading.excepthook = saved
+        if crash._shared is not None:
+            if crash._shared.dialog is not None:
+                crash._shared.dialog.close()
+                crash._shared.dialog.deleteLater()
+            crash._shared.deleteLater()
+            crash._shared = None

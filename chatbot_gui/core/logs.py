@@ -13,7 +13,8 @@ What is written:
   debug output is request bodies and headers).
 
 Never the API key: every line goes through :func:`chatbot_gui.core.errors.redact` (anything
-key-shaped: ``sk-…``, ``Bearer …``) and the exact secrets registered with :func:`add_secret`.
+key-shaped: ``sk-…``, ``Bearer …``) and the exact secrets registered with :func:`add_secret` (the
+environment's ``OPENAI_API_KEY`` is registered at set-up).
 
 Set-up imports ``logging.handlers`` and platformdirs (~50 ms), so the app does it after the first
 paint, on a worker thread; :func:`ensure` makes it happen at once when an exception needs it sooner.
@@ -123,6 +124,7 @@ def setup(directory: Path | None = None, *, debug: bool | None = None, stderr: b
         if _installed is not None:
             return _installed
         debug = debug_enabled() if debug is None else debug
+        add_secret(os.environ.get("OPENAI_API_KEY"))  # the key this run was given, whatever its shape
         _installed = installed = LogSetup(directory or default_log_dir(), debug, debug if stderr is None else stderr)
     if installed.debug:
         logging.getLogger(__name__).debug("debug logging is on (CHATBOT_DEBUG)")

@@ -21,14 +21,18 @@ import threading
 import traceback
 from pathlib import Path
 from types import TracebackType
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from PySide6.QtCore import QObject, QThread, QUrl, Signal, Slot
-from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from chatbot_gui import APP_NAME
 from chatbot_gui.core import logs
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox, QWidget
+
+# The dialog's classes (QtWidgets' QMessageBox, QtGui's QDesktopServices) are imported when an error
+# is shown: the reporter is installed before the first paint and must cost start-up nothing.
 
 _ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
@@ -48,12 +52,16 @@ class CrashReporter(QObject):
     _handover = Signal(str)  # worker thread -> GUI thread
 
     def __init__(self, ensure_log: Callable[[], Path] | None = None,
-                 parent_window: Callable[[], QWidget | None] = lambda: None) -> None:
-        super().__init__(QApplication.instance())
+                 parent_window: "Callable[[], QWidget | None]" = lambda: None) -> None:
+        app = QCoreApplication.instance()
+        on_gui_thread = app is not None and QThread.currentThread() is app.thread()
+        super().__init__(app if on_gui_thread else None)
+        if app is not None and not on_gui_thread:
+            self.moveToThread(app.thread())  # its dialog slot must run on the GUI thread
         self._ensure_log = ensure_log or (lambda: logs.ensure().path)
         self._parent_window = parent_window
         self._log_path: Path | None = None
-        self.dialog: QMessageBox | None = None
+        self.dialog: "QMessageBox | None" = None
         self._more = 0
         self._running = True
         self._saved: tuple | None = None
@@ -63,7 +71,7 @@ class CrashReporter(QObject):
     def install(self) -> "CrashReporter":
         self._saved = (sys.excepthook, threading.excepthook)
         sys.excepthook = self.excepthook
-        threading.excepthook = self._thread_hook
+        threading.excepthook = self.thread_hook
         return self
 
     def uninstall(self) -> None:
@@ -78,7 +86,7 @@ class CrashReporter(QObject):
             return
         self.report((kind, exc, tb))
 
-    def _thread_hook(self, args: threading.ExceptHookArgs) -> None:
+    def thread_hook(self, args: threading.ExceptHookArgs) -> None:
         if args.exc_type is SystemExit or args.exc_value is None:
             return
         self.report((args.exc_type, args.exc_value, args.exc_traceback),
@@ -101,7 +109,7 @@ class CrashReporter(QObject):
             except (OSError, ValueError):
                 pass
         summary = summary_of(exc)
-        app = QApplication.instance()
+        app = QCoreApplication.instance()
         if app is None:
             return
         if QThread.currentThread() is app.thread():
@@ -112,6 +120,8 @@ class CrashReporter(QObject):
     # -- the dialog ----------------------------------------------------------------------------
     @Slot(str)
     def _show(self, summary: str) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         if self.dialog is not None and self.dialog.isVisible():
             self._more += 1
             self.dialog.setInformativeText(self._details(f"{self._more} more unexpected error(s) since."))
@@ -144,7 +154,26 @@ class CrashReporter(QObject):
 
     def open_log_folder(self) -> None:
         if self._log_path is not None:
+            from PySide6.QtCore import QUrl
+            from PySide6.QtGui import QDesktopServices
+
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._log_path.parent)))
 
     def log_path(self) -> Path | None:
         return self._log_path
+
+
+_shared: CrashReporter | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_reporter(parent_window: "Callable[[], QWidget | None]" = lambda: None) -> CrashReporter:
+    """The application's reporter, created on first use from whichever thread failed first.
+
+    chatbot_gui/app.py installs two small hooks before the window is built that call this only when
+    an exception escapes, so start-up does not even import this module."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = CrashReporter(parent_window=parent_window)
+        return _shared
