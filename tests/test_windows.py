@@ -125,6 +125,10 @@ def test_other_recorded_errors_are_not_overflows(case: str) -> None:
     ({"error": "Trying to keep the first 5000 tokens when context the overflows. However, the model is loaded with "
       "context length of only 4096 tokens, which is not enough. Try to load the model with a larger context length, "
       "or provide a shorter input"}, Overflow(4096, None)),
+    # Ollama (no numbers) and vLLM's other wording
+    ({"error": {"message": "prompt too long; exceeded max context length by 52 tokens"}}, Overflow(None, None)),
+    ({"object": "error", "message": "This model's maximum model length is 4096 tokens. Please reduce the length of "
+      "the messages.", "type": "BadRequestError", "code": 400}, Overflow(4096, None)),
     # Anthropic's words through OpenRouter
     ({"error": {"message": "prompt is too long: 210000 tokens > 200000 maximum", "code": 400}},
      Overflow(200000, 210000)),

@@ -158,6 +158,8 @@ class Overflow:
 _LIMIT_PATTERNS = (
     # OpenAI, vLLM, LiteLLM, DeepSeek: "This model's maximum context length is 4097 tokens."
     re.compile(r"maximum context length is (\d+)", re.I),
+    # vLLM (some versions): "This model's maximum model length is 4096 tokens"
+    re.compile(r"maximum model length is (\d+)", re.I),
     # llama.cpp: "request (4476 tokens) exceeds the available context size (4096 tokens)"
     re.compile(r"available context size \((\d+)", re.I),
     # LM Studio: "the model is loaded with context length of only 4096 tokens"
@@ -180,7 +182,7 @@ _PROMPT_PATTERNS = (
 )
 _OVERFLOW_WORDS = ("context_length_exceeded", "exceed_context_size", "context length", "context_length",
                    "context size", "context window", "maximum context", "prompt is too long",
-                   "maximum number of tokens allowed")
+                   "maximum number of tokens allowed", "maximum model length", "prompt too long")
 
 
 def parse_overflow(status: int | None, body: Any) -> Overflow | None:
