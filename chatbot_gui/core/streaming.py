@@ -161,7 +161,7 @@ def make_client(config: ConnectionConfig, abort: AbortHandle) -> Any:
         headers={"Accept-Encoding": "identity"},
         event_hooks={"request": [on_request]},
     )
-    return openai.OpenAI(
+    client = openai.OpenAI(
         api_key=config.usable_key or "",
         base_url=config.base_url,
         organization=config.organization,
@@ -170,6 +170,10 @@ def make_client(config: ConnectionConfig, abort: AbortHandle) -> Any:
         timeout=timeout,
         http_client=http_client,
     )
+    # The SDK fills a missing organization/project from OPENAI_ORG_ID/OPENAI_PROJECT_ID itself, for
+    # any server; the config already decided (they go only to OpenAI's own server: issue 9).
+    client.organization, client.project = config.organization, config.project
+    return client
 
 
 def request_kwargs(request: ChatRequest, policy: ParameterPolicy | None = None) -> dict[str, Any]:
