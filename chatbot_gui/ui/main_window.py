@@ -147,6 +147,11 @@ class MainWindow(QMainWindow):
 
         self.connection_label = QLabel()
         self.statusBar().addPermanentWidget(self.connection_label)
+        # Shown when the keyring could not be read (locked, prompt cancelled, no answer).
+        self.keyring_retry_button = QPushButton("Try again", objectName="keyringRetry")
+        self.keyring_retry_button.setToolTip("Ask the system keyring for the saved key again")
+        self.keyring_retry_button.hide()
+        self.statusBar().addPermanentWidget(self.keyring_retry_button)
         self.statusBar().showMessage("Ready")
         self.input.setFocus()
 
