@@ -370,7 +370,9 @@ class ConnectionPage(QWidget):
     def _probe_keyring(self) -> None:
         """Ask the keyring (off the GUI thread) about profiles whose "key saved" flag is unknown."""
         unknown = [p.id for p in self._drafts.values() if p.key_saved is None and not self._keys.is_known(p.id)]
-        if not unknown:
+        proxies = [p.id for p in self._drafts.values()
+                   if p.proxy_user and p.proxy_url_without_password and not self._keys.is_known(p.id, proxy=True)]
+        if not unknown and not proxies:
             return
         keys = self._keys
 
@@ -378,6 +380,8 @@ class ConnectionPage(QWidget):
             keys.prepare()
             for pid in unknown:
                 keys.get_with_source(pid)  # a failure is remembered as the keyring's reason
+            for pid in proxies:
+                keys.get_with_source(pid, proxy=True)
 
         def done(_none: object = None) -> None:
             self._probe = None
@@ -386,6 +390,8 @@ class ConnectionPage(QWidget):
                     saved = keys.peek(pid)[1] == "keyring"
                     self._drafts[pid] = dataclasses.replace(self._drafts[pid], key_saved=saved)
             self._show_keyring_reason(keys.known_reason)
+            if self._current in proxies and keys.peek(self._current, proxy=True)[0]:
+                self.proxy_pw_edit.setPlaceholderText("saved in the keyring (type to replace)")
             self._update_key_status()
 
         def failed(exc: BaseException) -> None:
