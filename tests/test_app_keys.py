@@ -16,7 +16,7 @@ import threading
 import time
 
 import pytest
-from keyring.errors import KeyringLocked
+from keyring.errors import InitError, KeyringLocked
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
@@ -45,12 +45,13 @@ class BlockingKeyring(MemoryKeyring):
         self.entered = threading.Event()
         self.reads = 0
         self.locked = False  # raise KeyringLocked, as SecretService does when the prompt is dismissed
+        self.error: type[Exception] = KeyringLocked
 
     def _wait(self) -> None:
         self.entered.set()
         self.release.wait(10)
         if self.locked:
-            raise KeyringLocked("Failed to unlock the collection!")
+            raise self.error("Failed to unlock the collection!")
 
     def get_password(self, service: str, username: str) -> str | None:
         self.reads += 1
@@ -293,17 +294,20 @@ def test_a_blocked_keyring_leaves_the_window_alive_and_says_so(qtbot, app_paths,
         timer.stop()
 
 
-def test_a_cancelled_unlock_prompt_says_so_and_try_again_reads_the_key(qtbot, app_paths, hosts) -> None:
+@pytest.mark.parametrize(("error", "words"), [(KeyringLocked, "locked"), (InitError, "keyring failed")])
+def test_a_cancelled_unlock_prompt_says_so_and_try_again_reads_the_key(qtbot, app_paths, hosts, error,
+                                                                        words) -> None:
     server, _ = hosts
     backend = BlockingKeyring()
     backend.locked = True
+    backend.error = error
     backend.release.set()
     MemoryKeyring.set_password(backend, SERVICE, "p1", STORED)
     saved_profile(app_paths, Profile("p1", "Local", base_url=server.base_url, key_saved=True))
     window, chat = start(qtbot, app_paths, KeyStore(backend), ask=never_asked)
     qtbot.waitUntil(lambda: window.keyring_retry_button.isVisible(), timeout=5000)
     message = window.statusBar().currentMessage()
-    assert "locked" in message and "Try again" in message
+    assert words in message and "Try again" in message
     assert chat.config.api_key is None
     backend.locked = False  # the user unlocks it this time
     qtbot.mouseClick(window.keyring_retry_button, Qt.MouseButton.LeftButton)
