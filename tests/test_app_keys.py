@@ -442,3 +442,26 @@ def test_a_never_named_profile_is_called_after_its_server(qtbot, app_paths, host
     assert [p.name for p in window.settings_controller.settings.profiles][1] == "My LiteLLM"
     assert DEFAULT_BASE_URL not in chat.config.base_url
     chat.shutdown()
+
+
+def test_test_connection_reads_an_unknown_key_off_the_gui_thread(qtbot, hosts) -> None:
+    server, _ = hosts
+    backend = BlockingKeyring()
+    MemoryKeyring.set_password(backend, SERVICE, "p1", STORED)
+    settings = Settings(profiles=(Profile("p1", "Older file", base_url=server.base_url),), active_profile_id="p1")
+    try:
+        dialog = SettingsDialog(settings, KeyStore(backend), {})
+        qtbot.addWidget(dialog)
+        dialog.show()
+        page = dialog.connection
+        qtbot.waitUntil(backend.entered.is_set, timeout=5000)
+        qtbot.mouseClick(page.test_button, Qt.MouseButton.LeftButton)
+        assert page.test_result.text() == "Connecting…"
+        qtbot.keyClicks(page.name_edit, " still typing")  # the dialog answers while the keyring blocks
+        assert page.name_edit.text().endswith("still typing") and not server.requests
+        backend.release.set()
+        qtbot.waitUntil(lambda: page.test_result.text().startswith("Connected"), timeout=5000)
+        assert server.requests[-1].headers["authorization"] == f"Bearer {STORED}"
+        dialog.close()
+    finally:
+        backend.release.set()

@@ -216,6 +216,11 @@ class KeyStore:
         value = self._cache.get(user) if keyring else None
         return (value, "keyring") if value else (None, "")
 
+    def saved_in_keyring(self, profile_id: str) -> bool | None:
+        """Whether the keyring held a key for ``profile_id`` when last asked (None: not asked)."""
+        user = _username(profile_id, False)
+        return bool(self._cache[user]) if user in self._cache else None
+
     def is_known(self, profile_id: str, *, proxy: bool = False) -> bool:
         """Whether the keyring was asked about this secret in this run (so :meth:`peek` knows)."""
         return _username(profile_id, proxy) in self._cache

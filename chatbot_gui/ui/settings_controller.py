@@ -168,11 +168,12 @@ class SettingsController(QObject):
         self.window.keyring_retry_button.show()
 
     def _remember_key_saved(self) -> None:
-        """An older settings file does not say whether a key is saved: remember what the keyring said."""
+        """Remember whether the keyring holds the profile's key (an older settings file does not say;
+        a key deleted outside the app makes the flag wrong), so later starts ask it only when needed."""
         profile = self.settings.active_profile
-        if profile.key_saved is not None or not self.keys.is_known(profile.id):
+        saved = self.keys.saved_in_keyring(profile.id)
+        if saved is None or saved == profile.key_saved:
             return
-        saved = self.keys.peek(profile.id)[1] == "keyring"
         self.settings = self.settings.with_profile(dataclasses.replace(profile, key_saved=saved))
         self._save()
 

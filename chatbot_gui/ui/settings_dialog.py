@@ -386,8 +386,8 @@ class ConnectionPage(QWidget):
         def done(_none: object = None) -> None:
             self._probe = None
             for pid in unknown:
-                if pid in self._drafts and keys.is_known(pid):
-                    saved = keys.peek(pid)[1] == "keyring"
+                saved = keys.saved_in_keyring(pid)
+                if pid in self._drafts and saved is not None:
                     self._drafts[pid] = dataclasses.replace(self._drafts[pid], key_saved=saved)
             self._show_keyring_reason(keys.known_reason)
             if self._current in proxies and keys.peek(self._current, proxy=True)[0]:
