@@ -102,9 +102,12 @@ class ConnectionPage(QWidget):
         self.preset_combo.addItem("Custom", "")
         self.url_edit = QLineEdit(objectName="baseUrl")
         base = env_base_url(self._env)
-        self.env_server = QLabel(objectName="envServer", wordWrap=True)
-        self.env_server.setText(f"This run uses {base} (OPENAI_BASE_URL in the environment); the address "
-                                "above applies when the variable is not set." if base else "")
+        # One short line each (a word-wrapped label in a tab page is not given its wrapped height by
+        # Qt's layouts and overlaps the next row); the full explanation is the tooltip.
+        self.env_server = QLabel(objectName="envServer")
+        self.env_server.setText(f"In use: {base} (OPENAI_BASE_URL)" if base else "")
+        self.env_server.setToolTip(f"This run uses {base}, from OPENAI_BASE_URL in the environment; the "
+                                   "address above applies when the variable is not set." if base else "")
         self.env_server.setVisible(bool(base))
         self.key_edit = QLineEdit(objectName="apiKey", echoMode=QLineEdit.EchoMode.Password)
         self.show_key = QCheckBox("Show", objectName="showKey")
@@ -347,6 +350,7 @@ class ConnectionPage(QWidget):
         source = "" if pid in pending.remove_keys else stored
         env_key = bool((self._env.get("OPENAI_API_KEY") or "").strip())
         elsewhere = source in ("keyring", "session") and not key_goes_to(draft, self._env)
+        tip = ""
         if env_key and env_key_applies(draft, self._env):
             text = "Using the key from the environment (OPENAI_API_KEY) for this run; it is not stored."
         elif pending.keys.get(pid):
@@ -355,14 +359,16 @@ class ConnectionPage(QWidget):
         elif stored and not source:
             text = "The saved key will be removed when you press OK."
         elif elsewhere:
-            text = (f"The saved key was given for {draft.key_address or 'another address'}, so it is not sent to "
-                    f"{server_in_use(draft, self._env) or 'an empty address'}. Type this server's key, or use "
-                    "the saved one here if it belongs to this server too.")
+            text = f"The saved key is for {server_label(draft.key_address)}: it is not sent to this server."
+            tip = (f"The saved key was given for {draft.key_address}, so it is not sent to "
+                   f"{server_in_use(draft, self._env) or 'an empty address'}. Type this server's key, or use "
+                   "the saved one here if it belongs to this server too.")
         else:
             text = {"keyring": "A key is saved in the system keyring. Type a new one to replace it.",
                     "session": "A key is kept in memory until Chatbot quits (not saved).",
                     "?": "Checking the system keyring…"}.get(source, "No key saved.")
         self.key_status.setText(text)
+        self.key_status.setToolTip(tip)
         self.remove_key.setEnabled(bool(pending.keys.get(pid) or source in ("keyring", "session")))
         self.use_saved_key.setVisible(elsewhere and not pending.keys.get(pid)
                                       and bool(server_in_use(draft, self._env)))
