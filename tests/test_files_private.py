@@ -19,7 +19,7 @@ from chatbot_gui.core.paths import AppPaths
 from chatbot_gui.core.persona_store import PersonaLibrary, PersonaStore
 from chatbot_gui.core.personas import Persona
 from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
-from chatbot_gui.core.settings import Profile, Settings, SettingsStore, resolve_connection
+from chatbot_gui.core.settings import Profile, Settings, SettingsStore, first_start_settings, resolve_connection
 from chatbot_gui.core.store import ChatStore
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
@@ -157,7 +157,7 @@ def test_a_dangling_link_is_not_replaced(paths: AppPaths) -> None:
 
 def test_a_missing_file_is_still_created(paths: AppPaths) -> None:
     store = SettingsStore(paths)
-    assert store.load() == (Settings(), None)
+    assert store.load() == (first_start_settings(), None)  # the defaults, known to have no key saved
     store.save(Settings(last_persona="x"))
     assert store.load()[0].last_persona == "x"
 

@@ -238,12 +238,21 @@ def key_goes_to(profile: Profile, env: Mapping[str, str]) -> bool:
     return same_server(server_in_use(profile, env), profile.key_address)
 
 
-def keyring_needed(profile: Profile, env: Mapping[str, str]) -> bool:
-    """Whether resolving ``profile`` would read the keyring (a locked one prompts the user)."""
+def keyring_reads(profile: Profile, env: Mapping[str, str]) -> tuple[bool, ...]:
+    """Which secrets resolving ``profile`` reads from the keyring (a locked one prompts the user):
+    ``False`` for its key, ``True`` for its proxy password. Empty: the keyring is not asked."""
     env_key = (env.get("OPENAI_API_KEY") or "").strip()
-    wants_key = not (env_key and env_key_applies(profile, env)) and key_goes_to(profile, env)
-    return (wants_key and profile.key_saved is not False) or bool(
-        profile.proxy_url_without_password.strip() and profile.proxy_user)
+    reads: list[bool] = []
+    if not (env_key and env_key_applies(profile, env)) and key_goes_to(profile, env) and profile.key_saved is not False:
+        reads.append(False)
+    if profile.proxy_url_without_password.strip() and profile.proxy_user:
+        reads.append(True)
+    return tuple(reads)
+
+
+def keyring_needed(profile: Profile, env: Mapping[str, str]) -> bool:
+    """Whether resolving ``profile`` would read the keyring at all."""
+    return bool(keyring_reads(profile, env))
 
 
 def resolve_connection(settings: Settings, keys: KeyStore, env: Mapping[str, str],
@@ -432,7 +441,7 @@ class SettingsStore:
     def load(self) -> tuple[Settings, str | None]:
         """The stored settings and a notice for the user (None when all went well)."""
         try:
-            self.path.stat()
+            self.path.lstat()  # a dangling link is not a first start: load_json_file says what it is
         except FileNotFoundError:  # a first start: no key can have been saved, the keyring is not asked
             self.writable = True
             return first_start_settings(), None

@@ -21,7 +21,7 @@ from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.persona_store import PersonaLibrary, PersonaStore
 from chatbot_gui.core.personas import DEFAULT_MODEL
 from chatbot_gui.core.settings import (
-    Settings, SettingsStore, env_base_url, key_goes_to, keyring_needed, resolve_connection, server_label,
+    Settings, SettingsStore, env_base_url, keyring_reads, resolve_connection, server_label,
 )
 from chatbot_gui.ui.controller import ChatController
 from chatbot_gui.ui.main_window import MainWindow
@@ -113,32 +113,23 @@ class SettingsController(QObject):
 
         self.window.keyring_retry_button.hide()
         profile = self.settings.active_profile
-        if not keyring_needed(profile, self.env) or self._keyring_known(profile):
+        reads = keyring_reads(profile, self.env)
+        if all(self.keys.is_known(profile.id, proxy=proxy) for proxy in reads):
             self._key_loaded(first_run)
             return
         if self._keyring_task is not None:
             self._keyring_task.cancel()
         self.apply_connection(waiting=True)
         self.window.show_status(WAITING_FOR_KEYRING, 0)
-        keys, want_key = self.keys, key_goes_to(profile, self.env) and profile.key_saved is not False
-        proxy_auth = bool(profile.proxy_url_without_password.strip() and profile.proxy_user)
+        keys = self.keys
 
         def read() -> None:  # on a worker thread: may wait for an unlock prompt
             keys.prepare()
-            if want_key:
-                keys.load(profile.id)
-            if proxy_auth:
-                keys.load(profile.id, proxy=True)
+            for proxy in reads:
+                keys.load(profile.id, proxy=proxy)
 
         self._keyring_task = runner().run(read, lambda _none: self._key_loaded(first_run),
                                           self._key_failed, name="keyring read", timeout=KEYRING_TIMEOUT)
-
-    def _keyring_known(self, profile) -> bool:  # noqa: ANN001 - a Profile
-        keys = self.keys
-        wants = [False] if key_goes_to(profile, self.env) and profile.key_saved is not False else []
-        if profile.proxy_url_without_password.strip() and profile.proxy_user:
-            wants.append(True)
-        return all(keys.is_known(profile.id, proxy=proxy) for proxy in wants)
 
     def _key_loaded(self, first_run: bool) -> None:
         self._keyring_task = None

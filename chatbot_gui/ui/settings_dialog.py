@@ -30,7 +30,7 @@ from chatbot_gui.core.persona_store import PersonaLibrary
 from chatbot_gui.core.personas import DEFAULT_MODEL
 from chatbot_gui.core.secrets import KeyStore, KeyStoreError, PendingSecrets
 from chatbot_gui.core.settings import (
-    PRESETS, Profile, Settings, env_base_url, env_key_applies, key_goes_to, keyring_needed, new_profile_id,
+    PRESETS, Profile, Settings, env_base_url, env_key_applies, key_goes_to, keyring_reads, new_profile_id,
     proxy_problem, resolve_connection, same_server, server_in_use, server_label, settings_problem,
     split_proxy_url,
 )
@@ -439,9 +439,7 @@ class ConnectionPage(QWidget):
         self.test_button.setEnabled(False)
         self._test_pid = self._current
         prof = settings.active_profile
-        wants = ([False] if key_goes_to(prof, self._env) and prof.key_saved is not False else []) + (
-            [True] if prof.proxy_user and prof.proxy_url_without_password else [])
-        if not keyring_needed(prof, self._env) or all(self._keys.is_known(prof.id, proxy=p) for p in wants):
+        if all(self._keys.is_known(prof.id, proxy=proxy) for proxy in keyring_reads(prof, self._env)):
             self._start_test(self.current_config())
             return
         keys, env = self._keys, self._env
@@ -522,11 +520,14 @@ class ConnectionPage(QWidget):
         def saved(done: dict[str, str]) -> None:
             self._save_task = None
             for pid, where in done.items():
-                if pid in self._drafts:
-                    prof = self._drafts[pid]
-                    self._drafts[pid] = dataclasses.replace(
-                        prof, key_saved=False if where == "removed" else (True if where == "keyring" else prof.key_saved),
-                        key_server=None if where == "removed" else prof.base_url)
+                if pid not in self._drafts:
+                    continue
+                prof = self._drafts[pid]
+                if where == "removed":
+                    self._drafts[pid] = dataclasses.replace(prof, key_saved=False, key_server=None)
+                else:  # a typed key belongs to the address it was typed beside
+                    saved_flag = True if where == "keyring" else prof.key_saved
+                    self._drafts[pid] = dataclasses.replace(prof, key_saved=saved_flag, key_server=prof.base_url)
             on_saved()
 
         def failed(exc: BaseException) -> None:
