@@ -291,7 +291,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         rec = self._read_request()
         owner = self.server.owner
-        if rec.path.split("?")[0].rstrip("/") == "/v1/models":
+        if rec.path.split("?")[0].rstrip("/") == "/v1/models" and owner.models_reply is not None:
+            self._serve(owner.models_reply)  # a scripted answer (an error, a broken body)
+        elif rec.path.split("?")[0].rstrip("/") == "/v1/models":
             data = {"object": "list",
                     "data": [{"id": m, "object": "model", "owned_by": "test"} for m in owner.models]}
             self._serve(error(200, data))  # a JSON body with a Content-Length
@@ -437,6 +439,8 @@ class FakeServer:
     def __init__(self, default_reply: Reply | None = None, models: list[str] | None = None) -> None:
         self.default_reply = DEFAULT_REPLY if default_reply is None else default_reply
         self.models = ["gpt-4o-mini", "gpt-4o", "o3-mini"] if models is None else models
+        #: When set, ``GET /v1/models`` is answered with this instead of the list.
+        self.models_reply: Reply | None = None
         self.requests: list[RecordedRequest] = []
         self.disconnects = 0
         self.errors: list[BaseException] = []  # exceptions the handlers raised (a bug in this file)
