@@ -245,3 +245,17 @@ def test_test_connection_shows_a_long_server_message_on_one_line_with_the_rest_i
     assert "No fallback was attempted." in page.test_result.toolTip()
     qtbot.waitUntil(lambda: running_models_threads() == 0, timeout=3000)
     dialog.close()
+
+
+def test_a_stopped_reply_is_saved_with_the_model_the_server_reports(qtbot, chat, fake_server):
+    window, controller = chat
+    fake_server.queue(stream(["Partial"] + ["more"] * 50, model="llama3.1:8b-instruct-q4", delay=0.1))
+    window.input.setFocus()
+    qtbot.keyClicks(window.input, "hi")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "Partial" in window.transcript.toPlainText())
+    qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
+    assert not controller.busy
+    reply = stored_messages(controller)[-1]
+    assert reply.status.value == "stopped" and reply.content.startswith("Partial")
+    assert reply.model == "llama3.1:8b-instruct-q4"

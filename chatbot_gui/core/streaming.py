@@ -304,11 +304,14 @@ def stream_chat(
     policy: ParameterPolicy | None = None,
     on_thinking: Callable[[], None] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    on_model: Callable[[str], None] | None = None,
 ) -> Outcome:
     """Send ``request`` and pass each piece of reply text to ``on_text``. Never raises.
 
     ``on_thinking`` is called once when a reasoning model streams its reasoning (``reasoning`` /
     ``reasoning_content``, not shown) before any reply text, so the UI can say it is thinking.
+    ``on_model`` is called once with the model the server says is answering, as soon as a chunk
+    names it (so a reply stopped early is still saved under it).
 
     The SDK sends the request and raises for an error status; the body of the reply is read here
     (:class:`~.sse.ReplyReader`), with about a sixth of the CPU the SDK's per-chunk models took, which
@@ -354,6 +357,9 @@ def stream_chat(
                                             "characters, far more than any real reply.")
                     received += len(text)
                     on_text(text)
+                if on_model is not None and reader.model is not None:
+                    on_model(reader.model)
+                    on_model = None
                 if on_thinking is not None and reader.reasoning_chars and not received:
                     on_thinking()
                     on_thinking = None
