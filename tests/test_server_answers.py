@@ -176,6 +176,16 @@ def test_a_lone_surrogate_in_a_json_reply_is_replaced_too(fake_server) -> None:
     assert text == "x\ufffdy" and outcome.model == "m\ufffd"
 
 
+@pytest.mark.parametrize("body, content_type", [
+    (b"data: " + b"[" * 100_000 + b"\n\n", "text/event-stream"),
+    (b'{"choices": ' + b"[" * 100_000, "application/json"),
+])
+def test_json_nested_too_deeply_is_a_clear_error(fake_server, body, content_type) -> None:
+    outcome, _ = run(fake_server, raw(200, body, headers={"Content-Type": content_type}))
+    assert outcome.error is not None and outcome.error.kind == "garbage"
+    assert "nested too deeply" in outcome.error.detail
+
+
 # ------------------------------------------------------------------ bounded memory and time
 
 SMALL = Limits(max_reply_chars=2000, max_event_bytes=4096, max_stream_bytes=64 * 1024,

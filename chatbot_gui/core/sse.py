@@ -246,8 +246,10 @@ class ReplyReader:
             payload = json.loads(data)
         except ValueError:
             if event.type == "error":
-                raise InBandError(data.strip()) from None
+                raise InBandError(data.strip()[:4000]) from None
             raise
+        except RecursionError:  # "[[[[…": JSON nested deeper than the decoder goes
+            raise ValueError("a stream event is JSON nested too deeply to read") from None
         if not isinstance(payload, dict):
             raise ValueError(f"a stream event is JSON but not an object ({type(payload).__name__})")
         error = payload.get("error")

@@ -520,7 +520,10 @@ def _from_completion(response: Any, on_text: Callable[[str], None], limits: Limi
     Some OpenAI-compatible servers ignore ``stream: true``. The reply is still a reply: its text is
     delivered in one piece. An ``error`` object in a 200 body is reported like an in-stream error.
     """
-    data = json.loads(response.read())
+    try:
+        data = json.loads(response.read())
+    except RecursionError:  # "[[[[…": nested deeper than the decoder goes
+        raise ValueError("the JSON reply is nested too deeply to read") from None
     if isinstance(data, dict) and data.get("error"):
         raise _in_band_error(response, data["error"])
     choices = data.get("choices") if isinstance(data, dict) else None
