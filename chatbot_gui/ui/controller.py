@@ -175,6 +175,8 @@ class ChatController(QObject):
         thread.stop()
         self._flush()
         self._active = None
+        if thread.reported_model and self._reply is not None:
+            self._reply.model = thread.reported_model
         self._finish_reply(Status.STOPPED)
         self._set_busy(False)
         self.replyFinished.emit("stopped")

@@ -436,6 +436,7 @@ class ConnectionPage(QWidget):
             return
         self.cancel_test()
         self.test_result.setText("Connecting…")
+        self.test_result.setToolTip("")
         self.test_button.setEnabled(False)
         self._test_pid = self._current
         prof = settings.active_profile
@@ -495,8 +496,10 @@ class ConnectionPage(QWidget):
             return
         self._thread = None
         self.test_button.setEnabled(True)
-        text = info.message + (f"\n{info.detail}" if info.detail else "")
-        self.test_result.setText(text)
+        # The server's words shortened to one line; the whole text (LiteLLM's runs to several
+        # paragraphs) in the tooltip.
+        self.test_result.setText(info.message + (f"\n{info.summary}" if info.detail else ""))
+        self.test_result.setToolTip(info.detail if info.has_more else "")
 
     # -- OK ------------------------------------------------------------------------------------------
     def problem(self) -> str:
