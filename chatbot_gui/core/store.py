@@ -433,33 +433,43 @@ class ChatStore:
 
     @_repairs_index
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
-        """Messages and chat titles containing every whitespace-separated term of ``query``, any case.
+        """Chats whose messages or title contain every whitespace-separated term of ``query``, any case.
 
-        Plain text (quotes, ``AND``, ``*`` are literal). Terms under 3 characters ("你好", an emoji, "C#")
-        use ``LIKE`` (ASCII case folding), a scan if all are short. Streaming replies are not searched."""
+        One hit per chat (a chat whose title and messages match is listed once): its best-matching
+        message, else its title. Plain text (quotes, ``AND``, ``*`` are literal). Terms under 3
+        characters ("你好", an emoji, "C#") use ``LIKE`` (ASCII case folding), a scan if all are
+        short. Streaming replies are not searched."""
         terms = list(dict.fromkeys(query.split()))
         if not terms or limit <= 0:
             return []
         match = " AND ".join('"' + t.replace('"', '""') + '"' for t in terms if len(t) >= 3)
         likes = ["%" + re.sub(r"([\\%_])", r"\\\1", t) + "%" for t in terms if len(t) < 3]
-        hits: list[tuple[Any, ...]] = []
+        best: dict[int, tuple[Any, ...]] = {}
         for fts, table, column, msg_id, chat_id in (
             ("messages_fts", "messages", "content", "t.id", "t.chat_id"),
             ("chats_fts", "chats", "title", "NULL", "t.id")):
             where = [f"t.{column} LIKE ? ESCAPE '\\'"] * len(likes)
             where += ["t.status != 'streaming'"] if table == "messages" else []
+            # GROUP BY chat with one min()/max(): SQLite takes the other columns from that row.
             if match:  # each term a quoted phrase: the user's text never becomes FTS5 syntax
-                source, rank, order = f"{fts} f JOIN {table} t ON t.id = f.rowid", "f.rank", "f.rank"
+                source, pick, order = f"{fts} f JOIN {table} t ON t.id = f.rowid", "min(f.rank)", "1"
                 where.insert(0, f"{fts} MATCH ?")
             else:
-                source, rank, order = f"{table} t", "0.0", "t.id DESC"
-            hits += self._db.execute(
-                f"SELECT {rank}, c.updated_at, c.id, {msg_id}, c.title, t.{column} FROM {source}"
+                source, pick, order = f"{table} t", "max(t.id)", "1 DESC"
+            rows = self._db.execute(
+                f"SELECT {pick}, c.updated_at, c.id, {msg_id}, c.title, t.{column} FROM {source}"
                 f" JOIN chats c ON c.id = {chat_id} WHERE {' AND '.join(where) or '1'}"
-                f" ORDER BY {order} LIMIT ?", [*([match] if match else []), *likes, limit]).fetchall()
+                f" GROUP BY c.id ORDER BY {order} LIMIT ?", [*([match] if match else []), *likes, limit])
+            for row in rows:
+                row = ((row[0] if match else 0.0), *row[1:])
+                seen = best.get(row[2])
+                if seen is None:
+                    best[row[2]] = row
+                elif match and row[0] < seen[0]:  # a title hit that ranks better lifts the message hit
+                    best[row[2]] = (row[0], *seen[1:])
         pattern = re.compile("|".join(map(re.escape, sorted(terms, key=len, reverse=True))), re.I)
         return [SearchHit(chat_id, msg_id, title, _snippet(text, pattern), rank)
-                for rank, _, chat_id, msg_id, title, text in sorted(hits, key=lambda h: (h[0], -h[1]))
+                for rank, _, chat_id, msg_id, title, text in sorted(best.values(), key=lambda h: (h[0], -h[1]))
                 ][:limit]
 
 

@@ -221,7 +221,7 @@ class HistoryController(QObject):
         if self.chat.conversation.chat_id == chat_id:
             self.new_chat()
         title = snapshot.title or "New chat"
-        self.window.sidebar.show_undo(f"Deleted “{title[:40]}”.", lambda: self._restore(snapshot))
+        self.window.sidebar.show_undo(f"Deleted “{title}”.", lambda: self._restore(snapshot))
         self._wipe_deleted()
 
     def _wipe_deleted(self) -> None:
