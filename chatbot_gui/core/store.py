@@ -26,6 +26,7 @@ from typing import Any, TypeVar, cast
 from chatbot_gui.core.atomic import set_aside
 from chatbot_gui.core.paths import ensure_private_dir, make_private
 from chatbot_gui.core.conversation import Status
+from chatbot_gui.core.unicode import clean_optional, clean_text
 
 #: Marks around matched text in :attr:`SearchHit.snippet`; the UI escapes the rest, then replaces them.
 MARK_START, MARK_END = "\x02", "\x03"
@@ -290,14 +291,15 @@ class ChatStore:
             cur = db.execute(
                 "INSERT INTO chats (title, created_at, updated_at, persona_name, system_prompt, model,"
                 " extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (title, now, now, persona_name, system_prompt, model, json.dumps(dict(extra or {}))))
+                (_t(title), now, now, _t(persona_name), _t(system_prompt), _opt(model),
+                 json.dumps(dict(extra or {}))))
         return int(cur.lastrowid or 0)
 
     @_repairs_index
     def rename_chat(self, chat_id: int, title: str) -> None:
         """Change a chat's title (it keeps its place in the list); ``KeyError`` if there is none."""
         with self._write() as db:
-            if not db.execute("UPDATE chats SET title = ? WHERE id = ?", (title, chat_id)).rowcount:
+            if not db.execute("UPDATE chats SET title = ? WHERE id = ?", (_t(title), chat_id)).rowcount:
                 raise KeyError(chat_id)
 
     @_repairs_index
@@ -305,7 +307,7 @@ class ChatStore:
         """Record the persona (and its system prompt) the chat uses from now on."""
         with self._write() as db:
             db.execute("UPDATE chats SET persona_name = ?, system_prompt = ? WHERE id = ?",
-                       (persona_name, system_prompt, chat_id))
+                       (_t(persona_name), _t(system_prompt), chat_id))
 
     def summary(self, chat_id: int) -> ChatSummary:
         """One chat's list entry; ``KeyError`` if there is none."""
@@ -367,15 +369,15 @@ class ChatStore:
             keep = keep_ids and not db.execute("SELECT 1 FROM chats WHERE id = ?", (chat.id,)).fetchone()
             cur = db.execute(
                 f"INSERT INTO chats ({_CHAT_COLS}, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (chat.id if keep else None, chat.title, chat.created_at, chat.updated_at,
-                 chat.persona_name, chat.system_prompt, chat.model, json.dumps(dict(chat.extra))))
+                (chat.id if keep else None, _t(chat.title), chat.created_at, chat.updated_at,
+                 _t(chat.persona_name), _t(chat.system_prompt), _opt(chat.model), json.dumps(dict(chat.extra))))
             chat_id = int(cur.lastrowid or 0)
             db.executemany(
                 "INSERT INTO messages (id, chat_id, seq, role, content, status, kept, model, created_at,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(m.id if keep else None, chat_id, seq, m.role, m.content,
+                [(m.id if keep else None, chat_id, seq, m.role, _t(m.content),
                   "interrupted" if m.status == "streaming" else Status(m.status).value, int(m.kept),
-                  m.model, m.created_at, m.created_at)
+                  _opt(m.model), m.created_at, m.created_at)
                  for seq, m in enumerate(chat.messages, start=1)])
         return chat_id
 
@@ -391,7 +393,7 @@ class ChatStore:
                 cur = db.execute(
                     "INSERT INTO messages (chat_id, seq, role, content, status, model, created_at,"
                     " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (chat_id, seq, role, content, Status(status).value, model, created, created))
+                    (chat_id, seq, role, _t(content), Status(status).value, _opt(model), created, created))
             except sqlite3.IntegrityError as exc:
                 if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
                     raise
@@ -400,15 +402,17 @@ class ChatStore:
 
     @_repairs_index
     def update_message(self, message_id: int, content: str, status: Status | str,
-                       kept: bool | None = None) -> bool:
+                       kept: bool | None = None, model: str | None = None) -> bool:
         """Replace a message's text and status (a streaming reply: about once a second, and at the end).
 
+        ``model`` (when given) replaces the model it was saved with: the one the server reported.
         One row write (search indexes it when it stops streaming). False if its chat was deleted."""
         with self._write() as db:
             return db.execute(
-                "UPDATE messages SET content = ?, status = ?, kept = coalesce(?, kept), updated_at = ?"
-                " WHERE id = ?", (content, Status(status).value, None if kept is None else int(kept),
-                                  self._clock(), message_id)).rowcount > 0
+                "UPDATE messages SET content = ?, status = ?, kept = coalesce(?, kept), model = coalesce(?, model),"
+                " updated_at = ? WHERE id = ?",
+                (_t(content), Status(status).value, None if kept is None else int(kept), _opt(model),
+                 self._clock(), message_id)).rowcount > 0
 
     @_repairs_index
     def mark_interrupted_streams(self, stale_after: float = 0.0) -> int:
@@ -471,6 +475,12 @@ class ChatStore:
         return [SearchHit(chat_id, msg_id, title, _snippet(text, pattern), rank)
                 for rank, _, chat_id, msg_id, title, text in sorted(best.values(), key=lambda h: (h[0], -h[1]))
                 ][:limit]
+
+
+# Text a server or an imported file sent may hold a lone surrogate, which SQLite refuses to encode
+# (UnicodeEncodeError out of a save: the reply was lost and the window stuck). Stored with U+FFFD.
+_t = clean_text
+_opt = clean_optional
 
 
 def _create_private(path: Path) -> None:
