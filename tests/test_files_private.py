@@ -195,3 +195,15 @@ def test_out_of_range_personas_numbers_set_the_file_aside_with_a_notice(paths: A
     assert library == PersonaLibrary()
     assert notice and "temperature" in notice and "kept as personas.json.corrupt-" in notice
     assert Persona("Hot", "") not in library.personas
+
+
+def test_the_settings_dialog_opens_on_a_file_with_infinity(qtbot, paths: AppPaths) -> None:
+    from chatbot_gui.ui.settings_dialog import SettingsDialog
+
+    paths.config_dir.mkdir(parents=True)
+    (paths.config_dir / "settings.json").write_text(
+        '{"version": 1, "profiles": [{"id": "default", "name": "OpenAI", "read_timeout": Infinity}]}')
+    settings, _ = SettingsStore(paths).load()
+    dialog = SettingsDialog(settings, KeyStore(MemoryKeyring()), {}, False, None)
+    qtbot.addWidget(dialog)
+    assert dialog.connection.timeout_spin.value() == 3600
