@@ -454,23 +454,31 @@ class ChatStore:
             ("chats_fts", "chats", "title", "NULL", "t.id")):
             where = [f"t.{column} LIKE ? ESCAPE '\\'"] * len(likes)
             where += ["t.status != 'streaming'"] if table == "messages" else []
-            # GROUP BY chat with one min()/max(): SQLite takes the other columns from that row.
             if match:  # each term a quoted phrase: the user's text never becomes FTS5 syntax
-                source, pick, order = f"{fts} f JOIN {table} t ON t.id = f.rowid", "min(f.rank)", "1"
+                source, rank, order = f"{fts} f JOIN {table} t ON t.id = f.rowid", "f.rank", "f.rank"
                 where.insert(0, f"{fts} MATCH ?")
             else:
-                source, pick, order = f"{table} t", "max(t.id)", "1 DESC"
-            rows = self._db.execute(
-                f"SELECT {pick}, c.updated_at, c.id, {msg_id}, c.title, t.{column} FROM {source}"
-                f" JOIN chats c ON c.id = {chat_id} WHERE {' AND '.join(where) or '1'}"
-                f" GROUP BY c.id ORDER BY {order} LIMIT ?", [*([match] if match else []), *likes, limit])
-            for row in rows:
-                row = ((row[0] if match else 0.0), *row[1:])
-                seen = best.get(row[2])
+                source, rank, order = f"{table} t", "0.0", "t.id DESC"
+            sql = (f"SELECT {rank}, c.updated_at, c.id, {msg_id}, c.title, t.{column} FROM {source}"
+                   f" JOIN chats c ON c.id = {chat_id} WHERE {' AND '.join(where) or '1'}"
+                   f" ORDER BY {order} LIMIT ? OFFSET ?")
+            # Best first, in growing pages, until ``limit`` different chats are found: a GROUP BY
+            # would rank every match (200 ms instead of 20 for a common word in 10,000 chats).
+            found: dict[int, tuple[Any, ...]] = {}
+            offset, page = 0, limit * 4
+            while len(found) < limit:
+                rows = self._db.execute(sql, [*([match] if match else []), *likes, page, offset]).fetchall()
+                for row in rows:
+                    found.setdefault(row[2], row)  # the chat's best message (or its title)
+                if len(rows) < page:
+                    break
+                offset, page = offset + page, page * 2
+            for cid, row in found.items():
+                seen = best.get(cid)
                 if seen is None:
-                    best[row[2]] = row
-                elif match and row[0] < seen[0]:  # a title hit that ranks better lifts the message hit
-                    best[row[2]] = (row[0], *seen[1:])
+                    best[cid] = row
+                elif row[0] < seen[0]:  # a title that ranks better lifts the chat's message hit
+                    best[cid] = (row[0], *seen[1:])
         pattern = re.compile("|".join(map(re.escape, sorted(terms, key=len, reverse=True))), re.I)
         return [SearchHit(chat_id, msg_id, title, _snippet(text, pattern), rank)
                 for rank, _, chat_id, msg_id, title, text in sorted(best.values(), key=lambda h: (h[0], -h[1]))
