@@ -54,9 +54,11 @@ def test_an_existing_open_folder_is_made_private(paths: AppPaths) -> None:
 
 
 def test_database_wal_and_shm_are_private(paths: AppPaths) -> None:
-    os.umask(0o022)
-    path = paths.data_dir / "chats.sqlite3"
-    store, _ = ChatStore.open(path)
+    umask = os.umask(0o022)  # the usual umask, under which SQLite makes its files 0644
+    try:
+        store, _ = ChatStore.open(paths.data_dir / "chats.sqlite3")
+    finally:
+        os.umask(umask)
     chat = store.create_chat("t", "p", "", None)
     store.add_message(chat, "user", "hello")
     try:

@@ -5,7 +5,6 @@ name, deleted chats wiped from the file, unreadable settings left alone at quit.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
