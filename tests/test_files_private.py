@@ -54,9 +54,11 @@ def test_an_existing_open_folder_is_made_private(paths: AppPaths) -> None:
 
 
 def test_database_wal_and_shm_are_private(paths: AppPaths) -> None:
-    os.umask(0o022)
-    path = paths.data_dir / "chats.sqlite3"
-    store, _ = ChatStore.open(path)
+    umask = os.umask(0o022)  # the usual umask, under which SQLite makes its files 0644
+    try:
+        store, _ = ChatStore.open(paths.data_dir / "chats.sqlite3")
+    finally:
+        os.umask(umask)
     chat = store.create_chat("t", "p", "", None)
     store.add_message(chat, "user", "hello")
     try:
@@ -195,3 +197,15 @@ def test_out_of_range_personas_numbers_set_the_file_aside_with_a_notice(paths: A
     assert library == PersonaLibrary()
     assert notice and "temperature" in notice and "kept as personas.json.corrupt-" in notice
     assert Persona("Hot", "") not in library.personas
+
+
+def test_the_settings_dialog_opens_on_a_file_with_infinity(qtbot, paths: AppPaths) -> None:
+    from chatbot_gui.ui.settings_dialog import SettingsDialog
+
+    paths.config_dir.mkdir(parents=True)
+    (paths.config_dir / "settings.json").write_text(
+        '{"version": 1, "profiles": [{"id": "default", "name": "OpenAI", "read_timeout": Infinity}]}')
+    settings, _ = SettingsStore(paths).load()
+    dialog = SettingsDialog(settings, KeyStore(MemoryKeyring()), {}, False, None)
+    qtbot.addWidget(dialog)
+    assert dialog.connection.timeout_spin.value() == 3600

@@ -186,7 +186,7 @@ class ChatController(QObject):
         if msg is None or msg.kept or msg.status is Status.COMPLETE:
             return
         msg.kept = True
-        self.window.transcript.mark_kept()
+        self.window.transcript.mark_kept(message_id)
         if self.recorder is not None:
             self._note_save_problem(self.recorder.save_reply(self.conversation, msg))
 
