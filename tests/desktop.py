@@ -142,7 +142,7 @@ class Desktop:
         if not address:
             raise RuntimeError("dbus-daemon did not start")
         self.env["DBUS_SESSION_BUS_ADDRESS"] = address
-        # gnome-keyring, unlocked with a password on stdin (PLATFORM.md: without --unlock every
+        # gnome-keyring, unlocked with a password on stdin (docs/platform.md: without --unlock every
         # write ends in "Prompt dismissed"); --foreground keeps it our child, stopped by its pid.
         keyring = self._spawn(["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
