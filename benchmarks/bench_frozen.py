@@ -15,7 +15,8 @@ What the app adds on top of Qt is then what the ratios show.
 ``--frozen-app DIR`` measures an app folder built already (CI builds it once, in a clean venv, for
 its smoke test) instead of building one; ``--frozen-python PY`` is the interpreter (with PyInstaller)
 that builds; the hello-world is always built here, with that interpreter. ``--no-onefile`` skips
-the two one-file builds (~1.5 minutes).
+the two one-file builds (~1.5 minutes). ``--frozen-hello DIR`` takes a hello-world folder built
+already with the same spec and interpreter (CI builds it while it builds the app).
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def startup(app_exe: Path, hello_exe: Path, runs: int) -> Result:
     return result
 
 
-def run(runs: int = 7, app_dir: str | None = None, python: str | None = None, onefile: bool = True) -> list[Result]:
+def run(runs: int = 7, app_dir: str | None = None, python: str | None = None, onefile: bool = True,
+        hello_dir: str | None = None) -> list[Result]:
     python = python or sys.executable
     probe = subprocess.run([python, "-c", "import PyInstaller"], capture_output=True, timeout=120)
     if probe.returncode != 0:
@@ -123,7 +125,7 @@ def run(runs: int = 7, app_dir: str | None = None, python: str | None = None, on
     with tempfile.TemporaryDirectory(prefix="chatbot-bench-build-") as tmp:
         out = Path(tmp)
         app = Path(app_dir).resolve() if app_dir else build(python, out)
-        hello = build(python, out, "--hello")
+        hello = Path(hello_dir).resolve() if hello_dir else build(python, out, "--hello")
         app_size, hello_size = folder_bytes(app) / MIB, folder_bytes(hello) / MIB
         size = Result("frozen: one-folder size", app_size, hello_size, "MiB", FOLDER_BUDGET_MIB, kind="abs")
         size.notes.append(f"{app} vs {hello} (hello-world, same spec); built with {python}")

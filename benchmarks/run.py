@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                                                             "instead of building one")
     parser.add_argument("--frozen-python", metavar="PY", help="frozen: the Python (with PyInstaller) that builds "
                                                               "(default: this one)")
+    parser.add_argument("--frozen-hello", metavar="DIR", help="frozen: the hello-world folder (dist/Hello) built "
+                                                              "already by build.spec -- --hello")
     parser.add_argument("--no-onefile", action="store_true", help="frozen: skip the two one-file builds")
     args = parser.parse_args(argv)
     chosen = [b.strip() for b in args.only.split(",") if b.strip()]
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import bench_frozen
 
             results += bench_frozen.run(max(args.runs, 7), args.frozen_app, args.frozen_python,
-                                        onefile=not args.no_onefile)
+                                        onefile=not args.no_onefile, hello_dir=args.frozen_hello)
         elif name == "startup":
             from benchmarks import bench_startup
 

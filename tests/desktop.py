@@ -158,7 +158,17 @@ class Desktop:
         from jeepney.io.blocking import open_dbus_connection
 
         self._a11y = open_dbus_connection(a11y_address)
-        self._call("org.a11y.atspi.Registry", "/org/a11y/atspi/accessible/root", "GetChildren")  # starts it
+        # Starts the registry (D-Bus activation). Seen once in ~10 starts on a loaded machine: the
+        # first registry process goes away before answering; D-Bus starts a new one on the next call.
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                self.applications()
+                break
+            except LookupError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def _session_call(self, path: str, name: str, iface: str, method: str, sig: str | None = None,
                       body: tuple = ()) -> tuple:
@@ -270,7 +280,11 @@ class Desktop:
         with " — " and the application's name), once it appears."""
         deadline = time.monotonic() + timeout
         while True:
-            for window, nodes in self.windows(app_name):
+            try:
+                windows = self.windows(app_name)
+            except LookupError:  # an object went away while the tree was read: read it again
+                windows = []
+            for window, nodes in windows:
                 if window.role == role and (name is None or window.name.split(" \u2014 ")[0] == name):
                     return window, nodes
             if time.monotonic() > deadline:

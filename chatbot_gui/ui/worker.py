@@ -54,6 +54,8 @@ class CompletionThread(QThread):
         self._lock = threading.Lock()
         self._pending: list[str] = []
         self._since_yield = 0
+        #: The model the server says is answering, once a chunk named it (read on the GUI thread).
+        self.reported_model: str | None = None
         _live.add(self)
 
     def run(self) -> None:
@@ -62,12 +64,16 @@ class CompletionThread(QThread):
 
         try:
             outcome = stream_chat(self.request, self._config, self._on_text, self.abort, policy=self._policy,
-                                  on_thinking=self.thinking.emit, include_usage=self.include_usage)
+                                  on_thinking=self.thinking.emit, on_model=self._on_model,
+                                  include_usage=self.include_usage)
         except Exception as exc:  # noqa: BLE001 - stream_chat never raises; belt and braces
             from chatbot_gui.core.errors import ErrorInfo
 
             outcome = Outcome("error", error=ErrorInfo("unexpected", f"Unexpected error: {type(exc).__name__}"))
         self.outcomeReady.emit(outcome)
+
+    def _on_model(self, model: str) -> None:
+        self.reported_model = model  # one reference assignment: safe to read from another thread
 
     def _on_text(self, text: str) -> None:
         with self._lock:
