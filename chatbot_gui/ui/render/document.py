@@ -1,0 +1,54 @@
+"""Display documents for rendered Markdown blocks: Qt's rich text, with every resource refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtGui import QFont, QTextDocument, QTextOption
+
+from chatbot_gui.ui.render.markdown_html import HtmlBlock
+
+#: Spacing comes from the view (a fixed gap between blocks), not from Qt's HTML defaults.
+_STYLE = (
+    "p, ul, ol, pre, blockquote, h1, h2, h3, h4, h5, h6, table { margin-top: 0px; margin-bottom: 0px; }"
+    "li { margin-top: 2px; margin-bottom: 2px; }"
+    "h1 { font-size: x-large; } h2 { font-size: large; } h3 { font-size: medium; }"
+)
+
+
+class SafeDocument(QTextDocument):
+    """A QTextDocument that never loads a resource: no image, no style sheet, nothing remote.
+
+    Rendering emits no ``<img>`` at all; this is the second wall, should one ever get through.
+    """
+
+    def loadResource(self, type_: int, name: Any) -> Any:  # noqa: N802 (Qt's name)
+        return None
+
+
+def block_document(block: HtmlBlock, font: QFont) -> SafeDocument:
+    """A document showing one rendered block in ``font`` (code in the same size, fixed pitch)."""
+    doc = SafeDocument()
+    doc.setUndoRedoEnabled(False)
+    doc.setDocumentMargin(0)
+    doc.setDefaultFont(font)
+    doc.setDefaultStyleSheet(_STYLE)
+    if block.kind == "code":
+        option = QTextOption()
+        option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        doc.setDefaultTextOption(option)
+    doc.setHtml(block.html)
+    return doc
+
+
+def plain_document(text: str, font: QFont) -> SafeDocument:
+    """A document showing ``text`` exactly as typed (user messages, reasoning)."""
+    doc = SafeDocument()
+    doc.setUndoRedoEnabled(False)
+    doc.setDocumentMargin(0)
+    doc.setDefaultFont(font)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+    doc.setDefaultTextOption(option)
+    doc.setPlainText(text)
+    return doc
