@@ -469,11 +469,7 @@ class MessagesView(QAbstractScrollArea):
     def _block_piece(self, block: Any, font: QFont) -> _Piece:
         _, doc = _render_module()
         if block.kind == "code":
-            mono = QFont(font)
-            mono.setFamilies(["DejaVu Sans Mono", "Menlo", "Consolas", "monospace"])
-            mono.setStyleHint(QFont.StyleHint.Monospace)
-            mono.setPointSizeF(font.pointSizeF() * 0.92)
-            return _Piece(doc.block_document(block, mono), "code", block.code, block.language)
+            return _Piece(doc.block_document(block, font), "code", block.code, block.language)
         return _Piece(doc.block_document(block, font), block.kind)
 
     def _update_stream(self, row: _Row, final: bool = False) -> None:
