@@ -58,6 +58,16 @@ _CODE_HEAD = 26  # the bar with a code block's language and Copy button
 _CODE_PAD = 10
 _ACTION_H = 24
 _COALESCE_MS = 16
+#: Rows rendered ahead of the screen, in each direction, while the view is idle.
+AHEAD = 4
+
+
+@dataclass
+class _Hit:
+    rect: QRect  # in row coordinates
+    action: str
+    label: str
+    piece: int = -1
 
 
 @dataclass
@@ -70,14 +80,8 @@ class _Piece:
     y: int = 0
     width: int = -1
     height: int = 0
-
-
-@dataclass
-class _Hit:
-    rect: QRect  # in row coordinates
-    action: str
-    label: str
-    piece: int = -1
+    bottom: int = 0  # where the next block starts (row coordinates)
+    hit: _Hit | None = None  # a code block's Copy button
 
 
 @dataclass
@@ -137,6 +141,7 @@ class MessagesView(QAbstractScrollArea):
         self._theme = theme
         self._zoom = 0
         self._base_font = QFont(self.font())
+        self._font_cache: tuple[int, QFont, float, int] | None = None
         self._width = 0
         self._stick = True  # follow the end while at the end
         self._sel_anchor: tuple[int, int, int] | None = None  # (message id, piece, char)
@@ -149,6 +154,10 @@ class MessagesView(QAbstractScrollArea):
         self._timer.setSingleShot(True)
         self._timer.setInterval(_COALESCE_MS)
         self._timer.timeout.connect(self._flush)
+        self._ahead = QTimer(self)
+        self._ahead.setSingleShot(True)
+        self._ahead.setInterval(0)
+        self._ahead.timeout.connect(self._render_ahead)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -178,7 +187,8 @@ class MessagesView(QAbstractScrollArea):
         self._index = {row.id: k for k, row in enumerate(self._rows)}
         self._sel_anchor = self._sel_end = None
         self._current, self._current_hit = -1, -1
-        heights = [self._estimate(row) for row in self._rows]
+        per_line = self._per_line()
+        heights = [self._estimate(row, per_line) for row in self._rows]
         for row, h in zip(self._rows, heights):
             row.height = h
         self._tops = list(itertools.accumulate(heights, initial=0))
@@ -208,8 +218,7 @@ class MessagesView(QAbstractScrollArea):
         row.status = status
         self._dirty.discard(message_id)
         if row.pieces is not None:
-            self._update_stream(row, final=True)
-            self._measure(row, force=True)
+            self._measure(row, force=True, start=self._update_stream(row, final=True))
         else:
             self._invalidate(row)
 
@@ -349,6 +358,7 @@ class MessagesView(QAbstractScrollArea):
 
     def set_zoom(self, level: int) -> None:
         self._zoom = max(ZOOM_MIN, min(ZOOM_MAX, level))
+        self._font_cache = None
         self._width = 0  # every height changes
         for row in self._rows:
             row.pieces = None
@@ -361,10 +371,18 @@ class MessagesView(QAbstractScrollArea):
         return self._zoom
 
     def content_font(self) -> QFont:
-        font = QFont(self._base_font)
-        size = font.pointSizeF() if font.pointSizeF() > 0 else 10.0
-        font.setPointSizeF(max(4.0, size + self._zoom))
-        return font
+        if self._font_cache is None or self._font_cache[0] != self._zoom:
+            font = QFont(self._base_font)
+            size = font.pointSizeF() if font.pointSizeF() > 0 else 10.0
+            font.setPointSizeF(max(4.0, size + self._zoom))
+            self._font_cache = (self._zoom, font, _char_width(font), QFontMetrics(font).lineSpacing())
+        return self._font_cache[1]
+
+    def _font_metrics(self) -> tuple[float, int]:
+        """(average character width, line spacing) of the content font."""
+        self.content_font()
+        assert self._font_cache is not None
+        return self._font_cache[2], self._font_cache[3]
 
     def colors(self) -> dict[str, str]:
         md, _ = _render_module()
@@ -402,17 +420,21 @@ class MessagesView(QAbstractScrollArea):
     def _column(self) -> tuple[int, int]:
         """(left x, width) of the reading column in the viewport."""
         vw = max(100, self.viewport().width())
-        want = int(_char_width(self.content_font()) * COLUMN_CHARS) + 2 * _PAD
+        want = int(self._font_metrics()[0] * COLUMN_CHARS) + 2 * _PAD
         width = min(vw - 2 * _PAD, want)
         return (vw - width) // 2, width
 
-    def _estimate(self, row: _Row) -> int:
+    def _estimate(self, row: _Row, per_line: int = 0) -> int:
         """A row's height before it is rendered: from its length (exact once it is seen)."""
-        fm = QFontMetrics(self.content_font())
-        width = self._column()[1]
-        per_line = max(20, int(width / _char_width(self.content_font())))
+        char_w, line = self._font_metrics()
+        if not per_line:
+            per_line = max(20, int(self._column()[1] / char_w))
         lines = len(row.text) / per_line + row.text.count("\n") * 0.6 + 1
-        return int(lines * fm.lineSpacing()) + 2 * _PAD + _ACTION_H + (fm.lineSpacing() if row.role == ASSISTANT else 2 * _BUBBLE_PAD)
+        extra = line if row.role == ASSISTANT else 2 * _BUBBLE_PAD
+        return int(lines * line) + 2 * _PAD + _ACTION_H + extra
+
+    def _per_line(self) -> int:
+        return max(20, int(self._column()[1] / self._font_metrics()[0]))
 
     def _drop_all(self) -> None:
         self._cache.clear()
@@ -472,8 +494,9 @@ class MessagesView(QAbstractScrollArea):
             return _Piece(doc.block_document(block, font), "code", block.code, block.language)
         return _Piece(doc.block_document(block, font), block.kind)
 
-    def _update_stream(self, row: _Row, final: bool = False) -> None:
-        """Re-renders only the open (last, unfinished) block of a streaming reply."""
+    def _update_stream(self, row: _Row, final: bool = False) -> int:
+        """Re-renders only the open (last, unfinished) block of a streaming reply; returns the
+        index of the first block that changed."""
         md, _ = _render_module()
         assert row.pieces is not None
         if row.stream is None:
@@ -483,12 +506,14 @@ class MessagesView(QAbstractScrollArea):
         split = md.split_reasoning(row.text)
         font = self.content_font()
         finished, open_ = row.stream.feed(split.answer, final=final)
+        first_changed = row.done
         del row.pieces[row.done:]
         row.pieces += [self._block_piece(b, font) for b in finished]
         row.done = len(row.pieces)
         row.pieces += [self._block_piece(b, font) for b in open_]
         if final:
             row.stream = None
+        return first_changed
 
     def _flush(self) -> None:
         dirty, self._dirty = self._dirty, set()
@@ -504,12 +529,12 @@ class MessagesView(QAbstractScrollArea):
             if row.stream is None and not row.streaming:
                 self._invalidate(row)
                 continue
-            self._update_stream(row)
-            self._measure(row, force=True)
+            self._measure(row, force=True, start=self._update_stream(row))
 
     # -- layout -------------------------------------------------------------------------------------
-    def _layout_row(self, row: _Row) -> int:
-        """Positions a rendered row's documents and hit areas; returns its height."""
+    def _layout_row(self, row: _Row, start: int = 0) -> int:
+        """Positions a rendered row's documents and hit areas; returns its height. ``start``: the
+        blocks before it are laid out already and unchanged (a streaming reply's finished ones)."""
         assert row.pieces is not None
         x0, width = self._column()
         fm = QFontMetrics(self.content_font())
@@ -525,7 +550,13 @@ class MessagesView(QAbstractScrollArea):
                 label = self._reasoning_label(row)
                 hits.append(_Hit(QRect(0, y, fm.horizontalAdvance(label) + 8, line), "toggle_reasoning", label))
                 y += line + gap // 2
-        for j, piece in enumerate(row.pieces):
+        if not row.measured or start <= 0 or start > len(row.pieces) or row.role == USER:
+            start = 0
+        elif start > 0:
+            y = row.pieces[start - 1].bottom
+        for j in range(start, len(row.pieces)):
+            piece = row.pieces[j]
+            piece.hit = None
             if row.role == USER:
                 inner = int(width * 0.8) - 2 * _BUBBLE_PAD
                 if piece.width != inner:
@@ -539,6 +570,7 @@ class MessagesView(QAbstractScrollArea):
                 row.bubble = QRect(width - bw, y, bw, piece.height + 2 * _BUBBLE_PAD)
                 piece.x, piece.y = width - bw + _BUBBLE_PAD, y + _BUBBLE_PAD
                 y += piece.height + 2 * _BUBBLE_PAD + gap
+                piece.bottom = y
                 continue
             inner = width - (2 * _CODE_PAD if piece.kind == "code" else 0) - (16 if piece.kind == "reasoning" else 0)
             if piece.width != inner:
@@ -547,13 +579,17 @@ class MessagesView(QAbstractScrollArea):
             piece.height = math.ceil(piece.doc.size().height())
             if piece.kind == "code":
                 copy_w = fm.horizontalAdvance("Copy") + 16
-                hits.append(_Hit(QRect(width - copy_w - 4, y + 2, copy_w, _CODE_HEAD - 4), "copy_code", "Copy", j))
+                piece.hit = _Hit(QRect(width - copy_w - 4, y + 2, copy_w, _CODE_HEAD - 4), "copy_code", "Copy", j)
                 piece.x, piece.y = _CODE_PAD, y + _CODE_HEAD + _CODE_PAD
                 y += _CODE_HEAD + piece.height + 2 * _CODE_PAD + gap
             else:
                 piece.x = 16 if piece.kind == "reasoning" else 0
                 piece.y = y
                 y += piece.height + gap
+            piece.bottom = y
+        if row.pieces:
+            y = row.pieces[-1].bottom
+            hits += [p.hit for p in row.pieces if p.hit is not None]
         if row.status:
             y += line
         # The action bar.
@@ -604,11 +640,11 @@ class MessagesView(QAbstractScrollArea):
             return f"{arrow} Thought for {round(row.reasoning_seconds)} s"
         return f"{arrow} Reasoning"
 
-    def _measure(self, row: _Row, force: bool = False) -> None:
+    def _measure(self, row: _Row, force: bool = False, start: int = 0) -> None:
         """Brings a row's height up to date (rendered: exact; not rendered: estimated)."""
         k = self._index[row.id]
         if row.pieces is not None:
-            height = self._layout_row(row)
+            height = self._layout_row(row, start)
         else:
             height = self._estimate(row)
         if height != row.height or force:
@@ -618,10 +654,11 @@ class MessagesView(QAbstractScrollArea):
     def _relayout_from(self, k: int, reestimate: bool = False) -> None:
         """Row tops from row ``k`` down; keeps the view at the end while following it."""
         if reestimate:
+            per_line = self._per_line()
             for row in self._rows:
-                row.height = self._estimate(row)
+                row.height = self._estimate(row, per_line)
             k = 0
-        heights = (row.height for row in self._rows[k:])
+        heights = [row.height for row in self._rows[k:]]
         start = self._tops[k] if k < len(self._tops) else 0
         del self._tops[k:]
         self._tops.extend(itertools.accumulate(heights, initial=start))
@@ -655,26 +692,48 @@ class MessagesView(QAbstractScrollArea):
             for row in self._rows:
                 row.measured = False
         for _ in range(4):
-            changed = False
-            for k in self._visible_rows():
-                row = self._rows[k]
-                if row.pieces is not None and row.measured:
-                    continue
-                self._ensure(row)
-                old = row.height
-                row.height = self._layout_row(row)
-                if row.height != old:
-                    changed = True
-                    bar = self.verticalScrollBar()
-                    if self._tops[k] < bar.value() and not self._stick:
-                        bar.blockSignals(True)
-                        self._relayout_from(k)
-                        bar.setValue(bar.value() + row.height - old)
-                        bar.blockSignals(False)
-                    else:
-                        self._relayout_from(k)
-            if not changed:
+            if not self._measure_rows(self._visible_rows()):
                 break
+
+    def _measure_rows(self, rows: Any) -> bool:
+        """Renders and lays out the given row indexes; one relayout for all. True if any moved."""
+        bar = self.verticalScrollBar()
+        top = bar.value()
+        first_changed = -1
+        shift_above = 0
+        for k in rows:
+            row = self._rows[k]
+            if row.pieces is not None and row.measured:
+                continue
+            self._ensure(row)
+            old = row.height
+            row.height = self._layout_row(row)
+            if row.height != old:
+                first_changed = k if first_changed < 0 else min(first_changed, k)
+                if self._tops[k] < top:
+                    shift_above += row.height - old
+        if first_changed < 0:
+            return False
+        self._relayout_from(first_changed)
+        if shift_above and not self._stick:
+            bar.blockSignals(True)
+            bar.setValue(top + shift_above)
+            bar.blockSignals(False)
+        return True
+
+    def _render_ahead(self) -> None:
+        """While idle, renders a few rows above and below the screen, one per event-loop pass, so
+        scrolling finds them ready (each pass costs one message: a few milliseconds)."""
+        visible = self._visible_rows()
+        above = range(visible.start - 1, max(-1, visible.start - 1 - AHEAD), -1)
+        below = range(visible.stop, min(len(self._rows), visible.stop + AHEAD))
+        for k in (x for pair in itertools.zip_longest(above, below) for x in pair if x is not None):
+            row = self._rows[k]
+            if row.pieces is None or not row.measured:
+                if self._measure_rows([k]):
+                    self.viewport().update()
+                self._ahead.start()
+                return
 
     # -- painting -----------------------------------------------------------------------------------
     def paintEvent(self, event: Any) -> None:  # noqa: N802
@@ -695,13 +754,19 @@ class MessagesView(QAbstractScrollArea):
             oy = self._tops[k] - top
             painter.save()
             painter.translate(x0, oy)
-            self._paint_row(painter, row, k, colors, rng, font, small, fm)
+            self._paint_row(painter, row, k, colors, rng, font, small, fm,
+                            (-oy, self.viewport().height() - oy))
             painter.restore()
         painter.end()
+        if not self._ahead.isActive():
+            self._ahead.start()
 
     def _paint_row(self, p: QPainter, row: _Row, k: int, c: dict[str, str], rng: Any,
-                   font: QFont, small: QFont, fm: QFontMetrics) -> None:
+                   font: QFont, small: QFont, fm: QFontMetrics, shown: tuple[int, int]) -> None:
+        """Draws one row; ``shown`` is the part of it on screen (row coordinates): a long reply
+        draws only the blocks there."""
         assert row.pieces is not None
+        shown_top, shown_bottom = shown
         x0, width = self._column()
         muted, text = QColor(c["muted"]), QColor(c["text"])
         if row.role == ASSISTANT:
@@ -712,7 +777,13 @@ class MessagesView(QAbstractScrollArea):
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(QColor(c["bubble"]))
             p.drawRoundedRect(QRectF(row.bubble), 14, 14)
-        for j, piece in enumerate(row.pieces):
+        first = 0
+        if len(row.pieces) > 8:  # find the first block on screen (blocks are in y order)
+            first = max(0, bisect.bisect_left(row.pieces, shown_top, key=lambda q: q.bottom))
+        for j in range(first, len(row.pieces)):
+            piece = row.pieces[j]
+            if piece.y - _CODE_HEAD - _CODE_PAD > shown_bottom:
+                break
             if piece.kind == "code":
                 box = QRectF(0, piece.y - _CODE_HEAD - _CODE_PAD, width, piece.height + _CODE_HEAD + 2 * _CODE_PAD)
                 p.setPen(Qt.PenStyle.NoPen)
@@ -750,6 +821,8 @@ class MessagesView(QAbstractScrollArea):
             p.drawText(QRect(0, y, width, fm.lineSpacing()), Qt.AlignmentFlag.AlignVCenter, row.status)
         focus = self._current == row.id and self.hasFocus()
         for n, hit in enumerate(row.hits):
+            if hit.rect.bottom() < shown_top or hit.rect.top() > shown_bottom:
+                continue
             p.setPen(QColor(c["link"]) if hit.action in ("copy_code", "toggle_reasoning") else muted)
             p.drawText(hit.rect, Qt.AlignmentFlag.AlignCenter, hit.label)
             if focus and n == self._current_hit:

@@ -8,13 +8,6 @@ from PySide6.QtGui import QFont, QImage, QTextDocument, QTextOption
 
 from chatbot_gui.ui.render.markdown_html import HtmlBlock
 
-#: Spacing comes from the view (a fixed gap between blocks), not from Qt's HTML defaults.
-_STYLE = (
-    "p, ul, ol, pre, blockquote, h1, h2, h3, h4, h5, h6, table { margin-top: 0px; margin-bottom: 0px; }"
-    "li { margin-top: 2px; margin-bottom: 2px; }"
-    "h1 { font-size: x-large; } h2 { font-size: large; } h3 { font-size: medium; }"
-)
-
 
 class SafeDocument(QTextDocument):
     """A QTextDocument that never loads a resource: no image, no style sheet, nothing remote.
@@ -58,7 +51,6 @@ def block_document(block: HtmlBlock, font: QFont) -> SafeDocument:
     doc.setUndoRedoEnabled(False)
     doc.setDocumentMargin(0)
     doc.setDefaultFont(code_font(font) if block.kind == "code" else font)
-    doc.setDefaultStyleSheet(_STYLE)
     if block.kind == "code":
         option = QTextOption()
         option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
