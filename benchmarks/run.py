@@ -25,7 +25,7 @@ for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_pro
 
 from benchmarks.common import Result, log  # noqa: E402 - after the sys.path fix above
 
-BENCHMARKS = ("stream", "startup", "append", "history")
+BENCHMARKS = ("stream", "startup", "append", "history", "render")
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results: list[Result] = []
     # Start-up first: it runs in child processes and is least disturbed before this process grows.
-    for name in sorted(chosen, key=lambda b: ("startup", "stream", "append", "history").index(b)):
+    for name in sorted(chosen, key=lambda b: ("startup", "stream", "append", "history", "render").index(b)):
         if name == "startup":
             from benchmarks import bench_startup
 
@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import bench_history
 
             results += bench_history.run(args.runs)
+        elif name == "render":
+            from benchmarks import bench_render
+
+            results += bench_render.run(args.runs)
     elapsed = time.perf_counter() - started
 
     print(table(results))

@@ -345,3 +345,16 @@ def test_a_long_chat_renders_only_what_is_visible(qtbot, view) -> None:
     settle(qtbot, view)
     assert view._rows[0].pieces is not None
     assert len([r for r in view._rows if r.pieces is not None]) < 80
+
+
+def test_markdown_and_highlighting_load_only_when_a_message_is_rendered() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from PySide6.QtWidgets import QApplication; app = QApplication([]);"
+            "from chatbot_gui.ui.messages_view import MessagesView; v = MessagesView(theme='dark'); v.show();"
+            "app.processEvents(); print(sorted(m for m in ('markdown_it', 'pygments', 'linkify_it') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -25,7 +25,8 @@ import bisect
 import itertools
 import math
 import sys
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,8 @@ _CODE_HEAD = 26  # the bar with a code block's language and Copy button
 _CODE_PAD = 10
 _ACTION_H = 24
 _COALESCE_MS = 16
+#: Rendering work per event-loop pass while text floods in (the rest waits for the next pass).
+FLUSH_BUDGET_S = 0.004
 #: Rows rendered ahead of the screen, in each direction, while the view is idle.
 AHEAD = 4
 
@@ -98,6 +101,10 @@ class _Row:
     streaming: bool = False
     pieces: list[_Piece] | None = None
     stream: Any = None  # BlockStream while streaming
+    pending: deque = field(default_factory=deque)  # finished blocks not yet turned into documents
+    open_blocks: list | None = None  # the open block's latest rendering, shown once pending is empty
+    fed: int = -1  # len(text) last given to the stream
+    fed_final: bool = False
     done: int = 0  # pieces[:done] are finished blocks of a streaming reply
     answer_start: int = 0  # where the answer starts in pieces (after reasoning)
     height: int = 0
@@ -142,6 +149,7 @@ class MessagesView(QAbstractScrollArea):
         self._zoom = 0
         self._base_font = QFont(self.font())
         self._font_cache: tuple[int, QFont, float, int] | None = None
+        self._painting = False
         self._width = 0
         self._stick = True  # follow the end while at the end
         self._sel_anchor: tuple[int, int, int] | None = None  # (message id, piece, char)
@@ -201,7 +209,7 @@ class MessagesView(QAbstractScrollArea):
         row.text += delta
         self._dirty.add(message_id)
         if not self._timer.isActive():
-            self._timer.start()
+            self._timer.start(_COALESCE_MS)
 
     def set_text(self, message_id: int, text: str) -> None:
         """Replaces a message's text (an edit, another version); rendered again from scratch."""
@@ -218,7 +226,11 @@ class MessagesView(QAbstractScrollArea):
         row.status = status
         self._dirty.discard(message_id)
         if row.pieces is not None:
-            self._measure(row, force=True, start=self._update_stream(row, final=True))
+            until = time.perf_counter() + FLUSH_BUDGET_S
+            self._measure(row, force=True, start=self._update_stream(row, final=True, until=until))
+            if row.pending:
+                self._dirty.add(message_id)
+                self._timer.start(0)
         else:
             self._invalidate(row)
 
@@ -470,12 +482,11 @@ class MessagesView(QAbstractScrollArea):
                 rdoc = doc.plain_document(reasoning, font)
                 pieces.append(_Piece(rdoc, "reasoning"))
             row.answer_start = len(pieces)
-            if row.streaming:
-                row.stream = md.BlockStream(theme)
-                finished, open_ = row.stream.feed(split.answer)
-                pieces += [self._block_piece(b, font) for b in finished]
-                row.done = len(pieces)
-                pieces += [self._block_piece(b, font) for b in open_]
+            if row.streaming or row.stream is not None:
+                row.pieces = pieces
+                row.stream = None
+                self._update_stream(row, final=row.fed_final, until=math.inf)
+                pieces = row.pieces
             else:
                 pieces += [self._block_piece(b, font) for b in md.render_blocks(split.answer, theme)]
                 row.done = len(pieces)
@@ -485,7 +496,7 @@ class MessagesView(QAbstractScrollArea):
         while len(self._cache) > CACHE_ROWS:
             old, _ = self._cache.popitem(last=False)
             k = self._index.get(old)
-            if k is not None and not self._rows[k].streaming:
+            if k is not None and not self._rows[k].streaming and self._rows[k].stream is None:
                 self._rows[k].pieces = None  # its height stays; documents come back when seen
 
     def _block_piece(self, block: Any, font: QFont) -> _Piece:
@@ -494,28 +505,47 @@ class MessagesView(QAbstractScrollArea):
             return _Piece(doc.block_document(block, font), "code", block.code, block.language)
         return _Piece(doc.block_document(block, font), block.kind)
 
-    def _update_stream(self, row: _Row, final: bool = False) -> int:
-        """Re-renders only the open (last, unfinished) block of a streaming reply; returns the
-        index of the first block that changed."""
+    def _update_stream(self, row: _Row, final: bool = False, until: float = 0.0) -> int:
+        """Renders what is new in a streaming reply: blocks that became finished (once each) and
+        the open last block (again). Stops turning finished blocks into documents at ``until``
+        (``time.perf_counter()``; at least one per call), so a flood of text is shown over several
+        event-loop passes instead of blocking one. Returns the index of the first changed block."""
         md, _ = _render_module()
         assert row.pieces is not None
         if row.stream is None:
             row.stream = md.BlockStream(self._resolved_theme())
             row.pieces = row.pieces[: row.answer_start]
             row.done = row.answer_start
-        split = md.split_reasoning(row.text)
+            row.pending.clear()
+            row.fed = -1
+        if row.fed != len(row.text) or (final and not row.fed_final):
+            split = md.split_reasoning(row.text)
+            finished, open_ = row.stream.feed(split.answer, final=final)
+            row.pending.extend(finished)
+            row.open_blocks = open_
+            row.fed = len(row.text)
+            row.fed_final = final
         font = self.content_font()
-        finished, open_ = row.stream.feed(split.answer, final=final)
-        first_changed = row.done
-        del row.pieces[row.done:]
-        row.pieces += [self._block_piece(b, font) for b in finished]
-        row.done = len(row.pieces)
-        row.pieces += [self._block_piece(b, font) for b in open_]
-        if final:
+        first_changed = len(row.pieces)
+        converted = False
+        while row.pending and (not converted or time.perf_counter() < until):
+            if not converted:
+                del row.pieces[row.done:]  # the open block shown so far is among these
+                first_changed = row.done
+                converted = True
+            row.pieces.append(self._block_piece(row.pending.popleft(), font))
+            row.done += 1
+        if not row.pending and row.open_blocks is not None:
+            first_changed = min(first_changed, row.done)
+            del row.pieces[row.done:]
+            row.pieces += [self._block_piece(b, font) for b in row.open_blocks]
+            row.open_blocks = None
+        if row.fed_final and not row.pending:
             row.stream = None
         return first_changed
 
     def _flush(self) -> None:
+        until = time.perf_counter() + FLUSH_BUDGET_S
         dirty, self._dirty = self._dirty, set()
         for message_id in dirty:
             k = self._index.get(message_id)
@@ -529,7 +559,15 @@ class MessagesView(QAbstractScrollArea):
             if row.stream is None and not row.streaming:
                 self._invalidate(row)
                 continue
-            self._measure(row, force=True, start=self._update_stream(row))
+            self._measure(row, force=True, start=self._update_stream(row, final=row.fed_final, until=until))
+            if row.pending:
+                self._dirty.add(message_id)
+        if self._dirty:
+            self._timer.start(0)  # the rest in the next pass, after input and timers had their turn
+
+    def rendering_pending(self) -> bool:
+        """Whether streamed text is still waiting to be shown (benchmarks wait for this)."""
+        return bool(self._dirty) or self._timer.isActive()
 
     # -- layout -------------------------------------------------------------------------------------
     def _layout_row(self, row: _Row, start: int = 0) -> int:
@@ -643,16 +681,24 @@ class MessagesView(QAbstractScrollArea):
     def _measure(self, row: _Row, force: bool = False, start: int = 0) -> None:
         """Brings a row's height up to date (rendered: exact; not rendered: estimated)."""
         k = self._index[row.id]
+        dirty_y = None
         if row.pieces is not None:
             height = self._layout_row(row, start)
+            if 0 < start <= len(row.pieces):
+                dirty_y = self._tops[k] + row.pieces[start - 1].bottom
         else:
             height = self._estimate(row)
         if height != row.height or force:
             row.height = height
-            self._relayout_from(k)
+            self._relayout_from(k, dirty_y=dirty_y)
 
-    def _relayout_from(self, k: int, reestimate: bool = False) -> None:
-        """Row tops from row ``k`` down; keeps the view at the end while following it."""
+    def _relayout_from(self, k: int, reestimate: bool = False, dirty_y: int | None = None) -> None:
+        """Row tops from row ``k`` down; keeps the view at the end while following it.
+
+        Only what changed is painted again: content from ``dirty_y`` (content coordinates; default:
+        row ``k``'s top) down. When following the end, the pixels above move up by a scroll (a copy)
+        instead of being drawn again, so a streamed delta costs a strip of painting, not a screen.
+        """
         if reestimate:
             per_line = self._per_line()
             for row in self._rows:
@@ -662,8 +708,20 @@ class MessagesView(QAbstractScrollArea):
         start = self._tops[k] if k < len(self._tops) else 0
         del self._tops[k:]
         self._tops.extend(itertools.accumulate(heights, initial=start))
+        bar = self.verticalScrollBar()
+        before = bar.value()
         self._update_scrollbar()
-        self.viewport().update()
+        vp = self.viewport()
+        dy = bar.value() - before
+        if self._painting or reestimate or abs(dy) >= vp.height():
+            vp.update()
+            return
+        if dy:
+            vp.scroll(0, -dy)
+        y = (self._tops[k] if dirty_y is None else dirty_y) - bar.value()
+        if y < vp.height():
+            y = max(0, y)
+            vp.update(QRect(0, y, vp.width(), vp.height() - y))
 
     def _update_scrollbar(self) -> None:
         bar = self.verticalScrollBar()
@@ -730,14 +788,22 @@ class MessagesView(QAbstractScrollArea):
         for k in (x for pair in itertools.zip_longest(above, below) for x in pair if x is not None):
             row = self._rows[k]
             if row.pieces is None or not row.measured:
-                if self._measure_rows([k]):
-                    self.viewport().update()
+                self._measure_rows([k])
                 self._ahead.start()
                 return
 
     # -- painting -----------------------------------------------------------------------------------
     def paintEvent(self, event: Any) -> None:  # noqa: N802
-        self._prepare_visible()
+        self._painting = True
+        try:
+            self._prepare_visible()
+            self._paint(event.rect())
+        finally:
+            self._painting = False
+        if not self._ahead.isActive():
+            self._ahead.start()
+
+    def _paint(self, area: QRect) -> None:
         painter = QPainter(self.viewport())
         colors = self.colors()
         x0, width = self._column()
@@ -749,17 +815,15 @@ class MessagesView(QAbstractScrollArea):
         fm = QFontMetrics(font)
         for k in self._visible_rows():
             row = self._rows[k]
-            if row.pieces is None:
-                continue
             oy = self._tops[k] - top
+            if row.pieces is None or oy > area.bottom() or oy + row.height < area.top():
+                continue
             painter.save()
             painter.translate(x0, oy)
             self._paint_row(painter, row, k, colors, rng, font, small, fm,
-                            (-oy, self.viewport().height() - oy))
+                            (area.top() - oy, area.bottom() + 1 - oy))
             painter.restore()
         painter.end()
-        if not self._ahead.isActive():
-            self._ahead.start()
 
     def _paint_row(self, p: QPainter, row: _Row, k: int, c: dict[str, str], rng: Any,
                    font: QFont, small: QFont, fm: QFontMetrics, shown: tuple[int, int]) -> None:
@@ -1103,7 +1167,7 @@ class MessagesView(QAbstractScrollArea):
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
         bar = self.verticalScrollBar()
         self._stick = bar.value() >= bar.maximum()
-        self.viewport().update()
+        self.viewport().scroll(dx, dy)  # a copy of what stays on screen; only the new strip is drawn
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802
         super().resizeEvent(event)
