@@ -32,7 +32,7 @@ class ChatRecorder:
             return None
         try:
             write(self.store)
-        except (sqlite3.Error, OSError, KeyError) as exc:
+        except (sqlite3.Error, OSError, KeyError, UnicodeError) as exc:
             return SAVE_FAILED.format(reason=str(exc) or type(exc).__name__)
         return None
 
@@ -60,7 +60,7 @@ class ChatRecorder:
                                               model=msg.model, created_at=msg.created_at)
                 self.on_chat_changed(conv.chat_id)
             else:
-                store.update_message(msg.db_id, msg.content, msg.status, kept=msg.kept)
+                store.update_message(msg.db_id, msg.content, msg.status, kept=msg.kept, model=msg.model)
 
         return self._guard(write)
 

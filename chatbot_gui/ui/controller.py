@@ -92,6 +92,7 @@ class ChatController(QObject):
         w.persona_combo.currentIndexChanged.connect(self._persona_changed)
         w.transcript.retryRequested.connect(self.retry)
         w.transcript.keepRequested.connect(self.keep)
+        w.transcript.settingsRequested.connect(w.settings_action.trigger)
 
     @property
     def policy(self) -> "ParameterPolicy":
@@ -290,6 +291,8 @@ class ChatController(QObject):
         self._flush_timer.stop()
         self._flush()
         self._active = None
+        if outcome.model and self._reply is not None:
+            self._reply.model = outcome.model  # saved with the model the server says answered
         shown = self._shown(self._active_conv)
         if outcome.status == "complete":
             self._finish_reply(Status.COMPLETE)

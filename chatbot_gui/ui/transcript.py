@@ -7,6 +7,7 @@ cost of a delta does not grow with the number of messages already on screen.
 Signals:
     retryRequested(): the user clicked "Retry" under an error.
     keepRequested(int): the user clicked "Keep" on a stopped/interrupted reply (message id).
+    settingsRequested(): the user clicked "Open Settings" on an error (a key the server refused).
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ RECENT_MESSAGES = 300
 KIND_PROPERTY = QTextFormat.UserProperty + 1
 #: On a message's label block: the message's row id in the chat store (search jumps to it).
 MESSAGE_PROPERTY = QTextFormat.UserProperty + 2
+#: On an error's blocks (its line, its expanded details): the error's id in this view.
+ERROR_PROPERTY = QTextFormat.UserProperty + 3
 HIGHLIGHT = QColor("#ffe066")
 
 
@@ -99,6 +102,7 @@ class TranscriptView(QTextBrowser):
 
     retryRequested = Signal()
     keepRequested = Signal(int)
+    settingsRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -121,6 +125,9 @@ class TranscriptView(QTextBrowser):
         self._breaker = SoftBreaker()
         self._messages: list = []
         self._hidden = 0
+        #: Errors on screen by id: [info, can_retry, times it happened, details shown].
+        self._errors: dict[int, list] = {}
+        self._next_error = 1
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self._text_format = QTextCharFormat()
         self._label_format = QTextCharFormat()
@@ -244,19 +251,114 @@ class TranscriptView(QTextBrowser):
         cursor.insertText(text, self._note_format)
         self._scroll_if_following(following)
 
-    def show_error(self, info: ErrorInfo, *, can_retry: bool) -> None:
-        """An error, visually distinct from assistant text, with a Retry link where it can help."""
+    def show_error(self, info: ErrorInfo, *, can_retry: bool) -> int:
+        """An error, visually distinct from assistant text, on one line: the app's explanation, the
+        server's words folded to one short line, and links: "Details" (the server's full text,
+        expanded in place), "Retry" where it can help, "Open Settings" when that is the remedy.
+
+        The same error again right after itself (a retry that failed alike) updates that line in
+        place ("failed 3 times") instead of stacking another block. Returns the error's id."""
         following = self._following()
+        last = self._last_error_id()
+        if last is not None and self._errors[last][0].signature == info.signature:
+            entry = self._errors[last]
+            entry[0], entry[1], entry[2] = info, can_retry, entry[2] + 1
+            self._remove_trailing("countdown")  # a stale "Retrying now…": the controller sets a new one
+            self._render_error(last)
+            self._scroll_if_following(following)
+            return last
+        error_id = self._next_error
+        self._next_error += 1
+        self._errors[error_id] = [info, can_retry, 1, False]
         cursor = self._new_block("error", top_margin=10, background=ERROR_BG)
+        fmt = cursor.blockFormat()
+        fmt.setProperty(ERROR_PROPERTY, error_id)
+        cursor.setBlockFormat(fmt)
+        self._write_error(cursor, error_id)
+        self._scroll_if_following(following)
+        return error_id
+
+    def _write_error(self, cursor: QTextCursor, error_id: int) -> None:
+        info, can_retry, times, expanded = self._errors[error_id]
         bold = QTextCharFormat(self._error_format)
         bold.setFontWeight(QFont.Weight.Bold)
         cursor.insertText("⚠ " + info.message, bold)
+        if times > 1:
+            cursor.insertText(f" (failed {times} times)", bold)
+        if info.action == "settings":  # the remedy, right next to the explanation
+            cursor.insertText("  ", self._error_format)
+            self._insert_link(cursor, "Open Settings", "settings:")
         if info.detail:
-            cursor.insertText(f"  (Server said: {info.detail})", self._error_format)
+            cursor.insertText(f"  Server said: {info.summary}", self._error_format)
+        if info.has_more:
+            cursor.insertText("  ", self._error_format)
+            self._insert_link(cursor, "Hide details" if expanded else "Details", f"details:{error_id}")
         if can_retry:
             cursor.insertText("  ", self._error_format)
             self._insert_link(cursor, "Retry", "retry:")
-        self._scroll_if_following(following)
+
+    def _error_block(self, error_id: int, kind: str = "error"):  # noqa: ANN202 - a QTextBlock
+        block = self.document().lastBlock()
+        while block.isValid():
+            fmt = block.blockFormat()
+            if fmt.property(ERROR_PROPERTY) == error_id and fmt.property(KIND_PROPERTY) == kind:
+                return block
+            block = block.previous()
+        return None
+
+    def _render_error(self, error_id: int) -> None:
+        block = self._error_block(error_id)
+        if block is None:
+            return
+        cursor = QTextCursor(block)
+        cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        self._write_error(cursor, error_id)
+        info, _, _, expanded = self._errors[error_id]
+        shown = self._error_block(error_id, "error-detail")
+        if expanded and shown is None:
+            cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock)
+            fmt = QTextBlockFormat()
+            fmt.setProperty(KIND_PROPERTY, "error-detail")
+            fmt.setProperty(ERROR_PROPERTY, error_id)
+            fmt.setBackground(ERROR_BG)
+            fmt.setLeftMargin(16)
+            cursor.insertBlock(fmt, self._error_format)
+            # One block whatever the server's text: its lines break with U+2028, blank runs folded.
+            lines = [line.rstrip() for line in info.detail.strip().splitlines()]
+            folded = [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]
+            cursor.insertText("\u2028".join(folded), self._error_format)
+        elif not expanded and shown is not None:
+            self._remove_block(shown)
+
+    def toggle_error_details(self, error_id: int) -> None:
+        """Show or hide the server's full text under an error."""
+        entry = self._errors.get(error_id)
+        if entry is None:
+            return
+        entry[3] = not entry[3]
+        self._render_error(error_id)
+
+    def _last_error_id(self) -> int | None:
+        """The error at the end of the view (after it, at most its details and a countdown line)."""
+        block = self.document().lastBlock()
+        while block.isValid() and block.blockFormat().property(KIND_PROPERTY) in ("countdown", "error-detail"):
+            block = block.previous()
+        if block.isValid() and block.blockFormat().property(KIND_PROPERTY) == "error":
+            error_id = block.blockFormat().property(ERROR_PROPERTY)
+            return error_id if error_id in self._errors else None
+        return None
+
+    def _remove_block(self, block) -> None:  # noqa: ANN001 - a QTextBlock
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(max(0, block.position() - 1))  # from the end of the block before it
+        cursor.setPosition(block.position() + block.length() - 1, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+
+    def _remove_trailing(self, kind: str) -> None:
+        last = self.document().lastBlock()
+        if last.blockFormat().property(KIND_PROPERTY) == kind and last.previous().isValid():
+            self._remove_block(last)
 
     def set_countdown(self, text: str) -> None:
         """Show (or update in place) the single 'retrying in N s' line under an error."""
@@ -275,6 +377,7 @@ class TranscriptView(QTextBrowser):
     def clear_chat(self) -> None:
         self._streaming = False
         self._hidden = 0
+        self._errors.clear()
         self.setExtraSelections([])
         self.document().clear()
 
@@ -386,6 +489,13 @@ class TranscriptView(QTextBrowser):
             self.retryRequested.emit()
         elif href.startswith("earlier:"):
             self.show_earlier()
+        elif href.startswith("settings:"):
+            self.settingsRequested.emit()
+        elif href.startswith("details:"):
+            try:
+                self.toggle_error_details(int(href.split(":", 1)[1]))
+            except ValueError:
+                pass
         elif href.startswith("keep:"):
             try:
                 self.keepRequested.emit(int(href.split(":", 1)[1]))
