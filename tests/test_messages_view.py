@@ -358,3 +358,28 @@ def test_markdown_and_highlighting_load_only_when_a_message_is_rendered() -> Non
                          env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_context_menu_lists_the_message_actions(qtbot, view) -> None:
+    chat(view)
+    settle(qtbot, view)
+    menu = view.context_menu(2)
+    texts = [a.text() for a in menu.actions()]
+    assert texts == ["Copy", "Copy Markdown", "Regenerate", "Delete"]
+    with qtbot.waitSignal(view.regenerateRequested) as sig:
+        menu.actions()[2].trigger()
+    assert sig.args == [2]
+    assert [a.text() for a in view.context_menu(1).actions()] == ["Copy", "Edit and resend", "Delete"]
+    menu.deleteLater()
+
+
+def test_copy_chat_and_empty_reply(qtbot, view) -> None:
+    chat(view)
+    view.add_message(4, ASSISTANT, "", streaming=True)
+    view.finish(4)
+    settle(qtbot, view)
+    assert view.accessible_text(4) == "Assistant: . The reply was empty."
+    view.copy_chat()
+    text = QGuiApplication.clipboard().text()
+    assert text.startswith("**You:**\n\nHow do I print?\n\n**Assistant:**\n\n## Result\n\n")
+    assert "**You:**\n\nThanks, and <b>tags</b>?\n\n**Assistant:**\n\n\n" in text

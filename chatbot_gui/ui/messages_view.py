@@ -44,10 +44,12 @@ from PySide6.QtGui import (
     QTextCursor,
     QTextDocument,
 )
-from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QMenu, QWidget
 
 USER, ASSISTANT = "user", "assistant"
 ROLE_LABELS = {USER: "You", ASSISTANT: "Assistant"}
+#: Shown under a reply that finished without any text (instead of a bare label).
+EMPTY_REPLY = "The reply was empty."
 #: Column width in average characters (ChatGPT's reading column is about this wide).
 COLUMN_CHARS = 75
 #: Rendered documents are kept for at most this many messages (the rest keep only their height).
@@ -173,6 +175,11 @@ class MessagesView(QAbstractScrollArea):
         self.verticalScrollBar().setSingleStep(40)
         self.setAccessibleName("Messages")
         self._apply_theme()
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._scheme_changed)
+
+    def _scheme_changed(self, *_args: Any) -> None:
+        if self._theme == "system":
+            self.set_theme("system")
 
     # -- public API (addressed by message id) ---------------------------------------------------------
     def add_message(self, message_id: int, role: str, text: str, *, streaming: bool = False,
@@ -223,6 +230,8 @@ class MessagesView(QAbstractScrollArea):
         under it ("Stopped", "Interrupted", ...)."""
         row = self._row(message_id)
         row.streaming = False
+        if not status and row.role == ASSISTANT and not self._answer(row).strip():
+            status = EMPTY_REPLY
         row.status = status
         self._dirty.discard(message_id)
         if row.pieces is not None:
@@ -291,6 +300,17 @@ class MessagesView(QAbstractScrollArea):
     def copy_message(self, message_id: int, markdown: bool = False) -> None:
         text = self._answer(self._row(message_id)) if markdown else self.plain_text(message_id)
         self._to_clipboard(text)
+
+    def chat_markdown(self) -> str:
+        """The whole chat as Markdown ("Copy chat"): each turn under its role, reasoning left out."""
+        parts = []
+        for row in self._rows:
+            label = ROLE_LABELS.get(row.role, row.role)
+            parts.append(f"**{label}:**\n\n{self._answer(row).strip()}")
+        return "\n\n".join(parts) + "\n"
+
+    def copy_chat(self) -> None:
+        self._to_clipboard(self.chat_markdown())
 
     def code_blocks(self, message_id: int) -> list[tuple[str, str]]:
         """(language, code) of each code block of the message, in order."""
@@ -417,11 +437,8 @@ class MessagesView(QAbstractScrollArea):
         return self._theme
 
     def _apply_theme(self) -> None:
-        md, _ = _render_module() if self._rows or self._theme != "light" else (None, None)
-        theme = self._resolved_theme()
-        bg = "#212121" if theme == "dark" else "#ffffff"
-        if md is not None:
-            bg = md.THEMES[theme]["background"]
+        md, _ = _render_module()  # (cheap: the Markdown libraries load only when a block renders)
+        bg = md.THEMES[self._resolved_theme()]["background"]
         pal = self.viewport().palette()
         pal.setColor(QPalette.ColorRole.Base, QColor(bg))
         pal.setColor(QPalette.ColorRole.Window, QColor(bg))
@@ -1157,6 +1174,33 @@ class MessagesView(QAbstractScrollArea):
             text = self.accessible_text(self._current)
             action = self.current_action()
             self.setAccessibleDescription(f"{text}. {action}" if action else text)
+
+    def context_menu(self, message_id: int) -> QMenu:
+        """The menu of a message's actions (right click, the Menu key, Shift+F10)."""
+        menu = QMenu(self)
+        if self._selection_range() is not None:
+            menu.addAction("Copy selection", self.copy_selection)
+            menu.addSeparator()
+        row = self._row(message_id)
+        self._ensure(row)
+        self._layout_row(row)
+        names = {"copy": "Copy", "copy_markdown": "Copy Markdown", "regenerate": "Regenerate",
+                 "edit": "Edit and resend", "delete": "Delete", "previous_version": "Previous version",
+                 "next_version": "Next version", "toggle_reasoning": "Show or hide reasoning"}
+        for hit in row.hits:
+            if hit.action in names:
+                menu.addAction(names[hit.action], lambda h=hit: self._trigger(message_id, h))
+        return menu
+
+    def contextMenuEvent(self, event: Any) -> None:  # noqa: N802
+        if event.reason() == event.Reason.Mouse:
+            found = self._locate(self.viewport().mapFrom(self, event.pos()))
+            if found is None:
+                return
+            self._current = self._rows[found[0]].id
+        if self._current not in self._index:
+            return
+        self.context_menu(self._current).exec(event.globalPos())
 
     def wheelEvent(self, event: Any) -> None:  # noqa: N802
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
