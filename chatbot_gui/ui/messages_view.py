@@ -406,7 +406,8 @@ class MessagesView(QAbstractScrollArea):
         if self._font_cache is None or self._font_cache[0] != self._zoom:
             font = QFont(self._base_font)
             size = font.pointSizeF() if font.pointSizeF() > 0 else 10.0
-            font.setPointSizeF(max(4.0, size + self._zoom))
+            # One point above the interface's font: replies are read at length.
+            font.setPointSizeF(max(4.0, size + 1 + self._zoom))
             self._font_cache = (self._zoom, font, _char_width(font), QFontMetrics(font).lineSpacing())
         return self._font_cache[1]
 
