@@ -54,7 +54,7 @@ class _MarkdownServer:
 
 
 def _view(n_messages: int = 0) -> Any:
-    from chatbot_gui.ui.messages_view import MessagesView
+    from chatbot_gui.ui.messages.view import MessagesView
     from benchmarks.markdown_sample import chat_messages
 
     view = MessagesView()
@@ -269,7 +269,7 @@ def _scroll_to_top(view: Any) -> tuple[list[float], list[float]]:
 
 def bench_open(runs: int) -> list[Result]:
     from benchmarks.markdown_sample import chat_messages
-    from chatbot_gui.ui.messages_view import MessagesView
+    from chatbot_gui.ui.messages.view import MessagesView
 
     messages = chat_messages(N_MESSAGES)
     opens, worst_steps, mems, probe_max = [], [], [], []

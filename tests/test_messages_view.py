@@ -7,7 +7,7 @@ from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt, QUrl, Slot
 from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from chatbot_gui.ui.messages_view import ASSISTANT, USER, MessagesView
+from chatbot_gui.ui.messages.view import ASSISTANT, USER, MessagesView
 
 pytestmark = pytest.mark.gui
 
@@ -98,9 +98,9 @@ def test_column_is_centred_and_about_75_characters_wide(qtbot, view) -> None:
     settle(qtbot, view)
     x0, width = view._column()
     assert abs((x0 + width / 2) - view.viewport().width() / 2) <= 1
-    from chatbot_gui.ui.messages_view import _char_width
+    from chatbot_gui.ui.messages.rows import char_width
 
-    chars = width / _char_width(view.content_font())
+    chars = width / char_width(view.content_font())
     assert 70 <= chars <= 85
     # a user turn is a bubble on the right; the assistant uses the full column
     assert view._rows[0].bubble is not None and view._rows[0].bubble.right() >= width - 1
@@ -352,7 +352,7 @@ def test_markdown_and_highlighting_load_only_when_a_message_is_rendered() -> Non
     import sys
 
     code = ("import sys; from PySide6.QtWidgets import QApplication; app = QApplication([]);"
-            "from chatbot_gui.ui.messages_view import MessagesView; v = MessagesView(theme='dark'); v.show();"
+            "from chatbot_gui.ui.messages.view import MessagesView; v = MessagesView(theme='dark'); v.show();"
             "app.processEvents(); print(sorted(m for m in ('markdown_it', 'pygments', 'linkify_it') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})

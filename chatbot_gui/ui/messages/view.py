@@ -1,9 +1,10 @@
 """The message list: a chat's messages in a centred column, each rendered once and laid out when seen.
 
 Model/view in the manner of KDE Ruqola's message list: the messages are rows addressed by id; a
-delegate (``_Painter``) draws a row from its cached documents (one per top-level Markdown block, see
-``chatbot_gui.ui.render``); text selection runs from (row, block, char) to (row, block, char) across
-messages; per-message actions are drawn by the delegate and reachable by keyboard.
+delegate (``rows.MessageDelegate``) renders and draws a row from its cached documents (one per
+top-level Markdown block, see ``chatbot_gui.ui.render``); text selection runs from (row, block, char)
+to (row, block, char) across messages; per-message actions are drawn by the delegate and reachable
+by keyboard.
 
 Why not ``QListView``: with variable row heights, QListView lays out *every* row again whenever one
 row's height changes (measured: 58 ms per change with 10,000 rows, calling the Python ``sizeHint``
@@ -23,16 +24,12 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import math
-import sys
 import time
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from collections import OrderedDict
 from typing import Any
 
-from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QPoint, QPointF, QRect, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
-    QAbstractTextDocumentLayout,
     QColor,
     QDesktopServices,
     QFont,
@@ -42,92 +39,31 @@ from PySide6.QtGui import (
     QPainter,
     QPalette,
     QTextCursor,
-    QTextDocument,
 )
-from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QMenu, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QMenu, QWidget
 
-USER, ASSISTANT = "user", "assistant"
-ROLE_LABELS = {USER: "You", ASSISTANT: "Assistant"}
-#: Shown under a reply that finished without any text (instead of a bare label).
-EMPTY_REPLY = "The reply was empty."
-#: Column width in average characters (ChatGPT's reading column is about this wide).
-COLUMN_CHARS = 75
-#: Rendered documents are kept for at most this many messages (the rest keep only their height).
-CACHE_ROWS = 300
-ZOOM_MIN, ZOOM_MAX = -6, 12
-_PAD = 14  # vertical space above and below a message
-_BUBBLE_PAD = 10
-_CODE_HEAD = 26  # the bar with a code block's language and Copy button
-_CODE_PAD = 10
-_ACTION_H = 24
-_COALESCE_MS = 16
-#: Rendering work per event-loop pass while text floods in (the rest waits for the next pass).
-FLUSH_BUDGET_S = 0.004
-#: Rows rendered ahead of the screen, in each direction, while the view is idle.
-AHEAD = 4
+from chatbot_gui.ui.messages.rows import (
+    AHEAD,
+    ASSISTANT,
+    CACHE_ROWS,
+    COLUMN_CHARS,
+    EMPTY_REPLY,
+    FLUSH_BUDGET_S,
+    ROLE_LABELS,
+    USER,
+    ZOOM_MAX,
+    ZOOM_MIN,
+    MessageDelegate,
+    _Hit,
+    _Row,
+    _CODE_HEAD,
+    _COALESCE_MS,
+    _PAD,
+    char_width,
+    render_module,
+)
 
-
-@dataclass
-class _Hit:
-    rect: QRect  # in row coordinates
-    action: str
-    label: str
-    piece: int = -1
-
-
-@dataclass
-class _Piece:
-    doc: QTextDocument
-    kind: str  # text, code, table, math, plain, reasoning
-    code: str = ""
-    language: str = ""
-    x: int = 0
-    y: int = 0
-    width: int = -1
-    height: int = 0
-    bottom: int = 0  # where the next block starts (row coordinates)
-    hit: _Hit | None = None  # a code block's Copy button
-
-
-@dataclass
-class _Row:
-    id: int
-    role: str
-    text: str
-    status: str = ""
-    version: int = 1
-    versions: int = 1
-    reasoning: str = ""
-    reasoning_seconds: float | None = None
-    expanded: bool = False
-    streaming: bool = False
-    pieces: list[_Piece] | None = None
-    stream: Any = None  # BlockStream while streaming
-    pending: deque = field(default_factory=deque)  # finished blocks not yet turned into documents
-    open_blocks: list | None = None  # the open block's latest rendering, shown once pending is empty
-    fed: int = -1  # len(text) last given to the stream
-    fed_final: bool = False
-    done: int = 0  # pieces[:done] are finished blocks of a streaming reply
-    answer_start: int = 0  # where the answer starts in pieces (after reasoning)
-    height: int = 0
-    measured: bool = False
-    hits: list[_Hit] = field(default_factory=list)
-    bubble: QRect | None = None
-
-
-_SAMPLE = "the quick brown fox jumps over a lazy dog, THEN 42 more "
-
-
-def _char_width(font: QFont) -> float:
-    """The average width of a character of prose in ``font``."""
-    return QFontMetrics(font).horizontalAdvance(_SAMPLE) / len(_SAMPLE)
-
-
-def _render_module() -> Any:
-    # Imported on first use: markdown-it-py and Pygments never load before the first paint.
-    from chatbot_gui.ui.render import document, markdown_html
-
-    return markdown_html, document
+__all__ = ["ASSISTANT", "EMPTY_REPLY", "USER", "MessagesView"]
 
 
 class MessagesView(QAbstractScrollArea):
@@ -173,6 +109,7 @@ class MessagesView(QAbstractScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.viewport().setMouseTracking(True)
         self.verticalScrollBar().setSingleStep(40)
+        self.delegate = MessageDelegate(self)
         self.setAccessibleName("Messages")
         self._apply_theme()
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._scheme_changed)
@@ -191,7 +128,7 @@ class MessagesView(QAbstractScrollArea):
                    streaming=streaming and role == ASSISTANT)
         self._index[message_id] = len(self._rows)
         self._rows.append(row)
-        row.height = self._estimate(row)
+        row.height = self.delegate._estimate(row)
         self._relayout_from(len(self._rows) - 1)
 
     def set_messages(self, messages: list[tuple[int, str, str]]) -> None:
@@ -203,7 +140,7 @@ class MessagesView(QAbstractScrollArea):
         self._sel_anchor = self._sel_end = None
         self._current, self._current_hit = -1, -1
         per_line = self._per_line()
-        heights = [self._estimate(row, per_line) for row in self._rows]
+        heights = [self.delegate._estimate(row, per_line) for row in self._rows]
         for row, h in zip(self._rows, heights):
             row.height = h
         self._tops = list(itertools.accumulate(heights, initial=0))
@@ -230,13 +167,13 @@ class MessagesView(QAbstractScrollArea):
         under it ("Stopped", "Interrupted", ...)."""
         row = self._row(message_id)
         row.streaming = False
-        if not status and row.role == ASSISTANT and not self._answer(row).strip():
+        if not status and row.role == ASSISTANT and not self.delegate._answer(row).strip():
             status = EMPTY_REPLY
         row.status = status
         self._dirty.discard(message_id)
         if row.pieces is not None:
             until = time.perf_counter() + FLUSH_BUDGET_S
-            self._measure(row, force=True, start=self._update_stream(row, final=True, until=until))
+            self._measure(row, force=True, start=self.delegate._update_stream(row, final=True, until=until))
             if row.pending:
                 self._dirty.add(message_id)
                 self._timer.start(0)
@@ -283,7 +220,7 @@ class MessagesView(QAbstractScrollArea):
     def accessible_text(self, message_id: int) -> str:
         """What a screen reader says for a message: its role, its text, its state."""
         row = self._row(message_id)
-        parts = [f"{ROLE_LABELS.get(row.role, row.role)}: {self._answer(row)}"]
+        parts = [f"{ROLE_LABELS.get(row.role, row.role)}: {self.delegate._answer(row)}"]
         if row.status:
             parts.append(row.status)
         if row.versions > 1:
@@ -295,10 +232,10 @@ class MessagesView(QAbstractScrollArea):
         row = self._row(message_id)
         self._ensure(row)
         assert row.pieces is not None
-        return "\n\n".join(self._piece_text(p) for p in row.pieces[row.answer_start:])
+        return "\n\n".join(self.delegate._piece_text(p) for p in row.pieces[row.answer_start:])
 
     def copy_message(self, message_id: int, markdown: bool = False) -> None:
-        text = self._answer(self._row(message_id)) if markdown else self.plain_text(message_id)
+        text = self.delegate._answer(self._row(message_id)) if markdown else self.plain_text(message_id)
         self._to_clipboard(text)
 
     def chat_markdown(self) -> str:
@@ -306,7 +243,7 @@ class MessagesView(QAbstractScrollArea):
         parts = []
         for row in self._rows:
             label = ROLE_LABELS.get(row.role, row.role)
-            parts.append(f"**{label}:**\n\n{self._answer(row).strip()}")
+            parts.append(f"**{label}:**\n\n{self.delegate._answer(row).strip()}")
         return "\n\n".join(parts) + "\n"
 
     def copy_chat(self) -> None:
@@ -408,7 +345,7 @@ class MessagesView(QAbstractScrollArea):
             size = font.pointSizeF() if font.pointSizeF() > 0 else 10.0
             # One point above the interface's font: replies are read at length.
             font.setPointSizeF(max(4.0, size + 1 + self._zoom))
-            self._font_cache = (self._zoom, font, _char_width(font), QFontMetrics(font).lineSpacing())
+            self._font_cache = (self._zoom, font, char_width(font), QFontMetrics(font).lineSpacing())
         return self._font_cache[1]
 
     def _font_metrics(self) -> tuple[float, int]:
@@ -418,18 +355,12 @@ class MessagesView(QAbstractScrollArea):
         return self._font_cache[2], self._font_cache[3]
 
     def colors(self) -> dict[str, str]:
-        md, _ = _render_module()
+        md, _ = render_module()
         return md.THEMES[self._resolved_theme()]
 
     # -- internals: rows and rendering --------------------------------------------------------------
     def _row(self, message_id: int) -> _Row:
         return self._rows[self._index[message_id]]
-
-    def _answer(self, row: _Row) -> str:
-        if row.role != ASSISTANT:
-            return row.text
-        md, _ = _render_module()
-        return md.split_reasoning(row.text).answer
 
     def _resolved_theme(self) -> str:
         if self._theme == "system":
@@ -438,7 +369,7 @@ class MessagesView(QAbstractScrollArea):
         return self._theme
 
     def _apply_theme(self) -> None:
-        md, _ = _render_module()  # (cheap: the Markdown libraries load only when a block renders)
+        md, _ = render_module()  # (cheap: the Markdown libraries load only when a block renders)
         bg = md.THEMES[self._resolved_theme()]["background"]
         pal = self.viewport().palette()
         pal.setColor(QPalette.ColorRole.Base, QColor(bg))
@@ -453,15 +384,6 @@ class MessagesView(QAbstractScrollArea):
         want = int(self._font_metrics()[0] * COLUMN_CHARS) + 2 * _PAD
         width = min(vw - 2 * _PAD, want)
         return (vw - width) // 2, width
-
-    def _estimate(self, row: _Row, per_line: int = 0) -> int:
-        """A row's height before it is rendered: from its length (exact once it is seen)."""
-        char_w, line = self._font_metrics()
-        if not per_line:
-            per_line = max(20, int(self._column()[1] / char_w))
-        lines = len(row.text) / per_line + row.text.count("\n") * 0.6 + 1
-        extra = line if row.role == ASSISTANT else 2 * _BUBBLE_PAD
-        return int(lines * line) + 2 * _PAD + _ACTION_H + extra
 
     def _per_line(self) -> int:
         return max(20, int(self._column()[1] / self._font_metrics()[0]))
@@ -478,37 +400,15 @@ class MessagesView(QAbstractScrollArea):
         if relayout:
             self._measure(row, force=True)
 
-    def _piece_text(self, piece: _Piece) -> str:
-        return piece.code if piece.kind == "code" else piece.doc.toPlainText()
+    def _layout_row(self, row: _Row, start: int = 0) -> int:
+        return self.delegate._layout_row(row, start)
 
     def _ensure(self, row: _Row) -> None:
         """Renders a row's documents if it has none (and keeps at most CACHE_ROWS rows rendered)."""
         if row.pieces is not None:
             self._cache.move_to_end(row.id, last=True) if row.id in self._cache else None
             return
-        md, doc = _render_module()
-        font = self.content_font()
-        theme = self._resolved_theme()
-        pieces: list[_Piece] = []
-        if row.role != ASSISTANT:
-            pieces.append(_Piece(doc.plain_document(row.text, font), "plain"))
-            row.answer_start = 0
-        else:
-            split = md.split_reasoning(row.text)
-            reasoning = row.reasoning or split.reasoning
-            if reasoning and row.expanded:
-                rdoc = doc.plain_document(reasoning, font)
-                pieces.append(_Piece(rdoc, "reasoning"))
-            row.answer_start = len(pieces)
-            if row.streaming or row.stream is not None:
-                row.pieces = pieces
-                row.stream = None
-                self._update_stream(row, final=row.fed_final, until=math.inf)
-                pieces = row.pieces
-            else:
-                pieces += [self._block_piece(b, font) for b in md.render_blocks(split.answer, theme)]
-                row.done = len(pieces)
-        row.pieces = pieces
+        self.delegate._render(row)
         row.measured = False
         self._cache[row.id] = None
         while len(self._cache) > CACHE_ROWS:
@@ -516,51 +416,6 @@ class MessagesView(QAbstractScrollArea):
             k = self._index.get(old)
             if k is not None and not self._rows[k].streaming and self._rows[k].stream is None:
                 self._rows[k].pieces = None  # its height stays; documents come back when seen
-
-    def _block_piece(self, block: Any, font: QFont) -> _Piece:
-        _, doc = _render_module()
-        if block.kind == "code":
-            return _Piece(doc.block_document(block, font), "code", block.code, block.language)
-        return _Piece(doc.block_document(block, font), block.kind)
-
-    def _update_stream(self, row: _Row, final: bool = False, until: float = 0.0) -> int:
-        """Renders what is new in a streaming reply: blocks that became finished (once each) and
-        the open last block (again). Stops turning finished blocks into documents at ``until``
-        (``time.perf_counter()``; at least one per call), so a flood of text is shown over several
-        event-loop passes instead of blocking one. Returns the index of the first changed block."""
-        md, _ = _render_module()
-        assert row.pieces is not None
-        if row.stream is None:
-            row.stream = md.BlockStream(self._resolved_theme())
-            row.pieces = row.pieces[: row.answer_start]
-            row.done = row.answer_start
-            row.pending.clear()
-            row.fed = -1
-        if row.fed != len(row.text) or (final and not row.fed_final):
-            split = md.split_reasoning(row.text)
-            finished, open_ = row.stream.feed(split.answer, final=final)
-            row.pending.extend(finished)
-            row.open_blocks = open_
-            row.fed = len(row.text)
-            row.fed_final = final
-        font = self.content_font()
-        first_changed = len(row.pieces)
-        converted = False
-        while row.pending and (not converted or time.perf_counter() < until):
-            if not converted:
-                del row.pieces[row.done:]  # the open block shown so far is among these
-                first_changed = row.done
-                converted = True
-            row.pieces.append(self._block_piece(row.pending.popleft(), font))
-            row.done += 1
-        if not row.pending and row.open_blocks is not None:
-            first_changed = min(first_changed, row.done)
-            del row.pieces[row.done:]
-            row.pieces += [self._block_piece(b, font) for b in row.open_blocks]
-            row.open_blocks = None
-        if row.fed_final and not row.pending:
-            row.stream = None
-        return first_changed
 
     def _flush(self) -> None:
         until = time.perf_counter() + FLUSH_BUDGET_S
@@ -577,7 +432,7 @@ class MessagesView(QAbstractScrollArea):
             if row.stream is None and not row.streaming:
                 self._invalidate(row)
                 continue
-            self._measure(row, force=True, start=self._update_stream(row, final=row.fed_final, until=until))
+            self._measure(row, force=True, start=self.delegate._update_stream(row, final=row.fed_final, until=until))
             if row.pending:
                 self._dirty.add(message_id)
         if self._dirty:
@@ -588,124 +443,16 @@ class MessagesView(QAbstractScrollArea):
         return bool(self._dirty) or self._timer.isActive()
 
     # -- layout -------------------------------------------------------------------------------------
-    def _layout_row(self, row: _Row, start: int = 0) -> int:
-        """Positions a rendered row's documents and hit areas; returns its height. ``start``: the
-        blocks before it are laid out already and unchanged (a streaming reply's finished ones)."""
-        assert row.pieces is not None
-        x0, width = self._column()
-        fm = QFontMetrics(self.content_font())
-        line = fm.lineSpacing()
-        gap = int(line * 0.6)
-        y = _PAD
-        hits: list[_Hit] = []
-        row.bubble = None
-        if row.role == ASSISTANT:
-            y += line  # the role label
-            reasoning = row.reasoning or self._reasoning_text(row)
-            if reasoning or self._thinking(row):
-                label = self._reasoning_label(row)
-                hits.append(_Hit(QRect(0, y, fm.horizontalAdvance(label) + 8, line), "toggle_reasoning", label))
-                y += line + gap // 2
-        if not row.measured or start <= 0 or start > len(row.pieces) or row.role == USER:
-            start = 0
-        elif start > 0:
-            y = row.pieces[start - 1].bottom
-        for j in range(start, len(row.pieces)):
-            piece = row.pieces[j]
-            piece.hit = None
-            if row.role == USER:
-                inner = int(width * 0.8) - 2 * _BUBBLE_PAD
-                if piece.width != inner:
-                    piece.doc.setTextWidth(inner)
-                    piece.width = inner
-                ideal = min(inner, math.ceil(piece.doc.idealWidth()))
-                piece.doc.setTextWidth(ideal)
-                piece.width = ideal
-                piece.height = math.ceil(piece.doc.size().height())
-                bw = ideal + 2 * _BUBBLE_PAD
-                row.bubble = QRect(width - bw, y, bw, piece.height + 2 * _BUBBLE_PAD)
-                piece.x, piece.y = width - bw + _BUBBLE_PAD, y + _BUBBLE_PAD
-                y += piece.height + 2 * _BUBBLE_PAD + gap
-                piece.bottom = y
-                continue
-            inner = width - (2 * _CODE_PAD if piece.kind == "code" else 0) - (16 if piece.kind == "reasoning" else 0)
-            if piece.width != inner:
-                piece.doc.setTextWidth(inner)
-                piece.width = inner
-            piece.height = math.ceil(piece.doc.size().height())
-            if piece.kind == "code":
-                copy_w = fm.horizontalAdvance("Copy") + 16
-                piece.hit = _Hit(QRect(width - copy_w - 4, y + 2, copy_w, _CODE_HEAD - 4), "copy_code", "Copy", j)
-                piece.x, piece.y = _CODE_PAD, y + _CODE_HEAD + _CODE_PAD
-                y += _CODE_HEAD + piece.height + 2 * _CODE_PAD + gap
-            else:
-                piece.x = 16 if piece.kind == "reasoning" else 0
-                piece.y = y
-                y += piece.height + gap
-            piece.bottom = y
-        if row.pieces:
-            y = row.pieces[-1].bottom
-            hits += [p.hit for p in row.pieces if p.hit is not None]
-        if row.status:
-            y += line
-        # The action bar.
-        ax = 0 if row.role == ASSISTANT else None
-        labels = self._actions(row)
-        widths = [fm.horizontalAdvance(label) + 14 for _, label in labels]
-        total = sum(widths)
-        ax = 0 if row.role == ASSISTANT else width - total
-        for (action, label), w in zip(labels, widths):
-            hits.append(_Hit(QRect(ax, y, w, _ACTION_H - 2), action, label))
-            ax += w
-        y += _ACTION_H + _PAD
-        row.hits = hits
-        row.measured = True
-        return y
-
-    def _actions(self, row: _Row) -> list[tuple[str, str]]:
-        acts: list[tuple[str, str]] = []
-        if row.versions > 1:
-            acts += [("previous_version", "‹"), ("version", f"{row.version}/{row.versions}"),
-                     ("next_version", "›")]
-        acts.append(("copy", "Copy"))
-        if row.role == ASSISTANT:
-            acts.append(("copy_markdown", "Copy Markdown"))
-            acts.append(("regenerate", "Regenerate"))
-        else:
-            acts.append(("edit", "Edit"))
-        acts.append(("delete", "Delete"))
-        return acts
-
-    def _reasoning_text(self, row: _Row) -> str:
-        if row.role != ASSISTANT or "<think" not in row.text[:64].lower():
-            return ""
-        md, _ = _render_module()
-        return md.split_reasoning(row.text).reasoning
-
-    def _thinking(self, row: _Row) -> bool:
-        if row.role != ASSISTANT or "<think" not in row.text[:64].lower():
-            return False
-        md, _ = _render_module()
-        return md.split_reasoning(row.text).thinking
-
-    def _reasoning_label(self, row: _Row) -> str:
-        arrow = "▾" if row.expanded else "▸"
-        if self._thinking(row):
-            return f"{arrow} Thinking…"
-        if row.reasoning_seconds is not None:
-            return f"{arrow} Thought for {round(row.reasoning_seconds)} s"
-        return f"{arrow} Reasoning"
-
     def _measure(self, row: _Row, force: bool = False, start: int = 0) -> None:
         """Brings a row's height up to date (rendered: exact; not rendered: estimated)."""
         k = self._index[row.id]
         dirty_y = None
         if row.pieces is not None:
-            height = self._layout_row(row, start)
+            height = self.delegate._layout_row(row, start)
             if 0 < start <= len(row.pieces):
                 dirty_y = self._tops[k] + row.pieces[start - 1].bottom
         else:
-            height = self._estimate(row)
+            height = self.delegate._estimate(row)
         if height != row.height or force:
             row.height = height
             self._relayout_from(k, dirty_y=dirty_y)
@@ -720,7 +467,7 @@ class MessagesView(QAbstractScrollArea):
         if reestimate:
             per_line = self._per_line()
             for row in self._rows:
-                row.height = self._estimate(row, per_line)
+                row.height = self.delegate._estimate(row, per_line)
             k = 0
         heights = [row.height for row in self._rows[k:]]
         start = self._tops[k] if k < len(self._tops) else 0
@@ -783,7 +530,7 @@ class MessagesView(QAbstractScrollArea):
                 continue
             self._ensure(row)
             old = row.height
-            row.height = self._layout_row(row)
+            row.height = self.delegate._layout_row(row)
             if row.height != old:
                 first_changed = k if first_changed < 0 else min(first_changed, k)
                 if self._tops[k] < top:
@@ -838,83 +585,10 @@ class MessagesView(QAbstractScrollArea):
                 continue
             painter.save()
             painter.translate(x0, oy)
-            self._paint_row(painter, row, k, colors, rng, font, small, fm,
+            self.delegate._paint_row(painter, row, k, colors, rng, font, small, fm,
                             (area.top() - oy, area.bottom() + 1 - oy))
             painter.restore()
         painter.end()
-
-    def _paint_row(self, p: QPainter, row: _Row, k: int, c: dict[str, str], rng: Any,
-                   font: QFont, small: QFont, fm: QFontMetrics, shown: tuple[int, int]) -> None:
-        """Draws one row; ``shown`` is the part of it on screen (row coordinates): a long reply
-        draws only the blocks there."""
-        assert row.pieces is not None
-        shown_top, shown_bottom = shown
-        x0, width = self._column()
-        muted, text = QColor(c["muted"]), QColor(c["text"])
-        if row.role == ASSISTANT:
-            p.setFont(small)
-            p.setPen(muted)
-            p.drawText(QRect(0, _PAD, width, fm.lineSpacing()), Qt.AlignmentFlag.AlignVCenter, ROLE_LABELS[ASSISTANT])
-        if row.bubble is not None:
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(QColor(c["bubble"]))
-            p.drawRoundedRect(QRectF(row.bubble), 14, 14)
-        first = 0
-        if len(row.pieces) > 8:  # find the first block on screen (blocks are in y order)
-            first = max(0, bisect.bisect_left(row.pieces, shown_top, key=lambda q: q.bottom))
-        for j in range(first, len(row.pieces)):
-            piece = row.pieces[j]
-            if piece.y - _CODE_HEAD - _CODE_PAD > shown_bottom:
-                break
-            if piece.kind == "code":
-                box = QRectF(0, piece.y - _CODE_HEAD - _CODE_PAD, width, piece.height + _CODE_HEAD + 2 * _CODE_PAD)
-                p.setPen(Qt.PenStyle.NoPen)
-                p.setBrush(QColor(c["code_bg"]))
-                p.drawRoundedRect(box, 8, 8)
-                p.setBrush(QColor(c["code_head"]))
-                p.drawRoundedRect(QRectF(0, box.top(), width, _CODE_HEAD), 8, 8)
-                p.setFont(small)
-                p.setPen(muted)
-                p.drawText(QRectF(_CODE_PAD, box.top(), width, _CODE_HEAD), Qt.AlignmentFlag.AlignVCenter, piece.language or "text")
-            ctx = QAbstractTextDocumentLayout.PaintContext()
-            pal = ctx.palette
-            pal.setColor(QPalette.ColorRole.Text, muted if piece.kind == "reasoning" else text)
-            pal.setColor(QPalette.ColorRole.Link, QColor(c["link"]))
-            ctx.palette = pal
-            sel = self._piece_selection(rng, k, j, piece)
-            if sel is not None:
-                s = QAbstractTextDocumentLayout.Selection()
-                cur = QTextCursor(piece.doc)
-                cur.setPosition(sel[0])
-                cur.setPosition(sel[1], QTextCursor.MoveMode.KeepAnchor)
-                s.cursor = cur
-                fmt = s.format
-                fmt.setBackground(QColor(c["selection"]))
-                s.format = fmt
-                ctx.selections = [s]
-            p.save()
-            p.translate(piece.x, piece.y)
-            piece.doc.documentLayout().draw(p, ctx)
-            p.restore()
-        p.setFont(small)
-        if row.status:
-            p.setPen(QColor(c["error"]) if row.status.lower().startswith(("error", "failed")) else muted)
-            y = (row.hits[-1].rect.top() if row.hits else row.height) - fm.lineSpacing()
-            p.drawText(QRect(0, y, width, fm.lineSpacing()), Qt.AlignmentFlag.AlignVCenter, row.status)
-        focus = self._current == row.id and self.hasFocus()
-        for n, hit in enumerate(row.hits):
-            if hit.rect.bottom() < shown_top or hit.rect.top() > shown_bottom:
-                continue
-            p.setPen(QColor(c["link"]) if hit.action in ("copy_code", "toggle_reasoning") else muted)
-            p.drawText(hit.rect, Qt.AlignmentFlag.AlignCenter, hit.label)
-            if focus and n == self._current_hit:
-                p.setPen(QColor(c["focus"]))
-                p.setBrush(Qt.BrushStyle.NoBrush)
-                p.drawRoundedRect(QRectF(hit.rect).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
-        if focus and self._current_hit < 0:
-            p.setPen(QColor(c["focus"]))
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawRoundedRect(QRectF(-6, 4, width + 12, row.height - 8), 8, 8)
 
     # -- selection internals ------------------------------------------------------------------------
     def _selection_range(self) -> tuple[tuple[int, int, int], tuple[int, int, int]] | None:
@@ -929,17 +603,6 @@ class MessagesView(QAbstractScrollArea):
             return None
         return (ka, kb) if ka < kb else (kb, ka)
 
-    @staticmethod
-    def _piece_selection(rng: Any, k: int, j: int, piece: _Piece) -> tuple[int, int] | None:
-        if rng is None:
-            return None
-        (r0, p0, c0), (r1, p1, c1) = rng
-        if (k, j) < (r0, p0) or (k, j) > (r1, p1):
-            return None
-        a = c0 if (k, j) == (r0, p0) else 0
-        b = c1 if (k, j) == (r1, p1) else piece.doc.characterCount() - 1
-        return (a, b) if b > a else None
-
     def _locate(self, pos: QPoint) -> tuple[int, int, int, QPointF] | None:
         """(row index, piece, char, point in the piece) under a viewport point, nearest if between."""
         if not self._rows:
@@ -950,7 +613,7 @@ class MessagesView(QAbstractScrollArea):
         row = self._rows[k]
         self._ensure(row)
         if not row.measured:
-            self._layout_row(row)
+            self.delegate._layout_row(row)
         assert row.pieces is not None
         if not row.pieces:
             return None
@@ -1050,7 +713,7 @@ class MessagesView(QAbstractScrollArea):
                 clipboard.setText(text, clipboard.Mode.Selection)
 
     def _open_link(self, href: str) -> None:
-        md, _ = _render_module()
+        md, _ = render_module()
         if md.safe_link(href):  # rendering makes no other anchors; checked again all the same
             QDesktopServices.openUrl(QUrl(href))
             self.linkActivated.emit(href)
@@ -1083,7 +746,7 @@ class MessagesView(QAbstractScrollArea):
         """Does what clicking the message's ``action`` button does (as the keyboard path does)."""
         row = self._row(message_id)
         self._ensure(row)
-        self._layout_row(row)
+        self.delegate._layout_row(row)
         for hit in row.hits:
             if hit.action == action and (piece < 0 or hit.piece == piece):
                 self._trigger(message_id, hit)
@@ -1094,7 +757,7 @@ class MessagesView(QAbstractScrollArea):
         """The actions shown for a message, in keyboard order."""
         row = self._row(message_id)
         self._ensure(row)
-        self._layout_row(row)
+        self.delegate._layout_row(row)
         return [hit.action for hit in row.hits]
 
     def keyPressEvent(self, event: Any) -> None:  # noqa: N802
@@ -1184,7 +847,7 @@ class MessagesView(QAbstractScrollArea):
             menu.addSeparator()
         row = self._row(message_id)
         self._ensure(row)
-        self._layout_row(row)
+        self.delegate._layout_row(row)
         names = {"copy": "Copy", "copy_markdown": "Copy Markdown", "regenerate": "Regenerate",
                  "edit": "Edit and resend", "delete": "Delete", "previous_version": "Previous version",
                  "next_version": "Next version", "toggle_reasoning": "Show or hide reasoning"}
@@ -1226,59 +889,3 @@ class MessagesView(QAbstractScrollArea):
     def _to_clipboard(self, text: str) -> None:
         QGuiApplication.clipboard().setText(text)
         self.copied.emit(text)
-
-
-# -- demo ----------------------------------------------------------------------------------------------
-
-DEMO_REPLY = """## Reading a CSV file in Python
-
-Use the **`csv`** module from the standard library; it handles quoting for you:
-
-```python
-import csv
-
-with open("data.csv", newline="") as f:
-    for row in csv.DictReader(f):
-        print(row["name"], row["age"])
-```
-
-| option | meaning | default |
-| --- | --- | --- |
-| `delimiter` | field separator | `,` |
-| `quotechar` | quoting character | `"` |
-
-- [x] works with ~~huge~~ large files (it streams)
-- [ ] needs *pandas* for analysis
-
-The area of a circle is $A = \\pi r^2$, and the sum is
-
-$$\\sum_{i=1}^{n} i = \\frac{n(n+1)}{2}$$
-
-See https://docs.python.org/3/library/csv.html. <b>HTML</b> is shown as text.
-"""
-
-
-def main(argv: list[str]) -> int:
-    app = QApplication.instance() or QApplication(argv)
-    view = MessagesView(theme="dark" if "--dark" in argv else "light")
-    view.resize(1000, 760)
-    view.setWindowTitle("Chatbot messages (demo)")
-    view.add_message(1, USER, "How do I read a CSV file in Python? Show me a short example.")
-    view.add_message(2, ASSISTANT, "<think>The user wants a CSV example.</think>" + DEMO_REPLY,
-                     versions=2, version=2)
-    view.set_reasoning(2, "", 4.2)
-    view.add_message(3, USER, "Thanks! And in one line?")
-    view.add_message(4, ASSISTANT, "`list(csv.reader(open('data.csv')))` — but close the file.")
-    view.show()
-    if "--shot" in argv:
-        path = argv[argv.index("--shot") + 1]
-        view.verticalScrollBar().setValue(0)
-        QTimer.singleShot(500, lambda: (view.grab().save(path), app.quit()))
-    return app.exec()
-
-
-if __name__ == "__main__":
-    if "--demo" not in sys.argv:
-        print("usage: python -m chatbot_gui.ui.messages_view --demo [--dark] [--shot FILE]")
-        raise SystemExit(2)
-    raise SystemExit(main(sys.argv))
