@@ -383,3 +383,47 @@ def test_copy_chat_and_empty_reply(qtbot, view) -> None:
     text = QGuiApplication.clipboard().text()
     assert text.startswith("**You:**\n\nHow do I print?\n\n**Assistant:**\n\n## Result\n\n")
     assert "**You:**\n\nThanks, and <b>tags</b>?\n\n**Assistant:**\n\n\n" in text
+
+
+def test_a_markdown_reply_streamed_from_the_server_ends_as_if_rendered_whole(qtbot, view, fake_server) -> None:
+    """Through the loopback server and the app's request thread, in token-sized pieces."""
+    from fakeserver import stream
+
+    from chatbot_gui.core.connection import ConnectionConfig
+    from chatbot_gui.core.conversation import ChatRequest
+    from chatbot_gui.ui.worker import CompletionThread
+
+    reply = (REPLY + "\n1. first\n2. second\n\n```\n$ echo done\n```\n\n> a quote with $x_1*y$\n\n"
+             "| a | b |\n|---|---|\n" + "".join(f"| {i} | {i * i} |\n" for i in range(30)))
+    pieces = [reply[i:i + 3] for i in range(0, len(reply), 3)]
+    fake_server.default_reply = stream(pieces, delay=0.001)
+    view.add_message(1, USER, "Show me.")
+    view.add_message(2, ASSISTANT, "", streaming=True)
+    thread = CompletionThread(ChatRequest("gpt-4o-mini", (("user", "Show me."),)),
+                              ConnectionConfig(api_key="sk-test", base_url=fake_server.base_url))
+    thread.textAvailable.connect(lambda: view.append_text(2, thread.take_text()))
+    kinds_seen: list[list[str]] = []
+    thread.textAvailable.connect(lambda: kinds_seen.append([p.kind for p in view._rows[1].pieces or []]))
+    with qtbot.waitSignal(thread.outcomeReady, timeout=20_000) as sig:
+        thread.start()
+    thread.wait(5000)
+    view.append_text(2, thread.take_text())
+    view.finish(2)
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    assert sig.args[0].status == "complete"
+    assert fake_server.requests[-1].json["messages"] == [{"role": "user", "content": "Show me."}]
+    assert view.text_of(2) == reply
+    streamed = [(p.kind, p.doc.toHtml()) for p in view._rows[1].pieces]
+    whole = MessagesView()
+    qtbot.addWidget(whole)
+    whole.resize(900, 700)
+    whole.add_message(2, ASSISTANT, reply)
+    whole._ensure(whole._rows[0])
+    assert streamed == [(p.kind, p.doc.toHtml()) for p in whole._rows[0].pieces]
+    assert [k for k, _ in streamed].count("code") == 2 and [k for k, _ in streamed].count("table") == 2
+    # while streaming, every block but the open last one already had its final kind
+    final_kinds = [k for k, _ in streamed]
+    assert len(kinds_seen) > 10
+    for kinds in kinds_seen:
+        done = max(0, len(kinds) - 1)
+        assert kinds[:done] == final_kinds[:done]
