@@ -318,7 +318,7 @@ def bench_open(runs: int) -> list[Result]:
 
 def run(runs: int = 5) -> list[Result]:
     qt_app()
-    return bench_stream(runs) + bench_append(min(runs, 3)) + bench_open(min(runs, 3))
+    return bench_stream(runs) + bench_append(min(runs, 3)) + bench_open(min(runs, 2))
 
 
 if __name__ == "__main__":
