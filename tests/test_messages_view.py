@@ -427,3 +427,22 @@ def test_a_markdown_reply_streamed_from_the_server_ends_as_if_rendered_whole(qtb
     for kinds in kinds_seen:
         done = max(0, len(kinds) - 1)
         assert kinds[:done] == final_kinds[:done]
+
+
+def test_theme_and_zoom_change_while_a_reply_streams(qtbot, view) -> None:
+    text = "# Title\n\nSome text.\n\n```python\nx = 1\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nEnd.\n"
+    view.add_message(1, ASSISTANT, "", streaming=True)
+    view.append_text(1, text[:30])
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    view.set_theme("dark")
+    view.zoom(1)
+    view.append_text(1, text[30:])
+    view.finish(1)
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    settle(qtbot, view)
+    whole = MessagesView(theme="dark")
+    qtbot.addWidget(whole)
+    whole.zoom(1)
+    whole.add_message(1, ASSISTANT, text)
+    whole._ensure(whole._rows[0])
+    assert [p.doc.toHtml() for p in view._rows[0].pieces] == [p.doc.toHtml() for p in whole._rows[0].pieces]

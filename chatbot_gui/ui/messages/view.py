@@ -395,6 +395,9 @@ class MessagesView(QAbstractScrollArea):
     def _invalidate(self, row: _Row, relayout: bool = True) -> None:
         row.pieces = None
         row.stream = None
+        row.pending.clear()
+        row.open_blocks = None
+        row.fed, row.fed_final = -1, False
         row.measured = False
         self._cache.pop(row.id, None)
         if relayout:
