@@ -38,7 +38,7 @@ _CODE_PAD = 10
 _ACTION_H = 24
 _COALESCE_MS = 16
 #: Rendering work per event-loop pass while text floods in (the rest waits for the next pass).
-FLUSH_BUDGET_S = 0.004
+FLUSH_BUDGET_S = 0.003
 #: Rows rendered ahead of the screen, in each direction, while the view is idle.
 AHEAD = 4
 
@@ -151,7 +151,7 @@ class MessageDelegate:
             row.fed = -1
         if row.fed != len(row.text) or (final and not row.fed_final):
             split = md.split_reasoning(row.text)
-            finished, open_ = row.stream.feed(split.answer, final=final)
+            finished, open_ = row.stream.feed_deferred(split.answer, final=final)
             row.pending.extend(finished)
             row.open_blocks = open_
             row.fed = len(row.text)
@@ -164,7 +164,7 @@ class MessageDelegate:
                 del row.pieces[row.done:]  # the open block shown so far is among these
                 first_changed = row.done
                 converted = True
-            row.pieces.append(self._block_piece(row.pending.popleft(), font))
+            row.pieces.append(self._block_piece(row.pending.popleft()(), font))
             row.done += 1
         if not row.pending and row.open_blocks is not None:
             first_changed = min(first_changed, row.done)

@@ -21,8 +21,8 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
+from functools import lru_cache, partial
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 #: Schemes a link may have to become clickable.
@@ -337,21 +337,33 @@ def _line_offsets(text: str) -> list[int]:
     return offsets
 
 
-def _render_tokens(tokens: list[Any], text: str, theme: str) -> list[HtmlBlock]:
+def _split_tokens(tokens: list[Any], text: str, line_shift: int = 0) -> list[tuple[list[Any], str]]:
+    """The top-level blocks of ``tokens`` with their source text (``text`` starts at line
+    ``line_shift`` of what was parsed)."""
     starts = _block_starts(tokens)
     lines = _line_offsets(text)
-    r = _renderer(theme)
-    blocks: list[HtmlBlock] = []
+    blocks: list[tuple[list[Any], str]] = []
     for k, start in enumerate(starts):
         end = starts[k + 1] if k + 1 < len(starts) else len(tokens)
         mapping = tokens[start].map
         source = ""
         if mapping:
-            a = lines[min(mapping[0], len(lines) - 1)]
-            b = lines[mapping[1]] if mapping[1] < len(lines) else len(text)
+            first, last = mapping[0] - line_shift, mapping[1] - line_shift
+            a = lines[max(0, min(first, len(lines) - 1))]
+            b = lines[last] if last < len(lines) else len(text)
             source = text[a:b]
-        blocks.append(r.block(tokens[start:end], source))
+        blocks.append((tokens[start:end], source))
     return blocks
+
+
+def _render_tokens(tokens: list[Any], text: str, theme: str, line_shift: int = 0) -> list[HtmlBlock]:
+    r = _renderer(theme)
+    return [r.block(t, source) for t, source in _split_tokens(tokens, text, line_shift)]
+
+
+def _deferred(tokens: list[Any], text: str, theme: str) -> list[Callable[[], HtmlBlock]]:
+    r = _renderer(theme)
+    return [partial(r.block, t, source) for t, source in _split_tokens(tokens, text)]
 
 
 def render_blocks(text: str, theme: str = "light") -> list[HtmlBlock]:
@@ -370,7 +382,8 @@ class BlockStream:
 
     ``feed(text)`` gets the whole reply so far and returns the blocks that became finished since the
     last call and the current rendering of the open block (possibly none). A block counts as
-    finished once a later top-level block has begun, which is when CommonMark closes it.
+    finished once a later top-level block has begun, which is when CommonMark closes it. The text is
+    parsed once per call, from the start of the open block.
     """
 
     def __init__(self, theme: str = "light") -> None:
@@ -378,39 +391,43 @@ class BlockStream:
         self.done_chars = 0  # text[:done_chars] is rendered for good
 
     def feed(self, text: str, final: bool = False) -> tuple[list[HtmlBlock], list[HtmlBlock]]:
+        finished, open_ = self.feed_deferred(text, final)
+        return [render() for render in finished], open_
+
+    def feed_deferred(self, text: str, final: bool = False) -> tuple[list[Callable[[], HtmlBlock]], list[HtmlBlock]]:
+        """As ``feed``, but each finished block comes as a function that renders it, so a caller
+        with a time budget can spread a burst of finished blocks over several event-loop passes."""
         tail = text[self.done_chars:]
         md = _parser()
         if final:
             self.done_chars = len(text)
-            return _render_tokens(md.parse(tail), tail, self.theme), []
+            return _deferred(md.parse(tail), tail, self.theme), []
         tokens = md.parse(tail)
         starts = _block_starts(tokens)
-        finished: list[HtmlBlock] = []
-        reparse = False
+        finished: list[Callable[[], HtmlBlock]] = []
+        shift = 0
         if len(starts) > 1:
             # The last block with a source line map (texmath's blocks have none) starts the open part.
             k = len(starts) - 1
             while k > 0 and not tokens[starts[k]].map:
                 k -= 1
             if k > 0:
-                line = tokens[starts[k]].map[0]
-                offset = _line_offsets(tail)[line]
-                finished = _render_tokens(tokens[: starts[k]], tail[:offset], self.theme)
+                shift = tokens[starts[k]].map[0]
+                offset = _line_offsets(tail)[shift]
+                finished = _deferred(tokens[: starts[k]], tail[:offset], self.theme)
                 self.done_chars += offset
                 tail = tail[offset:]
-                reparse = True  # the open part's line numbers must count from its own start
+                tokens = tokens[starts[k]:]
         open_src = tail
         nl = open_src.rfind("\n")
-        partial = open_src[nl + 1:]
-        held = False
-        if partial and _HOLD_PARTIAL.match(partial):
+        partial_line = open_src[nl + 1:]
+        if partial_line and _HOLD_PARTIAL.match(partial_line):
             open_src = open_src[: nl + 1]
-            held = True
-        if held or reparse:
             tokens = md.parse(open_src)
+            shift = 0
         if _only_table_header(tokens, open_src):
             return finished, []
-        return finished, _render_tokens(tokens, open_src, self.theme)
+        return finished, _render_tokens(tokens, open_src, self.theme, shift)
 
 
 def _only_table_header(tokens: list[Any], src: str) -> bool:
