@@ -6,7 +6,7 @@ Builds the real window with :func:`create_window` (an in-memory keyring; the key
 ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` in the env it is given; a Settings dialog would be a bug, so
 ``ask_settings`` raises), shows it, waits for the chat store to open (the app reopens the last chat),
 then sends ``<message> 1`` through the controller, and after each complete reply ``<message> 2``, and
-so on, until it is killed. Product code is not changed: the transcript's ``append_reply_text`` (what the
+so on, until it is killed. Product code is not changed: the transcript's ``append_to`` (what the
 controller's flush calls) is wrapped on this one window to see what the user sees.
 
 One line per event on stdout, flushed at once (times are ``time.time()``)::
@@ -56,9 +56,9 @@ def main(argv: list[str]) -> int:
     shown = 0  # characters of the current reply the transcript has shown
     sent = 0
 
-    def append_reply_text(text: str, _original=window.transcript.append_reply_text) -> None:
+    def append_to(msg_id: int, text: str, _original=window.transcript.append_to) -> None:
         nonlocal shown
-        _original(text)
+        _original(msg_id, text)
         if chat.busy:  # not when a stored chat is redrawn
             shown += len(text)
             emit("RECEIVED", shown, repr(time.time()))
@@ -88,7 +88,7 @@ def main(argv: list[str]) -> int:
                 return
             QTimer.singleShot(10, wait_for_store)
             return
-        window.transcript.append_reply_text = append_reply_text
+        window.transcript.append_to = append_to
         chat.replyFinished.connect(finished)
         emit("READY")
         send_next()

@@ -99,6 +99,7 @@ class HistoryController(QObject):
         window.export_all_action.triggered.connect(self.export_all)
         window.import_action.triggered.connect(self.import_chat)
         chat.chatChanged.connect(self._chat_changed)
+        chat.marksChanged.connect(self._marks_changed)
         window.on_close(self.close)
 
     # -- start-up --------------------------------------------------------------------------------
@@ -136,7 +137,7 @@ class HistoryController(QObject):
             return
         self.store = store
         if notice:
-            self.window.transcript.add_notice(notice)
+            self.chat.context.notify(notice)
         # A reply that was streaming when the app was killed is kept and marked interrupted. (main()
         # lets one instance per data folder run, so no other process is writing a live stream.)
         store.mark_interrupted_streams()
@@ -150,7 +151,7 @@ class HistoryController(QObject):
         from chatbot_gui.core.recorder import ChatRecorder
 
         self.chat.set_recorder(ChatRecorder(None))
-        self.window.transcript.add_notice(text)
+        self.chat.context.notify(text)
 
     def close(self) -> None:
         if self.store is not None and self.window.sidebar is not None:
@@ -170,6 +171,10 @@ class HistoryController(QObject):
             self.window.sidebar.select_chat(chat_id)
             self.store.set_meta(LAST_CHAT, str(chat_id))
         self.window.sidebar.hide_undo()
+
+    def _marks_changed(self) -> None:
+        if self.window.sidebar is not None:
+            self.window.sidebar.set_marks(self.chat.streaming_chat_ids(), self.chat.unread_chat_ids())
 
     def open_chat(self, chat_id: int) -> bool:
         if self.store is None:
@@ -208,8 +213,7 @@ class HistoryController(QObject):
     def delete_chat(self, chat_id: int) -> None:
         if self.store is None:
             return
-        if self.chat.streaming_chat_id == chat_id:
-            self.chat.stop()
+        self.chat.stop_chat(chat_id)
         try:
             snapshot = self.store.delete_chat(chat_id)
         except KeyError:

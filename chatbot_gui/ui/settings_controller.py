@@ -64,13 +64,13 @@ class SettingsController(QObject):
         self._ask = ask
         self.settings, notice = store.load()
         if notice:
-            window.transcript.add_notice(notice)
+            chat.context.notify(notice)
         self.persona_store = persona_store
         self.personas = PersonaLibrary()
         if persona_store is not None:
             self.personas, persona_notice = persona_store.load()
             if persona_notice:
-                window.transcript.add_notice(persona_notice)
+                chat.context.notify(persona_notice)
         self._apply_personas(first=True)
         self._restore_geometry()
         self._fill_models()
@@ -159,7 +159,7 @@ class SettingsController(QObject):
         try:
             self.persona_store.save(self.personas)
         except OSError as exc:
-            self.window.transcript.add_notice(
+            self.chat.context.notify(
                 f"Personas could not be saved ({exc.strerror or exc}). They apply until Chatbot quits."
             )
 
@@ -167,7 +167,7 @@ class SettingsController(QObject):
         try:
             self.store.save(self.settings)
         except OSError as exc:
-            self.window.transcript.add_notice(
+            self.chat.context.notify(
                 f"Settings could not be saved ({exc.strerror or exc}). They apply until Chatbot quits."
             )
 
