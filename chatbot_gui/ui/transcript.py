@@ -403,8 +403,9 @@ class TranscriptView(QTextBrowser):
         blocks = [b for b in self._blocks(ERROR_KEY, key) if b.blockFormat().property(KIND_PROPERTY) == "error"]
         if info is None or not blocks or "Retry" not in blocks[0].text():
             return
-        countdown = [b for b in self._blocks(ERROR_KEY, key) if b is not blocks[0]]
-        self._remove_blocks(countdown)
+        self._remove_blocks([b for b in self._blocks(ERROR_KEY, key)
+                             if b.blockFormat().property(KIND_PROPERTY) == "countdown"])
+        blocks = [b for b in self._blocks(ERROR_KEY, key) if b.blockFormat().property(KIND_PROPERTY) == "error"]
         prev = blocks[0].previous()
         self._remove_blocks(blocks)
         cursor = QTextCursor(prev) if prev.isValid() else self._end_cursor()
