@@ -139,9 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = app.exec()
     instance.close()
     from chatbot_gui.ui.models_thread import wait_for_models_threads
+    from chatbot_gui.ui.tasks import runner
 
     threads_done = wait_for_models_threads(1000)
-    if controller.running_threads() or not threads_done:
+    tasks_done = runner().wait(2.0)  # store writes and exports finish; a hung keyring call does not hold us
+    if controller.running_threads() or not threads_done or not tasks_done:
         # A request stuck where no socket exists yet (e.g. inside DNS resolution) cannot be woken;
         # don't let it hold the process open after the user quit.
         sys.stdout.flush()

@@ -38,7 +38,7 @@ def fake_server() -> Iterator[FakeServer]:
 
 @pytest.fixture
 def corpus_dir() -> Path:
-    """The recorded real responses (``../shared/corpus/openai``)."""
+    """The recorded real responses (``tests/corpus/openai``)."""
     return CORPUS_DIR
 
 
@@ -51,17 +51,20 @@ def _no_proxy_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_leaked_qthreads() -> Iterator[None]:
-    """Fail a test that leaves a request QThread or a model-list QThread running."""
+    """Fail a test that leaves a request QThread, a model-list QThread or a background task running."""
     yield
     from chatbot_gui.ui.models_thread import running_models_threads
+    from chatbot_gui.ui.tasks import running_tasks
     from chatbot_gui.ui.worker import running_completion_threads
 
+    def left() -> int:
+        return running_completion_threads() + running_models_threads() + running_tasks()
+
     deadline = time.monotonic() + _THREAD_GRACE
-    while running_completion_threads() + running_models_threads() and time.monotonic() < deadline:
+    while left() and time.monotonic() < deadline:
         time.sleep(0.02)
-    left = running_completion_threads() + running_models_threads()
-    if left:
-        pytest.fail(f"test left {left} QThread(s) running", pytrace=False)
+    if left():
+        pytest.fail(f"test left {left()} QThread(s) or background task(s) running", pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -32,7 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-CORPUS_DIR = Path(__file__).resolve().parents[2] / "shared/corpus/openai"
+#: The recorded real responses, kept in the repository (bytes and metadata as recorded; see its INDEX.md).
+CORPUS_DIR = Path(__file__).resolve().parent / "corpus" / "openai"
 
 #: How often a stalled handler re-checks its socket (the close() wake-up is immediate regardless).
 _POLL = 0.05

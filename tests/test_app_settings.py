@@ -256,7 +256,7 @@ class _SaveTo:
 @pytest.mark.keyring_service
 @pytest.mark.skipif(not os.environ.get("CHATBOT_TEST_SECRET_SERVICE"),
                     reason="set CHATBOT_TEST_SECRET_SERVICE=1 inside dbus-run-session with an unlocked "
-                           "gnome-keyring (PLATFORM.md) to test the real Secret Service")
+                           "gnome-keyring (docs/platform.md) to test the real Secret Service")
 def test_the_real_secret_service_keeps_the_key_across_restarts(qtbot, app_paths, fake_server):
     from chatbot_gui.core.secrets import select_backend
 

@@ -1,4 +1,4 @@
-"""Every recorded real response in ``../shared/corpus/openai`` replayed through ``stream_chat``.
+"""Every recorded real response in ``tests/corpus/openai`` replayed through ``stream_chat``.
 
 The expected outcome of each case is written down in :data:`EXPECTED`. For replies, the expected
 text and finish reason are also worked out independently from the recorded body (a small SSE

@@ -1,7 +1,7 @@
 """The real Secret Service (gnome-keyring over D-Bus): what the app stores, ``secret-tool`` can read.
 
 Runs only when CHATBOT_TEST_SECRET_SERVICE is set (CI runs it inside ``dbus-run-session`` with an
-unlocked gnome-keyring; see PLATFORM.md). When the variable is set, a missing or locked Secret
+unlocked gnome-keyring; see docs/platform.md). When the variable is set, a missing or locked Secret
 Service is a failure, not a skip.
 """
 
@@ -21,7 +21,7 @@ pytestmark = [
     pytest.mark.skipif(
         not os.environ.get("CHATBOT_TEST_SECRET_SERVICE"),
         reason="set CHATBOT_TEST_SECRET_SERVICE=1 and run inside dbus-run-session with an unlocked "
-               "gnome-keyring (PLATFORM.md) to test the real Secret Service",
+               "gnome-keyring (docs/platform.md) to test the real Secret Service",
     ),
 ]
 

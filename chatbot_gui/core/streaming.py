@@ -6,7 +6,7 @@ pydantic models, which held the GIL for most of a fast stream and made the GUI s
 
 Qt-free and blocking: it runs on a worker thread. Stopping is cooperative (``should_stop``) *and*
 forceful: :class:`AbortHandle` shuts down the request's socket, because on Linux neither closing the
-SDK stream nor closing the socket from another thread wakes a blocked ``recv()`` (see PLATFORM.md,
+SDK stream nor closing the socket from another thread wakes a blocked ``recv()`` (see docs/platform.md,
 "Stopping a stream"); ``shutdown(SHUT_RDWR)`` does, and the server sees the connection drop.
 """
 
