@@ -188,7 +188,8 @@ def test_while_one_chat_streams_another_sends_with_its_own_draft_and_buttons(qtb
     chat_b = chat.conversation.chat_id
     window.history_controller.open_chat(chat_a)
     assert window.input.toPlainText() == "draft for A"  # A's draft came back with A, not into B
-    assert window.stop_button.isEnabled() and "Receiving" in window.statusBar().currentMessage()
+    assert window.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: "Receiving" in window.statusBar().currentMessage())  # A's own status line
     window.history_controller.open_chat(chat_b)
     assert window.input.toPlainText() == "" and not window.stop_button.isEnabled()
     idle(qtbot, chat)

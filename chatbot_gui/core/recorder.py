@@ -9,6 +9,7 @@ of raising.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from typing import Callable
 
 from chatbot_gui.core.conversation import Conversation, Message, Status
@@ -26,6 +27,30 @@ class ChatRecorder:
         self.store = store
         #: Called with (chat_id) after a write that changes the chat's place in the list.
         self.on_chat_changed: Callable[[int], None] = lambda chat_id: None
+        self._writer: ChatStore | None = None
+        self._writer_lock = threading.Lock()
+
+    def update_in_background(self, db_id: int, content: str, status: Status) -> str | None:
+        """Rewrite a saved reply's text and status from a worker thread (the streaming saves and the
+        final one, whose search indexing takes ~10-20 ms for a long reply). One write at a time, on
+        a second connection; returns a message for the user when it failed."""
+        if self.store is None:
+            return None
+        with self._writer_lock:
+            try:
+                if self._writer is None:
+                    self._writer = ChatStore.attach(self.store.path)
+                self._writer.update_message(db_id, content, status)
+            except (sqlite3.Error, OSError) as exc:
+                return SAVE_FAILED.format(reason=str(exc) or type(exc).__name__)
+        return None
+
+    def close(self) -> None:
+        """Close the background writer's connection (the store itself is closed by its owner)."""
+        with self._writer_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
 
     def _guard(self, write: Callable[[ChatStore], None]) -> str | None:
         if self.store is None:

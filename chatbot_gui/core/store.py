@@ -227,6 +227,21 @@ class ChatStore:
             raise
         return store, notice
 
+    @classmethod
+    def attach(cls, path: Path, clock: Callable[[], float] = time.time) -> ChatStore:
+        """A second connection to a store already opened (and checked, migrated) by :meth:`open`,
+        for writes made off the GUI thread. Usable from any one thread at a time (the caller
+        serialises), so it is made with ``check_same_thread=False``."""
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA busy_timeout = 5000")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, Path(path), clock)
+
     def _migrate(self) -> None:
         # Under the write lock, so two instances starting at once do not both migrate.
         with self._write() as db:

@@ -499,6 +499,7 @@ class ChatController(QObject):
         """Write every streaming reply as it stands (before an export reads the store)."""
         for reply in self._replies.values():
             reply.save_now()
+            reply.flush_saves()
 
     # -- threads ---------------------------------------------------------------------------------
     def _all_replies(self) -> list[Reply]:

@@ -154,6 +154,8 @@ class HistoryController(QObject):
         self.chat.context.notify(text)
 
     def close(self) -> None:
+        if self.chat.recorder is not None:
+            self.chat.recorder.close()
         if self.store is not None and self.window.sidebar is not None:
             self.window.sidebar.set_store(None)
             self.store.close()

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from chatbot_gui.core.params import ParameterPolicy
     from chatbot_gui.core.recorder import ChatRecorder
     from chatbot_gui.core.streaming import Outcome
+    from chatbot_gui.ui.tasks import Task
     from chatbot_gui.ui.worker import CompletionThread
 
 #: Repaint interval for streamed text (~60 per second).
@@ -87,6 +88,8 @@ class Reply(QObject):
         self._tick.timeout.connect(self._tick_countdown)
         self._shown_left = -1
         self._deferred: list[Message] = []
+        self._write_task: Task | None = None  # the background save in flight
+        self._dirty = False  # the reply changed since that save's snapshot
 
     # -- state -----------------------------------------------------------------------------------
     @property
@@ -187,15 +190,62 @@ class Reply(QObject):
             self.textAppended.emit(msg.id, text)
 
     def save_now(self) -> None:
-        """Write the streaming reply as it stands (also before an export reads the store)."""
+        """Write the streaming reply as it stands (every SAVE_INTERVAL_MS while it streams)."""
         msg = self.message
         if msg is None or self.recorder is None or self._thread is None:
             return
         self._flush()
         if len(msg.content) != self._saved_len:
             self._saved_len = len(msg.content)
+            self._write()
+
+    def _write(self) -> None:
+        """Save the reply as it stands. The first time here, on the GUI thread: it needs its row id
+        at once (a notice or the next message follows it) and is small. After that on a worker
+        (``ui/tasks.py``), one write at a time, the latest text winning: a long reply's final write
+        indexes it for search (~10-20 ms per 100 kB), and a WAL checkpoint can take ~8 ms."""
+        msg = self.message
+        if msg is None or self.recorder is None or not msg.content:
+            return
+        if msg.db_id is None:
             self._say(self.recorder.save_reply(self.conv, msg))
             self._save_deferred()
+            return
+        self._dirty = True
+        if self._write_task is None:
+            self._start_write()
+
+    def _start_write(self) -> None:
+        msg, recorder = self.message, self.recorder
+        self._dirty = False
+        if msg is None or recorder is None or msg.db_id is None:
+            return
+        from chatbot_gui.ui.tasks import runner
+
+        db_id, content, status = msg.db_id, msg.content, msg.status
+        self._write_task = runner().run(lambda: recorder.update_in_background(db_id, content, status),
+                                        self._written, self._write_failed, name="save reply")
+
+    def _written(self, problem: str | None) -> None:
+        self._write_task = None
+        self._say(problem)
+        if self._dirty:
+            self._start_write()
+
+    def _write_failed(self, exc: BaseException) -> None:
+        self._written(f"This reply could not be saved ({type(exc).__name__}).")
+
+    def flush_saves(self, timeout: float = 5.0) -> None:
+        """Finish this reply's saves now, on this thread (quit, an export about to read the store)."""
+        task, self._write_task = self._write_task, None
+        if task is not None:
+            task.wait(timeout)
+            task.cancel()  # its outcome is handled here
+            self._dirty = True
+        msg = self.message
+        if self._dirty and msg is not None and msg.db_id is not None and self.recorder is not None:
+            self._dirty = False
+            self._say(self.recorder.update_in_background(msg.db_id, msg.content, msg.status))
 
     def defer_notice(self, notice: Message) -> None:
         """Save ``notice`` (which follows this reply) once the reply has a row of its own."""
@@ -250,8 +300,7 @@ class Reply(QObject):
             return
         msg.status = status
         if msg.content:
-            if self.recorder is not None:
-                self._say(self.recorder.save_reply(self.conv, msg))
+            self._write()
         else:
             # Nothing arrived: no empty assistant turn is kept, and no empty heading is shown.
             self.conv.remove(msg.id)
@@ -277,8 +326,9 @@ class Reply(QObject):
         thread.deleteLater()
 
     def shutdown(self) -> None:
-        """Stop and stop every thread this reply started (quit); never waits."""
+        """Stop, stop every thread this reply started, and finish its saves (quit)."""
         self.stop()
         self._tick.stop()
         for thread in list(self._threads):
             thread.stop()
+        self.flush_saves()
