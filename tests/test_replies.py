@@ -43,7 +43,7 @@ def start(qtbot, fake_server: FakeServer, paths):
         qtbot.addWidget(window)
         window.show()
         qtbot.waitExposed(window)
-        qtbot.waitUntil(lambda: window.history_controller.store is not None)
+        qtbot.waitUntil(lambda: window.history_controller.store is not None, timeout=15000)
         windows.append((window, chat))
         return window, chat
 
@@ -59,7 +59,7 @@ def type_and_send(qtbot, window, text: str) -> None:
     qtbot.keyClick(window.input, Qt.Key.Key_Return)
 
 
-def idle(qtbot, chat, timeout: int = 8000) -> None:
+def idle(qtbot, chat, timeout: int = 15000) -> None:
     qtbot.waitUntil(lambda: not chat.busy, timeout=timeout)
 
 
@@ -85,7 +85,7 @@ def test_a_persona_change_mid_stream_lands_after_the_reply_and_survives_restart(
     window, chat = start()
     fake_server.queue(slow("w", 20, 0.03))
     type_and_send(qtbot, window, "tell me")
-    qtbot.waitUntil(lambda: len("".join(window.transcript.blocks_of_kind("assistant"))) > 6)
+    qtbot.waitUntil(lambda: len("".join(window.transcript.blocks_of_kind("assistant"))) > 6, timeout=15000)
     window.persona_combo.setCurrentIndex(1)  # Sarcastic, while the reply streams
     idle(qtbot, chat)
     assert window.transcript.blocks_of_kind("assistant") == [whole("w", 20)]  # not split by the notice
@@ -96,7 +96,7 @@ def test_a_persona_change_mid_stream_lands_after_the_reply_and_survives_restart(
     window.close()
 
     window2, chat2 = start()
-    qtbot.waitUntil(lambda: chat2.conversation.chat_id == chat_id)
+    qtbot.waitUntil(lambda: chat2.conversation.chat_id == chat_id, timeout=15000)
     assert window2.transcript.blocks_of_kind("notice") == ["Persona: Sarcastic assistant"]
     text = window2.transcript.toPlainText()
     assert text.index("tell me") < text.index(whole("w", 20).strip()) < text.index("Persona: Sarcastic")
@@ -141,7 +141,7 @@ def test_esc_during_a_429_countdown_cancels_it_and_sends_nothing_more(qtbot, sta
     window, chat = start()
     fake_server.queue(error(429, RATE_LIMIT, headers={"retry-after": "2"}), stream(["too late"]))
     type_and_send(qtbot, window, "hi")
-    qtbot.waitUntil(lambda: any("Retrying in" in b for b in window.transcript.blocks_of_kind("countdown")))
+    qtbot.waitUntil(lambda: any("Retrying in" in b for b in window.transcript.blocks_of_kind("countdown")), timeout=15000)
     # during the countdown: Stop works, the status line says what is going on
     assert window.stop_button.isEnabled() and window.stop_action.isEnabled()
     assert "retrying in" in window.statusBar().currentMessage().lower()
@@ -163,7 +163,7 @@ def test_esc_stops_a_retry_in_progress(qtbot, start, fake_server):
                       stream(["never"], stall_before=float("inf")))
     type_and_send(qtbot, window, "hi")
     qtbot.waitUntil(lambda: len(fake_server.requests) == 2, timeout=5000)
-    qtbot.waitUntil(lambda: chat.busy_here)
+    qtbot.waitUntil(lambda: chat.busy_here, timeout=15000)
     assert window.stop_button.isEnabled()
     qtbot.keyClick(window.input, Qt.Key.Key_Escape)
     assert not chat.busy
@@ -174,16 +174,16 @@ def test_while_one_chat_streams_another_sends_with_its_own_draft_and_buttons(qtb
     window, chat = start()
     fake_server.queue(slow("a", 40, 0.05), stream(["B answer"]))
     type_and_send(qtbot, window, "chat A")
-    qtbot.waitUntil(lambda: len(fake_server.requests) == 1)
+    qtbot.waitUntil(lambda: len(fake_server.requests) == 1, timeout=15000)
     chat_a = chat.conversation.chat_id
     qtbot.keyClicks(window.input, "draft for A")
     new_chat(qtbot, window)  # Ctrl+N during a stream: a chat where sending works
     assert window.input.toPlainText() == ""
     assert window.send_button.isEnabled() and not window.stop_button.isEnabled()
     assert window.statusBar().currentMessage() == "Ready"
-    qtbot.waitUntil(lambda: window.sidebar.chat_model.mark_of(chat_a) == "streaming")
+    qtbot.waitUntil(lambda: window.sidebar.chat_model.mark_of(chat_a) == "streaming", timeout=15000)
     type_and_send(qtbot, window, "chat B")
-    qtbot.waitUntil(lambda: window.transcript.blocks_of_kind("assistant") == ["B answer"])
+    qtbot.waitUntil(lambda: window.transcript.blocks_of_kind("assistant") == ["B answer"], timeout=15000)
     assert sent(fake_server) == [SYSTEM, {"role": "user", "content": "chat B"}]
     chat_b = chat.conversation.chat_id
     window.history_controller.open_chat(chat_a)
@@ -210,7 +210,7 @@ def test_three_chats_stream_at_once_and_each_reply_arrives_intact_in_its_own_cha
         if n:
             new_chat(qtbot, window)
         type_and_send(qtbot, window, f"question {name}")
-        qtbot.waitUntil(lambda: len(fake_server.requests) == n + 1)
+        qtbot.waitUntil(lambda: len(fake_server.requests) == n + 1, timeout=15000)
         ids.append(chat.conversation.chat_id)
     qtbot.waitUntil(lambda: len(chat.streaming_chat_ids()) == 3, timeout=3000)  # all at once
     idle(qtbot, chat, 15000)
@@ -232,7 +232,7 @@ def test_beyond_the_limit_a_clear_message_and_the_text_stays(qtbot, start, fake_
         if n:
             new_chat(qtbot, window)
         type_and_send(qtbot, window, f"q{n}")
-        qtbot.waitUntil(lambda: len(fake_server.requests) == n + 1)
+        qtbot.waitUntil(lambda: len(fake_server.requests) == n + 1, timeout=15000)
     new_chat(qtbot, window)
     type_and_send(qtbot, window, "one too many")
     assert window.input.toPlainText() == "one too many"
@@ -267,7 +267,7 @@ def test_regenerate_keeps_the_earlier_reply_and_sends_the_conversation_before_it
     chat.shutdown()
     window.close()
     window2, chat2 = start()  # versions and the choice survive a restart
-    qtbot.waitUntil(lambda: chat2.conversation.chat_id == chat_id)
+    qtbot.waitUntil(lambda: chat2.conversation.chat_id == chat_id, timeout=15000)
     assert window2.transcript.blocks_of_kind("assistant") == ["one", "two", "after"]
     reply = chat2.conversation.messages[3]
     assert chat2.conversation.version_of(reply.id) == (1, 2)
@@ -316,6 +316,6 @@ def test_an_app_notice_is_not_wiped_when_the_last_chat_comes_back(qtbot, start, 
     window.close()
     (paths.config_dir / "settings.json").write_text("{ not json")
     window2, chat2 = start()
-    qtbot.waitUntil(lambda: chat2.conversation.chat_id == chat_id)
+    qtbot.waitUntil(lambda: chat2.conversation.chat_id == chat_id, timeout=15000)
     assert window2.transcript.blocks_of_kind("user") == ["remember me"]
     assert any("settings" in n.lower() for n in window2.notices()) and window2.banner.isVisible()

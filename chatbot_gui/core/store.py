@@ -506,7 +506,9 @@ def _connect(path: Path) -> sqlite3.Connection:
         with path.open("rb") as fh:
             if fh.read(16) != b"SQLite format 3\x00":
                 raise sqlite3.DatabaseError("file is not a database")
-    db = sqlite3.connect(path, isolation_level=None)  # autocommit: we issue BEGIN / COMMIT ourselves
+    # Autocommit (we issue BEGIN / COMMIT ourselves). Opened (and checked) on a worker thread, then
+    # used on the GUI thread only: one thread at a time, so the same-thread check is off.
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         db.execute("PRAGMA busy_timeout = 5000")  # first, so the pragmas below wait for a lock too
         rows = db.execute("PRAGMA quick_check").fetchall()

@@ -110,9 +110,30 @@ class ChatController(QObject):
         self.config = config
 
     def set_recorder(self, recorder: ChatRecorder) -> None:
+        """The history is open (it opens on a worker after the first paint): chats already begun
+        in this window are saved now, and replies in flight save through it from now on."""
         self.recorder = recorder
         self.context.recorder = recorder
         recorder.on_chat_changed = self.chatChanged.emit
+        convs = {id(c): c for c in (self.conversation, *(r.conv for r in self._replies.values()))}
+        for conv in convs.values():
+            if conv.chat_id is None and conv.messages:
+                self._save_unsaved(conv)
+        for reply in self._all_replies():
+            reply.recorder = recorder
+
+    def _save_unsaved(self, conv: Conversation) -> None:
+        assert self.recorder is not None
+        for msg in list(conv.nodes.values()):
+            if msg.role == "user":
+                problem = self.recorder.save_user(conv, msg, self.window.current_model())
+            elif msg.role == "assistant" and msg.status is not Status.STREAMING:
+                problem = self.recorder.save_reply(conv, msg)
+            else:
+                problem = self.recorder.save_notice(conv, msg) if msg.role == "notice" else None
+            if problem:
+                self._note_save_problem(problem)
+                return
 
     def show_no_key_notice(self) -> None:
         self.window.transcript.add_notice(NO_KEY_TEXT)

@@ -93,6 +93,8 @@ class HistoryController(QObject):
         self.personas = personas
         self.ask = interaction or HistoryInteraction(window)
         self.store: ChatStore | None = None
+        self._closed = False
+        self._opening = None
         window.new_chat_action.triggered.connect(self._deselect)
         window.search_action.triggered.connect(self.focus_search)
         window.export_action.triggered.connect(self.export_current)
@@ -121,26 +123,47 @@ class HistoryController(QObject):
             self.window.sidebar.select_chat(None)
 
     def open_store(self) -> None:
-        from chatbot_gui.core.recorder import ChatRecorder
-        from chatbot_gui.core.store import ChatStore, NewerSchemaError
+        """Open the history on a worker (``ui/tasks.py``): the integrity check at open reads the
+        whole file, which takes long enough with a big history to freeze the window."""
+        from chatbot_gui.core.store import ChatStore
+        from chatbot_gui.ui.tasks import runner
 
         self._build_sidebar()
         path = self.paths.data_dir / DB_NAME
-        try:
-            self.paths.data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = self.paths.data_dir
+
+        def work() -> tuple[ChatStore, str | None]:
+            data_dir.mkdir(parents=True, exist_ok=True)
             store, notice = ChatStore.open(path)
-        except NewerSchemaError as exc:
+            try:
+                # A reply that was streaming when the app was killed is kept and marked interrupted.
+                # (main() lets one instance per data folder run: no other process writes a live stream.)
+                store.mark_interrupted_streams()
+            except BaseException:
+                store.close()
+                raise
+            return store, notice
+
+        self._opening = runner().run(work, self._store_opened, self._store_failed, name="open chat history")
+
+    def _store_failed(self, exc: BaseException) -> None:
+        from chatbot_gui.core.store import NewerSchemaError
+
+        if isinstance(exc, NewerSchemaError):
             self._no_history(f"{exc} Chats in this window are not saved.")
-            return
-        except Exception as exc:  # noqa: BLE001 - any failure (OSError, sqlite3.Error…): keep chatting, say so
+        else:  # any failure (OSError, sqlite3.Error…): keep chatting, say so
             self._no_history(f"Chat history could not be opened ({exc}). Chats in this window are not saved.")
+
+    def _store_opened(self, opened: tuple[ChatStore, str | None]) -> None:
+        from chatbot_gui.core.recorder import ChatRecorder
+
+        store, notice = opened
+        if self._closed:
+            store.close()
             return
         self.store = store
         if notice:
             self.chat.context.notify(notice)
-        # A reply that was streaming when the app was killed is kept and marked interrupted. (main()
-        # lets one instance per data folder run, so no other process is writing a live stream.)
-        store.mark_interrupted_streams()
         self.chat.set_recorder(ChatRecorder(store))
         self.window.sidebar.set_store(store)
         last = store.get_meta(LAST_CHAT)
@@ -154,6 +177,7 @@ class HistoryController(QObject):
         self.chat.context.notify(text)
 
     def close(self) -> None:
+        self._closed = True
         if self.chat.recorder is not None:
             self.chat.recorder.close()
         if self.store is not None and self.window.sidebar is not None:
