@@ -212,7 +212,7 @@ def test_export_writes_the_chat_and_json_imports_back_exactly(qtbot, app, answer
         answers.open_path = target
         before = chat.conversation.chat_id
         window.import_action.trigger()
-        assert chat.conversation.chat_id != before
+        qtbot.waitUntil(lambda: chat.conversation.chat_id != before)  # imports run off the GUI thread
         assert window.transcript.blocks_of_kind("user") == ["Question with ünïcode 🎉"]
         assert window.transcript.blocks_of_kind("assistant") == ["Réponse **markdown** <b>ok</b> 你好"]
         assert len(sidebar_titles(window)) == 2
@@ -235,7 +235,8 @@ def test_importing_a_bad_file_says_so(qtbot, app, answers, tmp_path):
     bad.write_text('{"format": "something else"}')
     answers.open_path = bad
     window.import_action.trigger()
-    assert answers.warnings and "bad.json" in answers.warnings[0][1]
+    qtbot.waitUntil(lambda: bool(answers.warnings))  # imports run off the GUI thread
+    assert "bad.json" in answers.warnings[0][1]
     assert sidebar_titles(window) == []
 
 
@@ -248,6 +249,7 @@ def test_export_all_writes_one_file_per_chat(qtbot, app, answers, tmp_path):
     folder.mkdir()
     answers.folder = (folder, "md")
     window.export_all_action.trigger()
+    qtbot.waitUntil(lambda: "Exported 2 chats" in window.statusBar().currentMessage())  # off the GUI thread
     files = sorted(p.name for p in folder.iterdir())
     assert len(files) == 2 and all(name.endswith(".md") for name in files)
 

@@ -64,28 +64,40 @@ def set_aside(path: Path, clock: float | None = None) -> Path:
     return target
 
 
+class LeftAlone(OSError):
+    """A save refused because the file could not be read at start: writing would replace what is in it."""
+
+
 def load_json_file(path: Path, parse: Callable[[Any], tuple[T, str | None]], default: Callable[[], T], *,
-                   what: str, instead: str, instead_long: str) -> tuple[T, str | None]:
+                   what: str, instead: str, instead_long: str) -> tuple[T, str | None, bool]:
     """Read a versioned JSON file through ``parse``; on trouble, ``default()`` and a notice.
 
-    No file: the default, no notice. A file that cannot be read: the default and why. A file that is
-    not JSON or not the right shape (``parse`` raises ``ValueError``) is set aside with a timestamp,
-    never deleted, and the notice names where it went. ``what`` is e.g. "settings file";
-    ``instead`` / ``instead_long`` say what is used ("using defaults" / "the default settings are
-    used")."""
+    Returns ``(value, notice, writable)``. No file: the default, no notice. A file that cannot be
+    read (permissions, a folder or a broken link in its place, an I/O error) gives the default, why,
+    and ``writable`` False: the file may hold the user's data, so it must be left alone, not
+    replaced with defaults at quit. A file that is not JSON or not the right shape (``parse`` raises
+    ``ValueError``) is set aside with a timestamp, never deleted, and the notice names where it went.
+    ``what`` is e.g. "settings file"; ``instead`` / ``instead_long`` say what is used ("using
+    defaults" / "the default settings are used")."""
+    kept = (f"Chatbot leaves the file as it is and does not save changes to it until it can be read "
+            f"({path}).")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return default(), None
+        if path.is_symlink():  # a link to a file that is gone (an unmounted dotfiles folder…)
+            return default(), f"The {what} is a link to a file that does not exist; {instead}. {kept}", False
+        return default(), None, True
     except OSError as exc:
-        return default(), f"Could not read the {what} ({exc.strerror}); {instead}."
+        return default(), f"Could not read the {what} ({exc.strerror or exc}); {instead}. {kept}", False
     try:
-        return parse(json.loads(raw.decode("utf-8")))
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: "[[[[…" nested deep
+        value, notice = parse(json.loads(raw.decode("utf-8")))
+        return value, notice, True
+    except (ValueError, UnicodeDecodeError, RecursionError, OverflowError) as exc:
+        # RecursionError: "[[[[…" nested deep; OverflowError: a number no float can hold.
         plain = isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError, RecursionError))
         why = "it is not valid JSON" if plain else str(exc)
     try:
         aside = set_aside(path)
     except OSError:
-        return default(), f"The {what} could not be read ({why}); {instead}."
-    return default(), f"The {what} could not be read ({why}). It was kept as {aside.name} and {instead_long}."
+        return default(), f"The {what} could not be read ({why}); {instead}. {kept}", False
+    return default(), f"The {what} could not be read ({why}). It was kept as {aside.name} and {instead_long}.", True

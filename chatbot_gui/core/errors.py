@@ -7,10 +7,13 @@ the API key.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from chatbot_gui.core.unicode import clean_text
 
 #: Longest wait the app honours from a ``retry-after`` header before giving up on automatic retry.
 MAX_RETRY_AFTER = 60.0
@@ -19,9 +22,25 @@ DEFAULT_RETRY_AFTER = 5.0
 _KEY_RE = re.compile(r"\b(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+)")
 
 
+#: Longest server text kept as ``detail`` (a broken server may send megabytes as its "message").
+MAX_DETAIL = 4000
+#: Longest server text shown on the error's one line; the rest is behind "Details".
+SUMMARY_CHARS = 100
+
+#: ``ErrorInfo.action`` values: what the error line offers besides Retry.
+OPEN_SETTINGS = "settings"
+
+
 @dataclass(frozen=True)
 class ErrorInfo:
-    """What the user is told. ``kind`` is a stable name tests and the UI can switch on."""
+    """What the user is told. ``kind`` is a stable name tests and the UI can switch on.
+
+    ``message`` is the app's own explanation (one sentence or two); ``detail`` is what the server
+    said, in full (it may have several lines: LiteLLM appends "\n\nLiteLLM: model group …").
+    The UI shows ``message`` and :attr:`summary` on one line and ``detail`` on demand
+    (:attr:`has_more`). ``action`` names a remedy to offer next to the message
+    (:data:`OPEN_SETTINGS` for a key the server refused), or is None.
+    """
 
     kind: str
     message: str
@@ -29,6 +48,25 @@ class ErrorInfo:
     retry_after: float | None = None  # seconds; set when the app should retry by itself
     detail: str = ""
     status: int | None = None
+    action: str | None = None
+
+    @property
+    def summary(self) -> str:
+        """The server's text as one short line: whitespace folded, cut at :data:`SUMMARY_CHARS`."""
+        line = " ".join(self.detail.split())
+        if len(line) > SUMMARY_CHARS:
+            line = line[: SUMMARY_CHARS - 1].rstrip() + "…"
+        return line
+
+    @property
+    def has_more(self) -> bool:
+        """Whether :attr:`detail` says more than :attr:`summary` shows (so "Details" is worth offering)."""
+        return bool(self.detail) and self.summary != " ".join(self.detail.split())
+
+    @property
+    def signature(self) -> tuple[str, int | None, str, str]:
+        """Two errors with the same signature are "the same error again" (a retry that failed alike)."""
+        return (self.kind, self.status, self.message, self.detail)
 
 
 def redact(text: str, secret: str | None = None) -> str:
@@ -107,14 +145,40 @@ def _is_refused(exc: BaseException) -> bool:
     return _in_chain(exc, (ConnectionRefusedError,), ("connection refused",))
 
 
+CONTEXT_LENGTH_TEXT = ("The conversation is too long for this model. Start a new chat (Ctrl+N) or choose a "
+                       "model with a larger context.")
+UNKNOWN_MODEL_TEXT = "The server does not know this model. Choose another model."
+
+_CONTEXT_CODES = {"context_length_exceeded", "exceed_context_size_error"}
+_CONTEXT_PHRASES = ("context_length", "context length", "maximum context", "context window", "context size",
+                    "exceed_context_size", "maximum model length", "max context", "too long")
+_UNKNOWN_MODEL_PHRASES = ("invalid model", "model_not_found", "unknown model", "no such model")
+
+
+def _is_context_length(lowered: str) -> bool:
+    return any(phrase in lowered for phrase in _CONTEXT_PHRASES)
+
+
+def _is_unknown_model(lowered: str) -> bool:
+    if any(phrase in lowered for phrase in _UNKNOWN_MODEL_PHRASES):
+        return True
+    return "model" in lowered and ("does not exist" in lowered or "not found" in lowered)
+
+
 def describe_status(status: int, body: Any, headers: Any = None, fallback: str = "") -> ErrorInfo:
     """Map an HTTP error status and body to an :class:`ErrorInfo`."""
     code, typ, server_msg = _body_fields(body)
-    detail = redact(server_msg or fallback or "")
+    detail = clean_text(redact(server_msg or fallback or "")[:MAX_DETAIL])
     lowered = f"{code} {typ} {server_msg}".lower()
+    if status >= 400 and _is_context_length(lowered) and (status in (400, 413, 422) or _CONTEXT_CODES & {
+            str(code).lower(), str(typ).lower()}):
+        # OpenAI says 400 context_length_exceeded; llama.cpp 400 exceed_context_size_error ("the request
+        # exceeds the available context size"); vLLM 400 "maximum context length" / "maximum model
+        # length"; Ollama "prompt too long; exceeded max context length"; some proxies 413.
+        return ErrorInfo("context_length", CONTEXT_LENGTH_TEXT, retryable=False, detail=detail, status=status)
     if status == 401:
-        return ErrorInfo("auth", "The server did not accept the API key. Check the key and try again.",
-                         retryable=False, detail=detail, status=status)
+        return ErrorInfo("auth", "The server did not accept the API key. Check the key in Settings.",
+                         retryable=False, detail=detail, status=status, action=OPEN_SETTINGS)
     if status == 403:
         return ErrorInfo("forbidden", "The server refused access (403). Your key or account may not "
                          "be allowed to use this model or region.", retryable=False, detail=detail,
@@ -125,7 +189,7 @@ def describe_status(status: int, body: Any, headers: Any = None, fallback: str =
         elif "deprecated" in lowered or "retired" in lowered or "decommissioned" in lowered:
             msg = "This model has been retired by the provider. Choose another model."
         elif "model" in lowered:
-            msg = "The server does not know this model. Choose another model."
+            msg = UNKNOWN_MODEL_TEXT
         else:
             msg = "The server answered 404 (not found). Check the server address and the model name."
         return ErrorInfo("not_found", msg, retryable=False, detail=detail, status=status)
@@ -140,15 +204,14 @@ def describe_status(status: int, body: Any, headers: Any = None, fallback: str =
                          retryable=True, retry_after=min(wait, MAX_RETRY_AFTER), detail=detail,
                          status=status)
     if status == 400 or status == 422:
-        if "context_length" in lowered or "context length" in lowered or "maximum context" in lowered \
-                or "too long" in lowered or "context window" in lowered:
-            return ErrorInfo("context_length", "The conversation is too long for this model. Start a "
-                             "new chat (Ctrl+N) or choose a model with a larger context.",
-                             retryable=False, detail=detail, status=status)
         if "unsupported_parameter" in lowered or "unsupported_value" in lowered \
                 or "unsupported parameter" in lowered:
             return ErrorInfo("unsupported_parameter", "This model does not accept one of the request's "
                              "parameters.", retryable=False, detail=detail, status=status)
+        if _is_unknown_model(lowered):
+            # LiteLLM: 400 "Invalid model name passed in model=…"; vLLM and others: 400 "The model `x`
+            # does not exist"; Ollama-style "model 'x' not found". The same situation as OpenAI's 404.
+            return ErrorInfo("not_found", UNKNOWN_MODEL_TEXT, retryable=False, detail=detail, status=status)
         return ErrorInfo("bad_request", "The server rejected the request (400).", retryable=False,
                          detail=detail, status=status)
     if status >= 500:
@@ -160,6 +223,12 @@ def describe_status(status: int, body: Any, headers: Any = None, fallback: str =
 
 def describe_exception(exc: BaseException, secret: str | None = None) -> ErrorInfo:
     """Map an exception raised by the openai SDK (or the network under it) to an :class:`ErrorInfo`."""
+    from chatbot_gui.core.limits import LimitExceeded
+
+    if isinstance(exc, LimitExceeded):
+        if exc.kind != "too_large":
+            return ErrorInfo(exc.kind, str(exc), retryable=False)
+        return ErrorInfo("too_large", f"{exc} The app stopped reading it; what arrived is kept.", retryable=False)
     import openai  # the caller already runs off the GUI thread; keep the import off start-up
 
     if isinstance(exc, openai.APIStatusError):
@@ -193,8 +262,14 @@ def describe_exception(exc: BaseException, secret: str | None = None) -> ErrorIn
                          retryable=True, detail=redact(_chain_text(exc), secret))
     if isinstance(exc, openai.APIError):
         # An error event inside an HTTP 200 stream (OpenRouter `data: {"error": …}`, Groq `event: error`).
-        code, _typ, msg = _body_fields({"error": exc.body} if isinstance(exc.body, dict) else exc.body)
-        detail = redact(msg or exc.message or "", secret)
+        code, typ, msg = _body_fields({"error": exc.body} if isinstance(exc.body, dict) else exc.body)
+        detail = clean_text(redact(msg or exc.message or "", secret)[:MAX_DETAIL])
+        lowered = f"{code} {typ} {msg}".lower()
+        if _CONTEXT_CODES & {str(code).lower(), str(typ).lower()} or "context length" in lowered \
+                or "context size" in lowered:
+            return ErrorInfo("context_length", CONTEXT_LENGTH_TEXT, retryable=False, detail=detail)
+        if _is_unknown_model(lowered):
+            return ErrorInfo("not_found", UNKNOWN_MODEL_TEXT, retryable=False, detail=detail)
         return ErrorInfo("stream_error", "The server reported an error in the middle of the reply.",
                          retryable=True, detail=detail)
     if isinstance(exc, (json.JSONDecodeError, ValueError)):
@@ -232,4 +307,4 @@ def _chain_text(exc: BaseException) -> str:
 
 
 def _replace_detail(info: ErrorInfo, detail: str) -> ErrorInfo:
-    return ErrorInfo(info.kind, info.message, info.retryable, info.retry_after, detail, info.status)
+    return dataclasses.replace(info, detail=clean_text(detail[:MAX_DETAIL]))

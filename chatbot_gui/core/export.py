@@ -21,7 +21,6 @@ Exports hold only what the store holds: no keys or other secrets are stored, so 
 from __future__ import annotations
 
 import json
-import math
 import re
 import unicodedata
 from collections.abc import Callable
@@ -46,9 +45,21 @@ STATUS_NOTES = {
 UNTITLED = "Untitled chat"
 
 
+#: The largest chat export :func:`read_export` reads (a real chat of 2,000 long messages is ~5 MB).
+MAX_IMPORT_BYTES = 200 * 1024 * 1024
+#: Times an export may carry: the years 1 to 9999 that dates can show, a day inside either end so
+#: that every time zone can still show them.
+MIN_TIME, MAX_TIME = -62135596800.0 + 86400, 253402300799.0 - 86400
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _when(ts: float, tz: tzinfo | None) -> str:
-    """``tz`` None means the computer's local time zone."""
-    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M")
+    """``tz`` None means the computer's local time zone. A stored time no date can show (another
+    tool wrote it, or an old import let it in) is written as the number, not an error."""
+    try:
+        return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError, TypeError):
+        return f"(time {ts!r})"
 
 
 def _turn_label(chat: StoredChat, msg: StoredMessage, tz: tzinfo | None,
@@ -150,7 +161,8 @@ def _escape(text: str) -> str:
 
 
 def to_json(chat: StoredChat) -> str:
-    """Lossless JSON (floats as written by ``repr``, so times round-trip exactly).
+    """Lossless JSON (floats as written by ``repr``, so times round-trip exactly). Text holding a lone
+    surrogate (from a broken server) is written with ``\\u`` escapes, so it still round-trips.
 
     Messages are numbered 1, 2, … in the order written; ``parent`` is the number of the message
     each follows (null: the chat's first)."""
@@ -172,7 +184,27 @@ def to_json(chat: StoredChat) -> str:
             for seq, m in enumerate(chat.messages, start=1)
         ],
     }
-    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    if _SURROGATE.search(text):
+        text = json.dumps(data, ensure_ascii=True, indent=2) + "\n"
+    return text
+
+
+def read_export(path: Path) -> StoredChat:
+    """Read and check a JSON export file: :func:`from_json` after size and encoding checks.
+
+    Raises ``ValueError`` with a message for the user for anything wrong with the file (``OSError``
+    when it cannot be read at all)."""
+    size = Path(path).stat().st_size
+    if size > MAX_IMPORT_BYTES:
+        raise ValueError(f"The file is too large to be a chat export ({size / 2**20:.0f} MB; "
+                         f"at most {MAX_IMPORT_BYTES // 2**20} MB are read).")
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"Not a chat export: the file is not UTF-8 text (byte {exc.start}).") from None
+    return from_json(text)
 
 
 def from_json(text: str) -> StoredChat:
@@ -183,15 +215,26 @@ def from_json(text: str) -> StoredChat:
     """
     try:
         data = json.loads(text)
+        return _chat_from(data)
     except json.JSONDecodeError as exc:
         raise ValueError(f"Not a chat export: invalid JSON ({exc.msg}, line {exc.lineno}).") from None
+    except RecursionError:
+        raise ValueError("Not a chat export: its JSON is nested too deeply.") from None
+    except ValueError as exc:
+        if "exceeds the limit" in str(exc).lower():  # int("9" * 5000): Python's digit limit for integers
+            raise ValueError("Invalid chat export: it holds a number too long to read.") from None
+        raise
+
+
+def _chat_from(data: Any) -> StoredChat:
     if not isinstance(data, dict):
         raise ValueError("Not a chat export: expected a JSON object.")
     if data.get("format") != FORMAT:
         raise ValueError(f"Not a chat export: format is {data.get('format')!r}, expected {FORMAT!r}.")
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ValueError(f"Unsupported chat export version {version!r}.")
+        shown = repr(version[:20]) if isinstance(version, str) else version
+        raise ValueError(f"Unsupported chat export version {shown}.")
     if version > VERSION:
         raise ValueError(f"This chat export is version {version}, made by a newer version of the "
                          f"app; this one reads version {VERSION}.")
@@ -242,7 +285,10 @@ _MISSING: Any = object()
 
 
 def _get(obj: dict[str, Any], key: str, kind: type, where: str, default: Any = _MISSING) -> Any:
-    """``obj[key]`` checked to be a ``kind``; ``default`` (which may be None) when absent or null."""
+    """``obj[key]`` checked to be a ``kind``; ``default`` (which may be None) when absent or null.
+
+    Text keeps everything but lone surrogates (a broken server's ``\\ud800``), which become U+FFFD:
+    the database stores UTF-8, which cannot hold them."""
     name = f"{where}.{key}" if where else key
     value = obj.get(key)
     if value is None:
@@ -252,6 +298,14 @@ def _get(obj: dict[str, Any], key: str, kind: type, where: str, default: Any = _
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         raise ValueError(f"Invalid chat export: {name} must be {_KIND_NAMES[kind]}, "
                          f"got {type(value).__name__}.")
+    if kind is str:
+        return _SURROGATE.sub("\ufffd", value)
+    if kind is dict:
+        try:
+            json.dumps(value, allow_nan=False).encode("utf-8")
+        except (ValueError, UnicodeEncodeError):
+            raise ValueError(f"Invalid chat export: {name} holds numbers or text that cannot be "
+                             "stored (NaN, Infinity or a lone surrogate).") from None
     return value
 
 
@@ -261,8 +315,11 @@ _KIND_NAMES: dict[type, str] = {str: "a string", bool: "true or false", dict: "a
 def _time(obj: dict[str, Any], key: str, where: str) -> float:
     value = obj.get(key)
     name = f"{where}.{key}" if where else key
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"Invalid chat export: {name} must be a time in seconds, got {value!r}.")
+    # The range test first: math.isfinite(10**400) raises OverflowError; NaN fails any comparison.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not MIN_TIME <= value <= MAX_TIME:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
+        raise ValueError(f"Invalid chat export: {name} must be a time in seconds (years 1 to 9999), "
+                         f"got {shown}.")
     return float(value)
 
 
@@ -281,8 +338,9 @@ def render(chat: StoredChat, fmt: Fmt, tz: tzinfo | None = None) -> str:
 
 
 def export_chat(chat: StoredChat, path: Path, fmt: Fmt, tz: tzinfo | None = None) -> None:
-    """Write one chat to ``path`` atomically: on failure (``OSError``) an existing file is untouched."""
-    write_atomic(Path(path), render(chat, fmt, tz))
+    """Write one chat to ``path`` atomically (mode 0600: chats are private); on failure (``OSError``)
+    an existing file is untouched. A lone surrogate in text or Markdown is written as U+FFFD."""
+    write_atomic(Path(path), _SURROGATE.sub("\ufffd", render(chat, fmt, tz)))
 
 
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10))}
@@ -306,26 +364,56 @@ def safe_filename(title: str, max_bytes: int = 120) -> str:
     return name
 
 
-def export_all(store: ChatStore, folder: Path, fmt: Fmt, tz: tzinfo | None = None) -> list[Path]:
+def export_all(store: ChatStore, folder: Path, fmt: Fmt, tz: tzinfo | None = None,
+               failures: list[tuple[str, str]] | None = None,
+               progress: Callable[[int, int], object] | None = None) -> list[Path]:
     """Write every chat to its own file in ``folder``; return the paths written.
 
     Names are ``<date> <title>.<fmt>``, made unique with `` (2)``, `` (3)``… and never the name of a
     file already in the folder: exporting never overwrites the user's files.
+
+    A chat that cannot be read or written (fields not what this version expects, a name the file
+    system refuses…) does not stop the rest: ``(title, why)`` is added to ``failures``. Without a
+    ``failures`` list the first such error is raised. ``progress(done, total)`` is called per chat.
     """
     folder = Path(folder)
     if fmt not in _RENDERERS:  # fail before writing anything
         raise ValueError(f"Unknown export format {fmt!r}; use txt, md or json.")
     used: set[str] = set()
     written = []
-    for summary in store.list_chats():
-        chat = store.load_chat(summary.id)
-        title = " ".join(chat.title.split()) or UNTITLED
-        stem = safe_filename(f"{datetime.fromtimestamp(chat.created_at, tz):%Y-%m-%d} {title}")
-        n, name = 1, f"{stem}.{fmt}"
-        while name.casefold() in used or (folder / name).exists():
-            n += 1
-            name = f"{stem} ({n}).{fmt}"
-        used.add(name.casefold())
-        export_chat(chat, folder / name, fmt, tz)
-        written.append(folder / name)
+    summaries = store.list_chats()
+    for done, summary in enumerate(summaries):
+        if progress is not None:
+            progress(done, len(summaries))
+        try:
+            written.append(_export_one(store, summary.id, folder, fmt, tz, used))
+        except Exception as exc:  # noqa: BLE001 - one bad chat must not stop the others; each is reported
+            if failures is None:
+                raise
+            failures.append((" ".join(str(summary.title).split()) or UNTITLED, _why(exc)))
     return written
+
+
+def _export_one(store: ChatStore, chat_id: int, folder: Path, fmt: Fmt, tz: tzinfo | None,
+                used: set[str]) -> Path:
+    chat = store.load_chat(chat_id)
+    title = " ".join(chat.title.split()) or UNTITLED
+    day = _when(chat.created_at, tz)[:10] if _when(chat.created_at, tz)[:1] != "(" else "undated"
+    stem = safe_filename(f"{day} {title}")
+    n, name = 1, f"{stem}.{fmt}"
+    while name.casefold() in used or (folder / name).exists():
+        n += 1
+        name = f"{stem} ({n}).{fmt}"
+    used.add(name.casefold())
+    export_chat(chat, folder / name, fmt, tz)
+    return folder / name
+
+
+def _why(exc: BaseException) -> str:
+    """A short reason for the user: the OS's words for file errors, else the error's own text."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, RecursionError):
+        return "its stored data is nested too deeply"
+    text = str(exc) or type(exc).__name__
+    return f"its stored data is not what this version expects ({text[:200]})"

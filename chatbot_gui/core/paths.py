@@ -35,6 +35,33 @@ class AppPaths:
         )
 
 
+def ensure_private_dir(folder: Path) -> Path:
+    """Create ``folder`` (and missing parents) and make it 0700: Debian homes are world-readable.
+
+    Only the app's own folder is changed; parents that exist keep their mode. On Windows the mode
+    bits mean nothing and are left alone."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix":
+        try:
+            if folder.stat().st_mode & 0o077:
+                os.chmod(folder, 0o700)
+        except OSError:
+            pass  # not ours (e.g. a shared mount): opening or writing files there says what is wrong
+    return folder
+
+
+def make_private(path: Path) -> None:
+    """Make an existing file 0600 (chats, backups, exports); a file that is gone is fine."""
+    if os.name != "posix":
+        return
+    try:
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except OSError:
+        pass
+
+
 def _xdg(env: Mapping[str, str], name: str, fallback: Path) -> Path:
     value = env.get(name, "").strip()
     # The spec: a relative path in these variables is invalid and must be ignored.

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
-from chatbot_gui.core.atomic import load_json_file, write_atomic
-from chatbot_gui.core.paths import AppPaths
+from chatbot_gui.core.atomic import LeftAlone, load_json_file, write_atomic
+from chatbot_gui.core.paths import AppPaths, ensure_private_dir
 from chatbot_gui.core.personas import (
-    BUILTIN_PERSONAS, MAX_TEMPERATURE, MIN_TEMPERATURE, Persona, name_key, unique_name,
+    BUILTIN_PERSONAS, MAX_TEMPERATURE, MIN_TEMPERATURE, Persona, UniqueNames, name_key,
 )
 
 VERSION = 1
@@ -114,8 +114,9 @@ def _personas_from_list(items: Any) -> list[Persona]:
 def _dedupe(personas: Iterable[Persona]) -> tuple[Persona, ...]:
     """Rename later personas whose names clash with earlier ones ("Name (2)"): nothing is lost."""
     out: list[Persona] = []
+    names = UniqueNames()
     for persona in personas:
-        name = unique_name(persona.name, (p.name for p in out))
+        name = names.take(persona.name)
         out.append(persona if name == persona.name else dataclasses.replace(persona, name=name))
     return tuple(out)
 
@@ -171,18 +172,24 @@ class PersonaStore:
 
     def __init__(self, paths: AppPaths) -> None:
         self.path = paths.config_dir / FILE_NAME
+        self.writable = True  # False once load() found a file it could not read: it is left alone
 
     def load(self) -> tuple[PersonaLibrary, str | None]:
         """The stored library and a notice for the user (None when all went well).
 
         No file yet: the built-ins. A file that cannot be parsed is set aside and the built-ins used.
         """
-        return load_json_file(self.path, library_from_json, PersonaLibrary, what="personas file",
-                              instead="using the built-in personas",
-                              instead_long="the built-in personas are used")
+        library, notice, self.writable = load_json_file(
+            self.path, library_from_json, PersonaLibrary, what="personas file",
+            instead="using the built-in personas", instead_long="the built-in personas are used")
+        return library, notice
 
     def save(self, library: PersonaLibrary) -> None:
-        """Write ``library`` atomically. Raises ``OSError`` (the old file stays) on failure."""
+        """Write ``library`` atomically. Raises ``OSError`` (the old file stays) on failure, and
+        :class:`LeftAlone` when the file could not be read at load: it may hold the user's personas."""
+        if not self.writable:
+            raise LeftAlone(0, "the personas file could not be read when Chatbot started, so it is left as it is")
+        ensure_private_dir(self.path.parent)
         write_atomic(self.path, _dump(library_to_json(library)))
 
 
@@ -233,9 +240,13 @@ def merge(library: PersonaLibrary, incoming: Iterable[Persona],
     to the persona it clashes with is skipped without asking. Raises ``ValueError`` for any other answer.
     """
     personas = list(library.personas)
+    where = {name_key(p.name): i for i, p in reversed(list(enumerate(personas)))}  # first one wins
+    names = UniqueNames(p.name for p in personas)
     for persona in incoming:
-        index = next((i for i, p in enumerate(personas) if name_key(p.name) == name_key(persona.name)), None)
+        index = where.get(name_key(persona.name))
         if index is None:
+            where[name_key(persona.name)] = len(personas)
+            names.take(persona.name)
             personas.append(persona)
             continue
         if personas[index] == persona:
@@ -245,7 +256,8 @@ def merge(library: PersonaLibrary, incoming: Iterable[Persona],
             # Keep the existing spelling: a default chat or history entry may refer to it.
             personas[index] = dataclasses.replace(persona, name=personas[index].name)
         elif choice == "keep_both":
-            new_name = unique_name(persona.name, (p.name for p in personas))
+            new_name = names.take(persona.name)
+            where[name_key(new_name)] = len(personas)
             personas.append(dataclasses.replace(persona, name=new_name))
         elif choice != "skip":
             raise ValueError(f"unknown choice {choice!r}; expected one of {', '.join(CHOICES)}")

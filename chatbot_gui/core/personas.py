@@ -50,17 +50,39 @@ def name_key(name: str) -> str:
 
 def unique_name(name: str, taken: Iterable[str]) -> str:
     """``name``, or "Name (2)", "Name (3)", ... whichever is not among ``taken`` (compared by :func:`name_key`)."""
-    keys = {name_key(t) for t in taken}
-    name = name.strip()
-    if name_key(name) not in keys:
-        return name
-    match = _NUMBERED.match(name)
-    base, n = (match["base"], int(match["n"])) if match else (name, 1)
-    while True:
-        n += 1
-        candidate = f"{base} ({n})"
-        if name_key(candidate) not in keys:
-            return candidate
+    return UniqueNames(taken).take(name)
+
+
+class UniqueNames:
+    """Hands out names that differ from each other and from ``taken``, as :func:`unique_name` would.
+
+    For many names in a row (loading or importing personas): it keeps the set of names in use and,
+    per base name, the last number it gave, so thousands of "Coach" become "Coach (2)" … "Coach (5000)"
+    in linear time; calling :func:`unique_name` for each would be quadratic."""
+
+    def __init__(self, taken: Iterable[str] = ()) -> None:
+        self._keys = {name_key(t) for t in taken}
+        self._last: dict[str, int] = {}  # name_key(base) -> the highest number tried for it
+
+    def take(self, name: str) -> str:
+        """``name`` (stripped) if it is free, else the first free "Name (n)"; it is then in use."""
+        name = name.strip()
+        key = name_key(name)
+        if key not in self._keys:
+            self._keys.add(key)
+            return name
+        match = _NUMBERED.match(name)
+        base, n = (match["base"], int(match["n"])) if match else (name, 1)
+        base_key = name_key(base)
+        # Names are only ever added, so every number up to the last one tried for this base is taken.
+        n = max(n, self._last.get(base_key, 1))
+        while True:
+            n += 1
+            candidate = f"{base} ({n})"
+            if name_key(candidate) not in self._keys:
+                self._last[base_key] = n
+                self._keys.add(name_key(candidate))
+                return candidate
 
 
 def name_problem(name: str, other_names: Iterable[str]) -> str | None:

@@ -30,7 +30,8 @@ class ChatRecorder:
         self._writer: ChatStore | None = None
         self._writer_lock = threading.Lock()
 
-    def update_in_background(self, db_id: int, content: str, status: Status) -> str | None:
+    def update_in_background(self, db_id: int, content: str, status: Status,
+                             model: str | None = None) -> str | None:
         """Rewrite a saved reply's text and status from a worker thread (the streaming saves and the
         final one, whose search indexing takes ~10-20 ms for a long reply). One write at a time, on
         a second connection; returns a message for the user when it failed."""
@@ -40,8 +41,8 @@ class ChatRecorder:
             try:
                 if self._writer is None:
                     self._writer = ChatStore.attach(self.store.path)
-                self._writer.update_message(db_id, content, status)
-            except (sqlite3.Error, OSError) as exc:
+                self._writer.update_message(db_id, content, status, model=model)
+            except (sqlite3.Error, OSError, UnicodeError) as exc:
                 return SAVE_FAILED.format(reason=str(exc) or type(exc).__name__)
         return None
 
@@ -57,7 +58,7 @@ class ChatRecorder:
             return None
         try:
             write(self.store)
-        except (sqlite3.Error, OSError, KeyError) as exc:
+        except (sqlite3.Error, OSError, KeyError, UnicodeError) as exc:
             return SAVE_FAILED.format(reason=str(exc) or type(exc).__name__)
         return None
 
@@ -109,7 +110,7 @@ class ChatRecorder:
                                               parent_id=self._parent_row(conv, msg))
                 self.on_chat_changed(conv.chat_id)
             else:
-                store.update_message(msg.db_id, msg.content, msg.status, kept=msg.kept)
+                store.update_message(msg.db_id, msg.content, msg.status, kept=msg.kept, model=msg.model)
 
         return self._guard(write)
 

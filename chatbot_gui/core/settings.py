@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from chatbot_gui.core.atomic import load_json_file, write_atomic
+from chatbot_gui.core.atomic import LeftAlone, load_json_file, write_atomic
 from chatbot_gui.core.connection import DEFAULT_BASE_URL, DEFAULT_READ_TIMEOUT, ConnectionConfig
-from chatbot_gui.core.paths import AppPaths
+from chatbot_gui.core.paths import AppPaths, ensure_private_dir
 
 if TYPE_CHECKING:  # keyring costs ~70 ms to import: it stays off the start-up path
     from chatbot_gui.core.secrets import KeyStore, PendingSecrets
@@ -198,10 +199,26 @@ def resolve_connection(settings: Settings, keys: KeyStore, env: Mapping[str, str
         base_url=prof.base_url.strip() or DEFAULT_BASE_URL,
         organization=prof.organization.strip() or None,
         project=prof.project.strip() or None,
-        read_timeout=max(1.0, float(prof.read_timeout)),
+        read_timeout=clamp_timeout(prof.read_timeout),
         proxy=proxy,
         key_source=source,
     )
+
+
+#: The timeouts a profile may have, in seconds (the Settings dialog offers the same range).
+MIN_READ_TIMEOUT, MAX_READ_TIMEOUT = 1.0, 3600.0
+
+
+def clamp_timeout(value: float) -> float:
+    """A read timeout the HTTP client and the dialog can use: ``NaN`` becomes the default, and
+    ``Infinity``, ``1e300`` or a 400-digit integer the largest allowed (every request failed with them,
+    and the Settings dialog could not show them to fix)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = min(max(value, int(MIN_READ_TIMEOUT)), int(MAX_READ_TIMEOUT))  # float(10**400) overflows
+    value = float(value)
+    if math.isnan(value):
+        return DEFAULT_READ_TIMEOUT
+    return min(max(value, MIN_READ_TIMEOUT), MAX_READ_TIMEOUT)
 
 
 # -- the file -------------------------------------------------------------------------------------
@@ -240,7 +257,7 @@ def _profile_from(obj: Any) -> Profile:
     values["models"] = tuple(models)
     values.setdefault("name", pid)
     if "read_timeout" in values:
-        values["read_timeout"] = float(values["read_timeout"])
+        values["read_timeout"] = clamp_timeout(values["read_timeout"])
     extra = {k: v for k, v in obj.items() if k not in known}
     return Profile(**values, extra=extra)
 
@@ -302,13 +319,20 @@ class SettingsStore:
 
     def __init__(self, paths: AppPaths) -> None:
         self.path = paths.config_dir / FILE_NAME
+        self.writable = True  # False once load() found a file it could not read: it is left alone
 
     def load(self) -> tuple[Settings, str | None]:
         """The stored settings and a notice for the user (None when all went well)."""
-        return load_json_file(self.path, settings_from_json, Settings, what="settings file",
-                              instead="using defaults", instead_long="the default settings are used")
+        settings, notice, self.writable = load_json_file(
+            self.path, settings_from_json, Settings, what="settings file", instead="using defaults",
+            instead_long="the default settings are used")
+        return settings, notice
 
     def save(self, settings: Settings) -> None:
-        """Write ``settings`` atomically. Raises ``OSError`` (the old file stays) on failure."""
+        """Write ``settings`` atomically. Raises ``OSError`` (the old file stays) on failure, and
+        :class:`LeftAlone` when the file could not be read at load: it may hold the user's profiles."""
+        if not self.writable:
+            raise LeftAlone(0, "the settings file could not be read when Chatbot started, so it is left as it is")
+        ensure_private_dir(self.path.parent)
         text = json.dumps(settings_to_json(settings), indent=2, ensure_ascii=False) + "\n"
         write_atomic(self.path, text)

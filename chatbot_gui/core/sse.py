@@ -20,6 +20,9 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator, NamedTuple
 
+from chatbot_gui.core.limits import LimitExceeded, size_text
+from chatbot_gui.core.unicode import clean_text
+
 
 class Event(NamedTuple):
     """One dispatched event. ``type`` is the ``event:`` field, "" when the server sent none."""
@@ -36,17 +39,29 @@ class EventDecoder:
     decoded and a line ending is never part of a multi-byte character.
     """
 
-    __slots__ = ("_pending", "_after_cr", "_started", "_type", "_data")
+    __slots__ = ("_pending", "_pending_len", "_after_cr", "_started", "_type", "_data", "_data_len",
+                 "max_event_bytes", "_failed")
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int | None = None) -> None:
         self._pending: list[bytes] = []  # the start of a line whose end has not arrived yet
+        self._pending_len = 0
         self._after_cr = False  # the last read ended with "\r": a "\n" opening the next one belongs to it
         self._started = False
         self._type = ""
         self._data: list[str] = []
+        self._data_len = 0
+        #: A line, or an event's data, longer than this raises :class:`LimitExceeded` (None: no cap).
+        self.max_event_bytes = max_event_bytes
+        self._failed: LimitExceeded | None = None  # raised by the next call, after the events before it
 
     def feed(self, chunk: bytes) -> list[Event]:
-        """The events completed by ``chunk``, in order."""
+        """The events completed by ``chunk``, in order.
+
+        Raises :class:`~.limits.LimitExceeded` once a line or an event's data grows past
+        ``max_event_bytes``; events completed before that point are returned first (the error then
+        comes with the next call)."""
+        if self._failed is not None:
+            raise self._failed
         if not chunk:
             return []
         if self._after_cr:
@@ -57,13 +72,20 @@ class EventDecoder:
         if not end:
             if chunk:  # (empty when it was just the "\n" of a "\r\n")
                 self._pending.append(chunk)  # joined once its line ends: no quadratic copying
+                self._pending_len += len(chunk)
+                try:
+                    self._check(self._pending_len)
+                except LimitExceeded as exc:
+                    return self._fail(exc, [])
             return []
         complete = chunk[:end]
         if self._pending:
             complete = b"".join(self._pending) + complete
             self._pending.clear()
+            self._pending_len = 0
         if end < len(chunk):
             self._pending.append(chunk[end:])
+            self._pending_len = len(chunk) - end
         else:
             self._after_cr = chunk[-1] == 13  # "\r" last: its "\n" may open the next read
         text = self._decode(complete)
@@ -71,18 +93,46 @@ class EventDecoder:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
         lines.pop()  # "": the text ends with a line ending
-        return self._lines(lines)
+        events = self._lines(lines)
+        if self._pending_len:
+            try:
+                self._check(self._pending_len)
+            except LimitExceeded as exc:
+                return self._fail(exc, events)
+        return events
 
     def close(self) -> Event | None:
         """End of input. The event left open (no blank line after it) is not dispatched; it is
         returned, so a caller may look at it, or None when nothing was open."""
+        if self._failed is not None:
+            raise self._failed
         if self._pending:
             line = self._decode(b"".join(self._pending))
             self._pending.clear()
+            self._pending_len = 0
             self._lines([line])
+            if self._failed is not None:
+                raise self._failed
         tail = Event(self._type, "\n".join(self._data)) if self._data else None
-        self._type, self._data = "", []
+        self._type, self._data, self._data_len = "", [], 0
         return tail
+
+    def _fail(self, exc: LimitExceeded, events: list[Event]) -> list[Event]:
+        """Give up on the stream: drop what is buffered, raise now or (with events to hand out first)
+        on the next call."""
+        self._pending.clear()
+        self._pending_len = 0
+        self._data = []
+        self._data_len = 0
+        self._failed = exc
+        if not events:
+            raise exc
+        return events
+
+    def _check(self, size: int) -> None:
+        if self.max_event_bytes is not None and size > self.max_event_bytes:
+            raise LimitExceeded(f"The server sent a line or event larger than {size_text(self.max_event_bytes)} "
+                                "(a real one is a few KB).")
 
     def _decode(self, data: bytes) -> str:
         text = data.decode("utf-8", "replace")
@@ -95,16 +145,24 @@ class EventDecoder:
     def _lines(self, lines: list[str]) -> list[Event]:
         events: list[Event] = []
         data = self._data
+        cap = self.max_event_bytes
         for line in lines:
             if not line:  # a blank line: dispatch
                 if data:
                     events.append(Event(self._type, "\n".join(data)))
                     data = self._data = []
+                    self._data_len = 0
                 self._type = ""
             elif line[0] == ":":
                 continue  # a comment (keep-alives, OpenRouter's ": OPENROUTER PROCESSING")
             elif line.startswith("data:"):  # the common case first
                 data.append(line[6:] if line[5:6] == " " else line[5:])
+                if cap is not None:  # many data lines and no blank line: one event without an end
+                    self._data_len += len(line)
+                    try:
+                        self._check(self._data_len)
+                    except LimitExceeded as exc:
+                        return self._fail(exc, events)
             else:
                 name, _, value = line.partition(":")
                 if value[:1] == " ":
@@ -140,21 +198,27 @@ class ReplyReader:
     ``delta``, ``null`` content, unknown fields.
     """
 
-    __slots__ = ("_decoder", "done", "finish_reason", "chunks", "reasoning_chars")
+    __slots__ = ("_decoder", "done", "finish_reason", "chunks", "reasoning_chars", "model", "other_output")
 
-    def __init__(self) -> None:
-        self._decoder = EventDecoder()
+    def __init__(self, max_event_bytes: int | None = None) -> None:
+        self._decoder = EventDecoder(max_event_bytes)
         self.done = False
         self.finish_reason: str | None = None
         self.chunks = 0
         self.reasoning_chars = 0
+        #: The model the server says answered (the chunks' ``model`` field; a router or an alias may
+        #: name another than the one requested), or None when no chunk named one.
+        self.model: str | None = None
+        #: Whether a chunk carried output that is not text (``tool_calls``, ``function_call``, ``audio``).
+        self.other_output = False
 
     def feed(self, data: bytes) -> Iterator[str]:
         """The pieces of reply text in ``data`` (non-empty strings), as they come.
 
         Raises :class:`InBandError` for an error event, ``ValueError`` (``json.JSONDecodeError``) for
-        a data line that is not JSON, or not a JSON object. Text before the failing event is
-        yielded first. Nothing after ``[DONE]`` is read.
+        a data line that is not JSON, or not a JSON object, :class:`~.limits.LimitExceeded` for a line
+        or event beyond the cap. Text before the failing event is yielded first. Nothing after
+        ``[DONE]`` is read. Lone surrogates in the text come out as U+FFFD.
         """
         if self.done:
             return
@@ -189,6 +253,10 @@ class ReplyReader:
         if error or event.type == "error":
             raise InBandError(error or payload)
         self.chunks += 1
+        if self.model is None:
+            model = payload.get("model")
+            if isinstance(model, str) and model.strip():
+                self.model = clean_text(model.strip())[:200]
         choices = payload.get("choices")
         if not choices or not isinstance(choices, list):
             return ""
@@ -204,13 +272,18 @@ class ReplyReader:
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str):
             self.reasoning_chars += len(reasoning)
-        text = delta.get("content") or delta.get("refusal")
+        text = delta.get("content")
+        if text and isinstance(text, str):  # the common case: no more look-ups
+            return clean_text(text)
+        if not self.other_output and (delta.get("tool_calls") or delta.get("function_call") or delta.get("audio")):
+            self.other_output = True
+        text = text or delta.get("refusal")
         if isinstance(text, str):
-            return text
-        return _text_parts(text)
+            return clean_text(text)
+        return clean_text(text_parts(text))
 
 
-def _text_parts(content: Any) -> str:
+def text_parts(content: Any) -> str:
     """The text of a content given as a list of parts (``[{"type": "text", "text": ...}]``; Mistral
     streams its reasoning models' content that way). Other kinds of parts are not reply text."""
     if not isinstance(content, list):

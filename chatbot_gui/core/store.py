@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import re
 import sqlite3
 import time
@@ -22,10 +24,12 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from chatbot_gui.core.atomic import set_aside
+from chatbot_gui.core.paths import ensure_private_dir, make_private
 from chatbot_gui.core.conversation import Status
+from chatbot_gui.core.unicode import clean_optional, clean_text
 
 #: Marks around matched text in :attr:`SearchHit.snippet`; the UI escapes the rest, then replaces them.
 MARK_START, MARK_END = "\x02", "\x03"
@@ -186,6 +190,25 @@ UPDATE messages SET parent_id = (SELECT p.id FROM messages p WHERE p.chat_id = m
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)  #: ``MIGRATIONS[n]`` takes ``user_version`` n to n + 1
 SCHEMA_VERSION = len(MIGRATIONS)
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _repairs_index(method: _F) -> _F:
+    """Run ``method``; if it fails on a damaged search index (the tables are fine), rebuild the index
+    and run it once more. A damaged index otherwise fails every search, and any write whose trigger
+    touches the broken part of it."""
+    @functools.wraps(method)
+    def wrapper(self: ChatStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if not self._index_damage(exc):
+                raise
+        self.rebuild_search_index()
+        return method(self, *args, **kwargs)
+    return cast(_F, wrapper)
+
+
 _CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _CHAT_COLS = "id, title, created_at, updated_at, persona_name, system_prompt, model"
 
@@ -195,6 +218,7 @@ class ChatStore:
 
     def __init__(self, db: sqlite3.Connection, path: Path, clock: Callable[[], float]) -> None:
         self._db, self.path, self._clock = db, path, clock
+        self.index_rebuilt = 0  # how often the search index was found damaged and rebuilt
 
     @classmethod
     def open(cls, path: Path, clock: Callable[[], float] = time.time) -> tuple[ChatStore, str | None]:
@@ -203,7 +227,7 @@ class ChatStore:
         The notice (else None) says where a corrupt file was set aside. A newer app's file
         (:class:`NewerSchemaError`) or one that cannot be opened (locked, permissions) is left as is."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(path.parent)
         notice = None
         try:
             db = _connect(path)
@@ -213,15 +237,19 @@ class ChatStore:
             if getattr(exc, "sqlite_errorcode", sqlite3.SQLITE_CORRUPT) & 0xFF not in _CORRUPT_CODES:
                 raise
             aside = set_aside(path, clock())
+            make_private(aside)
             for suffix in ("-wal", "-shm"):  # named after the set-aside file: SQLite opens them together
                 if (side := path.with_name(path.name + suffix)).exists():
                     side.replace(aside.with_name(aside.name + suffix))
+                    make_private(aside.with_name(aside.name + suffix))
             notice = (f"Your chat history could not be read ({exc}). It was moved to {aside} "
                       "and a new, empty history was started.")
             db = _connect(path)
         store = cls(db, path, clock)
         try:
             store._migrate()
+            if not store.search_index_in_step():
+                store.rebuild_search_index()
         except BaseException:
             db.close()
             raise
@@ -266,6 +294,7 @@ class ChatStore:
         target, n = self.path.with_name(base), 1
         while target.exists():
             target, n = self.path.with_name(f"{base}-{n + 1}"), n + 1
+        _create_private(target)
         # Via a second connection: the backup API cannot read through one that holds the write lock.
         with closing(sqlite3.connect(self.path)) as src, closing(sqlite3.connect(target)) as dst:
             src.backup(dst)
@@ -277,13 +306,55 @@ class ChatStore:
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk, an I/O error, RAISE(ROLLBACK)): a
+            # second ROLLBACK would fail with "cannot rollback - no transaction is active" and hide
+            # the real error, which is what the caller and the user need to see.
+            if self._db.in_transaction:
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
             raise
         self._db.execute("COMMIT")
+
+    # -- the search index ------------------------------------------------------------------------
+    def search_index_in_step(self) -> bool:
+        """A quick look (counts, no scan of the text) whether the search index matches the tables."""
+        if _check_version(self._db, self.path) < 2:
+            return True
+        counts = self._db.execute(
+            "SELECT (SELECT count(*) FROM messages_fts_docsize),"
+            " (SELECT count(*) FROM messages) - (SELECT count(*) FROM messages WHERE status = 'streaming'),"
+            " (SELECT count(*) FROM chats_fts_docsize), (SELECT count(*) FROM chats)").fetchone()
+        return counts[0] == counts[1] and counts[2] == counts[3]
+
+    def rebuild_search_index(self) -> None:
+        """Rebuild both search indexes from the tables (a damaged index, or one out of step).
+
+        Cost grows with the history: ~0.5 s per 1,000 long messages on this machine."""
+        with self._write() as db:
+            for table in ("messages_fts", "chats_fts"):
+                db.execute(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
+            # 'rebuild' indexes every row; a streaming reply is indexed only when it ends (the
+            # triggers rely on it), so take those out again.
+            db.execute("INSERT INTO messages_fts(messages_fts, rowid, content)"
+                       " SELECT 'delete', id, content FROM messages WHERE status = 'streaming'")
+        self.index_rebuilt += 1
+
+    def _index_damage(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a "malformed" error from the search index while the tables are fine."""
+        if not isinstance(exc, sqlite3.DatabaseError) or \
+                getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_CORRUPT:
+            return False
+        try:
+            return self._db.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+        except sqlite3.Error:
+            return False
 
     def close(self) -> None:
         self._db.close()  # idempotent
 
+    @_repairs_index
     def create_chat(self, title: str, persona_name: str, system_prompt: str, model: str | None,
                     extra: Mapping[str, Any] | None = None) -> int:
         """Start a chat; return its id. ``extra``: small JSON settings, never secrets (it is exported)."""
@@ -292,20 +363,23 @@ class ChatStore:
             cur = db.execute(
                 "INSERT INTO chats (title, created_at, updated_at, persona_name, system_prompt, model,"
                 " extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (title, now, now, persona_name, system_prompt, model, json.dumps(dict(extra or {}))))
+                (_t(title), now, now, _t(persona_name), _t(system_prompt), _opt(model),
+                 json.dumps(dict(extra or {}))))
         return int(cur.lastrowid or 0)
 
+    @_repairs_index
     def rename_chat(self, chat_id: int, title: str) -> None:
         """Change a chat's title (it keeps its place in the list); ``KeyError`` if there is none."""
         with self._write() as db:
-            if not db.execute("UPDATE chats SET title = ? WHERE id = ?", (title, chat_id)).rowcount:
+            if not db.execute("UPDATE chats SET title = ? WHERE id = ?", (_t(title), chat_id)).rowcount:
                 raise KeyError(chat_id)
 
+    @_repairs_index
     def set_chat_persona(self, chat_id: int, persona_name: str, system_prompt: str) -> None:
         """Record the persona (and its system prompt) the chat uses from now on."""
         with self._write() as db:
             db.execute("UPDATE chats SET persona_name = ?, system_prompt = ? WHERE id = ?",
-                       (persona_name, system_prompt, chat_id))
+                       (_t(persona_name), _t(system_prompt), chat_id))
 
     def summary(self, chat_id: int) -> ChatSummary:
         """One chat's list entry; ``KeyError`` if there is none."""
@@ -346,6 +420,7 @@ class ChatStore:
                          for i, seq, role, text, status, kept, model, created, parent, selected in rows)
         return StoredChat(*row[:7], messages=messages, extra=MappingProxyType(json.loads(row[7] or "{}")))
 
+    @_repairs_index
     def delete_chat(self, chat_id: int) -> StoredChat:
         """Delete a chat and its messages; return the snapshot :meth:`restore_chat` needs for undo."""
         with self._write() as db:
@@ -361,14 +436,15 @@ class ChatStore:
         """Add an exported chat as a new one (ids ignored, "streaming" becomes interrupted); return its id."""
         return self._insert_chat(chat, keep_ids=False)
 
+    @_repairs_index
     def _insert_chat(self, chat: StoredChat, keep_ids: bool) -> int:
         with self._write() as db:
             # AUTOINCREMENT never reuses ids, so the message ids are free when the chat id is.
             keep = keep_ids and not db.execute("SELECT 1 FROM chats WHERE id = ?", (chat.id,)).fetchone()
             cur = db.execute(
                 f"INSERT INTO chats ({_CHAT_COLS}, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (chat.id if keep else None, chat.title, chat.created_at, chat.updated_at,
-                 chat.persona_name, chat.system_prompt, chat.model, json.dumps(dict(chat.extra))))
+                (chat.id if keep else None, _t(chat.title), chat.created_at, chat.updated_at,
+                 _t(chat.persona_name), _t(chat.system_prompt), _opt(chat.model), json.dumps(dict(chat.extra))))
             chat_id = int(cur.lastrowid or 0)
             parents = parent_map(chat.messages)
             new_ids: dict[int, int] = {}
@@ -377,13 +453,14 @@ class ChatStore:
                 cur = db.execute(
                     "INSERT INTO messages (id, chat_id, seq, role, content, status, kept, model, created_at,"
                     " updated_at, parent_id, selected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (m.id if keep else None, chat_id, seq, m.role, m.content,
+                    (m.id if keep else None, chat_id, seq, m.role, _t(m.content),
                      "interrupted" if m.status == "streaming" else Status(m.status).value, int(m.kept),
-                     m.model, m.created_at, m.created_at,
+                     _opt(m.model), m.created_at, m.created_at,
                      None if parent is None else new_ids.get(parent), int(m.selected)))
                 new_ids[m.id] = int(cur.lastrowid or 0)
         return chat_id
 
+    @_repairs_index
     def add_message(self, chat_id: int, role: str, content: str, status: Status | str = Status.COMPLETE,
                     model: str | None = None, created_at: float | None = None,
                     parent_id: int | None = FOLLOWS_PREVIOUS) -> int:
@@ -403,11 +480,15 @@ class ChatStore:
                 cur = db.execute(
                     "INSERT INTO messages (chat_id, seq, role, content, status, model, created_at,"
                     " updated_at, parent_id, selected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                    (chat_id, seq, role, content, Status(status).value, model, created, created, parent))
-            except sqlite3.IntegrityError as exc:  # the foreign key: no such chat
-                raise KeyError(chat_id) from exc
+                    (chat_id, seq, role, _t(content), Status(status).value, _opt(model), created, created,
+                     parent))
+            except sqlite3.IntegrityError as exc:
+                if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+                    raise
+                raise KeyError(chat_id) from exc  # the foreign key: no such chat
         return int(cur.lastrowid or 0)
 
+    @_repairs_index
     def select_message(self, message_id: int) -> bool:
         """Make ``message_id`` the version shown among its siblings. False if there is no such message."""
         with self._write() as db:
@@ -418,6 +499,7 @@ class ChatStore:
                        (message_id, *row))
         return True
 
+    @_repairs_index
     def delete_message(self, message_id: int) -> bool:
         """Delete one message; what followed it follows its parent. False if there is no such message."""
         with self._write() as db:
@@ -439,17 +521,21 @@ class ChatStore:
                            " chat_id = ? AND parent_id IS ? ORDER BY seq DESC LIMIT 1)", (chat_id, parent))
         return True
 
+    @_repairs_index
     def update_message(self, message_id: int, content: str, status: Status | str,
-                       kept: bool | None = None) -> bool:
+                       kept: bool | None = None, model: str | None = None) -> bool:
         """Replace a message's text and status (a streaming reply: about once a second, and at the end).
 
+        ``model`` (when given) replaces the model it was saved with: the one the server reported.
         One row write (search indexes it when it stops streaming). False if its chat was deleted."""
         with self._write() as db:
             return db.execute(
-                "UPDATE messages SET content = ?, status = ?, kept = coalesce(?, kept), updated_at = ?"
-                " WHERE id = ?", (content, Status(status).value, None if kept is None else int(kept),
-                                  self._clock(), message_id)).rowcount > 0
+                "UPDATE messages SET content = ?, status = ?, kept = coalesce(?, kept), model = coalesce(?, model),"
+                " updated_at = ? WHERE id = ?",
+                (_t(content), Status(status).value, None if kept is None else int(kept), _opt(model),
+                 self._clock(), message_id)).rowcount > 0
 
+    @_repairs_index
     def mark_interrupted_streams(self, stale_after: float = 0.0) -> int:
         """On start: replies left "streaming" by a killed process become interrupted; return how many.
 
@@ -470,6 +556,7 @@ class ChatStore:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else str(row[0])
 
+    @_repairs_index
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Messages and chat titles containing every whitespace-separated term of ``query``, any case.
 
@@ -501,11 +588,32 @@ class ChatStore:
                 ][:limit]
 
 
+# Text a server or an imported file sent may hold a lone surrogate, which SQLite refuses to encode
+# (UnicodeEncodeError out of a save: the reply was lost and the window stuck). Stored with U+FFFD.
+_t = clean_text
+_opt = clean_optional
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it is not there, else make it 0600.
+
+    SQLite creates a database with 0644 (under the usual umask) and gives its -wal and -shm files
+    the database's mode: made 0600 first, none of them is readable by other users."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600))
+    except FileExistsError:
+        make_private(path)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     if path.is_file() and path.stat().st_size:  # before SQLite opens it, and deletes its "stale" -wal
         with path.open("rb") as fh:
             if fh.read(16) != b"SQLite format 3\x00":
                 raise sqlite3.DatabaseError("file is not a database")
+    if not path.is_dir():  # a folder in its place: SQLite's own error says so
+        _create_private(path)
+        for suffix in ("-wal", "-shm"):
+            make_private(path.with_name(path.name + suffix))
     # Autocommit (we issue BEGIN / COMMIT ourselves). Opened (and checked) on a worker thread, then
     # used on the GUI thread only: one thread at a time, so the same-thread check is off.
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -518,10 +626,37 @@ def _connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
+        # Deleted rows are overwritten with zeros, not just unlinked: "Delete" means the text is gone
+        # from the file (see purge_deleted for the WAL and the search index).
+        db.execute("PRAGMA secure_delete = ON")
     except BaseException:
         db.close()
         raise
     return db
+
+
+def purge_deleted(path: Path) -> None:
+    """Wipe what deleted chats left behind in the file at ``path`` (on its own connection, so it can
+    run on a worker thread while the window's store stays open).
+
+    ``secure_delete`` zeroes deleted rows, but the search index keeps deleted text's trigrams and
+    positions until its segments are merged (``optimize``), and the WAL keeps old page images until
+    it is checkpointed and truncated. Costs ~1 s for a 60 MB history; quick for usual ones."""
+    with closing(sqlite3.connect(path, isolation_level=None, timeout=5.0)) as db:
+        db.execute("PRAGMA secure_delete = ON")
+        if int(db.execute("PRAGMA user_version").fetchone()[0]) >= 2:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("messages_fts", "chats_fts"):
+                    db.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            raise sqlite3.OperationalError("the history file is busy; deleted text is wiped at the next try")
 
 
 def _check_version(db: sqlite3.Connection, path: Path) -> int:

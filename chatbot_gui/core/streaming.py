@@ -17,14 +17,18 @@ import json
 import os
 import socket
 import threading
-from dataclasses import dataclass
-from typing import Any, Callable
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
 
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.conversation import ChatRequest
 from chatbot_gui.core.errors import ErrorInfo, describe_exception, plain_text, redact
+from chatbot_gui.core.limits import DEFAULT_LIMITS, LimitExceeded, Limits, duration_text, size_text
 from chatbot_gui.core.params import ParameterPolicy, build_body
-from chatbot_gui.core.sse import InBandError, ReplyReader
+from chatbot_gui.core.sse import InBandError, ReplyReader, text_parts
+from chatbot_gui.core.unicode import clean_text
 
 
 class AbortHandle:
@@ -68,6 +72,7 @@ class Outcome:
 
     ``received_chars`` counts the reply text delivered; ``reasoning_chars`` the reasoning text some
     servers stream alongside it (``reasoning_content`` / ``reasoning``), which is not shown.
+    ``model`` is the model the server says answered (None when it named none).
     """
 
     status: str
@@ -75,6 +80,11 @@ class Outcome:
     error: ErrorInfo | None = None
     received_chars: int = 0
     reasoning_chars: int = 0
+    model: str | None = field(default=None, compare=False)  # metadata: not part of how it ended
+
+
+NO_REPLY = ErrorInfo("empty", "The server sent no reply: the answer ended without any text. Some servers do "
+                     "this when the conversation is too long for the model.", retryable=True)
 
 
 _HEAD_BYTES = 512
@@ -129,13 +139,15 @@ def _shared_context_type() -> type:
     return _SharedSSLContext
 
 
-def make_client(config: ConnectionConfig, abort: AbortHandle) -> Any:
+def make_client(config: ConnectionConfig, abort: AbortHandle, limits: Limits = DEFAULT_LIMITS) -> Any:
     """An ``openai.OpenAI`` on a fresh ``httpx2.Client`` whose sockets the abort handle can reach.
 
     One client per request: a fresh connection is opened, so the socket is always seen by the
     ``connect_tcp`` trace (a pooled connection would not be). No automatic retries: the app decides.
     The SSL context is the shared one (:func:`shared_ssl_context`); proxies, given or from the
-    ``*_PROXY`` variables, are httpx2's business as before.
+    ``*_PROXY`` variables, are httpx2's business as before. Every response body, whoever reads it
+    (this module, or the SDK reading an error body or a model list), is held to ``limits``
+    (:func:`guard_body`).
     """
     import httpx2
     import openai
@@ -150,6 +162,9 @@ def make_client(config: ConnectionConfig, abort: AbortHandle) -> Any:
     def on_request(request: Any) -> None:
         request.extensions["trace"] = trace
 
+    def on_response(response: Any) -> None:
+        guard_body(response, limits)
+
     timeout = httpx2.Timeout(
         connect=config.connect_timeout, read=config.read_timeout, write=30.0, pool=config.connect_timeout
     )
@@ -159,7 +174,7 @@ def make_client(config: ConnectionConfig, abort: AbortHandle) -> Any:
         verify=shared_ssl_context(),
         # Compressing proxies tend to buffer an event stream instead of passing tokens on as they come.
         headers={"Accept-Encoding": "identity"},
-        event_hooks={"request": [on_request]},
+        event_hooks={"request": [on_request], "response": [on_response]},
     )
     return openai.OpenAI(
         api_key=config.usable_key or "",
@@ -170,6 +185,98 @@ def make_client(config: ConnectionConfig, abort: AbortHandle) -> Any:
         timeout=timeout,
         http_client=http_client,
     )
+
+
+#: Largest piece a compressed body is inflated in at once.
+_INFLATE_STEP = 64 * 1024
+
+
+def guard_body(response: Any, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
+    """Hold ``response``'s body (not read yet) to ``limits``: its size after decompression and the
+    time until its end. Reading past either raises :class:`~.limits.LimitExceeded`.
+
+    The request asks for ``Accept-Encoding: identity``, but a server may compress anyway and httpx2
+    would then inflate it, however far: a few KB of gzip can become gigabytes. So the body is
+    inflated here instead, in bounded steps and counted (gzip and deflate; any other coding is
+    refused with a clear error rather than shown as garbage).
+    """
+    import httpx2
+
+    codings = [c.strip().lower() for c in response.headers.get_list("content-encoding", split_commas=True)]
+    codings = [c for c in codings if c and c != "identity"]
+    if codings:
+        del response.headers["content-encoding"]  # httpx2 must not inflate it too
+    if response.status_code >= 400:
+        cap = limits.max_error_bytes
+    elif "event-stream" in str(response.headers.get("content-type", "")).lower():
+        cap = limits.max_stream_bytes
+    else:
+        cap = limits.max_document_bytes
+    response.stream = _limited_stream_type(httpx2.SyncByteStream)(
+        response.stream, codings, cap, clock() + limits.max_seconds, limits.max_seconds, clock)
+
+
+@functools.cache
+def _limited_stream_type(base: type) -> type:
+    """A ``SyncByteStream`` (``base``: httpx2 checks the type) that inflates and counts what it passes on."""
+
+    class _LimitedStream(base):  # type: ignore[misc, valid-type]
+        def __init__(self, inner: Any, codings: list[str], cap: int, deadline: float, seconds: float,
+                     clock: Callable[[], float]) -> None:
+            self._inner = inner
+            self._codings = codings
+            self._cap = cap
+            self._deadline = deadline
+            self._seconds = seconds
+            self._clock = clock
+
+        def __iter__(self) -> Iterator[bytes]:
+            if len(self._codings) > 1 or (self._codings and self._codings[0] not in ("gzip", "x-gzip", "deflate")):
+                raise LimitExceeded(
+                    f"The server sent its answer compressed ({', '.join(self._codings)}) although the app "
+                    "asked it not to, in a form the app does not read.", kind="garbage")
+            inflater = _Inflater(self._codings[0]) if self._codings else None
+            total = 0
+            for raw_bytes in self._inner:
+                if self._clock() > self._deadline:
+                    raise LimitExceeded(f"The server was still sending after {duration_text(self._seconds)}.")
+                pieces = inflater.feed(raw_bytes) if inflater is not None else (raw_bytes,)
+                for piece in pieces:
+                    total += len(piece)
+                    if total > self._cap:
+                        raise LimitExceeded(f"The server's answer grew larger than {size_text(self._cap)}, "
+                                            "far more than any real reply.")
+                    yield piece
+
+        def close(self) -> None:
+            self._inner.close()
+
+    return _LimitedStream
+
+
+class _Inflater:
+    """Inflate gzip or deflate (zlib-wrapped or raw, as servers differ) in pieces of at most
+    :data:`_INFLATE_STEP` bytes, so no single call can allocate more than that."""
+
+    def __init__(self, coding: str) -> None:
+        self._raw_deflate_tried = coding != "deflate"
+        self._obj = zlib.decompressobj(zlib.MAX_WBITS | 16 if coding != "deflate" else zlib.MAX_WBITS)
+        self._seen = b""
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        try:
+            out = self._obj.decompress(data, _INFLATE_STEP)
+        except zlib.error:
+            if self._raw_deflate_tried:
+                raise LimitExceeded("The server's compressed answer is damaged.", kind="garbage") from None
+            self._raw_deflate_tried = True  # "deflate" without its zlib header (some servers send that)
+            self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+            yield from self.feed(data)
+            return
+        self._raw_deflate_tried = True
+        while out:
+            yield out
+            out = self._obj.decompress(self._obj.unconsumed_tail, _INFLATE_STEP)
 
 
 def request_kwargs(request: ChatRequest, policy: ParameterPolicy | None = None) -> dict[str, Any]:
@@ -196,6 +303,7 @@ def stream_chat(
     *,
     policy: ParameterPolicy | None = None,
     on_thinking: Callable[[], None] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Outcome:
     """Send ``request`` and pass each piece of reply text to ``on_text``. Never raises.
 
@@ -209,9 +317,11 @@ def stream_chat(
     ``[DONE]`` is reported as interrupted. A server that ignores ``stream: true`` and answers with one
     JSON completion is understood too. With a ``policy``, parameters go in the form the model accepts,
     and a request the server refuses for an unsupported parameter it was sent is sent once more
-    without it (the policy remembers).
+    without it (the policy remembers). Whatever the server sends is held to ``limits``: past one, the
+    reply ends with a clear error and the text that arrived is kept. A stream that ends without any
+    reply text is reported as :data:`NO_REPLY`.
     """
-    reader = ReplyReader()
+    reader = ReplyReader(limits.max_event_bytes)
     received = 0
     head = b""
     is_event_stream = True
@@ -220,13 +330,13 @@ def stream_chat(
     try:
         if abort.aborted:
             return Outcome("stopped")
-        client = make_client(config, abort)
+        client = make_client(config, abort, limits)
         response = _create_stream(client, request, policy, abort)
         try:
             content_type = str(response.headers.get("content-type", "")).lower()
             is_event_stream = "event-stream" in content_type
             if "json" in content_type and not is_event_stream:
-                return _from_completion(response, on_text)
+                return _from_completion(response, on_text, limits)
             for data in response.iter_bytes():
                 if abort.aborted:
                     return _stopped(reader, received)
@@ -235,6 +345,13 @@ def stream_chat(
                 for text in reader.feed(data):
                     if abort.aborted:
                         return _stopped(reader, received)
+                    if received + len(text) > limits.max_reply_chars:
+                        text = text[: max(0, limits.max_reply_chars - received)]
+                        if text:
+                            received += len(text)
+                            on_text(text)
+                        raise LimitExceeded(f"The reply grew longer than {size_text(limits.max_reply_chars)} "
+                                            "characters, far more than any real reply.")
                     received += len(text)
                     on_text(text)
                 if on_thinking is not None and reader.reasoning_chars and not received:
@@ -252,7 +369,7 @@ def stream_chat(
         if not isinstance(exc, Exception):
             raise
         error = describe_exception(_as_sdk_error(exc, response), config.api_key)
-        return Outcome("error", reader.finish_reason, error, received, reader.reasoning_chars)
+        return Outcome("error", reader.finish_reason, error, received, reader.reasoning_chars, reader.model)
     finally:
         if client is not None:
             try:
@@ -270,6 +387,9 @@ def stream_chat(
                 "OpenAI-compatible server, or a proxy or login page answered instead.",
                 retryable=False, detail=redact(plain_text(head.decode("utf-8", "replace")), config.api_key),
             ), received, reader.reasoning_chars)
+        if not received and not reader.chunks and not head:
+            # 200, then nothing (llama-cpp-python does this when the prompt is too long).
+            return Outcome("error", None, NO_REPLY, 0, reader.reasoning_chars, reader.model)
         return Outcome(
             "error",
             None,
@@ -280,12 +400,16 @@ def stream_chat(
             ),
             received,
             reader.reasoning_chars,
+            reader.model,
         )
-    return Outcome("complete", reader.finish_reason, None, received, reader.reasoning_chars)
+    if not received and not reader.other_output and reader.finish_reason not in ("length", "content_filter"):
+        # "Complete", but not one character of reply: there is nothing to show or save.
+        return Outcome("error", reader.finish_reason, NO_REPLY, 0, reader.reasoning_chars, reader.model)
+    return Outcome("complete", reader.finish_reason, None, received, reader.reasoning_chars, reader.model)
 
 
 def _stopped(reader: ReplyReader, received: int) -> Outcome:
-    return Outcome("stopped", reader.finish_reason, None, received, reader.reasoning_chars)
+    return Outcome("stopped", reader.finish_reason, None, received, reader.reasoning_chars, reader.model)
 
 
 def _as_sdk_error(exc: Exception, response: Any) -> Exception:
@@ -344,7 +468,7 @@ def _send(client: Any, body: dict[str, Any]) -> Any:
     return manager.__enter__().http_response
 
 
-def _from_completion(response: Any, on_text: Callable[[str], None]) -> Outcome:
+def _from_completion(response: Any, on_text: Callable[[str], None], limits: Limits = DEFAULT_LIMITS) -> Outcome:
     """Handle a whole ``chat.completion`` JSON body sent in answer to a streaming request.
 
     Some OpenAI-compatible servers ignore ``stream: true``. The reply is still a reply: its text is
@@ -356,19 +480,32 @@ def _from_completion(response: Any, on_text: Callable[[str], None]) -> Outcome:
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list):
         raise ValueError("the JSON reply has no 'choices'")
+    model = data.get("model")
+    model = clean_text(model.strip())[:200] if isinstance(model, str) and model.strip() else None
     if not choices:
-        return Outcome("complete", None, None, 0)
+        return Outcome("error", None, NO_REPLY, 0, 0, model)
     choice = choices[0] if isinstance(choices[0], dict) else {}
     message = choice.get("message")  # Azure content_filter replies have no message at all
     text = (message.get("content") or message.get("refusal") or "") if isinstance(message, dict) else ""
+    if isinstance(text, list):  # a list of parts, as Mistral streams it: read the same way
+        text = text_parts(text)
     if not isinstance(text, str):
         raise ValueError("the JSON reply's message content is not text")
+    text = clean_text(text)
+    if len(text) > limits.max_reply_chars:
+        raise LimitExceeded(f"The reply is longer than {size_text(limits.max_reply_chars)} characters, "
+                            "far more than any real reply.")
+    finish = choice.get("finish_reason")
+    finish = finish if isinstance(finish, str) else None
+    reasoning = (message.get("reasoning_content") or message.get("reasoning")) if isinstance(message, dict) else None
+    reasoning_chars = len(reasoning) if isinstance(reasoning, str) else 0
+    other = isinstance(message, dict) and bool(message.get("tool_calls") or message.get("function_call")
+                                               or message.get("audio"))
+    if not text and not other and finish not in ("length", "content_filter"):
+        return Outcome("error", finish, NO_REPLY, 0, reasoning_chars, model)
     if text:
         on_text(text)
-    finish = choice.get("finish_reason")
-    reasoning = (message.get("reasoning_content") or message.get("reasoning")) if isinstance(message, dict) else None
-    return Outcome("complete", finish if isinstance(finish, str) else None, None, len(text),
-                   len(reasoning) if isinstance(reasoning, str) else 0)
+    return Outcome("complete", finish, None, len(text), reasoning_chars, model)
 
 
 def _in_band_error(response: Any, error: Any) -> Exception:

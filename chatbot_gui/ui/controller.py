@@ -96,6 +96,7 @@ class ChatController(QObject):
         w.transcript.keepRequested.connect(self.keep)
         w.transcript.versionRequested.connect(self.switch_version)
         w.transcript.messageActionRequested.connect(self._message_action)
+        w.transcript.settingsRequested.connect(w.settings_action.trigger)
 
     @property
     def policy(self) -> ParameterPolicy:
@@ -455,7 +456,6 @@ class ChatController(QObject):
         if not self._shown(reply.conv):
             return
         view = self.window.transcript
-        view.remove_error(reply.key)  # a retry takes the error's place
         if regenerated or reply.state.attempts > 1 and len(reply.conv.versions(msg.id)) > 1:
             self._render()  # the path changed: the new version replaces the one shown
         else:
@@ -476,6 +476,8 @@ class ChatController(QObject):
     def _reply_ended(self, reply: Reply, msg: Message) -> None:
         shown = self._shown(reply.conv)
         if shown:
+            if msg.status is Status.COMPLETE:
+                self.window.transcript.remove_error(reply.key)  # a successful retry takes its place
             if reply.conv.find(msg.id) is not None:
                 self.window.transcript.end_message(msg)
             elif msg.status is Status.STOPPED:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QObject
 
-from chatbot_gui.core.paths import AppPaths
+from chatbot_gui.core.paths import AppPaths, ensure_private_dir
 from chatbot_gui.core.persona_store import PersonaLibrary
 from chatbot_gui.ui.controller import ChatController
 from chatbot_gui.ui.main_window import MainWindow
@@ -95,6 +95,9 @@ class HistoryController(QObject):
         self.store: ChatStore | None = None
         self._closed = False
         self._opening = None
+        self._purge: object | None = None  # the running purge_deleted task
+        self._files_task: object | None = None  # the running import or export-all task
+        self._purge_again = False
         window.new_chat_action.triggered.connect(self._deselect)
         window.search_action.triggered.connect(self.focus_search)
         window.export_action.triggered.connect(self.export_current)
@@ -133,7 +136,7 @@ class HistoryController(QObject):
         data_dir = self.paths.data_dir
 
         def work() -> tuple[ChatStore, str | None]:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(data_dir)
             store, notice = ChatStore.open(path)
             try:
                 # A reply that was streaming when the app was killed is kept and marked interrupted.
@@ -249,6 +252,34 @@ class HistoryController(QObject):
             self.new_chat()
         title = snapshot.title or "New chat"
         self.window.sidebar.show_undo(f"Deleted “{title[:40]}”.", lambda: self._restore(snapshot))
+        self._wipe_deleted()
+
+    def _wipe_deleted(self) -> None:
+        """Wipe the deleted chat's leftovers (search index, WAL) from the file, off the GUI thread.
+
+        The rows are gone (and zeroed) already; Undo puts the chat back from memory. One wipe at a
+        time: deletes during a wipe ask for one more afterwards."""
+        from chatbot_gui.core.store import purge_deleted
+        from chatbot_gui.ui.tasks import runner
+
+        if self.store is None:
+            return
+        if self._purge is not None:
+            self._purge_again = True
+            return
+        path = self.store.path
+
+        def done(_result: object = None) -> None:
+            self._purge = None
+            if self._purge_again:
+                self._purge_again = False
+                self._wipe_deleted()
+
+        def failed(exc: BaseException) -> None:
+            done()
+            self.window.show_status(f"The deleted chat's text could not be wiped from the history file yet ({exc}).")
+
+        self._purge = runner().run(lambda: purge_deleted(path), done, failed, name="wipe deleted chats")
 
     def _restore(self, snapshot: StoredChat) -> None:
         if self.store is None:
@@ -284,7 +315,11 @@ class HistoryController(QObject):
     def export_current(self) -> None:
         from chatbot_gui.core.export import export_chat, safe_filename
 
-        snapshot = self._current_snapshot()
+        try:
+            snapshot = self._current_snapshot()
+        except (ValueError, TypeError, RecursionError) as exc:  # stored fields this version cannot read
+            self.ask.warn("Export failed", f"This chat's stored data is not what this version expects ({exc}).")
+            return
         if snapshot is None:
             self.window.show_status("Nothing to export yet: this chat is empty.")
             return
@@ -298,43 +333,116 @@ class HistoryController(QObject):
             self.ask.warn("Export failed", f"Could not write {path}: {exc.strerror or exc}.\n"
                           "Any file already there was left untouched.")
             return
+        except (ValueError, TypeError, RecursionError) as exc:
+            self.ask.warn("Export failed", f"This chat could not be exported ({exc}).")
+            return
         self.window.show_status(f"Exported to {path}")
 
     def export_all(self) -> None:
+        """Write every chat to a folder, on a worker thread with its own connection; a chat that
+        cannot be exported is named in the end, the others are written."""
         from chatbot_gui.core.export import export_all
+        from chatbot_gui.core.store import ChatStore
+        from chatbot_gui.ui.tasks import runner
 
         if self.store is None or self.store.count_chats() == 0:
             self.window.show_status("There are no saved chats to export.")
+            return
+        if self._busy_with_files():
             return
         answer = self.ask.ask_folder_and_format()
         if answer is None:
             return
         folder, fmt = answer
         self.chat.save_now()
-        try:
-            written = export_all(self.store, folder, fmt)  # type: ignore[arg-type]
-        except OSError as exc:
-            self.ask.warn("Export failed", f"Could not write to {folder}: {exc.strerror or exc}.")
-            return
-        self.window.show_status(f"Exported {len(written)} chats to {folder}")
+        db_path = self.store.path
+        failures: list[tuple[str, str]] = []
+
+        def work(task: object) -> list[Path]:
+            store, _ = ChatStore.open(db_path)
+            try:
+                return export_all(store, folder, fmt, failures=failures,  # type: ignore[arg-type]
+                                  progress=lambda done, total: task.report(  # type: ignore[attr-defined]
+                                      done, f"Exporting chat {done + 1} of {total}…"))
+            finally:
+                store.close()
+
+        def done(written: list[Path]) -> None:
+            self._files_task = None
+            if not failures:
+                self.window.show_status(f"Exported {len(written)} chats to {folder}")
+                return
+            listed = "\n".join(f"• {title}: {why}" for title, why in failures[:10])
+            more = f"\n…and {len(failures) - 10} more." if len(failures) > 10 else ""
+            self.window.show_status(f"Exported {len(written)} of {len(written) + len(failures)} chats to {folder}")
+            self.ask.warn("Some chats were not exported",
+                          f"{len(written)} chats were exported to {folder}. These {len(failures)} could not be:"
+                          f"\n{listed}{more}")
+
+        def failed(exc: BaseException) -> None:
+            self._files_task = None
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.ask.warn("Export failed", f"Could not write to {folder}: {why}.")
+
+        self._files_task = runner().run_with_task(
+            work, done, failed, on_progress=lambda _v, text: self.window.show_status(text), name="export all chats")
+
+    def _busy_with_files(self) -> bool:
+        if self._files_task is not None:
+            self.window.show_status("An import or export is still running; try again when it is done.")
+            return True
+        return False
 
     def import_chat(self) -> None:
-        from chatbot_gui.core.export import from_json
+        """Read a JSON export and add it as a new chat, off the GUI thread (a big export takes
+        seconds to parse and store), with progress in the status line and a clear message for
+        whatever is wrong with the file."""
+        from chatbot_gui.core.store import ChatStore
+        from chatbot_gui.ui.tasks import runner
 
+        if self._busy_with_files():
+            return
         path = self.ask.ask_open_path()
         if path is None:
-            return
-        try:
-            stored = from_json(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            self.ask.warn("Import failed", f"Could not read {path}: {exc}.")
-            return
-        except ValueError as exc:
-            self.ask.warn("Import failed", f"{path.name} is not a chat this app can read: {exc}")
             return
         if self.store is None:
             self.ask.warn("Import failed", "Chat history is not available, so the chat cannot be added.")
             return
-        new_id = self.store.import_chat(stored)
-        self.window.sidebar.upsert_chat(self.store.summary(new_id))
-        self.open_chat(new_id)
+        db_path = self.store.path
+
+        def work(task: object) -> tuple[int, str, int]:
+            from chatbot_gui.core.export import read_export
+
+            task.report(None, f"Reading {path.name}…")  # type: ignore[attr-defined]
+            stored = read_export(path)
+            task.report(None, f"Saving {len(stored.messages)} messages from {path.name}…")  # type: ignore[attr-defined]
+            store, _ = ChatStore.open(db_path)
+            try:
+                return store.import_chat(stored), stored.title, len(stored.messages)
+            finally:
+                store.close()
+
+        def done(result: tuple[int, str, int]) -> None:
+            self._files_task = None
+            new_id, title, count = result
+            if self.store is None:
+                return
+            self.window.sidebar.upsert_chat(self.store.summary(new_id))
+            self.open_chat(new_id)
+            self.window.show_status(f"Imported “{title or path.name}” ({count} messages).")
+
+        def failed(exc: BaseException) -> None:
+            self._files_task = None
+            self.window.show_status("")
+            if isinstance(exc, OSError):
+                self.ask.warn("Import failed", f"Could not read {path}: {exc.strerror or exc}.")
+            elif isinstance(exc, ValueError) and not isinstance(exc, UnicodeError):
+                self.ask.warn("Import failed", f"{path.name} is not a chat this app can read: {exc}")
+            elif isinstance(exc, MemoryError):
+                self.ask.warn("Import failed", f"{path.name} is too large to import on this computer.")
+            else:  # sqlite3.Error, RecursionError, UnicodeError…: say what happened, never nothing
+                self.ask.warn("Import failed", f"{path.name} could not be added to the history: "
+                              f"{exc or type(exc).__name__}.")
+
+        self._files_task = runner().run_with_task(
+            work, done, failed, on_progress=lambda _v, text: self.window.show_status(text), name="import chat")

@@ -222,8 +222,8 @@ class Reply(QObject):
             return
         from chatbot_gui.ui.tasks import runner
 
-        db_id, content, status = msg.db_id, msg.content, msg.status
-        self._write_task = runner().run(lambda: recorder.update_in_background(db_id, content, status),
+        db_id, content, status, model = msg.db_id, msg.content, msg.status, msg.model
+        self._write_task = runner().run(lambda: recorder.update_in_background(db_id, content, status, model),
                                         self._written, self._write_failed, name="save reply")
 
     def _written(self, problem: str | None) -> None:
@@ -245,7 +245,7 @@ class Reply(QObject):
         msg = self.message
         if self._dirty and msg is not None and msg.db_id is not None and self.recorder is not None:
             self._dirty = False
-            self._say(self.recorder.update_in_background(msg.db_id, msg.content, msg.status))
+            self._say(self.recorder.update_in_background(msg.db_id, msg.content, msg.status, msg.model))
 
     def defer_notice(self, notice: Message) -> None:
         """Save ``notice`` (which follows this reply) once the reply has a row of its own."""
@@ -270,6 +270,8 @@ class Reply(QObject):
         self._flush_timer.stop()
         self._flush()
         self._thread = None
+        if outcome.model and self.message is not None:
+            self.message.model = outcome.model  # saved with the model the server says answered
         phase = self.state.ended(outcome.status, outcome.error, outcome.finish_reason)
         if phase is Phase.DONE:
             self._finish(Status.COMPLETE)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import stat
 import sys
 import zlib
 from pathlib import Path
@@ -41,8 +42,8 @@ def server_name(data_dir: Path, user: str | None = None) -> str:
     """The socket for this user and data folder: ``chatbot-gui-`` and 16 hex digits.
 
     On Linux it lives in the user's private ``XDG_RUNTIME_DIR`` when there is one (another user
-    cannot put a socket there first; it is emptied at logout); else Qt puts it in the temp folder
-    (per user on macOS) or, on Windows, names a pipe."""
+    cannot put a socket there first; it is emptied at logout); else, on Unix, in a private 0700
+    folder of the user (:func:`private_socket_dir`); on Windows it names a pipe."""
     if user is None:
         try:
             user = getpass.getuser()
@@ -55,7 +56,46 @@ def server_name(data_dir: Path, user: str | None = None) -> str:
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
     if sys.platform.startswith("linux") and runtime and os.path.isdir(runtime):
         return os.path.join(runtime, name)
+    if os.name == "posix":
+        # Not in the shared temp folder itself: another local user could create the socket there
+        # first (and so keep the app from starting, or receive what a second start sends).
+        folder = private_socket_dir(data_dir)
+        if folder is not None:
+            return os.path.join(folder, name)
     return name
+
+
+#: The longest Unix socket path, without its NUL (sun_path: 108 bytes on Linux, 104 on macOS).
+_MAX_SOCKET_PATH = 103 if sys.platform == "darwin" else 107
+
+
+def private_socket_dir(data_dir: Path, tmp: str | None = None) -> str | None:
+    """A folder only this user can enter, for the socket when there is no ``XDG_RUNTIME_DIR``.
+
+    ``$TMPDIR/chatbot-gui-<uid>`` made with mode 0700; one that exists is used only if it is a real
+    folder (not a link) owned by this user, else ``-1``, ``-2``… are tried (a squatter cannot block
+    the app), and as a last resort the app's own data folder (0700 too). None when none works."""
+    tmp = tmp or os.environ.get("TMPDIR") or "/tmp"
+    uid = os.getuid()
+    candidates = [os.path.join(tmp, f"chatbot-gui-{uid}" + (f"-{n}" if n else "")) for n in range(8)]
+    candidates.append(str(Path(data_dir).expanduser()))
+    for folder in candidates:
+        if len(os.fsencode(folder)) + len("/chatbot-gui-") + 16 > _MAX_SOCKET_PATH:
+            continue
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            st = os.lstat(folder)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid:
+            continue
+        if stat.S_IMODE(st.st_mode) != 0o700:
+            try:
+                os.chmod(folder, 0o700)
+            except OSError:
+                continue
+        return folder
+    return None
 
 
 def nobody_listening(name: str) -> bool:

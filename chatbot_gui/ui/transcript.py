@@ -9,9 +9,11 @@ Signals:
     keepRequested(int): the user clicked "Keep" on a stopped/interrupted reply (message id).
     versionRequested(int, int): "‹" (-1) or "›" (+1) on a message with versions (message id, step).
     messageActionRequested(str, int): "regenerate", "edit" or "delete" from a message's context menu.
+    settingsRequested(): the user clicked "Open Settings" on an error (a key the server refused).
 
 Everything that can change later is addressed by id: a message by its ``Message.id`` (every one of
-its blocks carries it), an error by the key of the reply that failed. Nothing edits "the last block".
+its blocks carries it), an error line by its id and by the key of the reply that failed (Retry
+names that key). Nothing edits "the last block".
 """
 
 from __future__ import annotations
@@ -97,10 +99,12 @@ RECENT_MESSAGES = 300
 KIND_PROPERTY = QTextFormat.UserProperty + 1
 #: On a message's label block: the message's row id in the chat store (search jumps to it).
 MESSAGE_PROPERTY = QTextFormat.UserProperty + 2
+#: On an error's blocks (its line, its expanded details): the error's id in this view.
+ERROR_PROPERTY = QTextFormat.UserProperty + 3
 #: On every block of a message: the message's id in memory (``Message.id``): how it is addressed.
-MSG_KEY = QTextFormat.UserProperty + 3
-#: On an error's blocks (the error, its countdown): the key of the reply that failed.
-ERROR_KEY = QTextFormat.UserProperty + 4
+MSG_KEY = QTextFormat.UserProperty + 4
+#: On an error's blocks and its countdown line: the key of the reply that failed.
+ERROR_KEY = QTextFormat.UserProperty + 5
 BODY_KINDS = ("user", "assistant")
 HIGHLIGHT = QColor("#ffe066")
 
@@ -112,6 +116,7 @@ class TranscriptView(QTextBrowser):
     keepRequested = Signal(int)
     versionRequested = Signal(int, int)
     messageActionRequested = Signal(str, int)
+    settingsRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -132,7 +137,11 @@ class TranscriptView(QTextBrowser):
         self.anchorClicked.connect(self._on_anchor)
         self._tails: dict[int, QTextBlock] = {}  # message id -> its last text block (a cache)
         self._breakers: dict[int, SoftBreaker] = {}  # streaming message id -> its soft breaker
-        self._errors: dict[int, ErrorInfo] = {}
+        #: Errors on screen by id: [info, can_retry, times it happened, details shown].
+        self._errors: dict[int, list] = {}
+        self._next_error = 1
+        #: Reply key -> the id of its latest error line.
+        self._reply_errors: dict[int, int] = {}
         self._versions = None
         self._messages: list = []
         self._hidden = 0
@@ -368,57 +377,129 @@ class TranscriptView(QTextBrowser):
         cursor.insertText(text, self._note_format)
         self._scroll_if_following(following)
 
-    # -- errors, addressed by the failed reply's key -----------------------------------------------
-    def show_error(self, info: ErrorInfo, *, can_retry: bool, key: int = 0) -> None:
-        """An error, visually distinct from assistant text, with a Retry link where it can help.
+    # -- errors: one line per error, addressed by its id and by the failed reply's key -------------
+    def show_error(self, info: ErrorInfo, *, can_retry: bool, key: int = 0) -> int:
+        """An error, visually distinct from assistant text, on one line: the app's explanation, the
+        server's words folded to one short line, and links: "Details" (the server's full text,
+        expanded in place), "Retry" where it can help, "Open Settings" when that is the remedy.
 
-        ``key`` names the failed reply: Retry emits it, and the error can later be updated or removed."""
+        ``key`` names the reply that failed: Retry emits it, and :meth:`remove_error` takes its
+        errors away when a retry succeeds. The same error again for the same reply (a retry that
+        failed alike) updates its line in place ("failed 3 times") instead of stacking another; a
+        different one gets its own line, and the earlier line loses its Retry. Returns the error's id."""
         following = self._following()
-        self._errors[key] = info
-        old = self._blocks(ERROR_KEY, key)
-        if old:
-            cursor = QTextCursor(old[0].previous()) if old[0].previous().isValid() else None
-            self._remove_blocks(old)
-            if cursor is not None:
-                cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock)
-        else:
-            cursor = None
-        self._write_error(cursor or self._end_cursor(), info, can_retry, key)
-        self._scroll_if_following(following)
-
-    def _write_error(self, cursor: QTextCursor, info: ErrorInfo, can_retry: bool, key: int) -> None:
-        block = self._new_block("error", top_margin=10, background=ERROR_BG, cursor=cursor, error=key)
-        bold = QTextCharFormat(self._error_format)
-        bold.setFontWeight(QFont.Weight.Bold)
-        block.insertText("⚠ " + info.message, bold)
-        if info.detail:
-            block.insertText(f"  (Server said: {info.detail})", self._error_format)
-        if can_retry:
-            block.insertText("  ", self._error_format)
-            self._insert_link(block, "Retry", f"retry:{key}")
-
-    def disable_retry(self, key: int) -> None:
-        """The error stays as history, without its Retry link (a later turn made it stale)."""
-        info = self._errors.get(key)
-        blocks = [b for b in self._blocks(ERROR_KEY, key) if b.blockFormat().property(KIND_PROPERTY) == "error"]
-        if info is None or not blocks or "Retry" not in blocks[0].text():
-            return
+        current = self._reply_errors.get(key)
+        # a stale "Retrying now…": the controller sets a new countdown if there is one
         self._remove_blocks([b for b in self._blocks(ERROR_KEY, key)
                              if b.blockFormat().property(KIND_PROPERTY) == "countdown"])
-        blocks = [b for b in self._blocks(ERROR_KEY, key) if b.blockFormat().property(KIND_PROPERTY) == "error"]
-        prev = blocks[0].previous()
-        self._remove_blocks(blocks)
-        cursor = QTextCursor(prev) if prev.isValid() else self._end_cursor()
-        cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock)
-        self._write_error(cursor, info, False, key)
+        if current is not None and self._error_block(current) is not None:
+            entry = self._errors[current]
+            if entry[0].signature == info.signature:
+                entry[0], entry[1], entry[2] = info, can_retry, entry[2] + 1
+                self._render_error(current)
+                self._scroll_if_following(following)
+                return current
+            entry[1] = False  # history now
+            self._render_error(current)
+        error_id = self._next_error
+        self._next_error += 1
+        self._errors[error_id] = [info, can_retry, 1, False]
+        self._reply_errors[key] = error_id
+        cursor = self._new_block("error", top_margin=10, background=ERROR_BG, error=key)
+        fmt = cursor.blockFormat()
+        fmt.setProperty(ERROR_PROPERTY, error_id)
+        cursor.setBlockFormat(fmt)
+        self._write_error(cursor, error_id)
+        self._scroll_if_following(following)
+        return error_id
+
+    def _write_error(self, cursor: QTextCursor, error_id: int) -> None:
+        info, can_retry, times, expanded = self._errors[error_id]
+        bold = QTextCharFormat(self._error_format)
+        bold.setFontWeight(QFont.Weight.Bold)
+        cursor.insertText("⚠ " + info.message, bold)
+        if times > 1:
+            cursor.insertText(f" (failed {times} times)", bold)
+        if info.action == "settings":  # the remedy, right next to the explanation
+            cursor.insertText("  ", self._error_format)
+            self._insert_link(cursor, "Open Settings", "settings:")
+        if info.detail:
+            cursor.insertText(f"  Server said: {info.summary}", self._error_format)
+        if info.has_more:
+            cursor.insertText("  ", self._error_format)
+            self._insert_link(cursor, "Hide details" if expanded else "Details", f"details:{error_id}")
+        if can_retry:
+            cursor.insertText("  ", self._error_format)
+            key = self._errors_key(error_id)
+            self._insert_link(cursor, "Retry", f"retry:{key}")
+
+    def _errors_key(self, error_id: int) -> int:
+        block = self._error_block(error_id)
+        key = block.blockFormat().property(ERROR_KEY) if block is not None else None
+        return int(key) if isinstance(key, int) else 0
+
+    def _error_block(self, error_id: int, kind: str = "error"):  # noqa: ANN202 - a QTextBlock
+        block = self.document().lastBlock()
+        while block.isValid():
+            fmt = block.blockFormat()
+            if fmt.property(ERROR_PROPERTY) == error_id and fmt.property(KIND_PROPERTY) == kind:
+                return block
+            block = block.previous()
+        return None
+
+    def _render_error(self, error_id: int) -> None:
+        block = self._error_block(error_id)
+        if block is None:
+            return
+        cursor = QTextCursor(block)
+        cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        self._write_error(cursor, error_id)
+        info, _, _, expanded = self._errors[error_id]
+        shown = self._error_block(error_id, "error-detail")
+        if expanded and shown is None:
+            cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock)
+            fmt = QTextBlockFormat()
+            fmt.setProperty(KIND_PROPERTY, "error-detail")
+            fmt.setProperty(ERROR_PROPERTY, error_id)
+            fmt.setProperty(ERROR_KEY, block.blockFormat().property(ERROR_KEY))
+            fmt.setBackground(ERROR_BG)
+            fmt.setLeftMargin(16)
+            cursor.insertBlock(fmt, self._error_format)
+            # One block whatever the server's text: its lines break with U+2028, blank runs folded.
+            lines = [line.rstrip() for line in info.detail.strip().splitlines()]
+            folded = [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]
+            cursor.insertText("\u2028".join(folded), self._error_format)
+        elif not expanded and shown is not None:
+            self._remove_blocks([shown])
+
+    def toggle_error_details(self, error_id: int) -> None:
+        """Show or hide the server's full text under an error."""
+        entry = self._errors.get(error_id)
+        if entry is None:
+            return
+        entry[3] = not entry[3]
+        self._render_error(error_id)
+
+    def disable_retry(self, key: int) -> None:
+        """The reply's errors stay as history, without Retry (a later turn made them stale)."""
+        self._remove_blocks([b for b in self._blocks(ERROR_KEY, key)
+                             if b.blockFormat().property(KIND_PROPERTY) == "countdown"])
+        for block in self._blocks(ERROR_KEY, key):
+            error_id = block.blockFormat().property(ERROR_PROPERTY)
+            if block.blockFormat().property(KIND_PROPERTY) == "error" and self._errors.get(error_id, [0, 0])[1]:
+                self._errors[error_id][1] = False
+                self._render_error(error_id)
 
     def remove_error(self, key: int) -> None:
-        """Take an error (and its countdown) off the screen: its Retry succeeded, in its place."""
+        """Take a reply's errors (and countdown) off the screen: a retry of it succeeded, in their place."""
+        for block in self._blocks(ERROR_KEY, key):
+            self._errors.pop(block.blockFormat().property(ERROR_PROPERTY), None)
         self._remove_blocks(self._blocks(ERROR_KEY, key))
-        self._errors.pop(key, None)
+        self._reply_errors.pop(key, None)
 
     def set_countdown(self, text: str, key: int = 0) -> None:
-        """Show (or update in place) the one 'retrying in N s' line under error ``key``."""
+        """Show (or update in place) the one 'retrying in N s' line under the errors of reply ``key``."""
         for block in self._blocks(ERROR_KEY, key):
             if block.blockFormat().property(KIND_PROPERTY) == "countdown":
                 cursor = QTextCursor(block)
@@ -435,6 +516,7 @@ class TranscriptView(QTextBrowser):
         self._hidden = 0
         self._tails.clear()
         self._breakers.clear()
+        self._reply_errors.clear()
         self._errors.clear()
         self.setExtraSelections([])
         self.document().clear()
@@ -563,6 +645,13 @@ class TranscriptView(QTextBrowser):
             self.versionRequested.emit(int(mid), int(step))
         elif href.startswith("earlier:"):
             self.show_earlier()
+        elif href.startswith("settings:"):
+            self.settingsRequested.emit()
+        elif href.startswith("details:"):
+            try:
+                self.toggle_error_details(int(href.split(":", 1)[1]))
+            except ValueError:
+                pass
         elif href.startswith("keep:"):
             try:
                 self.keepRequested.emit(int(href.split(":", 1)[1]))

@@ -1,0 +1,228 @@
+"""What the user sees when a server answers badly, in the real window against the loopback server:
+one compact error line with the full text on demand, no stacking of the same error on retries,
+"Open Settings" for a refused key, and a window that always comes back (lone surrogates, empty
+streams), with replies saved under the model the server reports."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextCursor
+
+from chatbot_gui.app import create_window
+from chatbot_gui.core.paths import AppPaths
+from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
+from fakeserver import FakeServer, error, raw, sse_event, stream
+
+KEY = "sk-test-errors-0123456789"
+LITELLM = ("litellm.BadRequestError: Invalid model name passed in model=gpt-9. Call `/v1/models` to view "
+           "available models for your key.\n\nLiteLLM: model group gpt-9 not found. No fallback was attempted."
+           "\n\n\n\nReceived Model Group=gpt-9\nAvailable Model Group Fallbacks=None")
+
+
+class AskRecorder:
+    """Stands in for the Settings dialog: records that it was asked, answers Cancel."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return None
+
+
+@pytest.fixture
+def ask() -> AskRecorder:
+    return AskRecorder()
+
+
+@pytest.fixture
+def chat(qtbot, fake_server: FakeServer, tmp_path, ask):
+    paths = AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data")
+    window, controller = create_window(
+        {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake_server.base_url},
+        paths=paths, keys=KeyStore(MemoryKeyring()), ask_settings=ask,
+    )
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: controller.config.api_key == KEY and controller.recorder is not None)
+    yield window, controller
+    assert controller.shutdown(3000), "a request thread was left running"
+
+
+def send(qtbot, window, controller, text: str, timeout: int = 5000) -> None:
+    window.input.setFocus()
+    qtbot.keyClicks(window.input, text)
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not controller.busy, timeout=timeout)
+
+
+def link_labels(view) -> list[str]:
+    """The text of every link on screen, in order."""
+    labels = []
+    block = view.document().begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            frag = it.fragment()
+            if frag.charFormat().isAnchor():
+                labels.append(frag.text())
+            it += 1
+        block = block.next()
+    return labels
+
+
+def click_link(qtbot, view, label: str) -> None:
+    """Click the last link reading ``label`` with the mouse, as a user would."""
+    found = None
+    block = view.document().begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            frag = it.fragment()
+            if frag.charFormat().isAnchor() and frag.text() == label:
+                found = frag.position() + frag.length() // 2
+            it += 1
+        block = block.next()
+    assert found is not None, f"no link {label!r} among {link_labels(view)}"
+    cursor = QTextCursor(view.document())
+    cursor.setPosition(found)
+    view.setTextCursor(cursor)
+    view.ensureCursorVisible()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.cursorRect(cursor).center())
+
+
+def stored_messages(controller):
+    store = controller.recorder.store
+    return store.load_chat(controller.conversation.chat_id).messages
+
+
+# ------------------------------------------------------------------ one compact line, details on demand
+
+
+def test_a_multi_line_server_error_is_one_line_with_details_on_demand(qtbot, chat, fake_server):
+    window, controller = chat
+    fake_server.queue(error(400, {"error": {"message": LITELLM, "type": "invalid_request_error", "code": "400"}}))
+    send(qtbot, window, controller, "hi")
+    (line,) = window.transcript.blocks_of_kind("error")
+    assert "\u2028" not in line and "\n" not in line
+    assert line.startswith("⚠ The server does not know this model. Choose another model.")
+    assert "Server said: litellm.BadRequestError: Invalid model name passed in model=gpt-9." in line
+    assert "No fallback" not in line  # the rest is behind "Details"
+    assert window.transcript.blocks_of_kind("error-detail") == []
+    assert "Details" in link_labels(window.transcript)
+
+    click_link(qtbot, window.transcript, "Details")
+    (detail,) = window.transcript.blocks_of_kind("error-detail")
+    assert "LiteLLM: model group gpt-9 not found. No fallback was attempted." in detail
+    assert "Available Model Group Fallbacks=None" in detail
+    assert "\u2028\u2028\u2028" not in detail  # blank runs folded: no rows of empty pink
+    assert "Hide details" in link_labels(window.transcript)
+
+    click_link(qtbot, window.transcript, "Hide details")
+    assert window.transcript.blocks_of_kind("error-detail") == []
+    assert len(window.transcript.blocks_of_kind("error")) == 1
+    assert window.send_button.isEnabled()
+
+
+def test_retrying_the_same_error_updates_its_line_instead_of_stacking(qtbot, chat, fake_server):
+    window, controller = chat
+    fail = error(500, {"error": {"message": "upstream\n\nconnect error", "type": "server_error"}})
+    fake_server.queue(fail, fail, fail, stream(["Finally."]))
+    send(qtbot, window, controller, "hi")
+    for times in (2, 3):
+        click_link(qtbot, window.transcript, "Retry")
+        qtbot.waitUntil(lambda: len(fake_server.requests) == times)
+        qtbot.waitUntil(lambda: not controller.busy)
+        (line,) = window.transcript.blocks_of_kind("error")
+        assert f"(failed {times} times)" in line
+    click_link(qtbot, window.transcript, "Retry")
+    qtbot.waitUntil(lambda: not controller.busy and window.transcript.blocks_of_kind("assistant") == ["Finally."])
+    # issue 10: a successful Retry replaces the error in place
+    assert window.transcript.blocks_of_kind("error") == []
+
+
+def test_automatic_retries_of_a_rate_limit_keep_one_error_line(qtbot, chat, fake_server):
+    window, controller = chat
+    limited = error(429, {"error": {"message": "Rate limit reached", "code": "rate_limit_exceeded"}},
+                    headers={"retry-after": "0"})
+    fake_server.queue(limited, limited, stream(["After waiting."]))
+    window.input.setFocus()
+    qtbot.keyClicks(window.input, "hi")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: any("(failed 2 times)" in line for line in window.transcript.blocks_of_kind("error")),
+                    timeout=8000)
+    (line,) = window.transcript.blocks_of_kind("error")
+    assert "Too many requests" in line
+    assert len(window.transcript.blocks_of_kind("countdown")) <= 1
+    qtbot.waitUntil(lambda: window.transcript.blocks_of_kind("assistant") == ["After waiting."], timeout=8000)
+    # issue 10: the retry that succeeded takes the error's place
+    assert window.transcript.blocks_of_kind("error") == []
+
+
+def test_a_different_error_after_a_retry_gets_its_own_line(qtbot, chat, fake_server):
+    window, controller = chat
+    fake_server.queue(error(500, {"error": {"message": "boom"}}), error(503, {"error": {"message": "later"}}))
+    send(qtbot, window, controller, "hi")
+    click_link(qtbot, window.transcript, "Retry")
+    qtbot.waitUntil(lambda: len(window.transcript.blocks_of_kind("error")) == 2)
+
+
+def test_a_refused_key_offers_open_settings_which_opens_them(qtbot, chat, fake_server, ask):
+    window, controller = chat
+    fake_server.queue(error(401, {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}))
+    send(qtbot, window, controller, "hi")
+    (line,) = window.transcript.blocks_of_kind("error")
+    assert "did not accept the API key" in line and "Open Settings" in line and "Retry" not in line
+    assert ask.calls == 0
+    click_link(qtbot, window.transcript, "Open Settings")
+    assert ask.calls == 1
+
+
+def test_other_errors_do_not_offer_settings(qtbot, chat, fake_server):
+    window, controller = chat
+    fake_server.queue(error(500, {"error": {"message": "boom"}}))
+    send(qtbot, window, controller, "hi")
+    assert "Open Settings" not in link_labels(window.transcript)
+
+
+# ------------------------------------------------------------------ the window always comes back
+
+
+def test_a_lone_surrogate_in_a_reply_never_wedges_the_window(qtbot, chat, fake_server):
+    window, controller = chat
+    body = (b'data: {"model":"m","choices":[{"index":0,"delta":{"content":"caf\\u00e9 \\ud800 end"}}]}\n\n'
+            + sse_event({"model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            + b"data: [DONE]\n\n")
+    fake_server.queue(raw(200, body), stream(["Next."]))
+    send(qtbot, window, controller, "hi")
+    assert window.send_button.isEnabled() and not window.stop_button.isEnabled()
+    assert window.transcript.blocks_of_kind("assistant") == ["café \ufffd end"]
+    assert window.transcript.blocks_of_kind("error") == []
+    reply = stored_messages(controller)[-1]
+    assert (reply.role, reply.content, reply.status.value) == ("assistant", "café \ufffd end", "complete")
+    send(qtbot, window, controller, "again")  # and the next turn works
+    assert window.transcript.blocks_of_kind("assistant")[-1] == "Next."
+    assert fake_server.requests[-1].json["messages"][-2] == {"role": "assistant", "content": "café \ufffd end"}
+
+
+def test_an_empty_stream_says_the_server_sent_no_reply(qtbot, chat, fake_server):
+    window, controller = chat
+    fake_server.queue(raw(200, b""))
+    send(qtbot, window, controller, "a very long prompt")
+    (line,) = window.transcript.blocks_of_kind("error")
+    assert "The server sent no reply" in line
+    assert window.transcript.blocks_of_kind("assistant") == []
+    assert window.send_button.isEnabled()
+    assert [m.role for m in stored_messages(controller)] == ["user"]
+
+
+def test_a_reply_is_saved_with_the_model_the_server_reports(qtbot, chat, fake_server):
+    window, controller = chat
+    window.model_combo.setEditText("gpt-4o-mini")
+    fake_server.queue(stream(["Hi", " there"], model="gpt-4o-mini-2024-07-18", delay=0.3))
+    send(qtbot, window, controller, "hi")
+    assert fake_server.requests[-1].json["model"] == "gpt-4o-mini"
+    reply = stored_messages(controller)[-1]
+    assert (reply.content, reply.model) == ("Hi there", "gpt-4o-mini-2024-07-18")
