@@ -283,7 +283,10 @@ def test_edit_and_resend_continues_from_there_and_keeps_the_old_branch(qtbot, st
     type_and_send(qtbot, window, "q2")
     idle(qtbot, chat)
     q1 = chat.conversation.messages[0]
-    chat.edit_and_resend(q1.id, "q1, better")
+    asked = []
+    chat.context.ask_edit = lambda text: (asked.append(text), "q1, better")[1]
+    window.transcript.messageActionRequested.emit("edit", q1.id)  # the context menu's "Edit and resend…"
+    assert asked == ["q1"]
     idle(qtbot, chat)
     assert sent(fake_server) == [SYSTEM, {"role": "user", "content": "q1, better"}]
     assert window.transcript.blocks_of_kind("user") == ["q1, better"]
@@ -300,7 +303,7 @@ def test_delete_a_message_takes_it_out_of_the_chat_and_the_next_request(qtbot, s
     idle(qtbot, chat)
     type_and_send(qtbot, window, "q2")
     idle(qtbot, chat)
-    chat.delete_message(chat.conversation.messages[1].id)
+    window.transcript.messageActionRequested.emit("delete", chat.conversation.messages[1].id)
     assert window.transcript.blocks_of_kind("assistant") == ["a2"]
     type_and_send(qtbot, window, "q3")
     idle(qtbot, chat)

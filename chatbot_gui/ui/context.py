@@ -29,6 +29,17 @@ class AppContext:
     recorder: ChatRecorder | None = None
     #: Extra listeners for app-level notices (tests, a log).
     listeners: list[Callable[[str], None]] = field(default_factory=list)
+    #: Asks the user for the new text of a message to resend (None: cancelled). Tests swap it.
+    ask_edit: Callable[[str], str | None] | None = None
+
+    def edit_text(self, text: str) -> str | None:
+        """The edited text of a message, from the user (the one question the chat asks)."""
+        if self.ask_edit is not None:
+            return self.ask_edit(text)
+        from PySide6.QtWidgets import QInputDialog
+
+        new, ok = QInputDialog.getMultiLineText(self.window, "Edit and resend", "Your message:", text)
+        return new if ok else None
 
     def notify(self, text: str) -> None:
         """An app-level notice (a file set aside, the store failing): the window's banner, never a

@@ -341,10 +341,8 @@ class ChatController(QObject):
             msg = self.conversation.find(message_id)
             if msg is None:
                 return
-            from PySide6.QtWidgets import QInputDialog
-
-            text, ok = QInputDialog.getMultiLineText(self.window, "Edit and resend", "Your message:", msg.content)
-            if ok:
+            text = self.context.edit_text(msg.content)
+            if text is not None:
                 self.edit_and_resend(message_id, text)
 
     # -- which chat is shown ---------------------------------------------------------------------
