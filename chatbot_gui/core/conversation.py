@@ -99,6 +99,9 @@ class Conversation:
         self.nodes: dict[int, Message] = {}
         #: parent id (0: the chat's start) -> the id of the child shown.
         self.selected: dict[int, int] = {}
+        #: parent id (0: the chat's start) -> its children's ids, in the order written. An index:
+        #: "2/3" for every message shown must not scan the whole chat (2,000 messages open at once).
+        self._kids: dict[int, list[int]] = {}
         given, self.messages = list(self.messages), []
         for msg in given:
             self._attach(msg, self.messages[-1].id if self.messages else None)
@@ -107,6 +110,7 @@ class Conversation:
     def _attach(self, msg: Message, parent: int | None) -> Message:
         msg.parent = parent
         self.nodes[msg.id] = msg
+        self._kids.setdefault(parent or 0, []).append(msg.id)
         self.selected[parent or 0] = msg.id
         self.messages.append(msg)
         return msg
@@ -131,6 +135,7 @@ class Conversation:
         """Put a message read from the store in the tree (call :meth:`relink` after the last)."""
         msg.parent = parent
         self.nodes[msg.id] = msg
+        self._kids.setdefault(parent or 0, []).append(msg.id)
         if selected or (parent or 0) not in self.selected:
             self.selected[parent or 0] = msg.id
 
@@ -149,20 +154,25 @@ class Conversation:
         return self.nodes.get(message_id)
 
     def children(self, parent: int | None) -> list[Message]:
-        return [m for m in self.nodes.values() if m.parent == parent]
+        return [self.nodes[i] for i in self._kids.get(parent or 0, ())]
 
     def versions(self, message_id: int) -> list[Message]:
         """The message and its alternatives (same parent, same role), oldest first."""
         msg = self.nodes.get(message_id)
         if msg is None:
             return []
-        return [m for m in self.nodes.values() if m.parent == msg.parent and m.role == msg.role]
+        return [m for m in self.children(msg.parent) if m.role == msg.role]
 
     def version_of(self, message_id: int) -> tuple[int, int]:
         """(1-based position, count) of the message among its versions: "2/3"."""
-        versions = self.versions(message_id)
-        ids = [m.id for m in versions]
-        return (ids.index(message_id) + 1 if message_id in ids else 0), len(ids)
+        msg = self.nodes.get(message_id)
+        if msg is None:
+            return 0, 0
+        kids = self._kids.get(msg.parent or 0, ())
+        if len(kids) == 1:  # the usual case, in constant time
+            return 1, 1
+        ids = [m.id for m in self.versions(message_id)]
+        return ids.index(message_id) + 1, len(ids)
 
     def select(self, message_id: int) -> bool:
         """Show ``message_id`` (one of its versions) and, below it, its own selected branch."""
@@ -209,14 +219,17 @@ class Conversation:
         msg = self.nodes.pop(message_id, None)
         if msg is None:
             return None
-        for child in self.nodes.values():
-            if child.parent == msg.id:
-                child.parent = msg.parent
+        orphans = self._kids.pop(msg.id, [])
+        for child_id in orphans:
+            self.nodes[child_id].parent = msg.parent
+        siblings = self._kids.setdefault(msg.parent or 0, [])
+        siblings.remove(msg.id)
+        siblings.extend(orphans)
+        siblings.sort()  # ids grow with time: the order written
         key = msg.parent or 0
         if self.selected.get(key) == msg.id:
             follow = self.selected.get(msg.id)
             if follow is None:
-                siblings = [m.id for m in self.nodes.values() if m.parent == msg.parent]
                 follow = siblings[-1] if siblings else None
             if follow is None:
                 self.selected.pop(key, None)

@@ -132,6 +132,7 @@ class HistoryController(QObject):
         from chatbot_gui.ui.tasks import runner
 
         self._build_sidebar()
+        self._closed = False
         path = self.paths.data_dir / DB_NAME
         data_dir = self.paths.data_dir
 
