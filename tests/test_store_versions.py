@@ -144,3 +144,22 @@ def test_delete_message_joins_what_followed_to_what_came_before(tmp_path: Path) 
         assert store.summary(chat_id).message_count == 2
     finally:
         store.close()
+
+
+def test_rows_written_without_a_parent_follow_the_row_before_them(tmp_path: Path) -> None:
+    """Another tool (or a bulk import) may insert rows knowing nothing of versions."""
+    path = tmp_path / "chats.sqlite3"
+    store, _ = ChatStore.open(path)
+    try:
+        chat_id = store.create_chat("t", "", "", None)
+        first = store.add_message(chat_id, "user", "q1")
+        with sqlite3.connect(path) as db:
+            db.executemany("INSERT INTO messages (chat_id, seq, role, content, status, created_at, updated_at)"
+                           " VALUES (?, ?, ?, ?, 'complete', 1.0, 1.0)",
+                           [(chat_id, 2, "assistant", "a1"), (chat_id, 3, "user", "q2")])
+        chat = store.load_chat(chat_id)
+        assert [m.content for m in active_path(chat.messages)] == ["q1", "a1", "q2"]
+        assert [m.content for m in conversation_from_stored(chat).messages] == ["q1", "a1", "q2"]
+        assert chat.messages[0].id == first and chat.messages[0].parent_id is None
+    finally:
+        store.close()

@@ -97,6 +97,13 @@ def versions_of(messages: tuple[StoredMessage, ...] | list[StoredMessage],
     return [m for m in messages if m.role == msg.role and parents[m.id] == parents[msg.id]]
 
 
+def _from_db_parent(value: int | None) -> int | None:
+    """A parent_id as stored (0: the chat's start; NULL: follows the row before) as StoredMessage has it."""
+    if value is None:
+        return FOLLOWS_PREVIOUS
+    return None if value == 0 else int(value)
+
+
 def parent_map(messages: tuple[StoredMessage, ...] | list[StoredMessage]) -> dict[int, int | None]:
     out: dict[int, int | None] = {}
     prev: int | None = None
@@ -179,12 +186,13 @@ CREATE TRIGGER chats_au AFTER UPDATE OF title ON chats BEGIN
 """
 
 # Version 3: versions and branches. Existing chats become a single line (each message follows the one
-# before it), every message the version shown.
+# before it), every message the version shown. In the file, parent_id 0 is the chat's start and NULL
+# (a row some other tool added) means "follows the message before it in seq order".
 _V3 = """
 ALTER TABLE messages ADD COLUMN parent_id INTEGER;
 ALTER TABLE messages ADD COLUMN selected INTEGER NOT NULL DEFAULT 1;
-UPDATE messages SET parent_id = (SELECT p.id FROM messages p WHERE p.chat_id = messages.chat_id
-  AND p.seq < messages.seq ORDER BY p.seq DESC LIMIT 1);
+UPDATE messages SET parent_id = coalesce((SELECT p.id FROM messages p WHERE p.chat_id = messages.chat_id
+  AND p.seq < messages.seq ORDER BY p.seq DESC LIMIT 1), 0);
 """
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)  #: ``MIGRATIONS[n]`` takes ``user_version`` n to n + 1
@@ -416,7 +424,7 @@ class ChatStore:
                                 " parent_id, selected FROM messages WHERE chat_id = ? ORDER BY seq",
                                 (chat_id,))
         messages = tuple(StoredMessage(i, seq, role, text, Status(status), bool(kept), model, created,
-                                       parent, bool(selected))
+                                       _from_db_parent(parent), bool(selected))
                          for i, seq, role, text, status, kept, model, created, parent, selected in rows)
         return StoredChat(*row[:7], messages=messages, extra=MappingProxyType(json.loads(row[7] or "{}")))
 
@@ -456,7 +464,7 @@ class ChatStore:
                     (m.id if keep else None, chat_id, seq, m.role, _t(m.content),
                      "interrupted" if m.status == "streaming" else Status(m.status).value, int(m.kept),
                      _opt(m.model), m.created_at, m.created_at,
-                     None if parent is None else new_ids.get(parent), int(m.selected)))
+                     0 if parent is None else new_ids.get(parent, 0), int(m.selected)))
                 new_ids[m.id] = int(cur.lastrowid or 0)
         return chat_id
 
@@ -473,7 +481,7 @@ class ChatStore:
             seq, last = db.execute("SELECT coalesce(max(seq), 0) + 1, (SELECT id FROM messages WHERE"
                                    " chat_id = ?1 ORDER BY seq DESC LIMIT 1) FROM messages WHERE chat_id = ?1",
                                    (chat_id,)).fetchone()
-            parent = last if parent_id == FOLLOWS_PREVIOUS else parent_id
+            parent = (last or 0) if parent_id == FOLLOWS_PREVIOUS else (parent_id or 0)
             db.execute("UPDATE messages SET selected = 0 WHERE chat_id = ? AND parent_id IS ? AND selected",
                        (chat_id, parent))
             try:
