@@ -26,6 +26,8 @@ for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_pro
 from benchmarks.common import Result, log  # noqa: E402 - after the sys.path fix above
 
 BENCHMARKS = ("stream", "streams3", "startup", "append", "history")
+#: Not in the default run: it builds the app four times (~4 minutes) and needs PyInstaller ('.[build]').
+EXTRA_BENCHMARKS = ("frozen",)
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -33,6 +35,8 @@ def _fmt(value: float, unit: str) -> str:
         return f"{value:.3f} s"
     if unit == "ms":
         return f"{value:.1f} ms"
+    if unit in ("MiB", "MB"):
+        return f"{value:.1f} {unit}"
     if unit == "us":
         return f"{value:.1f} us"
     return f"{value:.3g} {unit}"
@@ -59,20 +63,34 @@ def table(results: list[Result]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {BENCHMARKS}")
+    parser.add_argument("--only", default=",".join(BENCHMARKS),
+                        help=f"comma-separated subset of {BENCHMARKS + EXTRA_BENCHMARKS} (default: all but frozen)")
     parser.add_argument("--runs", type=int, default=5, help="measurements per benchmark (median is reported)")
     parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    parser.add_argument("--frozen-app", metavar="DIR", help="frozen: measure this built app folder (dist/Chatbot) "
+                                                            "instead of building one")
+    parser.add_argument("--frozen-python", metavar="PY", help="frozen: the Python (with PyInstaller) that builds "
+                                                              "(default: this one)")
+    parser.add_argument("--frozen-hello", metavar="DIR", help="frozen: the hello-world folder (dist/Hello) built "
+                                                              "already by build.spec -- --hello")
+    parser.add_argument("--no-onefile", action="store_true", help="frozen: skip the two one-file builds")
     args = parser.parse_args(argv)
     chosen = [b.strip() for b in args.only.split(",") if b.strip()]
-    unknown = [b for b in chosen if b not in BENCHMARKS]
+    unknown = [b for b in chosen if b not in BENCHMARKS + EXTRA_BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
 
     started = time.perf_counter()
     results: list[Result] = []
     # Start-up first: it runs in child processes and is least disturbed before this process grows.
-    for name in sorted(chosen, key=lambda b: ("startup", "stream", "streams3", "append", "history").index(b)):
-        if name == "startup":
+    for name in sorted(chosen, key=lambda b: ("frozen", "startup", "stream", "streams3", "append",
+                                              "history").index(b)):
+        if name == "frozen":
+            from benchmarks import bench_frozen
+
+            results += bench_frozen.run(max(args.runs, 7), args.frozen_app, args.frozen_python,
+                                        onefile=not args.no_onefile, hello_dir=args.frozen_hello)
+        elif name == "startup":
             from benchmarks import bench_startup
 
             results += bench_startup.run(max(args.runs, 7))

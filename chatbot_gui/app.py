@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Any, Mapping, Sequence
 
-from chatbot_gui import APP_NAME, __version__
+from chatbot_gui import APP_NAME
 
 
 def create_window(
@@ -51,9 +51,16 @@ def create_window(
     window.settings_controller = context.settings = settings
     history = HistoryController(window, chat, paths, lambda: settings.personas, history_interaction)
     window.history_controller = context.history = history
+    window.about_action.triggered.connect(lambda: _show_about(window, paths))
     settings.start()
     history.start()
     return window, chat
+
+
+def _show_about(window, paths) -> None:  # noqa: ANN001 - MainWindow, AppPaths
+    from chatbot_gui.ui.about_dialog import show_about
+
+    show_about(window, paths)
 
 
 def _app_icon():  # noqa: ANN202 - a QIcon
@@ -86,8 +93,43 @@ def _close_on_terminate(window) -> None:  # noqa: ANN001 - the MainWindow
     ticker.start(250)
 
 
+def _after_first_paint(app) -> None:  # noqa: ANN001 - the QApplication
+    """Start-up work the window does not wait for: the version lookup (importlib.metadata, ~50 ms)
+    and the log file's set-up (logging.handlers, platformdirs), the latter on a worker thread."""
+    from chatbot_gui import __version__
+    from chatbot_gui.core import logs
+    from chatbot_gui.ui.tasks import runner
+
+    app.setApplicationVersion(__version__)
+    runner().run(lambda: logs.setup(), name="log set-up")
+
+
+def _install_crash_hooks(parent_window) -> None:  # noqa: ANN001 - returns the MainWindow or None
+    """sys.excepthook (PySide6 calls it for exceptions in slots) and threading.excepthook: the
+    reporter that logs and shows the error (chatbot_gui/ui/crash.py) is loaded when one happens."""
+    import threading
+
+    def excepthook(kind, exc, tb) -> None:  # noqa: ANN001 - sys.excepthook's arguments
+        from chatbot_gui.ui.crash import shared_reporter
+
+        shared_reporter(parent_window).excepthook(kind, exc, tb)
+
+    def thread_hook(args) -> None:  # noqa: ANN001 - threading.ExceptHookArgs
+        from chatbot_gui.ui.crash import shared_reporter
+
+        shared_reporter(parent_window).thread_hook(args)
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_hook
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    import logging
+    args = list(argv) if argv is not None else list(sys.argv)
+    from chatbot_gui.cli import early_exit
+
+    answered = early_exit(args)  # --version, --help, --self-check: no window
+    if answered is not None:
+        return answered
 
     from PySide6.QtWidgets import QApplication
 
@@ -95,18 +137,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chatbot_gui.ui.single_instance import SingleInstance, bring_to_front, nobody_listening, server_name
 
     if os.environ.get("CHATBOT_DEBUG"):
-        # Our own messages only: the HTTP libraries' debug output would carry the chats' text.
-        ours = logging.getLogger("chatbot_gui")
-        ours.setLevel(logging.DEBUG)
-        ours.addHandler(logging.StreamHandler())
-    app = QApplication(list(argv) if argv is not None else sys.argv)
+        from chatbot_gui.core import logs
+
+        if logs.debug_enabled():
+            logs.setup(debug=True)  # at once: start-up speed does not matter when debugging
+    app = QApplication(args)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
-    app.setApplicationVersion(__version__)
     app.setOrganizationName("chatbot-gui")
     app.setDesktopFileName("chatbot")
-    paths = AppPaths.default()
     window = None
+    # From here on an uncaught exception is logged and shown in a dialog (chatbot_gui/ui/crash.py).
+    _install_crash_hooks(lambda: window)
+    paths = AppPaths.default()
 
     def show_window() -> None:
         if window is not None:
@@ -133,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window, controller = create_window(paths=paths)
     _close_on_terminate(window)
     window.after_first_paint(lambda: app.setWindowIcon(_app_icon()))  # ~9 ms: after the first paint
+    window.after_first_paint(lambda: _after_first_paint(app))
     if deferred_claim:
         window.after_first_paint(claim_later)
     window.show()

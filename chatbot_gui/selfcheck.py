@@ -22,12 +22,15 @@ build's start-up time is measured by whoever started the process (see resources/
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Callable, TextIO
+
+# The first-paint reporter is a module of its own (standard library and PySide6 only), so the
+# benchmarks' frozen hello-world (benchmarks/_frozen_hello.py) runs the very same code.
+from chatbot_gui.startup_report import STARTUP_WATCHED, install_startup_reporter  # noqa: F401 - re-exported
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 #: The keyring entry written and deleted by ``--keyring-roundtrip``.
@@ -136,7 +139,17 @@ def check_assets() -> tuple[str, str]:
     icon = QImage(str(assets / "chatbot-256.png"))
     if icon.isNull() or icon.width() != 256:
         return FAIL, "chatbot_gui/assets/chatbot-256.png does not load as a 256 px image"
-    return OK, f"chatbot_gui/assets: {', '.join(names)} (the 256 px icon loads)"
+    text = f"chatbot_gui/assets: {', '.join(names)} (the 256 px icon loads)"
+    if getattr(sys, "frozen", False):
+        # build.spec bakes these in (resources/buildinfo.py): the version and the licences About shows.
+        from chatbot_gui.core.notices import NOTICES_FILE
+        from chatbot_gui.core.version import BAKED_FILE
+
+        missing = [n for n in (BAKED_FILE, NOTICES_FILE) if not (files("chatbot_gui") / n).is_file()]
+        if missing:
+            return FAIL, f"chatbot_gui/{' and '.join(missing)} missing from the build"
+        text += f"; {BAKED_FILE} and {NOTICES_FILE} present"
+    return OK, text
 
 
 def check_qt() -> tuple[str, str]:
@@ -189,10 +202,6 @@ def run(out: TextIO, roundtrip: bool = False) -> int:
     return 1 if failed else 0
 
 
-#: Modules whose presence at the first paint would mean start-up does work it should not.
-STARTUP_WATCHED = ("openai", "httpx2", "httpx", "pydantic", "keyring", "sqlite3")
-
-
 def startup_probe(argv0: str, watched: tuple[str, ...] = STARTUP_WATCHED) -> int:
     """Run the real app; print ``{"shown": t, "paints": n, "modules": [...]}`` once its window is
     first exposed and painted, then quit. (benchmarks/ measures start-up with this, too.)"""
@@ -207,43 +216,6 @@ def startup_probe(argv0: str, watched: tuple[str, ...] = STARTUP_WATCHED) -> int
 
     app_module.create_window = create_window  # type: ignore[assignment]
     return app_module.main([argv0])
-
-
-def install_startup_reporter(window, watched: tuple[str, ...] = STARTUP_WATCHED) -> None:  # type: ignore[no-untyped-def]
-    """On ``window``'s first expose: let Qt handle it at once (it paints the whole window while doing
-    so), note the time right after, print the JSON line and quit the app."""
-    from PySide6.QtCore import QEvent, QObject, QTimer
-    from PySide6.QtWidgets import QApplication
-
-    class Reporter(QObject):
-        def __init__(self) -> None:
-            super().__init__(window)
-            self.done = False
-            self.paints = 0
-
-        def eventFilter(self, obj, event) -> bool:  # type: ignore[no-untyped-def]  # noqa: N802
-            kind = event.type()
-            if kind == QEvent.Type.Show and obj is window and window.windowHandle() is not None:
-                window.windowHandle().installEventFilter(self)
-            elif kind == QEvent.Type.Paint:
-                self.paints += 1
-            elif kind == QEvent.Type.Expose and not self.done and obj.isExposed():
-                self.done = True
-                before = self.paints
-                obj.event(event)  # Qt paints the window while handling the expose
-                shown = time.time()
-                painted = self.paints - before
-                # Which modules were loaded by the first paint (a zero-delay timer runs after it).
-                modules = [m for m in watched if m in sys.modules]
-                QTimer.singleShot(0, lambda: self.report(shown, painted, modules))
-                return True
-            return False
-
-        def report(self, shown: float, painted: int, modules: list[str]) -> None:
-            print(json.dumps({"shown": shown, "paints": painted, "modules": modules}), flush=True)
-            QApplication.instance().quit()
-
-    window.installEventFilter(Reporter())
 
 
 def main(argv: list[str] | None = None) -> int:

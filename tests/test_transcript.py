@@ -131,7 +131,8 @@ def test_a_message_is_replaced_and_removed_in_place(qtbot):
     msgs[1].kept = True
     view.replace_message(msgs[1], (2, 3))
     assert view.blocks_of_kind("assistant") == ["a1", "a2"]
-    assert "Kept" in view.blocks_of_kind("marker")[0]
+    assert view.blocks_of_kind("marker")[0].endswith("unless you keep it.")
+    assert view.blocks_of_kind("notice") == ["Kept: this partial reply is part of the conversation."]
     assert view.blocks_of_kind("assistant-label")[0].endswith("‹ 2/3 ›")
     view.remove_message(msgs[2].id)
     assert view.blocks_of_kind("user") == ["q1"]

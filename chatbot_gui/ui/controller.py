@@ -260,6 +260,8 @@ class ChatController(QObject):
         if msg is None or msg.kept or msg.status is Status.COMPLETE or msg.status is Status.STREAMING:
             return
         msg.kept = True
+        # The marker is written anew: "keep it" stays as words but is no longer a link, and a
+        # "Kept:" line follows it (both part of the message's blocks).
         self.window.transcript.replace_message(msg, conv.version_of(msg.id))
         if self.recorder is not None:
             self._note_save_problem(self.recorder.save_reply(conv, msg))

@@ -158,10 +158,12 @@ class Reply(QObject):
         if phase not in (Phase.SENDING, Phase.STREAMING):
             return
         thread = self._thread
-        self._thread = None
         if thread is not None:
             thread.stop()
-        self._flush()
+        self._flush()  # what already arrived stays
+        self._thread = None
+        if thread is not None and thread.reported_model and self.message is not None:
+            self.message.model = thread.reported_model  # saved with the model the server said answers
         self.state.cancel()
         self._finish(Status.STOPPED)
 

@@ -130,6 +130,8 @@ class TranscriptView(QTextBrowser):
             | Qt.TextInteractionFlag.LinksAccessibleByMouse
         )
         self.document().setDocumentMargin(12)
+        # Read-only: no blinking text cursor (keyboard selection still works, as in a web page).
+        self.setCursorWidth(0)
         # Always shown: otherwise the bar appearing on a long chat narrows the viewport and Qt lays
         # the whole document out a second time (a 2,000-message chat took 0.9 s instead of 0.5 s,
         # and ended scrolled near the top because the range grew after it was set).
@@ -361,12 +363,15 @@ class TranscriptView(QTextBrowser):
     def _marker(self, cursor: QTextCursor, status: str, msg_id: int, kept: bool = False) -> None:
         word = "Stopped" if status == "stopped" else "Interrupted"
         marker = self._new_block("marker", cursor=cursor, key=msg_id)
-        if kept:
-            marker.insertText(f"■ {word}. Kept: this partial reply is part of the conversation.",
-                              self._note_format)
-            return
         marker.insertText(f"■ {word}. This partial reply will not be sent back to the model unless you ",
                           self._note_format)
+        if kept:
+            # Plain words once kept: clicking them again would do nothing, so they must not look
+            # like something to click.
+            marker.insertText("keep it.", self._note_format)
+            self._new_block("notice", top_margin=8, cursor=marker, key=msg_id).insertText(
+                "Kept: this partial reply is part of the conversation.", self._note_format)
+            return
         self._insert_link(marker, "keep it", f"keep:{msg_id}")
         marker.insertText(".", self._note_format)
 
