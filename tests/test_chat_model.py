@@ -54,6 +54,17 @@ def test_edit_keeps_the_old_branch_reachable_with_what_followed_it():
     assert [m.content for m in conv.messages] == ["q1", "a1", "q2 edited", "new a2"]
 
 
+def test_reveal_shows_the_branch_holding_a_message():
+    conv = chat_with_turns(("q1", "a1"), ("q2", "a2"))
+    old_a2 = conv.messages[-1]
+    q1 = conv.messages[0]
+    conv.edit(q1.id, "q1 again")
+    assert old_a2 not in conv.messages
+    assert conv.reveal(old_a2.id)
+    assert [m.content for m in conv.messages] == ["q1", "a1", "q2", "a2"]
+    assert not conv.reveal(old_a2.id)  # already shown
+
+
 def test_editing_the_first_message_makes_a_second_start():
     conv = chat_with_turns(("q1", "a1"))
     conv.edit(conv.messages[0].id, "other start")

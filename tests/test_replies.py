@@ -322,3 +322,17 @@ def test_an_app_notice_is_not_wiped_when_the_last_chat_comes_back(qtbot, start, 
     qtbot.waitUntil(lambda: chat2.conversation.chat_id == chat_id, timeout=15000)
     assert window2.transcript.blocks_of_kind("user") == ["remember me"]
     assert any("settings" in n.lower() for n in window2.notices()) and window2.banner.isVisible()
+
+
+def test_a_search_hit_in_an_older_version_shows_that_version(qtbot, start, fake_server):
+    window, chat = start()
+    fake_server.queue(stream(["the first answer mentions zanzibar"]), stream(["a plain second answer"]))
+    type_and_send(qtbot, window, "q")
+    idle(qtbot, chat)
+    window.regenerate_action.trigger()
+    idle(qtbot, chat)
+    assert window.transcript.blocks_of_kind("assistant") == ["a plain second answer"]
+    (hit,) = window.history_controller.store.search("zanzibar")
+    window.history_controller.open_search_result(hit.chat_id, hit.message_id, "zanzibar")
+    assert window.transcript.blocks_of_kind("assistant") == ["the first answer mentions zanzibar"]
+    assert window.transcript.blocks_of_kind("assistant-label")[0].endswith("‹ 1/2 ›")

@@ -183,6 +183,19 @@ class Conversation:
         self.relink()
         return True
 
+    def reveal(self, message_id: int) -> bool:
+        """Show the branch that holds ``message_id`` (a search hit in a version not shown).
+
+        Returns True when the path shown changed."""
+        if message_id not in self.nodes or any(m.id == message_id for m in self.messages):
+            return False
+        node: Message | None = self.nodes[message_id]
+        while node is not None:
+            self.selected[node.parent or 0] = node.id
+            node = self.nodes.get(node.parent) if node.parent is not None else None
+        self.relink()
+        return True
+
     def switch_version(self, message_id: int, step: int) -> Message | None:
         """Show the previous (-1) or next (+1) version of a message; return the one now shown."""
         versions = self.versions(message_id)

@@ -334,6 +334,19 @@ class ChatController(QObject):
             self._note_save_problem(self.recorder.save_selection(shown))
         self._render()
 
+    def reveal_stored(self, db_id: int) -> None:
+        """Show the version (and branch) of the chat shown that holds stored message ``db_id``."""
+        conv = self.conversation
+        msg = next((m for m in conv.nodes.values() if m.db_id == db_id), None)
+        if msg is None or self.busy_here or not conv.reveal(msg.id):
+            return
+        if self.recorder is not None:
+            node: Message | None = msg
+            while node is not None:  # the choice of versions is kept, as a click on "‹ ›" keeps it
+                self._note_save_problem(self.recorder.save_selection(node))
+                node = conv.find(node.parent) if node.parent is not None else None
+        self._render()
+
     def _message_action(self, action: str, message_id: int) -> None:
         if action == "regenerate":
             self.regenerate(message_id)

@@ -294,6 +294,8 @@ class HistoryController(QObject):
 
     def open_search_result(self, chat_id: int, message_id: int, query: str) -> None:
         if self.chat.conversation.chat_id == chat_id or self.open_chat(chat_id):
+            if message_id >= 0:
+                self.chat.reveal_stored(message_id)  # a hit in a version not shown: show that version
             self.window.transcript.highlight(query, message_id if message_id >= 0 else None)
 
     def focus_search(self) -> None:
