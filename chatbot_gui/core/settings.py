@@ -118,6 +118,8 @@ class Settings:
     active_profile_id: str = DEFAULT_PROFILE_ID
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     last_persona: str = ""
+    theme: str = "system"  #: one of THEMES: follow the system's light/dark scheme, or a fixed one
+    font_zoom: int = 0  #: transcript and input font size, in points above (below) the default
     version: int = VERSION
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -323,6 +325,17 @@ def clamp_timeout(value: float) -> float:
     return min(max(value, MIN_READ_TIMEOUT), MAX_READ_TIMEOUT)
 
 
+#: The appearance choices (Settings > Appearance); anything else in the file reads as "system".
+THEMES = ("system", "light", "dark")
+#: Font zoom steps (points) the keyboard can reach: Ctrl+- stops at FONT_ZOOM_MIN, Ctrl+= at FONT_ZOOM_MAX.
+FONT_ZOOM_MIN, FONT_ZOOM_MAX = -6, 24
+
+
+def clamp_zoom(value: int) -> int:
+    """A font zoom in the range the app offers."""
+    return max(FONT_ZOOM_MIN, min(FONT_ZOOM_MAX, int(value)))
+
+
 # -- the file -------------------------------------------------------------------------------------
 class ShapeError(ValueError):
     """settings.json parsed as JSON but is not shaped like our settings."""
@@ -335,6 +348,7 @@ _PROFILE_TYPES: dict[str, tuple[type, ...]] = {
 }
 _SETTINGS_TYPES: dict[str, tuple[type, ...]] = {
     "active_profile": (str,), "window_geometry": (str,), "last_persona": (str,), "profiles": (list,),
+    "theme": (str,), "font_zoom": (int,),
 }
 
 
@@ -389,12 +403,14 @@ def settings_from_json(data: Any) -> tuple[Settings, str | None]:
     if version > VERSION:
         notice = ("The settings file was written by a newer version of Chatbot. Settings it added are "
                   "kept, but this version may not understand all of them.")
-    known = {"version", "profiles", "active_profile", "window_geometry", "last_persona"}
+    known = {"version", "profiles", "active_profile", "window_geometry", "last_persona", "theme", "font_zoom"}
     settings = Settings(
         profiles=profiles or defaults.profiles,
         active_profile_id=data.get("active_profile", (profiles or defaults.profiles)[0].id),
         window_geometry=data.get("window_geometry", ""),
         last_persona=data.get("last_persona", ""),
+        theme=data["theme"] if data.get("theme") in THEMES else "system",
+        font_zoom=clamp_zoom(data.get("font_zoom", 0)),
         version=version,
         extra={k: v for k, v in data.items() if k not in known},
     )
@@ -421,6 +437,8 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
         "profiles": profiles,
         "window_geometry": settings.window_geometry,
         "last_persona": settings.last_persona,
+        "theme": settings.theme,
+        "font_zoom": settings.font_zoom,
     })
     return doc
 

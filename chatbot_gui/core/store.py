@@ -324,6 +324,14 @@ class ChatStore:
             " FROM chats t WHERE t.id = ?", (chat_id,)).fetchone()
         return None if row is None else int(row[0])
 
+    def count_chats_since(self, starts: list[float]) -> tuple[list[int], float | None]:
+        """For each time in ``starts``: how many chats were updated at or after it (the chat list's
+        date groups); and the oldest chat's update time (None: no chats). Index lookups only."""
+        counts = [int(self._db.execute("SELECT count(*) FROM chats WHERE updated_at >= ?", (start,))
+                      .fetchone()[0]) for start in starts]
+        oldest = self._db.execute("SELECT min(updated_at) FROM chats").fetchone()[0]
+        return counts, oldest
+
     def list_chats(self, limit: int | None = None, offset: int = 0) -> list[ChatSummary]:
         """Chats, most recently updated first."""
         rows = self._db.execute(

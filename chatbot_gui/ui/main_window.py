@@ -215,9 +215,11 @@ class MainWindow(QMainWindow):
         """Create the history sidebar in place of its placeholder (once)."""
         if self.sidebar is not None:
             return self.sidebar
+        from datetime import datetime
+
         from chatbot_gui.ui.sidebar import Sidebar
 
-        sidebar = Sidebar()
+        sidebar = Sidebar(clock=datetime.now)
         sidebar.setMinimumWidth(SIDEBAR_MIN_WIDTH)
         self.main_splitter.replaceWidget(0, sidebar)
         self._sidebar_slot.deleteLater()
