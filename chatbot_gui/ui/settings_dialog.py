@@ -588,7 +588,7 @@ class SettingsDialog(QDialog):
         self.intro.setOpenExternalLinks(True)
         self.intro.setVisible(first_run)
         self._first_run = first_run
-        self.tabs = QTabWidget()
+        self.tabs = QTabWidget(objectName="settingsPages")
         self.connection = ConnectionPage(settings, keys, env)
         self.add_page("Connection", self.connection)
         self.personas_page = None
@@ -599,6 +599,11 @@ class SettingsDialog(QDialog):
             self.personas_page = PersonasPage(personas, models=settings.active_profile.models,
                                               interaction=Interaction(self), parent=self)
             self.add_page("Personas", self.personas_page)
+        from chatbot_gui.ui.appearance_page import AppearancePage
+        from chatbot_gui.ui.accessibility import SETTINGS_NAMES, name_controls
+
+        self.appearance = AppearancePage(settings.theme)
+        self.add_page("Appearance", self.appearance)
         self.error_label = QLabel(objectName="dialogError", wordWrap=True)
         self.error_label.setStyleSheet(ERROR_STYLE)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -609,6 +614,7 @@ class SettingsDialog(QDialog):
         for w in (self.intro, self.tabs, self.error_label, self.buttons):
             layout.addWidget(w)
         self.setMinimumWidth(600)
+        name_controls(self, SETTINGS_NAMES)
 
     def showEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         super().showEvent(event)
@@ -657,7 +663,7 @@ class SettingsDialog(QDialog):
     def _saved(self) -> None:
         self._saving = False
         self.error_label.setText("")
-        self._result = self.connection.draft_settings()
+        self._result = dataclasses.replace(self.connection.draft_settings(), theme=self.appearance.mode())
         if self.personas_page is not None:
             self._personas_result = self.personas_page.result()
         super().accept()

@@ -594,6 +594,17 @@ class Sidebar(QWidget):
         """Withdraw the undo offer (the controller calls this when the user does something else)."""
         self.undo_bar.dismiss()
 
+    def rename_open_chat(self) -> None:
+        """Rename the open chat inline (F2 anywhere in the window)."""
+        if self._active_id is not None:
+            if self.search.is_searching():
+                self.search.leave()  # the list, where the title is edited
+            self._rename(self._active_id)
+
+    def delete_open_chat(self) -> None:
+        """Delete the open chat (Delete outside text fields; the undo bar offers it back)."""
+        self._delete(self._active_id)
+
     def context_menu(self, index: QModelIndex) -> QMenu:
         """The Rename / Delete menu for a chat row (the caller shows it)."""
         menu = QMenu(self)
