@@ -75,15 +75,13 @@ class ShortcutsDialog(QDialog):
     def __init__(self, rows: list[Shortcut], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        self.table = QTableWidget(len(rows), 3, self)
+        self.table = QTableWidget(0, 3, self)
         self.table.setHorizontalHeaderLabels(["Action", "Keys", "Where"])
         self.table.setAccessibleName("Keyboard shortcuts")
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
-        for row, item in enumerate(rows):
-            for column, text in enumerate(item):
-                self.table.setItem(row, column, QTableWidgetItem(text))
+        self.set_rows(rows)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
@@ -95,18 +93,27 @@ class ShortcutsDialog(QDialog):
         layout.addWidget(buttons)
         self.resize(560, 480)
 
+    def set_rows(self, rows: list[Shortcut]) -> None:
+        """Show ``rows`` (replacing what is shown)."""
+        self.table.setRowCount(len(rows))
+        for row, item in enumerate(rows):
+            for column, text in enumerate(item):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+
     def rows(self) -> list[tuple[str, ...]]:
         """What the table shows (tests)."""
         return [tuple(self.table.item(r, c).text() for c in range(3)) for r in range(self.table.rowCount())]
 
 
 def show_shortcuts(window: QWidget) -> ShortcutsDialog:
-    """Open the list (non-modal, one at a time) for ``window``'s shortcuts; returns the dialog."""
-    existing = window.findChild(ShortcutsDialog)
-    if existing is not None:
-        existing.close()
-        existing.deleteLater()
-    dialog = ShortcutsDialog(registered_shortcuts(window) + list(WIDGET_KEYS), window)
-    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    dialog.show()
+    """Open the list (non-modal; one per window, brought to the front and refreshed when it is
+    open already) for ``window``'s shortcuts; returns the dialog."""
+    rows = registered_shortcuts(window) + list(WIDGET_KEYS)
+    dialog = window.findChild(ShortcutsDialog)
+    if dialog is None:
+        dialog = ShortcutsDialog(rows, window)
+    else:
+        dialog.set_rows(rows)
+    dialog.show()  # a hidden one comes up in front; a shown one is activated
+    dialog.activateWindow()
     return dialog

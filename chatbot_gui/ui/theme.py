@@ -107,8 +107,10 @@ class Theme(QObject):
         self._app = app
         self._mode = mode if mode in MODES else "system"
         self._explicit = False  # True once the app set its own palette (it then keeps doing so)
-        self._colors = DARK if self._wants_dark() else LIGHT
         hints = app.styleHints()
+        # The desktop's scheme: read once, then as colorSchemeChanged reports it.
+        self._scheme = hints.colorScheme() if hasattr(hints, "colorScheme") else None
+        self._colors = DARK if self._wants_dark() else LIGHT
         if hasattr(hints, "colorSchemeChanged"):  # Qt >= 6.5
             hints.colorSchemeChanged.connect(self._system_changed)
 
@@ -129,9 +131,7 @@ class Theme(QObject):
 
     def system_dark(self) -> bool:
         """Whether the desktop asks for a dark appearance (False when it does not say)."""
-        hints = self._app.styleHints()
-        scheme = getattr(hints, "colorScheme", None)
-        return scheme is not None and scheme() == Qt.ColorScheme.Dark
+        return self._scheme == Qt.ColorScheme.Dark
 
     def _wants_dark(self) -> bool:
         return self._mode == "dark" or (self._mode == "system" and self.system_dark())
@@ -153,7 +153,8 @@ class Theme(QObject):
             self._colors = colors
             self.themeChanged.emit(colors)
 
-    def _system_changed(self, _scheme: object = None) -> None:
+    def _system_changed(self, scheme: object = None) -> None:
+        self._scheme = scheme
         if self._mode == "system":
             # After Qt's own palette update for the new scheme (where the platform makes one).
             QTimer.singleShot(0, self.apply)

@@ -174,7 +174,7 @@ class TranscriptView(QTextBrowser):
         block = doc.begin()
         while block.isValid():
             fmt = block.blockFormat()
-            if fmt.hasProperty(QTextFormat.Property.BlockBackground) and fmt.background().color().rgb() == old_error_bg:
+            if fmt.hasProperty(QTextFormat.Property.BackgroundBrush) and fmt.background().color().rgb() == old_error_bg:
                 fmt.setBackground(error_bg)
                 cursor.setPosition(block.position())
                 cursor.setBlockFormat(fmt)
