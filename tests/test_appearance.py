@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from chatbot_gui.app import create_window
+from chatbot_gui.core.conversation import Message, Status
 from chatbot_gui.core.errors import ErrorInfo
 from chatbot_gui.core.paths import AppPaths
 from chatbot_gui.core.persona_store import PersonaLibrary
@@ -89,10 +90,8 @@ def test_dark_and_light_switch_live_and_the_transcript_recolours_what_it_shows(q
     window = MainWindow()
     qtbot.addWidget(window)
     view = window.transcript
-    view.add_user("hello")
-    view.begin_assistant()
-    view.append_reply_text("partial")
-    view.end_assistant("stopped", message_id=7)  # a note with a "keep it" link
+    view.add_message(Message("user", "hello"))
+    view.add_message(Message("assistant", "partial", status=Status.STOPPED))  # a note with a "keep it" link
     view.show_error(ErrorInfo("auth", "The server refused the key.", detail="bad key", action="settings"), can_retry=True)
     view.highlight("hello")
     assert {LIGHT.note, LIGHT.error, LIGHT.link} <= fragment_colors(view)
