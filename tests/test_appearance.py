@@ -113,6 +113,16 @@ def test_dark_and_light_switch_live_and_the_transcript_recolours_what_it_shows(q
     assert DARK.note not in fragment_colors(view)
 
 
+def test_problem_labels_in_dialogs_are_readable_in_dark(qtbot):
+    theme().set_mode("dark")
+    dialog = SettingsDialog(Settings(), KeyStore(MemoryKeyring()), {}, personas=PersonaLibrary())
+    qtbot.addWidget(dialog)
+    dialog.connection.url_edit.setText("not a url")
+    dialog.accept()  # refused: the problem is shown in the error label
+    assert dialog.error_label.text()
+    assert DARK.error in dialog.error_label.styleSheet()
+
+
 def test_system_follows_the_desktop_scheme_live(qtbot):
     window = MainWindow()
     qtbot.addWidget(window)

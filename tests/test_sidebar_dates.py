@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 from chatbot_gui.core.dates import date_groups, group_index
 from chatbot_gui.core.store import ChatStore
 from chatbot_gui.ui.sidebar import ChatIdRole, Sidebar
+from chatbot_gui.ui.theme import theme
 
 NOW = datetime(2026, 11, 29, 15, 30)  # naive: local time
 
@@ -122,6 +123,8 @@ def test_the_list_is_grouped_by_date_under_headers(qtbot, store, clock):
     header = model.index(0)
     assert not header.flags() & Qt.ItemFlag.ItemIsSelectable  # a header is not a chat to open
     assert header.data(Qt.ItemDataRole.FontRole).bold()
+    # Readable in either appearance (a disabled row's grey is not): the theme's note colour.
+    assert header.data(Qt.ItemDataRole.ForegroundRole).name() == theme().colors.note
     assert model.index(1).data(Qt.ItemDataRole.FontRole) is None
     # Opening a chat selects its row (under its header); the keyboard steps over headers.
     sidebar.select_chat(ids["yesterday"])

@@ -36,10 +36,10 @@ from chatbot_gui.core.settings import (
 )
 from chatbot_gui.ui.models_thread import ModelsThread, start_models_thread
 from chatbot_gui.ui.tasks import Task, TaskTimeout, runner
+from chatbot_gui.ui.theme import error_style
 
 #: How long the keyring may take (its unlock prompt included) before the dialog stops waiting.
 KEYRING_TIMEOUT = 30.0
-ERROR_STYLE = "color: #b00020;"
 KEYRING_SLOW = (f"The system keyring did not answer within {KEYRING_TIMEOUT:g} s. Press OK to try again, "
                 "or use the key until Chatbot quits.")
 
@@ -605,7 +605,7 @@ class SettingsDialog(QDialog):
         self.appearance = AppearancePage(settings.theme)
         self.add_page("Appearance", self.appearance)
         self.error_label = QLabel(objectName="dialogError", wordWrap=True)
-        self.error_label.setStyleSheet(ERROR_STYLE)
+        self.error_label.setStyleSheet(error_style())
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
@@ -671,7 +671,7 @@ class SettingsDialog(QDialog):
     def _not_saved(self, text: str) -> None:
         self._saving = False
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(True)
-        self.error_label.setStyleSheet(ERROR_STYLE)
+        self.error_label.setStyleSheet(error_style())
         self.error_label.setText(text)
 
     def done(self, result: int) -> None:

@@ -54,18 +54,24 @@ def _mark_icon(mark: str) -> Any:
     if mark not in _icons:
         from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
-        pixmap = QPixmap(12, 12)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pixmap)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setBrush(QColor(_MARK_COLORS[mark]))
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.drawEllipse(2, 2, 8, 8)
-        painter.end()
-        _icons[mark] = QIcon(pixmap)
+        icon = QIcon()
+        for scale in (1, 2, 3):  # sharp at 200 % and 300 % scaling, not a 12-pixel dot blown up
+            pixmap = QPixmap(12 * scale, 12 * scale)
+            pixmap.setDevicePixelRatio(scale)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setBrush(QColor(_MARK_COLORS[mark]))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.drawEllipse(2, 2, 8, 8)
+            painter.end()
+            icon.addPixmap(pixmap)
+        _icons[mark] = icon
     return _icons[mark]
 #: The chat list's date groups ("Today", "Yesterday", ...): header rows, neither selectable nor chats.
 Clock = Callable[[], datetime]
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_HEADER_ROLES = frozenset((_DISPLAY, _FONT, _FOREGROUND))
 
 
 def _order(summary: ChatSummary) -> tuple[float, int]:
@@ -399,13 +405,21 @@ class ChatListModel(QStringListModel):
     # --- Qt model interface ------------------------------------------------------------------
 
     def data(self, index: _ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role not in _ROLES:
+        if role not in _ROLES and role not in _HEADER_ROLES:
             return None
         row = index.row()
         if self._header_rows and row >= 0 and self._position(row) is None:
             if role == _DISPLAY:
                 return self._groups[bisect_right(self._header_rows, row) - 1][0]
+            if role == _FOREGROUND:
+                # The theme's note colour, readable on either background (a disabled row's grey is not).
+                from PySide6.QtGui import QColor
+
+                from chatbot_gui.ui.theme import theme
+                return QColor(theme().colors.note)
             return self._header_font() if role == _FONT else None
+        if role == _FOREGROUND:
+            return None
         chat = self._chat(row)  # an invalid index has row -1: None
         if chat is None:
             return None

@@ -20,7 +20,7 @@ from typing import Callable, NamedTuple
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 
-__all__ = ["DARK", "LIGHT", "MODES", "Colors", "Theme", "follow", "palette_for", "theme"]
+__all__ = ["DARK", "LIGHT", "MODES", "Colors", "Theme", "error_style", "follow", "palette_for", "theme"]
 
 #: The choices Settings offers, as stored in settings.json (core.settings.THEMES).
 MODES = ("system", "light", "dark")
@@ -158,6 +158,12 @@ class Theme(QObject):
         if self._mode == "system":
             # After Qt's own palette update for the new scheme (where the platform makes one).
             QTimer.singleShot(0, self.apply)
+
+
+def error_style() -> str:
+    """A style sheet for a label that reports a problem, in the appearance now in effect (a fixed
+    dark red is unreadable on a dark window)."""
+    return f"color: {theme().colors.error};"
 
 
 _THEME: Theme | None = None
