@@ -208,3 +208,14 @@ def test_ten_thousand_chats_over_three_years_group_fast(qtbot, tmp_path):
         sidebar.deleteLater()
     finally:
         store.close()
+
+
+def test_count_chats_since_matches_counting_by_hand(store, clock):
+    times = [NOW - timedelta(hours=h) for h in (1, 5, 30, 50, 200, 800, 2000, 9000)]
+    for i, when in enumerate(times):
+        make_chat(store, clock, f"c{i}", when)
+    groups = date_groups(NOW, min(t.timestamp() for t in times))
+    counts, oldest = store.count_chats_since([g.start for g in groups])
+    assert counts == [sum(t.timestamp() >= g.start for t in times) for g in groups]
+    assert oldest == min(t.timestamp() for t in times)
+    assert store.count_chats_since([NOW.timestamp()]) == ([0], oldest)
