@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAccessible, QAction, QColor, QGuiApplication, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractButton, QAbstractItemView, QAbstractSpinBox, QApplication, QComboBox, QLabel, QLineEdit,
@@ -25,7 +25,7 @@ from chatbot_gui.ui.main_window import MainWindow
 from chatbot_gui.ui.settings_dialog import SettingsDialog
 from chatbot_gui.ui.shortcuts_dialog import WIDGET_KEYS, ShortcutsDialog
 from chatbot_gui.ui.sidebar import ChatIdRole
-from chatbot_gui.ui.theme import DARK, LIGHT, theme
+from chatbot_gui.ui.theme import DARK, LIGHT, Theme, palette_for, theme
 from fakeserver import FakeServer, stream
 
 pytestmark = pytest.mark.gui
@@ -139,6 +139,28 @@ def test_system_follows_the_desktop_scheme_live(qtbot):
     with qtbot.assertNotEmitted(theme().themeChanged, wait=50):
         hints.colorSchemeChanged.emit(Qt.ColorScheme.Dark)
     assert window_bg().lightness() > 180
+
+
+def test_system_keeps_a_dark_desktop_palette_when_the_desktop_does_not_name_its_scheme(qtbot, qapp):
+    original = QGuiApplication.palette()
+    try:
+        QGuiApplication.setPalette(palette_for(DARK))  # as a dark KDE/X resources theme gives it
+        probe = Theme(qapp, "system")
+        probe._system_changed(Qt.ColorScheme.Unknown)
+        assert probe.dark
+        probe.apply()
+        assert window_bg().lightness() < 80  # not forced light
+        probe.deleteLater()
+    finally:
+        QGuiApplication.setPalette(original)
+
+
+def test_sidebar_marks_are_sharp_at_200_percent(qtbot):
+    from chatbot_gui.ui.sidebar import _mark_icon
+
+    icon = _mark_icon("unread")
+    pixmap = icon.pixmap(QSize(12, 12), 2.0)  # a 12 px icon on a 2x screen: drawn at 24 px, not blown up
+    assert (pixmap.width(), pixmap.height()) == (24, 24) and pixmap.devicePixelRatio() == 2.0
 
 
 @pytest.mark.parametrize("colors", [LIGHT, DARK], ids=["light", "dark"])

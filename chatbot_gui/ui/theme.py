@@ -110,6 +110,9 @@ class Theme(QObject):
         hints = app.styleHints()
         # The desktop's scheme: read once, then as colorSchemeChanged reports it.
         self._scheme = hints.colorScheme() if hasattr(hints, "colorScheme") else None
+        # A desktop that does not say its scheme (Unknown) but gives a dark palette (a dark KDE or
+        # X resources theme) is dark: "System" must not force it light.
+        self._platform_dark = _is_dark(app.palette())
         self._colors = DARK if self._wants_dark() else LIGHT
         if hasattr(hints, "colorSchemeChanged"):  # Qt >= 6.5
             hints.colorSchemeChanged.connect(self._system_changed)
@@ -130,8 +133,11 @@ class Theme(QObject):
         return self._colors.dark
 
     def system_dark(self) -> bool:
-        """Whether the desktop asks for a dark appearance (False when it does not say)."""
-        return self._scheme == Qt.ColorScheme.Dark
+        """Whether the desktop asks for a dark appearance (when it does not say: whether the
+        palette it gave the app at start is dark)."""
+        if self._scheme in (Qt.ColorScheme.Dark, Qt.ColorScheme.Light):
+            return self._scheme == Qt.ColorScheme.Dark
+        return self._platform_dark
 
     def _wants_dark(self) -> bool:
         return self._mode == "dark" or (self._mode == "system" and self.system_dark())
