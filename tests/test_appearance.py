@@ -425,3 +425,27 @@ def test_the_walk_finds_an_unnamed_control(qtbot):
     qtbot.addWidget(window)
     window.statusBar().addWidget(QLineEdit(objectName="mystery"))
     assert unnamed_controls(window) == ["QLineEdit 'mystery': no accessible name (a screen reader says '')"]
+
+
+def test_the_message_list_view_can_follow_the_theme_and_the_zoom(qtbot):
+    """The hook the Markdown message view gets when it is put into the window (theme.py's docstring)."""
+    from chatbot_gui.ui.messages.view import MessagesView
+    from chatbot_gui.ui.theme import follow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    view = MessagesView()
+    qtbot.addWidget(view)
+    def hook(colors) -> None:
+        view.set_theme("dark" if colors.dark else "light")
+
+    follow(hook)
+    try:
+        window.zoomChanged.connect(view.set_zoom)
+        assert view.theme() == "light"
+        theme().set_mode("dark")
+        assert view.theme() == "dark"
+        window.zoom_in_action.trigger()
+        assert view.zoom_level() == 1
+    finally:
+        theme().themeChanged.disconnect(hook)  # a plain function: not dropped with the view

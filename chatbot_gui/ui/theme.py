@@ -9,8 +9,13 @@ sets its own light or dark palette, and from then on sets it at every switch (Qt
 application palette that was set explicitly).
 
 Anything that draws its own colours follows :func:`theme`'s ``themeChanged`` signal, or calls
-:func:`follow`, which also calls back once with the colours now in effect: the transcript does; a
-message view with light and dark palettes of its own can do the same (``colors.dark``).
+:func:`follow`, which also calls back once with the colours now in effect: the transcript does. A
+view with light and dark palettes of its own (``ui/messages/view.py``'s ``MessagesView``) is
+hooked up with one line where it is put into the window, and the text size likewise from
+``MainWindow.zoomChanged``::
+
+    follow(lambda colors: view.set_theme("dark" if colors.dark else "light"))
+    window.zoomChanged.connect(view.set_zoom); view.set_zoom(window.zoom)
 """
 
 from __future__ import annotations
