@@ -56,3 +56,24 @@ def test_at_500_by_400_the_undo_bar_still_says_what_was_deleted(qtbot, app, fake
     window.sidebar.setFixedWidth(400)
     qtbot.waitUntil(lambda: abs(bar.label.geometry().center().y() - bar.undo_button.geometry().center().y()) < 8)
     qtbot.waitUntil(lambda: bar.label.text().startswith("Deleted “Trip pl"))
+
+
+def test_at_500_by_400_the_connection_line_leaves_room_for_the_status(qtbot, app):
+    """Seen at 500x400 with OPENAI_BASE_URL and a key saved for another server: the connection line
+    ("localhost:… (OPENAI_BASE_URL) · no key for this server (the saved one is f") took the whole
+    status bar, cut off, and "Sending…" / "Waiting for the system keyring…" could not be seen."""
+    window, chat = app
+    window.resize(500, 400)
+    long = "localhost:35009 (OPENAI_BASE_URL) · no key for this server (the saved one is for another)"
+    window.set_connection_label(long)
+    window.show_status("Receiving reply… (Esc to stop)", 0)
+    qtbot.wait(50)
+    label = window.connection_label
+    status_room = label.geometry().left()
+    assert status_room >= label.fontMetrics().horizontalAdvance("Receiving reply… (Esc to stop)")
+    assert label.width() <= window.width() // 2
+    assert label.text() == long and label.toolTip() == long  # all of it on hover
+    # A wide window shows the whole line, as before.
+    window.resize(1400, 700)
+    qtbot.waitUntil(lambda: label.width() >= label.fontMetrics().horizontalAdvance(long),
+                    timeout=2000)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -57,6 +57,30 @@ class ElidingComboBox(QComboBox):
 
 #: The history list's narrowest width; with the pickers' minimum it lets the window be 500 px wide.
 SIDEBAR_MIN_WIDTH = 150
+
+
+class StatusLabel(QLabel):
+    """The connection line at the right of the status bar. It may shrink to nothing (the window
+    caps it at :data:`STATUS_LABEL_SHARE` of its width, so the status message keeps its room in a
+    narrow window) and then paints its text elided; ``text()`` and the tooltip keep all of it."""
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt override
+        super().setText(text)
+        self.setToolTip(text)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(0, super().minimumSizeHint().height())
+
+    def paintEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), shown)
+
+
+#: At most this share of the window's width goes to the connection line in the status bar.
+STATUS_LABEL_SHARE = 0.45
 
 
 class MainWindow(QMainWindow):
@@ -207,7 +231,7 @@ class MainWindow(QMainWindow):
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
 
-        self.connection_label = QLabel()
+        self.connection_label = StatusLabel()
         self.statusBar().addPermanentWidget(self.connection_label)
         # Shown when the keyring could not be read (locked, prompt cancelled, no answer).
         self.keyring_retry_button = QPushButton("Try again", objectName="keyringRetry")
@@ -305,6 +329,10 @@ class MainWindow(QMainWindow):
 
     def set_connection_label(self, text: str) -> None:
         self.connection_label.setText(text)
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        super().resizeEvent(event)
+        self.connection_label.setMaximumWidth(max(120, int(event.size().width() * STATUS_LABEL_SHARE)))
 
     def set_busy(self, busy: bool, status: str | None = None) -> None:
         """The shown chat's Send/Stop state and its status line."""
