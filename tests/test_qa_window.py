@@ -77,3 +77,31 @@ def test_at_500_by_400_the_connection_line_leaves_room_for_the_status(qtbot, app
     window.resize(1400, 700)
     qtbot.waitUntil(lambda: label.width() >= label.fontMetrics().horizontalAdvance(long),
                     timeout=2000)
+
+
+LONG_MODEL = "accounts/fireworks/models/llama-v3p1-405b-instruct-long-context"
+LONG_PERSONA = "A very long persona name for the marketing department"
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support raise", "This plugin does not support grabbing")
+@pytest.mark.parametrize("which", ["model", "persona"])
+def test_at_500_by_400_an_open_picker_lists_whole_names(qtbot, app, which):
+    """Seen at 500x400: the model list opened only as wide as the shrunken picker and read
+    "accoun…ontext"; an open list may be wider than its picker (as long as the window)."""
+    from chatbot_gui.core.personas import BUILTIN_PERSONAS, Persona
+
+    window, chat = app
+    window.resize(500, 400)
+    if which == "model":
+        window.set_models(["gpt-4o-mini", LONG_MODEL], "gpt-4o-mini")
+        combo, name = window.model_combo, LONG_MODEL
+    else:
+        window.set_personas(BUILTIN_PERSONAS + (Persona(LONG_PERSONA, ""),), BUILTIN_PERSONAS[0].name)
+        combo, name = window.persona_combo, LONG_PERSONA
+    qtbot.wait(50)
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible)
+    needed = view.fontMetrics().horizontalAdvance(name)
+    assert view.viewport().width() >= min(needed, window.width() - 40), (view.viewport().width(), needed)
+    combo.hidePopup()

@@ -32,7 +32,19 @@ from chatbot_gui.ui.transcript import TranscriptView
 SUGGESTED_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o4-mini")
 
 
-class ElidingComboBox(QComboBox):
+class WidePopupComboBox(QComboBox):
+    """A combo box whose open list is as wide as its longest entry (at most its window's width):
+    a picker shrunk in a narrow window still lists whole names, not "accoun…ontext"."""
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt override
+        view = self.view()
+        extra = 2 * view.frameWidth() + view.verticalScrollBar().sizeHint().width() + 8
+        room = max(self.width(), self.window().width() - 16)
+        view.setMinimumWidth(min(view.sizeHintForColumn(0) + extra, room))
+        super().showPopup()
+
+
+class ElidingComboBox(WidePopupComboBox):
     """A (non-editable) combo box that shows a name too long for it as "A very long na…"; Qt's
     styles just cut it off."""
 
@@ -94,7 +106,7 @@ class MainWindow(QMainWindow):
         self._close_handlers: list = []
 
         # Top bar: model and persona pickers.
-        self.model_combo = QComboBox()
+        self.model_combo = WidePopupComboBox()
         self.model_combo.setEditable(True)
         self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.model_combo.addItems(list(dict.fromkeys((model, *SUGGESTED_MODELS))))
