@@ -12,6 +12,8 @@ Signals:
     busyChanged(bool): the shown chat's reply started (True) or ended (False).
     replyFinished(str): a reply (in any chat) ended: "complete", "stopped" or "error".
     chatChanged(int): a chat in the store changed (new message, new chat); the id.
+    chatTouched(int): a streaming reply's background save moved a chat's last update (its place in
+        the newest-first list); the id.
     marksChanged(): the set of streaming chats or of chats with an unread reply changed.
 """
 
@@ -57,6 +59,7 @@ class ChatController(QObject):
     busyChanged = Signal(bool)
     replyFinished = Signal(str)
     chatChanged = Signal(int)
+    chatTouched = Signal(int)
     marksChanged = Signal()
 
     def __init__(self, context: AppContext | MainWindow, config: ConnectionConfig) -> None:
@@ -463,6 +466,7 @@ class ChatController(QObject):
         reply.thinking.connect(lambda r=reply: self._reply_thinking(r))
         reply.changed.connect(self._reply_changed)
         reply.saveProblem.connect(self._note_save_problem)
+        reply.saved.connect(lambda r=reply: r.conv.chat_id is not None and self.chatTouched.emit(r.conv.chat_id))
         reply.start(regenerate)
 
     def _reply_started(self, reply: Reply, msg: Message, regenerated: bool) -> None:

@@ -18,6 +18,7 @@ Signals:
     countdown(int): seconds left before the automatic retry (0: retrying now / cancelled).
     changed(): the phase changed (buttons, status line, sidebar marks).
     saveProblem(str): the store could not save; text for the user.
+    saved(): a background save of the reply's text landed (the chat's last update moved).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Reply(QObject):
     thinking = Signal()
     changed = Signal()
     saveProblem = Signal(str)
+    saved = Signal()
 
     def __init__(self, conv: Conversation, config: ConnectionConfig, policy: ParameterPolicy,
                  recorder: ChatRecorder | None, model: str, parent: QObject | None = None,
@@ -231,6 +233,8 @@ class Reply(QObject):
     def _written(self, problem: str | None) -> None:
         self._write_task = None
         self._say(problem)
+        if problem is None:
+            self.saved.emit()
         if self._dirty:
             self._start_write()
 

@@ -1,0 +1,40 @@
+"""Issue 10, found by using the real window: stories for what broke when several chats stream.
+
+Each runs the real window against the loopback server through the real openai client, and asserts
+what the user sees.
+"""
+
+from __future__ import annotations
+
+from chatbot_gui.ui.search_panel import ChatIdRole
+from fakeserver import FakeServer
+from test_replies import idle, new_chat, slow, start, paths, type_and_send  # noqa: F401 - fixtures
+
+SLOW_SAVES = 60  # chunks of 30 ms: the reply streams ~1.8 s, through several of its 0.5 s saves
+
+
+def sidebar_rows(window) -> list[tuple[int, str]]:
+    model = window.sidebar.chat_model
+    return [(model.index(row).data(ChatIdRole), model.index(row).data()) for row in range(model.rowCount())]
+
+
+def test_the_sidebar_stays_in_the_stores_order_while_two_chats_stream(qtbot, start, fake_server: FakeServer):
+    """Chat A streams a long reply; chat B is started and answered meanwhile. A's streaming saves make
+    it the chat updated last, so newest first it is on top; the list showed B on top (its rows were
+    placed when B was sent and never told about A's later saves), and the selection could point
+    at a row the open chat is no longer in."""
+    window, chat = start()
+    fake_server.queue(slow("a", SLOW_SAVES), slow("b", 5))
+    type_and_send(qtbot, window, "alpha")
+    qtbot.waitUntil(lambda: "a3" in window.transcript.toPlainText())
+    new_chat(qtbot, window)
+    type_and_send(qtbot, window, "bravo")
+    idle(qtbot, chat)  # B (shown) is answered
+    qtbot.waitUntil(lambda: not chat.streaming_chat_ids(), timeout=15000)  # and A too
+    store = window.history_controller.store
+    expected = [(c.id, c.title) for c in store.list_chats(10)]
+    assert [title for _, title in expected] == ["alpha", "bravo"]  # A was written last
+    qtbot.waitUntil(lambda: sidebar_rows(window) == expected, timeout=3000)
+    selected = window.sidebar.chat_list.currentIndex()
+    assert selected.data(ChatIdRole) == chat.conversation.chat_id
+    assert selected.data() == "bravo"
