@@ -6,6 +6,8 @@ what the user sees.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+
 from chatbot_gui.ui.search_panel import ChatIdRole
 from fakeserver import FakeServer
 from test_replies import idle, new_chat, slow, start, paths, type_and_send  # noqa: F401 - fixtures
@@ -16,6 +18,12 @@ SLOW_SAVES = 60  # chunks of 30 ms: the reply streams ~1.8 s, through several of
 def sidebar_rows(window) -> list[tuple[int, str]]:
     model = window.sidebar.chat_model
     return [(model.index(row).data(ChatIdRole), model.index(row).data()) for row in range(model.rowCount())]
+
+
+def click_chat(qtbot, window, chat_id: int) -> None:
+    view = window.sidebar.chat_list
+    rect = view.visualRect(window.sidebar.chat_model.index_of(chat_id))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
 
 
 def test_the_sidebar_stays_in_the_stores_order_while_two_chats_stream(qtbot, start, fake_server: FakeServer):
@@ -38,3 +46,29 @@ def test_the_sidebar_stays_in_the_stores_order_while_two_chats_stream(qtbot, sta
     selected = window.sidebar.chat_list.currentIndex()
     assert selected.data(ChatIdRole) == chat.conversation.chat_id
     assert selected.data() == "bravo"
+
+
+def test_a_persona_change_in_one_chat_while_another_streams_keeps_the_selection_on_it(
+        qtbot, start, fake_server: FakeServer):
+    """Chat A streams; in chat B the user picks another persona. The notice moves B's last update,
+    and A's streaming saves re-read the list: the highlighted row was then another chat's, not B's."""
+    window, chat = start()
+    fake_server.queue(slow("b", 3), slow("c", 3), slow("a", SLOW_SAVES))
+    for text in ("bravo", "charlie"):
+        new_chat(qtbot, window)
+        type_and_send(qtbot, window, text)
+        idle(qtbot, chat)
+    b_id = next(c.id for c in window.history_controller.store.list_chats(10) if c.title == "bravo")
+    new_chat(qtbot, window)
+    type_and_send(qtbot, window, "alpha")
+    qtbot.waitUntil(lambda: "a3" in window.transcript.toPlainText())
+    click_chat(qtbot, window, b_id)
+    assert chat.conversation.chat_id == b_id
+    window.persona_combo.setCurrentIndex(window.persona_combo.findText("Sarcastic assistant"))
+    assert "Persona: Sarcastic assistant" in window.transcript.toPlainText()
+    qtbot.waitUntil(lambda: not chat.streaming_chat_ids(), timeout=15000)
+    store = window.history_controller.store
+    expected = [(c.id, c.title) for c in store.list_chats(10)]
+    qtbot.waitUntil(lambda: sidebar_rows(window) == expected, timeout=3000)
+    selected = window.sidebar.chat_list.currentIndex()
+    assert (selected.data(ChatIdRole), selected.data()) == (b_id, "bravo")
