@@ -9,8 +9,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from chatbot_gui.ui.search_panel import ChatIdRole
-from fakeserver import FakeServer
-from test_replies import idle, new_chat, slow, start, paths, type_and_send  # noqa: F401 - fixtures
+from chatbot_gui.ui.transcript import KIND_PROPERTY
+from fakeserver import FakeServer, error, stream
+from test_replies import SERVER_ERROR, idle, new_chat, slow, start, paths, type_and_send  # noqa: F401 - fixtures
 
 SLOW_SAVES = 60  # chunks of 30 ms: the reply streams ~1.8 s, through several of its 0.5 s saves
 
@@ -72,3 +73,46 @@ def test_a_persona_change_in_one_chat_while_another_streams_keeps_the_selection_
     qtbot.waitUntil(lambda: sidebar_rows(window) == expected, timeout=3000)
     selected = window.sidebar.chat_list.currentIndex()
     assert (selected.data(ChatIdRole), selected.data()) == (b_id, "bravo")
+
+
+def kinds(window) -> list[str]:
+    """The transcript's blocks by kind, in order (you, assistant, error, notice ...)."""
+    doc = window.transcript.document()
+    out, block = [], doc.begin()
+    while block.isValid():
+        kind = block.blockFormat().property(KIND_PROPERTY)
+        if kind in ("user", "assistant", "error"):
+            out.append(kind)
+        block = block.next()
+    return out
+
+
+def test_an_older_error_stays_at_its_place_after_a_regenerate_and_a_chat_switch(
+        qtbot, start, fake_server: FakeServer):
+    """An error under an earlier turn is history: it stayed until the chat was drawn again (a
+    regenerate of the last reply, or opening another chat and coming back) and then vanished,
+    leaving the user's message with no answer and no word of why."""
+    window, chat = start()
+    fake_server.queue(error(500, SERVER_ERROR), stream(["Later answer"]), stream(["Again"]),
+                      stream(["Elsewhere"]))
+    type_and_send(qtbot, window, "first")
+    idle(qtbot, chat)
+    type_and_send(qtbot, window, "second")
+    idle(qtbot, chat)
+    story = ["user", "error", "user", "assistant"]
+    assert kinds(window) == story
+    chat.regenerate_last()
+    idle(qtbot, chat)
+    assert window.transcript.blocks_of_kind("assistant") == ["Again"]
+    assert kinds(window) == story
+    (err,) = window.transcript.blocks_of_kind("error")
+    assert "had a problem" in err and "Retry" not in err
+    first_id = chat.conversation.chat_id
+    new_chat(qtbot, window)
+    type_and_send(qtbot, window, "other")
+    idle(qtbot, chat)
+    click_chat(qtbot, window, first_id)
+    assert chat.conversation.chat_id == first_id
+    assert kinds(window) == story
+    (err,) = window.transcript.blocks_of_kind("error")
+    assert "Retry" not in err

@@ -81,6 +81,9 @@ class ChatController(QObject):
         self._replies: dict[int, Reply] = {}
         #: Replies dropped from ``_replies`` whose threads may still be finishing.
         self._retired: list[Reply] = []
+        # Errors of earlier turns, per chat (draft key): (row id, message id, error) of the message they
+        # followed. Never saved and never sent; kept so the chat drawn again shows them at their place.
+        self._old_errors: dict[object, list[tuple[int | None, int, ErrorInfo]]] = {}
         #: Per chat (store id, else ``("new", key)``): the text left in the input box.
         self._drafts: dict[object, str] = {}
         #: Chats (store ids) with a reply that finished while another chat was shown.
@@ -196,12 +199,22 @@ class ChatController(QObject):
     def _render(self) -> None:
         """Show the chat anew (after a change of versions or a delete), with its error if any."""
         conv = self.conversation
-        self.window.transcript.show_messages(conv.messages, versions=conv.version_of)
+        self.window.transcript.show_messages(conv.messages, versions=conv.version_of, errors=self._errors_after(conv))
         reply = self.reply_of(conv)
         if reply is not None and reply.state.error is not None and reply.phase in (Phase.FAILED, Phase.WAITING):
             self.window.transcript.show_error(reply.state.error, can_retry=reply.can_retry, key=reply.key)
             if reply.phase is Phase.WAITING:
                 self._show_countdown(reply, reply.state.seconds_left())
+
+    def _errors_after(self, conv: Conversation) -> dict[int, list[ErrorInfo]]:
+        """The earlier turns' errors of ``conv``, by the id of the shown message each follows."""
+        out: dict[int, list[ErrorInfo]] = {}
+        for db_id, msg_id, info in self._old_errors.get(self._draft_key(conv), ()):
+            for msg in conv.messages:
+                if (msg.db_id == db_id) if db_id is not None else (msg.id == msg_id):
+                    out.setdefault(msg.id, []).append(info)
+                    break
+        return out
 
     # -- user actions ----------------------------------------------------------------------------
     def send_from_input(self) -> None:
@@ -253,6 +266,7 @@ class ChatController(QObject):
 
     def stop_chat(self, chat_id: int) -> None:
         """Stop the reply of the chat with store id ``chat_id`` (it is being deleted)."""
+        self._old_errors.pop(chat_id, None)  # its ids may be given to a new chat
         for reply in list(self._replies.values()):
             if reply.conv.chat_id == chat_id:
                 reply.stop()
@@ -441,6 +455,9 @@ class ChatController(QObject):
         old = self._replies.pop(conv.key, None)
         if old is None:
             return
+        if old.phase is Phase.FAILED and old.state.error is not None and conv.messages:
+            anchor = conv.messages[-1]  # what the error was shown under: the turn that failed
+            self._old_errors.setdefault(self._draft_key(conv), []).append((anchor.db_id, anchor.id, old.state.error))
         if self._shown(conv):
             self.window.transcript.disable_retry(old.key)
         self._retired.append(old)
