@@ -12,8 +12,8 @@ Signals:
     busyChanged(bool): the shown chat's reply started (True) or ended (False).
     replyFinished(str): a reply (in any chat) ended: "complete", "stopped" or "error".
     chatChanged(int): a chat in the store changed (new message, new chat); the id.
-    chatTouched(int): a streaming reply's background save moved a chat's last update (its place in
-        the newest-first list); the id.
+    chatTouched(int): a reply's final background save moved a chat's last update (its place in the
+        newest-first list); the id.
     marksChanged(): the set of streaming chats or of chats with an unread reply changed.
 """
 

@@ -204,8 +204,8 @@ class HistoryController(QObject):
         self.window.sidebar.hide_undo()
 
     def _chat_touched(self, chat_id: int) -> None:
-        """A streaming save changed a chat's last update: move its row (the selection follows its chat).
-        Only the list: no write here (a streaming save lands every 0.5 s), and an undo bar stays."""
+        """A reply's final save changed a chat's last update: move its row (the selection follows its
+        chat). Only the list: no write on the GUI thread here, and an undo bar stays."""
         if self.store is None or self.window.sidebar is None:
             return
         try:

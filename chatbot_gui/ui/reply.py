@@ -18,7 +18,8 @@ Signals:
     countdown(int): seconds left before the automatic retry (0: retrying now / cancelled).
     changed(): the phase changed (buttons, status line, sidebar marks).
     saveProblem(str): the store could not save; text for the user.
-    saved(): a background save of the reply's text landed (the chat's last update moved).
+    saved(): the reply's last background save (not a streaming one) landed: the chat's last update
+        moved. Not after each 0.5 s streaming save: the newest-first list would reorder that often.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class Reply(QObject):
         self._deferred: list[Message] = []
         self._write_task: Task | None = None  # the background save in flight
         self._dirty = False  # the reply changed since that save's snapshot
+        self._write_final = False  # that save writes the reply's end (not a streaming save)
 
     # -- state -----------------------------------------------------------------------------------
     @property
@@ -227,13 +229,14 @@ class Reply(QObject):
         from chatbot_gui.ui.tasks import runner
 
         db_id, content, status, model = msg.db_id, msg.content, msg.status, msg.model
+        self._write_final = status is not Status.STREAMING
         self._write_task = runner().run(lambda: recorder.update_in_background(db_id, content, status, model),
                                         self._written, self._write_failed, name="save reply")
 
     def _written(self, problem: str | None) -> None:
         self._write_task = None
         self._say(problem)
-        if problem is None:
+        if problem is None and self._write_final:
             self.saved.emit()
         if self._dirty:
             self._start_write()
