@@ -6,6 +6,8 @@ what the user sees.
 
 from __future__ import annotations
 
+import sqlite3
+
 from PySide6.QtCore import Qt
 
 from chatbot_gui.ui.search_panel import ChatIdRole
@@ -116,3 +118,30 @@ def test_an_older_error_stays_at_its_place_after_a_regenerate_and_a_chat_switch(
     assert kinds(window) == story
     (err,) = window.transcript.blocks_of_kind("error")
     assert "Retry" not in err
+
+
+def test_a_chat_deleted_mid_reply_and_undone_shows_its_reply_as_stopped(qtbot, start, fake_server: FakeServer):
+    """Deleting a chat stops its reply; Undo brings the chat back, its reply marked Stopped (in the
+    store too). Once, in the real window, it came back "Interrupted" (as if an error had ended it);
+    not reproduced since, here or by hand: this guards the stop's save against the delete's snapshot."""
+    window, chat = start()
+    fake_server.queue(slow("d", SLOW_SAVES))
+    type_and_send(qtbot, window, "delete me")
+    qtbot.waitUntil(lambda: "d3" in window.transcript.toPlainText())
+    chat_id = chat.conversation.chat_id
+    window.sidebar.chat_list.setFocus()
+    qtbot.keyClick(window.sidebar.chat_list, Qt.Key.Key_Delete)
+    assert window.sidebar.undo_bar.isVisible()
+    qtbot.wait(800)  # a person reads the bar first: the stop's own save is long done (on a deleted row)
+    window.sidebar.undo_bar.undo_button.click()
+    idle(qtbot, chat)
+    click_chat(qtbot, window, chat_id)
+    text = window.transcript.toPlainText()
+    assert "d3" in text
+    assert "Stopped." in text and "Interrupted" not in text
+    # and so it is stored, as the next start shows it
+    db = sqlite3.connect(window.history_controller.store.path)
+    try:
+        assert db.execute("SELECT status FROM messages WHERE role = 'assistant'").fetchall() == [("stopped",)]
+    finally:
+        db.close()
