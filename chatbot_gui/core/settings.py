@@ -19,6 +19,8 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from chatbot_gui.core.atomic import LeftAlone, load_json_file, write_atomic
 from chatbot_gui.core.connection import DEFAULT_BASE_URL, DEFAULT_READ_TIMEOUT, ConnectionConfig
 from chatbot_gui.core.paths import AppPaths, ensure_private_dir
+from chatbot_gui.core.usage import Price, prices_to_json, user_prices_from_json
+from chatbot_gui.core.windows import overrides_from_json
 
 if TYPE_CHECKING:  # keyring costs ~70 ms to import: it stays off the start-up path
     from chatbot_gui.core.secrets import KeyStore, PendingSecrets
@@ -118,6 +120,10 @@ class Settings:
     active_profile_id: str = DEFAULT_PROFILE_ID
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     last_persona: str = ""
+    # Issue 12 [Context]: per-model context windows the user set, and the user's prices (USD per 1M
+    # tokens) over the built-in OpenAI table (core/windows.py, core/usage.py). Invalid entries are dropped.
+    context_windows: Mapping[str, int] = field(default_factory=dict)
+    model_prices: Mapping[str, Price] = field(default_factory=dict)
     version: int = VERSION
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -389,12 +395,15 @@ def settings_from_json(data: Any) -> tuple[Settings, str | None]:
     if version > VERSION:
         notice = ("The settings file was written by a newer version of Chatbot. Settings it added are "
                   "kept, but this version may not understand all of them.")
-    known = {"version", "profiles", "active_profile", "window_geometry", "last_persona"}
+    known = {"version", "profiles", "active_profile", "window_geometry", "last_persona", "context_windows",
+             "model_prices"}
     settings = Settings(
         profiles=profiles or defaults.profiles,
         active_profile_id=data.get("active_profile", (profiles or defaults.profiles)[0].id),
         window_geometry=data.get("window_geometry", ""),
         last_persona=data.get("last_persona", ""),
+        context_windows=overrides_from_json(data.get("context_windows")),
+        model_prices=user_prices_from_json(data.get("model_prices")),
         version=version,
         extra={k: v for k, v in data.items() if k not in known},
     )
@@ -421,6 +430,8 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
         "profiles": profiles,
         "window_geometry": settings.window_geometry,
         "last_persona": settings.last_persona,
+        "context_windows": dict(settings.context_windows),
+        "model_prices": prices_to_json(settings.model_prices, all_entries=True),
     })
     return doc
 

@@ -193,6 +193,12 @@ class MainWindow(QMainWindow):
         self.regenerate_action = QAction("&Regenerate last reply", self)
         self.regenerate_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
         chat_menu.addAction(self.regenerate_action)
+        self.send_everything_action = QAction("Send the &whole conversation", self)
+        self.send_everything_action.setCheckable(True)
+        self.send_everything_action.setToolTip(
+            "This chat: send every message, even past the model's limit (the server may refuse it). "
+            "Off: the oldest messages are left out when the chat grows too long.")
+        chat_menu.addAction(self.send_everything_action)
         self.search_action = QAction("Search all c&hats", self)
         self.search_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
         chat_menu.addAction(self.search_action)
@@ -207,6 +213,9 @@ class MainWindow(QMainWindow):
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
 
+        #: The chat's size against the model's window, and the tokens it used ("38k / 128k tokens · …").
+        self.context_label = QLabel()
+        self.statusBar().addPermanentWidget(self.context_label)
         self.connection_label = QLabel()
         self.statusBar().addPermanentWidget(self.connection_label)
         # Shown when the keyring could not be read (locked, prompt cancelled, no answer).

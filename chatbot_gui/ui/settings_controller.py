@@ -182,6 +182,7 @@ class SettingsController(QObject):
         """Resolve the connection from what is known now (never asks the keyring) and use it."""
         config = resolve_connection(self.settings, self.keys.cached, self.env)
         self.chat.set_config(config)
+        self.chat.set_context_settings(self.settings.context_windows, self.settings.model_prices)
         what = "waiting for the keyring" if waiting else KEY_SOURCE_LABELS.get(config.key_source, "key")
         self.window.set_connection_label(f"{self._where()} · {what}")
         return config

@@ -148,6 +148,10 @@ class TranscriptView(QTextBrowser):
         self._errors_after: dict = {}  # message id -> earlier errors shown after it (show_earlier keeps them)
         self._messages: list = []
         self._hidden = 0
+        #: Where the model's view begins (issue 12): the message id and the words, kept across redraws.
+        self._context_marker: tuple[int, str] | None = None
+        self._context_block: QTextBlock | None = None
+        self._pinned: set[int] = set()
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self._text_format = QTextCharFormat()
         self._label_format = QTextCharFormat()
@@ -281,6 +285,11 @@ class TranscriptView(QTextBrowser):
         label = self._new_block("user-label" if user else "assistant-label", top_margin=14, message=msg.db_id,
                                 cursor=cursor, key=mid)
         label.insertText(USER_LABEL if user else ASSISTANT_LABEL, self._label_format)
+        if getattr(msg, "pinned", False):
+            label.insertText("   pinned: always sent", self._note_format)
+            self._pinned.add(mid)
+        else:
+            self._pinned.discard(mid)
         if version[1] > 1:
             label.insertText("   ", self._note_format)
             self._insert_link(label, "‹", f"version:{mid}:-1")
@@ -375,6 +384,54 @@ class TranscriptView(QTextBrowser):
             return
         self._insert_link(marker, "keep it", f"keep:{msg_id}")
         marker.insertText(".", self._note_format)
+
+    # -- where the model's view begins (issue 12) --------------------------------------------------
+    def set_context_marker(self, msg_id: int | None, text: str = "") -> None:
+        """Show ``text`` ("Earlier messages are not sent: …") just above message ``msg_id``, the first
+        one the model still sees; None takes the line away. It moves as the chat grows, and stays
+        across redraws (a message hidden at the top gets it when it is shown)."""
+        marker = (msg_id, text) if msg_id is not None and text else None
+        if marker == self._context_marker and (marker is None or self._context_block_valid()):
+            return
+        self._context_marker = marker
+        self._place_context_marker()
+
+    def context_marker(self) -> tuple[int, str] | None:
+        """(the id of the message under the line, its text) as shown, or None."""
+        if not self._context_block_valid() or self._context_block is None:
+            return None
+        nxt = self._context_block.next()
+        key = nxt.blockFormat().property(MSG_KEY) if nxt.isValid() else None
+        return (int(key), self._context_block.text()) if isinstance(key, int) else None
+
+    def _context_block_valid(self) -> bool:
+        block = self._context_block
+        return block is not None and block.isValid() and block.blockFormat().property(KIND_PROPERTY) == "context"
+
+    def _place_context_marker(self) -> None:
+        if self._context_block_valid() and self._context_block is not None:
+            self._remove_blocks([self._context_block])
+        self._context_block = None
+        if self._context_marker is None:
+            return
+        msg_id, text = self._context_marker
+        blocks = self._blocks(MSG_KEY, msg_id)
+        if not blocks:
+            return  # not on screen (yet)
+        prev = blocks[0].previous()
+        if prev.isValid():
+            cursor = QTextCursor(prev)
+            cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock)
+            cursor = self._new_block("context", top_margin=14, cursor=cursor)
+        else:
+            cursor = QTextCursor(self.document())
+            cursor.insertBlock()
+            cursor.movePosition(QTextCursor.MoveOperation.Start)
+            fmt = QTextBlockFormat()
+            fmt.setProperty(KIND_PROPERTY, "context")
+            cursor.setBlockFormat(fmt)
+        cursor.insertText(f"⋯ {text}", self._note_format)
+        self._context_block = cursor.block()
 
     def add_notice(self, text: str) -> None:
         """A line about this chat that is not part of it (not saved): "Stopped before any reply"."""
@@ -555,6 +612,7 @@ class TranscriptView(QTextBrowser):
                 for info in errors.get(msg.id, ()):
                     self.show_error(info, can_retry=False, key=-1 - self._next_error)  # history: no reply key
             cursor.endEditBlock()
+            self._place_context_marker()
         finally:
             self.setUpdatesEnabled(True)
         self._errors_after = errors
@@ -642,6 +700,12 @@ class TranscriptView(QTextBrowser):
             menu.addAction("Regenerate reply", lambda: self.messageActionRequested.emit("regenerate", msg_id))
         if "user" in kinds:
             menu.addAction("Edit and resend…", lambda: self.messageActionRequested.emit("edit", msg_id))
+        if kinds & set(BODY_KINDS):
+            if msg_id in self._pinned:
+                menu.addAction("Unpin", lambda: self.messageActionRequested.emit("unpin", msg_id))
+            else:
+                menu.addAction("Pin: always send to the model",
+                               lambda: self.messageActionRequested.emit("pin", msg_id))
         menu.addAction("Delete message", lambda: self.messageActionRequested.emit("delete", msg_id))
 
     def _on_anchor(self, url: QUrl) -> None:
