@@ -26,14 +26,17 @@ from PySide6.QtGui import (QColor, QContextMenuEvent, QFont, QTextBlock, QTextBl
                            QTextCursor, QTextFormat)
 from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
 
+from chatbot_gui.ui.theme import LIGHT, Colors, follow
+
 if TYPE_CHECKING:
     from chatbot_gui.core.errors import ErrorInfo
 
 USER_LABEL = "You"
 ASSISTANT_LABEL = "Assistant"
-ERROR_COLOR = QColor("#b3261e")
-NOTE_COLOR = QColor("#6b6b6b")
-ERROR_BG = QColor("#fdecea")
+# The light appearance's colours (chatbot_gui/ui/theme.py owns both; the view follows the one in effect).
+ERROR_COLOR = QColor(LIGHT.error)
+NOTE_COLOR = QColor(LIGHT.note)
+ERROR_BG = QColor(LIGHT.error_bg)
 
 #: Qt lays out a paragraph with a very long run of characters and no break opportunity (a pasted
 #: base64 blob, a minified file) in time that grows with the square of its length: 1 MB took 96 s.
@@ -106,7 +109,7 @@ MSG_KEY = QTextFormat.UserProperty + 4
 #: On an error's blocks and its countdown line: the key of the reply that failed.
 ERROR_KEY = QTextFormat.UserProperty + 5
 BODY_KINDS = ("user", "assistant")
-HIGHLIGHT = QColor("#ffe066")
+HIGHLIGHT = QColor(LIGHT.search_bg)
 
 
 class TranscriptView(QTextBrowser):
@@ -156,6 +159,7 @@ class TranscriptView(QTextBrowser):
         self._text_format = QTextCharFormat()
         self._label_format = QTextCharFormat()
         self._label_format.setFontWeight(QFont.Weight.Bold)
+        self._colors = LIGHT
         self._note_format = QTextCharFormat()
         self._note_format.setForeground(NOTE_COLOR)
         self._note_format.setFontItalic(True)
@@ -164,7 +168,57 @@ class TranscriptView(QTextBrowser):
         self._link_format = QTextCharFormat()
         self._link_format.setAnchor(True)
         self._link_format.setFontUnderline(True)
-        self._link_format.setForeground(QColor("#1a5fb4"))
+        self._link_format.setForeground(QColor(LIGHT.link))
+        follow(self.apply_colors)
+
+    # -- appearance ------------------------------------------------------------------------------
+    @property
+    def colors(self) -> Colors:
+        """The appearance's colours the view uses now (chatbot_gui/ui/theme.py)."""
+        return self._colors
+
+    def apply_colors(self, colors: Colors) -> None:
+        """Re-colour notes, errors, links and search matches for another appearance, in place
+        (the text's own colour and the background come from the palette and follow by themselves)."""
+        old = self._colors
+        if colors == old:
+            return
+        self._colors = colors
+        self._note_format.setForeground(QColor(colors.note))
+        self._error_format.setForeground(QColor(colors.error))
+        self._link_format.setForeground(QColor(colors.link))
+        foreground = {QColor(old.note).rgb(): QColor(colors.note), QColor(old.error).rgb(): QColor(colors.error),
+                      QColor(old.link).rgb(): QColor(colors.link)}
+        old_error_bg, error_bg = QColor(old.error_bg).rgb(), QColor(colors.error_bg)
+        doc = self.document()
+        cursor = QTextCursor(doc)
+        cursor.beginEditBlock()
+        block = doc.begin()
+        while block.isValid():
+            fmt = block.blockFormat()
+            if fmt.hasProperty(QTextFormat.Property.BackgroundBrush) and fmt.background().color().rgb() == old_error_bg:
+                fmt.setBackground(error_bg)
+                cursor.setPosition(block.position())
+                cursor.setBlockFormat(fmt)
+            it = block.begin()
+            while not it.atEnd():
+                fragment = it.fragment()
+                char = fragment.charFormat()
+                if char.hasProperty(QTextFormat.Property.ForegroundBrush):
+                    new = foreground.get(char.foreground().color().rgb())
+                    if new is not None:
+                        change = QTextCharFormat()
+                        change.setForeground(new)
+                        cursor.setPosition(fragment.position())
+                        cursor.setPosition(fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor)
+                        cursor.mergeCharFormat(change)
+                it += 1
+            block = block.next()
+        cursor.endEditBlock()
+        selections = self.extraSelections()
+        for sel in selections:
+            sel.format.setBackground(QColor(colors.search_bg))
+        self.setExtraSelections(selections)
 
     # -- building blocks -------------------------------------------------------------------------
     def _end_cursor(self) -> QTextCursor:
@@ -468,7 +522,7 @@ class TranscriptView(QTextBrowser):
         self._next_error += 1
         self._errors[error_id] = [info, can_retry, 1, False]
         self._reply_errors[key] = error_id
-        cursor = self._new_block("error", top_margin=10, background=ERROR_BG, error=key)
+        cursor = self._new_block("error", top_margin=10, background=QColor(self._colors.error_bg), error=key)
         fmt = cursor.blockFormat()
         fmt.setProperty(ERROR_PROPERTY, error_id)
         cursor.setBlockFormat(fmt)
@@ -526,7 +580,7 @@ class TranscriptView(QTextBrowser):
             fmt.setProperty(KIND_PROPERTY, "error-detail")
             fmt.setProperty(ERROR_PROPERTY, error_id)
             fmt.setProperty(ERROR_KEY, block.blockFormat().property(ERROR_KEY))
-            fmt.setBackground(ERROR_BG)
+            fmt.setBackground(QColor(self._colors.error_bg))
             fmt.setLeftMargin(16)
             cursor.insertBlock(fmt, self._error_format)
             # One block whatever the server's text: its lines break with U+2028, blank runs folded.
@@ -657,7 +711,7 @@ class TranscriptView(QTextBrowser):
                     break
                 block = block.next()
         fmt = QTextCharFormat()
-        fmt.setBackground(HIGHLIGHT)
+        fmt.setBackground(QColor(self._colors.search_bg))
         for term in dict.fromkeys(query.split()):
             found = doc.find(term, 0)
             while not found.isNull() and len(selections) < 500:
