@@ -12,6 +12,8 @@ Signals:
     busyChanged(bool): the shown chat's reply started (True) or ended (False).
     replyFinished(str): a reply (in any chat) ended: "complete", "stopped" or "error".
     chatChanged(int): a chat in the store changed (new message, new chat); the id.
+    chatTouched(int): a reply's final background save moved a chat's last update (its place in the
+        newest-first list); the id.
     marksChanged(): the set of streaming chats or of chats with an unread reply changed.
 """
 
@@ -65,6 +67,7 @@ class ChatController(QObject):
     busyChanged = Signal(bool)
     replyFinished = Signal(str)
     chatChanged = Signal(int)
+    chatTouched = Signal(int)
     marksChanged = Signal()
 
     def __init__(self, context: AppContext | MainWindow, config: ConnectionConfig) -> None:
@@ -86,6 +89,9 @@ class ChatController(QObject):
         self._replies: dict[int, Reply] = {}
         #: Replies dropped from ``_replies`` whose threads may still be finishing.
         self._retired: list[Reply] = []
+        # Errors of earlier turns, per chat (draft key): (row id, message id, error) of the message they
+        # followed. Never saved and never sent; kept so the chat drawn again shows them at their place.
+        self._old_errors: dict[object, list[tuple[int | None, int, ErrorInfo]]] = {}
         #: Per chat (store id, else ``("new", key)``): the text left in the input box.
         self._drafts: dict[object, str] = {}
         #: Chats (store ids) with a reply that finished while another chat was shown.
@@ -250,12 +256,22 @@ class ChatController(QObject):
         """Show the chat anew (after a change of versions or a delete), with its error if any."""
         conv = self.conversation
         self._plan_view(conv)
-        self.window.transcript.show_messages(conv.messages, versions=conv.version_of)
+        self.window.transcript.show_messages(conv.messages, versions=conv.version_of, errors=self._errors_after(conv))
         reply = self.reply_of(conv)
         if reply is not None and reply.state.error is not None and reply.phase in (Phase.FAILED, Phase.WAITING):
             self.window.transcript.show_error(reply.state.error, can_retry=reply.can_retry, key=reply.key)
             if reply.phase is Phase.WAITING:
                 self._show_countdown(reply, reply.state.seconds_left())
+
+    def _errors_after(self, conv: Conversation) -> dict[int, list[ErrorInfo]]:
+        """The earlier turns' errors of ``conv``, by the id of the shown message each follows."""
+        out: dict[int, list[ErrorInfo]] = {}
+        for db_id, msg_id, info in self._old_errors.get(self._draft_key(conv), ()):
+            for msg in conv.messages:
+                if (msg.db_id == db_id) if db_id is not None else (msg.id == msg_id):
+                    out.setdefault(msg.id, []).append(info)
+                    break
+        return out
 
     # -- user actions ----------------------------------------------------------------------------
     def send_from_input(self) -> None:
@@ -320,6 +336,7 @@ class ChatController(QObject):
         for key, (conv, _model) in list(self._queued.items()):
             if conv.chat_id == chat_id:
                 del self._queued[key]
+        self._old_errors.pop(chat_id, None)  # its ids may be given to a new chat
         for reply in list(self._replies.values()):
             if reply.conv.chat_id == chat_id:
                 reply.stop()
@@ -594,6 +611,9 @@ class ChatController(QObject):
         old = self._replies.pop(conv.key, None)
         if old is None:
             return
+        if old.phase is Phase.FAILED and old.state.error is not None and conv.messages:
+            anchor = conv.messages[-1]  # what the error was shown under: the turn that failed
+            self._old_errors.setdefault(self._draft_key(conv), []).append((anchor.db_id, anchor.id, old.state.error))
         if self._shown(conv):
             self.window.transcript.disable_retry(old.key)
         self._retired.append(old)
@@ -622,6 +642,7 @@ class ChatController(QObject):
         reply.thinking.connect(lambda r=reply: self._reply_thinking(r))
         reply.changed.connect(self._reply_changed)
         reply.saveProblem.connect(self._note_save_problem)
+        reply.saved.connect(lambda r=reply: r.conv.chat_id is not None and self.chatTouched.emit(r.conv.chat_id))
         reply.start(regenerate)
 
     def _reply_started(self, reply: Reply, msg: Message, regenerated: bool) -> None:

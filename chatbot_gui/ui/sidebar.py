@@ -336,6 +336,7 @@ class ChatListModel(QStringListModel):
         if self._store is None:
             return
         self._titles.pop(summary.id, None)
+        pinned = self._pinned()
         old = self._rows_by_id.get(summary.id, -1)
         new = self._store_row(summary.id)
         count = self._store.count_chats()
@@ -365,8 +366,33 @@ class ChatListModel(QStringListModel):
         elif count == self._count:
             # Its old row is not cached, so nothing on screen or selected is there: re-place what is.
             self._relayout()
+            return
         else:  # another app instance added or deleted chats too
             self.reload()
+            return
+        self._repin(pinned)
+
+    def _pinned(self) -> list[tuple[QPersistentModelIndex, int]]:
+        """The chat each persistent index (selection, current row) shows now, from the cached pages."""
+        pinned = []
+        for index in self.persistentIndexList():
+            number, offset = divmod(index.row(), self._page_size)
+            page = self._pages.get(number)  # only what is on screen now: the store may have moved on
+            if page is not None and offset < len(page):
+                pinned.append((QPersistentModelIndex(index), page[offset].id))
+        return pinned
+
+    def _repin(self, pinned: list[tuple[QPersistentModelIndex, int]]) -> None:
+        """Other chats may have moved in the store unannounced (a notice, a kept reply, a streaming
+        save): after re-reading, put the selection back on the chats it was on."""
+        moved = [(index, row) for index, chat_id in pinned if index.isValid()
+                 and (row := self._row_of(chat_id)) >= 0 and row != index.row()]
+        if not moved:
+            return
+        self.layoutAboutToBeChanged.emit()
+        for index, row in moved:
+            self.changePersistentIndex(QModelIndex(index), self.index(row))
+        self.layoutChanged.emit()
 
     def _relayout(self) -> None:
         """The store's order changed with the count kept: move persistent indexes to their chats' rows."""
@@ -658,6 +684,13 @@ class Sidebar(QWidget):
     def upsert_chat(self, summary: ChatSummary) -> None:
         """A chat was created or changed: move it to its place (the top, for a new message)."""
         self.chat_model.upsert(summary)
+        if self._active_id is not None:  # the open chat stays highlighted, wherever the list put it
+            current = self.chat_list.currentIndex()
+            if current.data(ChatIdRole) != self._active_id:
+                index = self.chat_model.index_of(self._active_id)
+                if index.isValid():
+                    self.chat_list.selectionModel().setCurrentIndex(
+                        index, self.chat_list.selectionModel().SelectionFlag.ClearAndSelect)
 
     def remove_chat(self, chat_id: int) -> None:
         """A chat was deleted from the store: drop it from the list and from search results."""
