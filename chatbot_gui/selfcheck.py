@@ -139,7 +139,17 @@ def check_assets() -> tuple[str, str]:
     icon = QImage(str(assets / "chatbot-256.png"))
     if icon.isNull() or icon.width() != 256:
         return FAIL, "chatbot_gui/assets/chatbot-256.png does not load as a 256 px image"
-    return OK, f"chatbot_gui/assets: {', '.join(names)} (the 256 px icon loads)"
+    text = f"chatbot_gui/assets: {', '.join(names)} (the 256 px icon loads)"
+    if getattr(sys, "frozen", False):
+        # build.spec bakes these in (resources/buildinfo.py): the version and the licences About shows.
+        from chatbot_gui.core.notices import NOTICES_FILE
+        from chatbot_gui.core.version import BAKED_FILE
+
+        missing = [n for n in (BAKED_FILE, NOTICES_FILE) if not (files("chatbot_gui") / n).is_file()]
+        if missing:
+            return FAIL, f"chatbot_gui/{' and '.join(missing)} missing from the build"
+        text += f"; {BAKED_FILE} and {NOTICES_FILE} present"
+    return OK, text
 
 
 def check_qt() -> tuple[str, str]:

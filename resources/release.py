@@ -121,9 +121,12 @@ def stage(app: Path, folder: Path, version: str, glibc: str, arch: str) -> Path:
         target.mkdir(parents=True)
         shutil.copy2(ROOT / "chatbot_gui" / "assets" / f"chatbot-{size}.png", target / "chatbot.png")
     shutil.copy2(ROOT / "LICENSE", folder / "LICENSE")
-    notices = app / "THIRD-PARTY-NOTICES.txt"
-    if notices.is_file():
-        shutil.copy2(notices, folder / notices.name)
+    # build.spec puts the notices inside the bundle (chatbot_gui/, where About reads them); the
+    # archive carries a copy at its top level, beside LICENSE.
+    notices = next(app.rglob("THIRD-PARTY-NOTICES.txt"), None)
+    if notices is None:
+        raise SystemExit(f"release: {app} holds no THIRD-PARTY-NOTICES.txt (was it built with build.spec?)")
+    shutil.copy2(notices, folder / notices.name)
     (folder / "GLIBC").write_text(glibc + "\n", encoding="utf-8")
     title = f"{APP_NAME} {version} for Linux ({arch})"
     (folder / "README.txt").write_text(README.format(app=APP_NAME, version=version, arch=arch, glibc=glibc,

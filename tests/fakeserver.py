@@ -59,7 +59,8 @@ class Reply:
 
     ``parts`` are written one after another (``delay`` seconds apart). ``framing`` is "chunked"
     (Transfer-Encoding: chunked, one HTTP chunk per part), "length" (Content-Length) or "close"
-    (no length; the connection is closed after the body). ``stall_after`` / ``disconnect_after`` are
+    (no length; the connection is closed after the body) or "raw" (the parts are the whole
+    response, head included: :func:`raw_response`). ``stall_after`` / ``disconnect_after`` are
     indexes into ``parts``: after that many parts the server stalls until the client hangs up or the
     server closes, or closes the socket abruptly (no terminating chunk).
     """
@@ -197,6 +198,14 @@ def raw(
     return Reply(status=status, headers=_merge_headers(base, headers), parts=parts, framing="length", delay=delay)
 
 
+def raw_response(data: bytes, *, chunk_size: int | None = None, delay: float = 0.0) -> Reply:
+    """Write ``data`` as the whole response (status line and headers included), in ``chunk_size``
+    pieces ``delay`` apart, then close: for a server that drips even its headers."""
+    size = chunk_size or max(1, len(data))
+    parts = tuple(data[i:i + size] for i in range(0, len(data), size))
+    return Reply(status=0, parts=parts, framing="raw", delay=delay)
+
+
 def corpus_files(case: str, corpus_dir: Path = CORPUS_DIR) -> tuple[Path, dict[str, Any]]:
     """The body file and the parsed ``.meta.json`` of one corpus case."""
     meta_path = corpus_dir / f"{case}.meta.json"
@@ -291,7 +300,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         rec = self._read_request()
         owner = self.server.owner
-        if rec.path.split("?")[0].rstrip("/") == "/v1/models":
+        if rec.path.split("?")[0].rstrip("/") == "/v1/models" and owner.models_reply is not None:
+            self._serve(owner.models_reply)  # a scripted answer (an error, a broken body)
+        elif rec.path.split("?")[0].rstrip("/") == "/v1/models":
             data = {"object": "list",
                     "data": [{"id": m, "object": "model", "owned_by": "test"} for m in owner.models]}
             self._serve(error(200, data))  # a JSON body with a Content-Length
@@ -315,7 +326,8 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         try:
             self._stall(reply.stall_before_headers)
-            self._send_head(reply)
+            if reply.framing != "raw":  # "raw": the parts are the whole response, status line and all
+                self._send_head(reply)
             self._stall(reply.stall_before)
             for i, part in enumerate(reply.parts):
                 if reply.stall_after is not None and i == reply.stall_after:
@@ -330,7 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._stall(math.inf)
             if reply.framing == "chunked":
                 self._write(b"0\r\n\r\n")
-            if reply.framing == "close":
+            if reply.framing in ("close", "raw"):
                 self.close_connection = True
         except _Disconnected:
             self.close_connection = True
@@ -437,6 +449,8 @@ class FakeServer:
     def __init__(self, default_reply: Reply | None = None, models: list[str] | None = None) -> None:
         self.default_reply = DEFAULT_REPLY if default_reply is None else default_reply
         self.models = ["gpt-4o-mini", "gpt-4o", "o3-mini"] if models is None else models
+        #: When set, ``GET /v1/models`` is answered with this instead of the list.
+        self.models_reply: Reply | None = None
         self.requests: list[RecordedRequest] = []
         self.disconnects = 0
         self.errors: list[BaseException] = []  # exceptions the handlers raised (a bug in this file)

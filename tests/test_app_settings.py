@@ -56,6 +56,7 @@ class DialogDriver:
             return None
         self.fill(dialog)
         dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+        self.qtbot.waitUntil(lambda: not dialog.saving, timeout=5000)  # keyring writes run off the GUI thread
         if dialog.result_settings() is None:
             return None
         return DialogResult(dialog.result_settings(), dialog.result_personas())

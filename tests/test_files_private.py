@@ -19,7 +19,7 @@ from chatbot_gui.core.paths import AppPaths
 from chatbot_gui.core.persona_store import PersonaLibrary, PersonaStore
 from chatbot_gui.core.personas import Persona
 from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
-from chatbot_gui.core.settings import Profile, Settings, SettingsStore, resolve_connection
+from chatbot_gui.core.settings import Profile, Settings, SettingsStore, first_start_settings, resolve_connection
 from chatbot_gui.core.store import ChatStore
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
@@ -54,9 +54,11 @@ def test_an_existing_open_folder_is_made_private(paths: AppPaths) -> None:
 
 
 def test_database_wal_and_shm_are_private(paths: AppPaths) -> None:
-    os.umask(0o022)
-    path = paths.data_dir / "chats.sqlite3"
-    store, _ = ChatStore.open(path)
+    umask = os.umask(0o022)  # the usual umask, under which SQLite makes its files 0644
+    try:
+        store, _ = ChatStore.open(paths.data_dir / "chats.sqlite3")
+    finally:
+        os.umask(umask)
     chat = store.create_chat("t", "p", "", None)
     store.add_message(chat, "user", "hello")
     try:
@@ -157,7 +159,7 @@ def test_a_dangling_link_is_not_replaced(paths: AppPaths) -> None:
 
 def test_a_missing_file_is_still_created(paths: AppPaths) -> None:
     store = SettingsStore(paths)
-    assert store.load() == (Settings(), None)
+    assert store.load() == (first_start_settings(), None)  # the defaults, known to have no key saved
     store.save(Settings(last_persona="x"))
     assert store.load()[0].last_persona == "x"
 
@@ -195,3 +197,15 @@ def test_out_of_range_personas_numbers_set_the_file_aside_with_a_notice(paths: A
     assert library == PersonaLibrary()
     assert notice and "temperature" in notice and "kept as personas.json.corrupt-" in notice
     assert Persona("Hot", "") not in library.personas
+
+
+def test_the_settings_dialog_opens_on_a_file_with_infinity(qtbot, paths: AppPaths) -> None:
+    from chatbot_gui.ui.settings_dialog import SettingsDialog
+
+    paths.config_dir.mkdir(parents=True)
+    (paths.config_dir / "settings.json").write_text(
+        '{"version": 1, "profiles": [{"id": "default", "name": "OpenAI", "read_timeout": Infinity}]}')
+    settings, _ = SettingsStore(paths).load()
+    dialog = SettingsDialog(settings, KeyStore(MemoryKeyring()), {}, False, None)
+    qtbot.addWidget(dialog)
+    assert dialog.connection.timeout_spin.value() == 3600

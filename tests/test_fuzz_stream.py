@@ -15,7 +15,7 @@ import zlib
 from typing import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from chatbot_gui.core.connection import ConnectionConfig
@@ -44,10 +44,12 @@ valid_streams = st.builds(_valid_stream, reply_texts, st.booleans(), st.booleans
 # Pieces real and broken servers put on the wire, for garbage that looks almost right.
 TOKENS = [b"data:", b"data: ", b"event: error\n", b"\n", b"\r\n", b"\r", b"\n\n", b": keep-alive\n",
           b"[DONE]", b"{", b"}", b'"choices":', b'[{"delta":{"content":"x"}}]', b'"error":', b"\xff",
-          b"\xe4\xb8", b"\\ud800", b'"', b"null", b"\xef\xbb\xbf", b"id: 1\n", b"retry: 10\n"]
+          b"\xe4\xb8", b"\\ud800", b'"', b"null", b"\xef\xbb\xbf", b"id: 1\n", b"retry: 10\n", b"[" * 3000]
 garbage = st.one_of(
     st.binary(max_size=600),
     st.lists(st.sampled_from(TOKENS), max_size=80).map(b"".join),
+    # one event whose data is JSON-ish debris: what a server's broken serializer might send
+    st.lists(st.sampled_from(TOKENS), max_size=12).map(lambda ts: b"data: " + b"".join(ts) + b"\n\n"),
 )
 
 
@@ -111,6 +113,7 @@ def test_a_valid_stream_reads_the_same_however_it_is_cut(texts: list[str], crlf:
 
 @FAST
 @given(body=any_body, cuts=cuts, cap=st.sampled_from([48, 256, CAP]))
+@example(body=b"data: " + b"[" * 3000 + b"\n\n", cuts=[7], cap=8192)  # nested too deep for json
 def test_the_reply_reader_never_raises_anything_undocumented_nor_holds_more_than_the_cap(
         body: bytes, cuts: list[int], cap: int) -> None:
     reader = ReplyReader(cap)

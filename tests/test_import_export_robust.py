@@ -226,3 +226,15 @@ def test_export_all_in_the_window_names_the_chats_it_could_not_write(qtbot, wind
     assert title == "Some chats were not exported"
     assert "3 chats were exported" in text and "• bad status:" in text and "• bad extra:" in text
     assert len(list(out.iterdir())) == 3
+
+
+def test_opening_a_chat_with_odd_stored_fields_says_so(qtbot, window_with, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    _damaged_store(data / "chats.sqlite3")
+    window, chat = window_with(Answers())
+    with sqlite3.connect(data / "chats.sqlite3") as db:
+        (bad,) = db.execute("SELECT id FROM chats WHERE title = 'bad status'").fetchone()
+    assert window.history_controller.open_chat(bad) is False
+    assert "could not be opened" in window.statusBar().currentMessage()
+    assert chat.conversation.chat_id != bad

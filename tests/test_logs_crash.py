@@ -245,3 +245,13 @@ def test_the_apps_hooks_load_the_reporter_when_a_worker_thread_fails_first(qtbot
                 crash._shared.dialog.deleteLater()
             crash._shared.deleteLater()
             crash._shared = None
+
+
+def test_other_providers_key_shapes_are_scrubbed() -> None:
+    text = logs.scrub("groq gsk_ABCDEFGHIJKLMNOPQRSTuvwx, hf hf_abcdefghijklmnopqrstu, xai xai-ABCDEFGHIJKLMNOPQRS, "
+                      "google AIzaSyA1234567890abcdefghijklmnopqrstu, openai sk-proj-abcdef123456")
+    for secret in ("gsk_ABC", "hf_abc", "xai-ABC", "AIzaSy", "sk-proj"):
+        assert secret not in text
+    assert text.count("[redacted]") == 5
+    assert logs.scrub("an ordinary sentence about hf_ and sk- prefixes") == \
+        "an ordinary sentence about hf_ and sk- prefixes"

@@ -78,7 +78,8 @@ def tarball(tmp_path_factory) -> Path:
     exe.write_text(f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(ROOT))} exec {shlex.quote(sys.executable)} "
                    "-m chatbot_gui \"$@\"\n", encoding="utf-8")
     exe.chmod(0o755)
-    (app / "THIRD-PARTY-NOTICES.txt").write_text("notices\n", encoding="utf-8")
+    (app / "_internal" / "chatbot_gui").mkdir(parents=True)
+    (app / "_internal" / "chatbot_gui" / "THIRD-PARTY-NOTICES.txt").write_text("notices\n", encoding="utf-8")
     folder = release.stage(app, work / "stage" / f"Chatbot-{VERSION}-linux-x86_64", VERSION, "2.36", "x86_64")
     return release.make_tarball(folder, work / "out")
 
@@ -139,7 +140,8 @@ def test_install_then_uninstall_for_the_current_user(tarball: Path, tmp_path: Pa
     assert entry["Icon"] == "chatbot" and entry["Name"] == "Chatbot"
     assert (icons / "scalable" / "apps" / "chatbot.svg").is_file()
     assert all((icons / f"{s}x{s}" / "apps" / "chatbot.png").is_file() for s in release.ICON_SIZES)
-    assert (app_dir / "uninstall.sh").is_file() and (app_dir / "THIRD-PARTY-NOTICES.txt").is_file()
+    assert (app_dir / "uninstall.sh").is_file()
+    assert (app_dir / "_internal" / "chatbot_gui" / "THIRD-PARTY-NOTICES.txt").is_file()
 
     # Installing again (an upgrade) works and lists each file once.
     assert _run(folder / "install.sh", home).returncode == 0

@@ -17,7 +17,7 @@ from chatbot_gui.core.errors import OPEN_SETTINGS
 from chatbot_gui.core.limits import LimitExceeded, Limits
 from chatbot_gui.core.models import fetch_models
 from chatbot_gui.core.streaming import AbortHandle, Outcome, stream_chat
-from fakeserver import FakeServer, Reply, error, raw, sse_event, stream
+from fakeserver import FakeServer, Reply, error, raw, raw_response, sse_event, stream
 
 KEY = "sk-test-answers-0123456789abcdef"
 REQUEST = ChatRequest(model="my-alias", messages=(("user", "Hi"),))
@@ -176,6 +176,16 @@ def test_a_lone_surrogate_in_a_json_reply_is_replaced_too(fake_server) -> None:
     assert text == "x\ufffdy" and outcome.model == "m\ufffd"
 
 
+@pytest.mark.parametrize("body, content_type", [
+    (b"data: " + b"[" * 100_000 + b"\n\n", "text/event-stream"),
+    (b'{"choices": ' + b"[" * 100_000, "application/json"),
+])
+def test_json_nested_too_deeply_is_a_clear_error(fake_server, body, content_type) -> None:
+    outcome, _ = run(fake_server, raw(200, body, headers={"Content-Type": content_type}))
+    assert outcome.error is not None and outcome.error.kind == "garbage"
+    assert "nested too deeply" in outcome.error.detail
+
+
 # ------------------------------------------------------------------ bounded memory and time
 
 SMALL = Limits(max_reply_chars=2000, max_event_bytes=4096, max_stream_bytes=64 * 1024,
@@ -245,6 +255,16 @@ def test_a_server_that_drips_bytes_forever_is_cut_off_by_the_time_cap(fake_serve
     assert outcome.error is not None and outcome.error.kind == "too_large"
     assert "still sending after 1 second." in outcome.error.message
     assert fake_server.wait_disconnect(2)  # and the app hung up
+
+
+def test_a_server_that_drips_its_headers_is_cut_off_by_the_time_cap(fake_server) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Drip: " + b"a" * 2000
+    started = time.monotonic()
+    outcome, text = run(fake_server, raw_response(head, chunk_size=10, delay=0.05), SMALL)
+    assert time.monotonic() - started < 4
+    assert outcome.status == "error" and outcome.error is not None and outcome.error.kind == "too_large"
+    assert "still sending after 1 second." in outcome.error.message
+    assert fake_server.wait_disconnect(2)
 
 
 def test_a_huge_error_body_is_not_read_whole(fake_server) -> None:

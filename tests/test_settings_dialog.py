@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 from pathlib import Path
@@ -65,7 +66,9 @@ def click(qtbot, widget: QWidget) -> None:
 
 
 def press_ok(qtbot, dialog: SettingsDialog) -> None:
+    """Press OK and wait while the keys are stored (keyring writes run off the GUI thread)."""
     click(qtbot, dialog.buttons.button(OK))
+    qtbot.waitUntil(lambda: not dialog.saving, timeout=5000)
 
 
 def choose(qtbot, combo, text: str) -> None:
@@ -100,7 +103,9 @@ def test_a_pasted_key_is_trimmed_masked_and_saved_on_ok(qtbot, open_dialog, keys
     press_ok(qtbot, dialog)
     assert not dialog.isVisible()
     assert backend.get_password(SERVICE, "default") == KEY
-    assert dialog.result_settings() == Settings()
+    # Only the flag "a key is saved" (never the key) changed in the settings.
+    assert dialog.result_settings() == Settings().with_profile(
+        dataclasses.replace(Settings().active_profile, key_saved=True))
 
 
 def test_cancel_changes_nothing(qtbot, open_dialog, keys, backend) -> None:

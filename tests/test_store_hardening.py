@@ -54,10 +54,10 @@ def test_a_damaged_index_is_rebuilt_on_the_first_failing_search(db_path: Path) -
     try:
         assert notice is None
         hits = store.search("zebra", limit=500)
-        assert len(hits) == 120
+        assert len(hits) == 3  # one per chat
         assert store.index_rebuilt == 1
-        assert store.search("message 7 of chat 2")[0].snippet.replace("\x02", "").replace("\x03", "") \
-            .startswith("ordinary zebra words, message 7 of chat 2")
+        assert store.search("message 37 of chat 2")[0].snippet.replace("\x02", "").replace("\x03", "") \
+            .startswith("ordinary zebra words, message 37 of chat 2")
         # Writes and later searches go on normally.
         store.add_message(store.create_chat("new", "p", "", None), "user", "a fresh giraffe")
         assert [h.title for h in store.search("giraffe")] == ["new"]
@@ -166,6 +166,28 @@ def test_deleted_text_is_gone_from_the_database_file_and_wal(db_path: Path) -> N
         # together from them): it holds exactly what an index built from the remaining rows holds.
         assert _index_blocks(db_path) == _fresh_index_blocks(db_path)
         # The other chats are untouched and still found.
-        assert len(store.search("zebra", limit=100)) == 20
+        assert len(store.search("zebra", limit=100)) == 2
+    finally:
+        store.close()
+
+
+def test_a_chat_is_listed_once_when_its_title_and_messages_match(db_path: Path) -> None:
+    store, _ = ChatStore.open(db_path)
+    try:
+        talk = store.create_chat("zebra talk", "p", "", None)
+        store.add_message(talk, "user", "tell me about the zebra")
+        best = store.add_message(talk, "assistant", "zebra zebra zebra, striped")
+        other = store.create_chat("other", "p", "", None)
+        store.add_message(other, "user", "a zebra again")
+        title_only = store.create_chat("zebra crossing", "p", "", None)
+        hits = store.search("zebra")
+        assert sorted(h.chat_id for h in hits) == sorted([talk, other, title_only])
+        by_chat = {h.chat_id: h for h in hits}
+        assert by_chat[talk].message_id == best  # its best message, not the title
+        assert by_chat[title_only].message_id is None
+        # Short terms (LIKE, no index) too: the newest matching message.
+        assert sorted(h.chat_id for h in store.search("ze")) == sorted([talk, other, title_only])
+        assert {h.chat_id: h.message_id for h in store.search("ze")}[talk] == best
+        assert len(store.search("zebra", limit=2)) == 2
     finally:
         store.close()

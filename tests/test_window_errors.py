@@ -221,3 +221,41 @@ def test_a_reply_is_saved_with_the_model_the_server_reports(qtbot, chat, fake_se
     assert fake_server.requests[-1].json["model"] == "gpt-4o-mini"
     reply = stored_messages(controller)[-1]
     assert (reply.content, reply.model) == ("Hi there", "gpt-4o-mini-2024-07-18")
+
+
+def test_test_connection_shows_a_long_server_message_on_one_line_with_the_rest_in_the_tooltip(
+        qtbot, fake_server):
+    from chatbot_gui.core.settings import Settings
+    from chatbot_gui.ui.models_thread import running_models_threads
+    from chatbot_gui.ui.settings_dialog import SettingsDialog
+
+    fake_server.models_reply = error(400, {"error": {"message": LITELLM, "type": "invalid_request_error"}})
+    dialog = SettingsDialog(Settings(), KeyStore(MemoryKeyring()), {}, False)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    page = dialog.connection
+    page.url_edit.setText(fake_server.base_url)
+    qtbot.keyClicks(page.key_edit, KEY)
+    qtbot.mouseClick(page.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Server said" in page.test_result.text() or "litellm" in page.test_result.text(),
+                    timeout=5000)
+    lines = page.test_result.text().split("\n")
+    assert len(lines) == 2 and lines[1].startswith("litellm.BadRequestError: Invalid model name")
+    assert "No fallback was attempted." in page.test_result.toolTip()
+    qtbot.waitUntil(lambda: running_models_threads() == 0, timeout=3000)
+    dialog.close()
+
+
+def test_a_stopped_reply_is_saved_with_the_model_the_server_reports(qtbot, chat, fake_server):
+    window, controller = chat
+    fake_server.queue(stream(["Partial"] + ["more"] * 50, model="llama3.1:8b-instruct-q4", delay=0.1))
+    window.input.setFocus()
+    qtbot.keyClicks(window.input, "hi")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "Partial" in window.transcript.toPlainText())
+    qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
+    assert not controller.busy
+    reply = stored_messages(controller)[-1]
+    assert reply.status.value == "stopped" and reply.content.startswith("Partial")
+    assert reply.model == "llama3.1:8b-instruct-q4"

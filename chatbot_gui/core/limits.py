@@ -19,10 +19,11 @@ MB = 1024 * 1024
 @dataclass(frozen=True)
 class Limits:
     """Caps on one response. The defaults are far above any real reply (a 100,000-token answer is
-    ~0.4 M characters of text and ~25 MB of event stream) and far below what would hurt the app."""
+    ~0.4 M characters of text and ~25 MB of event stream) and far below what would hurt the app
+    (the transcript lays out ~1 M characters a second)."""
 
     #: Reply text kept from one streamed answer (characters).
-    max_reply_chars: int = 8 * MB
+    max_reply_chars: int = 4 * MB
     #: One event-stream line or event (a real chunk is well under 10 KB).
     max_event_bytes: int = 4 * MB
     #: A streamed (``text/event-stream``) body, counted after decompression.

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import threading
 from pathlib import Path
@@ -63,13 +64,18 @@ def add_secret(value: str | None) -> None:
             _secrets.add(value)
 
 
+#: Other providers' key shapes (errors.redact covers ``sk-…`` and ``Bearer …``): Groq ``gsk_``,
+#: Hugging Face ``hf_``, xAI ``xai-``, Google ``AIza``, Anthropic ``sk-ant-`` (covered by ``sk-``).
+_OTHER_KEYS_RE = re.compile(r"\b(gsk_[A-Za-z0-9]{16,}|hf_[A-Za-z0-9]{16,}|xai-[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_\-]{30,})")
+
+
 def scrub(text: str) -> str:
     """``text`` without registered secrets and without anything key-shaped."""
     with _secrets_lock:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:
         text = text.replace(secret, "[API key]")
-    return redact(text)
+    return _OTHER_KEYS_RE.sub("[redacted]", redact(text))
 
 
 class _ScrubbingFormatter(logging.Formatter):

@@ -110,11 +110,15 @@ def _is_fail_backend(backend: KeyringBackend) -> bool:
 
 
 class KeyStore:
-    """Where the app gets and puts its secrets. One per app; used on the GUI thread.
+    """Where the app gets and puts its secrets. One per app.
 
     ``backend`` is a keyring backend instance (tests pass :class:`MemoryKeyring` or
     ``keyring.backends.fail.Keyring()``); ``None`` selects the platform's keyring on first use.
     Keys set with :meth:`set_session` live in memory only and win over the keyring for this run.
+
+    Every method that reaches the keyring may block (a locked keyring shows its unlock prompt and
+    waits for it; a D-Bus service may not answer): the GUI calls them through the task runner and
+    reads only :attr:`cached` (what the keyring said last) and :attr:`known_reason` itself.
     """
 
     def __init__(self, backend: KeyringBackend | None = None, service: str = SERVICE) -> None:
@@ -123,6 +127,8 @@ class KeyStore:
         self._selected = backend is not None
         self._reason = ""
         self._session = MemoryKeyring()
+        self._cache: dict[str, str | None] = {}  # username -> what the keyring said last (None: nothing)
+        self.cached = CachedKeys(self)
         if backend is not None and _is_fail_backend(backend):
             self._backend = None
             self._reason = NO_KEYRING
@@ -146,6 +152,20 @@ class KeyStore:
         return self._reason
 
     @property
+    def known_reason(self) -> str:
+        """:attr:`unavailable_reason` as far as known without asking the keyring (never blocks)."""
+        return self._reason if self._selected else ""
+
+    @property
+    def available_known(self) -> bool:
+        """:attr:`available` as far as known without asking the keyring (True until it failed)."""
+        return not self._selected or (self._backend is not None and not self._reason)
+
+    def prepare(self) -> None:
+        """Find the platform's keyring now (may block: D-Bus). For a worker thread."""
+        self._resolve()
+
+    @property
     def backend_name(self) -> str:
         backend = self._resolve()
         return "none" if backend is None else str(getattr(backend, "name", type(backend).__name__))
@@ -155,22 +175,55 @@ class KeyStore:
         """The secret for ``profile_id`` (its proxy password with ``proxy=True``), or None."""
         return self.get_with_source(profile_id, proxy=proxy)[0]
 
-    def get_with_source(self, profile_id: str, *, proxy: bool = False) -> tuple[str | None, str]:
-        """``(secret, source)`` where source is "session", "keyring" or "" when there is none."""
+    def get_with_source(self, profile_id: str, *, proxy: bool = False,
+                        keyring: bool = True) -> tuple[str | None, str]:
+        """``(secret, source)`` where source is "session", "keyring" or "" when there is none.
+
+        ``keyring=False`` looks in memory only (a profile known to have no key saved).
+        """
+        try:
+            return self.load(profile_id, proxy=proxy, keyring=keyring)
+        except KeyStoreError:
+            return None, ""
+
+    def load(self, profile_id: str, *, proxy: bool = False, keyring: bool = True) -> tuple[str | None, str]:
+        """As :meth:`get_with_source`, but a keyring that fails (locked, prompt dismissed, broken)
+        raises :class:`KeyStoreError` with words for the user instead of answering "no key"."""
         user = _username(profile_id, proxy)
         value = self._session.get_password(self._service, user)
         if value:
             return value, "session"
-        backend = self._resolve()
+        backend = self._resolve() if keyring else None
         if backend is None:
             return None, ""
+        failure = ""
         try:
             value = backend.get_password(self._service, user)
-        except Exception as exc:  # noqa: BLE001 - any backend failure means "no keyring", said plainly
-            self._fail(exc)
-            return None, ""
+        except Exception as exc:  # noqa: BLE001 - any backend failure is said plainly
+            failure = self._fail(exc)
+        if failure:
+            raise KeyStoreError(failure)
         self._reason = ""
+        self._cache[user] = value or None
         return (value, "keyring") if value else (None, "")
+
+    def peek(self, profile_id: str, *, proxy: bool = False, keyring: bool = True) -> tuple[str | None, str]:
+        """What :meth:`get_with_source` answered last (memory only: never blocks)."""
+        user = _username(profile_id, proxy)
+        value = self._session.get_password(self._service, user)
+        if value:
+            return value, "session"
+        value = self._cache.get(user) if keyring else None
+        return (value, "keyring") if value else (None, "")
+
+    def saved_in_keyring(self, profile_id: str) -> bool | None:
+        """Whether the keyring held a key for ``profile_id`` when last asked (None: not asked)."""
+        user = _username(profile_id, False)
+        return bool(self._cache[user]) if user in self._cache else None
+
+    def is_known(self, profile_id: str, *, proxy: bool = False) -> bool:
+        """Whether the keyring was asked about this secret in this run (so :meth:`peek` knows)."""
+        return _username(profile_id, proxy) in self._cache
 
     def set(self, profile_id: str, secret: str, *, proxy: bool = False) -> None:
         """Save ``secret`` in the OS keyring. Raises :class:`KeyStoreError` when it cannot.
@@ -189,6 +242,7 @@ class KeyStore:
         if failure:  # raised outside the handler: the original exception (maybe with the secret) is not chained
             raise KeyStoreError(failure)
         self._reason = ""
+        self._cache[user] = secret
         try:
             self._session.delete_password(self._service, user)  # the saved one is the one to use now
         except PasswordDeleteError:
@@ -221,6 +275,7 @@ class KeyStore:
         if failure:
             raise KeyStoreError(failure)
         self._reason = ""
+        self._cache[user] = None
 
     def delete_profile(self, profile_id: str) -> None:
         """Forget both secrets of a deleted profile."""
@@ -243,6 +298,24 @@ class KeyStore:
         return reason
 
 
+class CachedKeys:
+    """A :class:`KeyStore` seen without asking the keyring: what it answered last, and session keys.
+
+    Has the read methods :func:`~chatbot_gui.core.settings.resolve_connection` uses, so the GUI
+    thread can resolve a connection without ever waiting for the keyring.
+    """
+
+    def __init__(self, store: KeyStore) -> None:
+        self._store = store
+
+    def get_with_source(self, profile_id: str, *, proxy: bool = False,
+                        keyring: bool = True) -> tuple[str | None, str]:
+        return self._store.peek(profile_id, proxy=proxy, keyring=keyring)
+
+    def get(self, profile_id: str, *, proxy: bool = False) -> str | None:
+        return self._store.peek(profile_id, proxy=proxy)[0]
+
+
 @dataclass
 class PendingSecrets:
     """Secret changes made in the Settings dialog, held until OK. Its repr shows no secret."""
@@ -259,28 +332,48 @@ class PendingSecrets:
         self.remove_keys.discard(profile_id)
         self.removed_profiles.add(profile_id)
 
-    def apply(self, store: KeyStore, proxy_auth: Mapping[str, bool], session_only: bool = False) -> None:
-        """Write everything to ``store``. ``proxy_auth`` maps each remaining profile id to whether
-        it uses an authenticated proxy (its stored proxy password is deleted when not).
+    def apply(self, store: KeyStore, proxy_auth: Mapping[str, bool], session_only: bool = False,
+              had_proxy_auth: Mapping[str, bool] | None = None) -> dict[str, str]:
+        """Write everything to ``store`` (may block: run it off the GUI thread). ``proxy_auth`` maps
+        each remaining profile id to whether it uses an authenticated proxy; a stored proxy password
+        is deleted when it no longer does (``had_proxy_auth``: whether it did; None: unknown, so the
+        keyring is asked).
 
-        Raises :class:`KeyStoreError` when the keyring refuses and ``session_only`` is False.
+        Returns, per profile whose key changed, where the key now is: "keyring", "session" or
+        "removed". Raises :class:`KeyStoreError` when the keyring refuses and ``session_only`` is False.
         """
+        done: dict[str, str] = {}
         for pid in self.removed_profiles:
             store.delete_profile(pid)
         for pid in self.remove_keys:
             if pid in proxy_auth and not self.keys.get(pid):
                 store.delete(pid)
+                done[pid] = "removed"
         for pid, uses_proxy_auth in proxy_auth.items():
             pending = [(self.keys.get(pid), False)]
             if uses_proxy_auth:
                 pending.append((self.proxy_passwords.get(pid), True))
-            elif store.get(pid, proxy=True):
+            elif had_proxy_auth is None and store.get(pid, proxy=True) or (had_proxy_auth or {}).get(pid):
                 store.delete(pid, proxy=True)
             for secret, proxy in pending:
                 if secret and session_only:
                     store.set_session(pid, secret, proxy=proxy)
                 elif secret:
                     store.set(pid, secret, proxy=proxy)
+                if secret and not proxy:
+                    done[pid] = "session" if session_only else "keyring"
+        return done
+
+    def touches_keyring(self, proxy_auth: Mapping[str, bool], had_proxy_auth: Mapping[str, bool],
+                        session_only: bool = False) -> bool:
+        """Whether :meth:`apply` would reach the keyring (else it runs at once, in memory)."""
+        if self.removed_profiles or any(pid in proxy_auth for pid in self.remove_keys):
+            return True
+        if any(had_proxy_auth.get(pid) and not auth for pid, auth in proxy_auth.items()):
+            return True
+        typed = [v for v in self.keys.values() if v]
+        typed += [v for pid, v in self.proxy_passwords.items() if v and proxy_auth.get(pid)]
+        return bool(typed) and not session_only
 
 
 def _username(profile_id: str, proxy: bool) -> str:

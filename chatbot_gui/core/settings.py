@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -36,6 +37,42 @@ PRESETS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: Names the app itself gave profiles before it remembered whether a name was the user's.
+APP_NAMES = ("OpenAI",)
+_AUTO_NAME = re.compile(r"Profile \d+")
+
+
+def same_server(a: str, b: str) -> bool:
+    """Whether two server addresses name the same server (scheme, host, port and path)."""
+    return _server_key(a) == _server_key(b) and bool(a.strip())
+
+
+def _server_key(url: str) -> tuple[str, ...]:
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower(), 0)
+    except ValueError:
+        return (url.rstrip("/"),)
+    return (parts.scheme.lower(), (parts.hostname or "").lower(), str(port), parts.path.rstrip("/"))
+
+
+def server_label(url: str) -> str:
+    """A short name for a server: the preset's label, else host[:port] ("Custom server" if none)."""
+    for label, preset in PRESETS:
+        if same_server(url, preset):
+            return label
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "Custom server"
+    if not host:
+        return "Custom server"
+    return f"{host}:{port}" if port else host
+
+
 @dataclass(frozen=True)
 class Profile:
     """One server to talk to: address, options and the model last chosen for it (no secrets)."""
@@ -50,14 +87,34 @@ class Profile:
     proxy_url_without_password: str = ""  # "" = no proxy of our own (HTTPS_PROXY etc. still apply)
     proxy_user: str = ""
     models: tuple[str, ...] = ()  # the server's model list as last fetched, for the model picker
+    #: The server address the profile's key was given for: the key is sent there and nowhere else.
+    #: None: the profile's own ``base_url`` (files from before this field, profiles made in code).
+    key_server: str | None = None
+    #: Whether a key for this profile is in the keyring (a flag, never the key). None: not known
+    #: (older files): the keyring is asked. False: the keyring is not asked at start.
+    key_saved: bool | None = None
+    #: The name follows the server (the user never named the profile). None: not known (older files).
+    name_follows_server: bool | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def key_address(self) -> str:
+        """Where this profile's saved key may be sent."""
+        return self.base_url if self.key_server is None else self.key_server
+
+    @property
+    def follows_server(self) -> bool:
+        """Whether the name is the app's own (so it follows the server), not one the user chose."""
+        if self.name_follows_server is not None:
+            return self.name_follows_server
+        return self.name in APP_NAMES or bool(_AUTO_NAME.fullmatch(self.name))
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything in ``settings.json``. Immutable: change it with :func:`dataclasses.replace`."""
 
-    profiles: tuple[Profile, ...] = (Profile(DEFAULT_PROFILE_ID, "OpenAI"),)
+    profiles: tuple[Profile, ...] = (Profile(DEFAULT_PROFILE_ID, "OpenAI", name_follows_server=True),)
     active_profile_id: str = DEFAULT_PROFILE_ID
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     last_persona: str = ""
@@ -157,13 +214,45 @@ def settings_problem(settings: Settings) -> str:
 
 
 # -- resolving what to connect with ------------------------------------------------------------
-def env_key_applies(profile: Profile) -> bool:
+def env_key_applies(profile: Profile, env: Mapping[str, str] | None = None) -> bool:
     """Whether ``OPENAI_API_KEY`` from the environment is used for ``profile``.
 
-    Only for profiles that talk to OpenAI's own server: sending an OpenAI key to OpenRouter or any
-    other third party would leak it there (and fail anyway).
+    For OpenAI's own server, or for the server ``OPENAI_BASE_URL`` names (the two variables are set
+    together): sending an OpenAI key to OpenRouter or any other third party would leak it there.
     """
-    return profile.base_url.strip().rstrip("/") == DEFAULT_BASE_URL
+    return same_server(server_in_use(profile, env or {}), DEFAULT_BASE_URL) or bool(env_base_url(env or {}))
+
+
+def env_base_url(env: Mapping[str, str]) -> str:
+    """``OPENAI_BASE_URL`` from the environment ("" when unset): it overrides every profile's server."""
+    return (env.get("OPENAI_BASE_URL") or "").strip()
+
+
+def server_in_use(profile: Profile, env: Mapping[str, str]) -> str:
+    """The address requests for ``profile`` go to: ``OPENAI_BASE_URL`` when set, else the profile's."""
+    return env_base_url(env) or profile.base_url.strip()
+
+
+def key_goes_to(profile: Profile, env: Mapping[str, str]) -> bool:
+    """Whether the profile's saved key may be sent to the server in use (the one it was given for)."""
+    return same_server(server_in_use(profile, env), profile.key_address)
+
+
+def keyring_reads(profile: Profile, env: Mapping[str, str]) -> tuple[bool, ...]:
+    """Which secrets resolving ``profile`` reads from the keyring (a locked one prompts the user):
+    ``False`` for its key, ``True`` for its proxy password. Empty: the keyring is not asked."""
+    env_key = (env.get("OPENAI_API_KEY") or "").strip()
+    reads: list[bool] = []
+    if not (env_key and env_key_applies(profile, env)) and key_goes_to(profile, env) and profile.key_saved is not False:
+        reads.append(False)
+    if profile.proxy_url_without_password.strip() and profile.proxy_user:
+        reads.append(True)
+    return tuple(reads)
+
+
+def keyring_needed(profile: Profile, env: Mapping[str, str]) -> bool:
+    """Whether resolving ``profile`` would read the keyring at all."""
+    return bool(keyring_reads(profile, env))
 
 
 def resolve_connection(settings: Settings, keys: KeyStore, env: Mapping[str, str],
@@ -171,34 +260,47 @@ def resolve_connection(settings: Settings, keys: KeyStore, env: Mapping[str, str
     """The active profile as a :class:`ConnectionConfig`, with its key and proxy password.
 
     ``key_source`` says where the key came from: "environment", "keyring", "session", "typed"
-    (from ``pending``: typed in the Settings dialog, not saved yet) or "" when there is none.
+    (from ``pending``: typed in the Settings dialog, not saved yet), "other server" (a key is saved,
+    but for another server address, so it is not sent) or "" when there is none.
+
+    A key goes only to the server it was given for (:attr:`Profile.key_address`; a typed key: the
+    address shown beside it); organization and project ids only to OpenAI's own server.
+    ``keys`` may block (a keyring): call this off the GUI thread, or pass ``KeyStore.cached``.
     """
     prof = settings.active_profile
     if pending is None:
         from chatbot_gui.core.secrets import PendingSecrets
 
         pending = PendingSecrets()
+    base = server_in_use(prof, env)
     env_key = (env.get("OPENAI_API_KEY") or "").strip()
-    key: str | None
-    if env_key and env_key_applies(prof):
+    key: str | None = None
+    source = ""
+    if env_key and env_key_applies(prof, env):
         key, source = env_key, "environment"
     elif pending.keys.get(prof.id):
-        key, source = pending.keys[prof.id], "typed"
+        if same_server(base, prof.base_url):
+            key, source = pending.keys[prof.id], "typed"
     elif prof.id in pending.remove_keys:
-        key, source = None, ""
-    else:
-        key, source = keys.get_with_source(prof.id)
+        pass
+    elif key_goes_to(prof, env):
+        key, source = keys.get_with_source(prof.id, keyring=prof.key_saved is not False)
+    elif prof.key_saved:
+        source = "other server"
     proxy = None
     if prof.proxy_url_without_password.strip():
         password = None
         if prof.proxy_user:
             password = pending.proxy_passwords.get(prof.id) or keys.get(prof.id, proxy=True)
         proxy = build_proxy_url(prof.proxy_url_without_password, prof.proxy_user, password)
+    openai = same_server(base, DEFAULT_BASE_URL)
+    organization = (prof.organization.strip() or (env.get("OPENAI_ORG_ID") or "").strip()) if openai else ""
+    project = (prof.project.strip() or (env.get("OPENAI_PROJECT_ID") or "").strip()) if openai else ""
     return ConnectionConfig(
         api_key=key,
-        base_url=prof.base_url.strip() or DEFAULT_BASE_URL,
-        organization=prof.organization.strip() or None,
-        project=prof.project.strip() or None,
+        base_url=base or DEFAULT_BASE_URL,
+        organization=organization or None,
+        project=project or None,
         read_timeout=clamp_timeout(prof.read_timeout),
         proxy=proxy,
         key_source=source,
@@ -258,8 +360,17 @@ def _profile_from(obj: Any) -> Profile:
     values.setdefault("name", pid)
     if "read_timeout" in values:
         values["read_timeout"] = clamp_timeout(values["read_timeout"])
+    for name in ("key_saved", "name_follows_server"):
+        if values.get(name) is not None and not isinstance(values[name], bool):
+            raise ShapeError(f"profile: '{name}' has the wrong type")
+    if values.get("key_server") is not None and not isinstance(values["key_server"], str):
+        raise ShapeError("profile: 'key_server' has the wrong type")
     extra = {k: v for k, v in obj.items() if k not in known}
-    return Profile(**values, extra=extra)
+    prof = Profile(**values, extra=extra)
+    if "name_follows_server" not in obj and prof.name in APP_NAMES and prof.follows_server:
+        # Written before names followed servers: "OpenAI" on a LiteLLM address said the wrong thing.
+        prof = dataclasses.replace(prof, name=server_label(prof.base_url), name_follows_server=True)
+    return prof
 
 
 def settings_from_json(data: Any) -> tuple[Settings, str | None]:
@@ -314,6 +425,12 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
     return doc
 
 
+def first_start_settings() -> Settings:
+    """The settings of a first start: the default profile, known to have no key saved."""
+    settings = Settings()
+    return settings.with_profile(dataclasses.replace(settings.active_profile, key_saved=False))
+
+
 class SettingsStore:
     """Loads and saves ``settings.json`` in ``paths.config_dir``."""
 
@@ -323,6 +440,13 @@ class SettingsStore:
 
     def load(self) -> tuple[Settings, str | None]:
         """The stored settings and a notice for the user (None when all went well)."""
+        try:
+            self.path.lstat()  # a dangling link is not a first start: load_json_file says what it is
+        except FileNotFoundError:  # a first start: no key can have been saved, the keyring is not asked
+            self.writable = True
+            return first_start_settings(), None
+        except OSError:
+            pass  # load_json_file says what is wrong
         settings, notice, self.writable = load_json_file(
             self.path, settings_from_json, Settings, what="settings file", instead="using defaults",
             instead_long="the default settings are used")

@@ -159,10 +159,11 @@ class EventDecoder:
                 data.append(line[6:] if line[5:6] == " " else line[5:])
                 if cap is not None:  # many data lines and no blank line: one event without an end
                     self._data_len += len(line)
-                    try:
-                        self._check(self._data_len)
-                    except LimitExceeded as exc:
-                        return self._fail(exc, events)
+                    if self._data_len > cap:
+                        try:
+                            self._check(self._data_len)
+                        except LimitExceeded as exc:
+                            return self._fail(exc, events)
             else:
                 name, _, value = line.partition(":")
                 if value[:1] == " ":
@@ -245,8 +246,10 @@ class ReplyReader:
             payload = json.loads(data)
         except ValueError:
             if event.type == "error":
-                raise InBandError(data.strip()) from None
+                raise InBandError(data.strip()[:4000]) from None
             raise
+        except RecursionError:  # "[[[[…": JSON nested deeper than the decoder goes
+            raise ValueError("a stream event is JSON nested too deeply to read") from None
         if not isinstance(payload, dict):
             raise ValueError(f"a stream event is JSON but not an object ({type(payload).__name__})")
         error = payload.get("error")
@@ -274,7 +277,7 @@ class ReplyReader:
             self.reasoning_chars += len(reasoning)
         text = delta.get("content")
         if text and isinstance(text, str):  # the common case: no more look-ups
-            return clean_text(text)
+            return text if text.isascii() else clean_text(text)
         if not self.other_output and (delta.get("tool_calls") or delta.get("function_call") or delta.get("audio")):
             self.other_output = True
         text = text or delta.get("refusal")

@@ -437,16 +437,18 @@ class ChatStore:
 
     @_repairs_index
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
-        """Messages and chat titles containing every whitespace-separated term of ``query``, any case.
+        """Chats whose messages or title contain every whitespace-separated term of ``query``, any case.
 
-        Plain text (quotes, ``AND``, ``*`` are literal). Terms under 3 characters ("你好", an emoji, "C#")
-        use ``LIKE`` (ASCII case folding), a scan if all are short. Streaming replies are not searched."""
+        One hit per chat (a chat whose title and messages match is listed once): its best-matching
+        message, else its title. Plain text (quotes, ``AND``, ``*`` are literal). Terms under 3
+        characters ("你好", an emoji, "C#") use ``LIKE`` (ASCII case folding), a scan if all are
+        short. Streaming replies are not searched."""
         terms = list(dict.fromkeys(query.split()))
         if not terms or limit <= 0:
             return []
         match = " AND ".join('"' + t.replace('"', '""') + '"' for t in terms if len(t) >= 3)
         likes = ["%" + re.sub(r"([\\%_])", r"\\\1", t) + "%" for t in terms if len(t) < 3]
-        hits: list[tuple[Any, ...]] = []
+        best: dict[int, tuple[Any, ...]] = {}
         for fts, table, column, msg_id, chat_id in (
             ("messages_fts", "messages", "content", "t.id", "t.chat_id"),
             ("chats_fts", "chats", "title", "NULL", "t.id")):
@@ -457,13 +459,29 @@ class ChatStore:
                 where.insert(0, f"{fts} MATCH ?")
             else:
                 source, rank, order = f"{table} t", "0.0", "t.id DESC"
-            hits += self._db.execute(
-                f"SELECT {rank}, c.updated_at, c.id, {msg_id}, c.title, t.{column} FROM {source}"
-                f" JOIN chats c ON c.id = {chat_id} WHERE {' AND '.join(where) or '1'}"
-                f" ORDER BY {order} LIMIT ?", [*([match] if match else []), *likes, limit]).fetchall()
+            sql = (f"SELECT {rank}, c.updated_at, c.id, {msg_id}, c.title, t.{column} FROM {source}"
+                   f" JOIN chats c ON c.id = {chat_id} WHERE {' AND '.join(where) or '1'}"
+                   f" ORDER BY {order} LIMIT ? OFFSET ?")
+            # Best first, in growing pages, until ``limit`` different chats are found: a GROUP BY
+            # would rank every match (200 ms instead of 20 for a common word in 10,000 chats).
+            found: dict[int, tuple[Any, ...]] = {}
+            offset, page = 0, limit * 4
+            while len(found) < limit:
+                rows = self._db.execute(sql, [*([match] if match else []), *likes, page, offset]).fetchall()
+                for row in rows:
+                    found.setdefault(row[2], row)  # the chat's best message (or its title)
+                if len(rows) < page:
+                    break
+                offset, page = offset + page, page * 2
+            for cid, row in found.items():
+                seen = best.get(cid)
+                if seen is None:
+                    best[cid] = row
+                elif row[0] < seen[0]:  # a title that ranks better lifts the chat's message hit
+                    best[cid] = (row[0], *seen[1:])
         pattern = re.compile("|".join(map(re.escape, sorted(terms, key=len, reverse=True))), re.I)
         return [SearchHit(chat_id, msg_id, title, _snippet(text, pattern), rank)
-                for rank, _, chat_id, msg_id, title, text in sorted(hits, key=lambda h: (h[0], -h[1]))
+                for rank, _, chat_id, msg_id, title, text in sorted(best.values(), key=lambda h: (h[0], -h[1]))
                 ][:limit]
 
 

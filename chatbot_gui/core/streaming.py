@@ -176,7 +176,7 @@ def make_client(config: ConnectionConfig, abort: AbortHandle, limits: Limits = D
         headers={"Accept-Encoding": "identity"},
         event_hooks={"request": [on_request], "response": [on_response]},
     )
-    return openai.OpenAI(
+    client = openai.OpenAI(
         api_key=config.usable_key or "",
         base_url=config.base_url,
         organization=config.organization,
@@ -185,6 +185,10 @@ def make_client(config: ConnectionConfig, abort: AbortHandle, limits: Limits = D
         timeout=timeout,
         http_client=http_client,
     )
+    # The SDK fills a missing organization/project from OPENAI_ORG_ID/OPENAI_PROJECT_ID itself, for
+    # any server; the config already decided (they go only to OpenAI's own server: issue 9).
+    client.organization, client.project = config.organization, config.project
+    return client
 
 
 #: Largest piece a compressed body is inflated in at once.
@@ -304,11 +308,54 @@ def stream_chat(
     policy: ParameterPolicy | None = None,
     on_thinking: Callable[[], None] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    on_model: Callable[[str], None] | None = None,
+) -> Outcome:
+    """Send ``request`` and pass each piece of reply text to ``on_text``. Never raises.
+
+    See :func:`_stream_chat`. Here: the whole request, from sending it to the last byte, lasts at
+    most ``limits.max_seconds``: a watchdog hangs up a server that drips bytes (even its headers,
+    which no read timeout catches while each byte comes in time) and the reply ends with an error,
+    keeping what arrived.
+    """
+    timed_out = threading.Event()
+
+    def time_up() -> None:
+        timed_out.set()
+        abort.abort()
+
+    watchdog = threading.Timer(limits.max_seconds, time_up)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        outcome = _stream_chat(request, config, on_text, abort, policy=policy, on_thinking=on_thinking,
+                               limits=limits, on_model=on_model)
+    finally:
+        watchdog.cancel()
+    if timed_out.is_set() and outcome.status == "stopped":
+        error = describe_exception(LimitExceeded(
+            f"The server was still sending after {duration_text(limits.max_seconds)}."))
+        return Outcome("error", outcome.finish_reason, error, outcome.received_chars, outcome.reasoning_chars,
+                       outcome.model)
+    return outcome
+
+
+def _stream_chat(
+    request: ChatRequest,
+    config: ConnectionConfig,
+    on_text: Callable[[str], None],
+    abort: AbortHandle,
+    *,
+    policy: ParameterPolicy | None = None,
+    on_thinking: Callable[[], None] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    on_model: Callable[[str], None] | None = None,
 ) -> Outcome:
     """Send ``request`` and pass each piece of reply text to ``on_text``. Never raises.
 
     ``on_thinking`` is called once when a reasoning model streams its reasoning (``reasoning`` /
     ``reasoning_content``, not shown) before any reply text, so the UI can say it is thinking.
+    ``on_model`` is called once with the model the server says is answering, as soon as a chunk
+    names it (so a reply stopped early is still saved under it).
 
     The SDK sends the request and raises for an error status; the body of the reply is read here
     (:class:`~.sse.ReplyReader`), with about a sixth of the CPU the SDK's per-chunk models took, which
@@ -354,6 +401,9 @@ def stream_chat(
                                             "characters, far more than any real reply.")
                     received += len(text)
                     on_text(text)
+                if on_model is not None and reader.model is not None:
+                    on_model(reader.model)
+                    on_model = None
                 if on_thinking is not None and reader.reasoning_chars and not received:
                     on_thinking()
                     on_thinking = None
@@ -474,7 +524,10 @@ def _from_completion(response: Any, on_text: Callable[[str], None], limits: Limi
     Some OpenAI-compatible servers ignore ``stream: true``. The reply is still a reply: its text is
     delivered in one piece. An ``error`` object in a 200 body is reported like an in-stream error.
     """
-    data = json.loads(response.read())
+    try:
+        data = json.loads(response.read())
+    except RecursionError:  # "[[[[…": nested deeper than the decoder goes
+        raise ValueError("the JSON reply is nested too deeply to read") from None
     if isinstance(data, dict) and data.get("error"):
         raise _in_band_error(response, data["error"])
     choices = data.get("choices") if isinstance(data, dict) else None

@@ -175,6 +175,8 @@ class ChatController(QObject):
         thread.stop()
         self._flush()
         self._active = None
+        if thread.reported_model and self._reply is not None:
+            self._reply.model = thread.reported_model
         self._finish_reply(Status.STOPPED)
         self._set_busy(False)
         self.replyFinished.emit("stopped")
@@ -184,7 +186,7 @@ class ChatController(QObject):
         if msg is None or msg.kept or msg.status is Status.COMPLETE:
             return
         msg.kept = True
-        self.window.transcript.mark_kept()
+        self.window.transcript.mark_kept(message_id)
         if self.recorder is not None:
             self._note_save_problem(self.recorder.save_reply(self.conversation, msg))
 

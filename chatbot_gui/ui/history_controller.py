@@ -187,6 +187,10 @@ class HistoryController(QObject):
         except KeyError:
             self.window.show_status("That chat no longer exists.")
             return False
+        except (ValueError, TypeError) as exc:  # stored fields another version or tool wrote
+            self.window.show_status(f"That chat could not be opened: its stored data is not what this "
+                                    f"version expects ({exc}).", 0)
+            return False
         self.chat.show_conversation(conversation_from_stored(stored, self.personas()))
         self.window.sidebar.select_chat(chat_id)
         self.store.set_meta(LAST_CHAT, str(chat_id))
@@ -221,7 +225,7 @@ class HistoryController(QObject):
         if self.chat.conversation.chat_id == chat_id:
             self.new_chat()
         title = snapshot.title or "New chat"
-        self.window.sidebar.show_undo(f"Deleted “{title[:40]}”.", lambda: self._restore(snapshot))
+        self.window.sidebar.show_undo(f"Deleted “{title}”.", lambda: self._restore(snapshot))
         self._wipe_deleted()
 
     def _wipe_deleted(self) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -17,6 +17,9 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
     QVBoxLayout,
     QWidget,
 )
@@ -27,6 +30,33 @@ from chatbot_gui.ui.input_box import ChatInput
 from chatbot_gui.ui.transcript import TranscriptView
 
 SUGGESTED_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o4-mini")
+
+
+class ElidingComboBox(QComboBox):
+    """A (non-editable) combo box that shows a name too long for it as "A very long na…"; Qt's
+    styles just cut it off."""
+
+    def paintEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        painter = QStylePainter(self)
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
+        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
+                                            QStyle.SubControl.SC_ComboBoxEditField, self)
+        opt.currentText = opt.fontMetrics.elidedText(opt.currentText, Qt.TextElideMode.ElideRight, field.width())
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
+
+    def displayed_text(self) -> str:
+        """What the closed picker shows (tests)."""
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
+                                            QStyle.SubControl.SC_ComboBoxEditField, self)
+        return opt.fontMetrics.elidedText(opt.currentText, Qt.TextElideMode.ElideRight, field.width())
+
+
+#: The history list's narrowest width; with the pickers' minimum it lets the window be 500 px wide.
+SIDEBAR_MIN_WIDTH = 150
 
 
 class MainWindow(QMainWindow):
@@ -45,18 +75,25 @@ class MainWindow(QMainWindow):
         self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.model_combo.addItems(list(dict.fromkeys((model, *SUGGESTED_MODELS))))
         self.model_combo.setCurrentText(model)
-        self.model_combo.setMinimumContentsLength(18)
-        self.model_combo.setToolTip("The model to use. Type any name your server knows.")
-        self.persona_combo = QComboBox()
+        self.persona_combo = ElidingComboBox()
         for persona in self._personas:
             self.persona_combo.addItem(persona.name)
-        self.persona_combo.setToolTip("The system prompt that sets the assistant's persona")
+        # Narrow windows (500 px) keep both pickers readable: they shrink to ~7 characters (the
+        # persona's name elided, the model's start shown) instead of pushing the window wider, grow
+        # up to a cap when there is room, and their tooltips always give the whole name.
+        for combo, cap in ((self.model_combo, 420), (self.persona_combo, 320)):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(7)
+            combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            combo.setMaximumWidth(cap)
+        self.model_combo.currentTextChanged.connect(self._update_picker_tips)
+        self.persona_combo.currentIndexChanged.connect(self._update_picker_tips)
         top = QHBoxLayout()
         top.addWidget(QLabel("Model:"))
-        top.addWidget(self.model_combo)
-        top.addSpacing(12)
+        top.addWidget(self.model_combo, 3)
+        top.addSpacing(8)
         top.addWidget(QLabel("Persona:"))
-        top.addWidget(self.persona_combo)
+        top.addWidget(self.persona_combo, 2)
         top.addStretch(1)
 
         # Transcript above input.
@@ -97,7 +134,7 @@ class MainWindow(QMainWindow):
         # building the list, the search panel and opening the store stay off the start-up path.
         self.sidebar = None
         self._sidebar_slot = QWidget()
-        self._sidebar_slot.setMinimumWidth(180)
+        self._sidebar_slot.setMinimumWidth(SIDEBAR_MIN_WIDTH)
         self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.main_splitter.addWidget(self._sidebar_slot)
         self.main_splitter.addWidget(chat_area)
@@ -108,6 +145,7 @@ class MainWindow(QMainWindow):
         outer.setContentsMargins(6, 6, 6, 6)
         outer.addWidget(self.main_splitter)
         self.setCentralWidget(central)
+        self._update_picker_tips()
 
         # Menus and shortcuts.
         file_menu = self.menuBar().addMenu("&File")
@@ -151,6 +189,11 @@ class MainWindow(QMainWindow):
 
         self.connection_label = QLabel()
         self.statusBar().addPermanentWidget(self.connection_label)
+        # Shown when the keyring could not be read (locked, prompt cancelled, no answer).
+        self.keyring_retry_button = QPushButton("Try again", objectName="keyringRetry")
+        self.keyring_retry_button.setToolTip("Ask the system keyring for the saved key again")
+        self.keyring_retry_button.hide()
+        self.statusBar().addPermanentWidget(self.keyring_retry_button)
         self.statusBar().showMessage("Ready")
         self.input.setFocus()
 
@@ -175,7 +218,7 @@ class MainWindow(QMainWindow):
         from chatbot_gui.ui.sidebar import Sidebar
 
         sidebar = Sidebar()
-        sidebar.setMinimumWidth(180)
+        sidebar.setMinimumWidth(SIDEBAR_MIN_WIDTH)
         self.main_splitter.replaceWidget(0, sidebar)
         self._sidebar_slot.deleteLater()
         # Ctrl+F while the sidebar has focus searches too.
@@ -186,6 +229,23 @@ class MainWindow(QMainWindow):
         sidebar.addAction(self.sidebar_search_action)
         self.sidebar = sidebar
         return sidebar
+
+    def _update_picker_tips(self) -> None:
+        """Tooltips with the whole names (the pickers may show them cut short), per item too."""
+        model = self.model_combo.currentText().strip()
+        self.model_combo.setToolTip(f"Model: {model}\nThe model to use. Type any name your server knows."
+                                    if model else "The model to use. Type any name your server knows.")
+        for i in range(self.model_combo.count()):
+            self.model_combo.setItemData(i, self.model_combo.itemText(i), Qt.ItemDataRole.ToolTipRole)
+        index = self.persona_combo.currentIndex()
+        name = self.persona_combo.itemText(index) if index >= 0 else ""
+        self.persona_combo.setToolTip(f"Persona: {name}\nThe system prompt that sets the assistant's persona"
+                                      if name else "The system prompt that sets the assistant's persona")
+        for i in range(self.persona_combo.count()):
+            self.persona_combo.setItemData(i, self.persona_combo.itemText(i), Qt.ItemDataRole.ToolTipRole)
+        line = self.model_combo.lineEdit()
+        if line is not None and not line.hasFocus():
+            line.setCursorPosition(0)  # a long name shows its start ("accounts/fireworks/…"), not its end
 
     # -- accessors the controller uses -----------------------------------------------------------
     def current_persona(self) -> Persona:
@@ -203,6 +263,7 @@ class MainWindow(QMainWindow):
         self.model_combo.addItems([n for n in names if n])
         self.model_combo.setCurrentText(current)
         self.model_combo.blockSignals(False)
+        self._update_picker_tips()
 
     def set_personas(self, personas: Sequence[Persona], select: str) -> None:
         """Refill the persona picker without announcing a change; ``select`` by name."""
@@ -220,6 +281,7 @@ class MainWindow(QMainWindow):
         self.persona_combo.blockSignals(True)
         self.persona_combo.setCurrentIndex(names.index(name) if name in names else 0)
         self.persona_combo.blockSignals(False)
+        self._update_picker_tips()
 
     def set_connection_label(self, text: str) -> None:
         self.connection_label.setText(text)
@@ -232,6 +294,14 @@ class MainWindow(QMainWindow):
 
     def set_chat_title(self, title: str) -> None:
         self.setWindowTitle(f"{title} — {APP_NAME}" if title else APP_NAME)
+
+    def event(self, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        # Opening a menu or moving over its items sends an empty status tip, and QMainWindow shows
+        # it: the status line ("Exported 3 chats to …") was wiped by merely looking at a menu. Our
+        # actions have no status tips, so an empty one is dropped.
+        if event.type() == QEvent.Type.StatusTip and not event.tip():  # type: ignore[attr-defined]
+            return True
+        return super().event(event)
 
     def show_status(self, text: str, timeout_ms: int = 5000) -> None:
         self.statusBar().showMessage(text, timeout_ms)

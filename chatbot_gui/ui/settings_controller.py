@@ -1,8 +1,12 @@
 """Settings for one main window: load and save them, resolve the connection, open the dialog.
 
 Reading the keyring waits until the window is shown (a Secret Service call, and the import of
-its client, stay off the start-up path). On the very first start with no key anywhere, the Settings
-dialog opens by itself. Changes apply from the next request.
+its client, stay off the start-up path) and runs on the task runner, never on the GUI thread: a
+locked keyring's unlock prompt (or a D-Bus service that does not answer) leaves the window alive,
+the status line says what the app waits for, and a failure or a timeout leaves a message and a
+"Try again" button. A profile known to have no key saved does not ask the keyring at all. On the
+very first start with no key anywhere, the Settings dialog opens by itself. Changes apply from the
+next request.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from PySide6.QtCore import QByteArray, QObject
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.persona_store import PersonaLibrary, PersonaStore
 from chatbot_gui.core.personas import DEFAULT_MODEL
-from chatbot_gui.core.settings import Settings, SettingsStore, resolve_connection
+from chatbot_gui.core.settings import (
+    Settings, SettingsStore, env_base_url, keyring_reads, resolve_connection, server_label,
+)
 from chatbot_gui.ui.controller import ChatController
 from chatbot_gui.ui.main_window import MainWindow
 
@@ -31,8 +37,12 @@ KEY_SOURCE_LABELS = {
     "keyring": "key in system keyring",
     "session": "key until quit (not saved)",
     "typed": "key typed",
+    "other server": "no key for this server (the saved one is for another)",
     "": "no key",
 }
+#: How long the keyring may take to answer (an unlock prompt included) before the app gives up.
+KEYRING_TIMEOUT = 30.0
+WAITING_FOR_KEYRING = "Waiting for the system keyring… (unlock it if it asks)"
 
 
 def _default_ask(*args, **kwargs) -> "DialogResult | None":  # noqa: ANN002, ANN003 - forwards to the dialog
@@ -62,6 +72,8 @@ class SettingsController(QObject):
         self._keys = keys
         self.env = env
         self._ask = ask
+        self._keyring_task = None  # the keyring read in flight (a tasks.Task)
+        window.keyring_retry_button.clicked.connect(lambda: self.load_key())
         self.settings, notice = store.load()
         if notice:
             window.transcript.add_notice(notice)
@@ -92,28 +104,81 @@ class SettingsController(QObject):
         self.window.after_first_paint(self._after_shown)
 
     def _after_shown(self) -> None:
+        self.load_key(first_run=True)
+
+    def load_key(self, first_run: bool = False) -> None:
+        """Apply the active profile's connection, reading its key from the keyring off the GUI thread
+        when it needs one (and was not read yet). On a first start without any key, ask for one."""
+        from chatbot_gui.ui.tasks import runner
+
+        self.window.keyring_retry_button.hide()
+        profile = self.settings.active_profile
+        reads = keyring_reads(profile, self.env)
+        if all(self.keys.is_known(profile.id, proxy=proxy) for proxy in reads):
+            self._key_loaded(first_run)
+            return
+        if self._keyring_task is not None:
+            self._keyring_task.cancel()
+        self.apply_connection(waiting=True)
+        self.window.show_status(WAITING_FOR_KEYRING, 0)
+        keys = self.keys
+
+        def read() -> None:  # on a worker thread: may wait for an unlock prompt
+            keys.prepare()
+            for proxy in reads:
+                keys.load(profile.id, proxy=proxy)
+
+        self._keyring_task = runner().run(read, lambda _none: self._key_loaded(first_run),
+                                          self._key_failed, name="keyring read", timeout=KEYRING_TIMEOUT)
+
+    def _key_loaded(self, first_run: bool) -> None:
+        self._keyring_task = None
+        self._remember_key_saved()
+        if self.window.statusBar().currentMessage() == WAITING_FOR_KEYRING:
+            self.window.show_status("Ready", 0)
         config = self.apply_connection()
-        if config.usable_key is None:
+        if first_run and config.usable_key is None:
             self.open_settings(first_run=True)
 
-    def apply_connection(self) -> ConnectionConfig:
-        config = resolve_connection(self.settings, self.keys, self.env)
-        config = self._env_base_url(config)
-        self.chat.set_config(config)
-        profile = self.settings.active_profile
-        where = "custom server" if config.base_url != profile.base_url else profile.name
-        self.window.set_connection_label(f"{where} · {KEY_SOURCE_LABELS.get(config.key_source, 'key')}")
-        return config
+    def _key_failed(self, exc: BaseException) -> None:
+        """The keyring refused, stayed locked (prompt cancelled) or did not answer in time."""
+        from chatbot_gui.core.secrets import KeyStoreError
+        from chatbot_gui.ui.tasks import TaskTimeout
 
-    def _env_base_url(self, config: ConnectionConfig) -> ConnectionConfig:
-        """``OPENAI_BASE_URL`` in the environment overrides the profile's server for this run."""
-        base = (self.env.get("OPENAI_BASE_URL") or "").strip()
-        if not base:
-            return config
-        env_key = (self.env.get("OPENAI_API_KEY") or "").strip()
-        if env_key:
-            return dataclasses.replace(config, base_url=base, api_key=env_key, key_source="environment")
-        return dataclasses.replace(config, base_url=base)
+        self._keyring_task = None
+        if isinstance(exc, TaskTimeout):
+            text = (f"The system keyring did not answer within {KEYRING_TIMEOUT:g} s, so the saved key "
+                    "was not read.")
+        elif isinstance(exc, KeyStoreError):
+            text = f"The saved key could not be read: {exc}"
+        else:
+            text = f"The saved key could not be read ({type(exc).__name__})."
+        self.apply_connection()
+        self.window.set_connection_label(f"{self._where()} · key not read (keyring)")
+        self.window.show_status(f"{text} Press “Try again” or open Settings.", 0)
+        self.window.keyring_retry_button.show()
+
+    def _remember_key_saved(self) -> None:
+        """Remember whether the keyring holds the profile's key (an older settings file does not say;
+        a key deleted outside the app makes the flag wrong), so later starts ask it only when needed."""
+        profile = self.settings.active_profile
+        saved = self.keys.saved_in_keyring(profile.id)
+        if saved is None or saved == profile.key_saved:
+            return
+        self.settings = self.settings.with_profile(dataclasses.replace(profile, key_saved=saved))
+        self._save()
+
+    def _where(self) -> str:
+        base = env_base_url(self.env)
+        return f"{server_label(base)} (OPENAI_BASE_URL)" if base else self.settings.active_profile.name
+
+    def apply_connection(self, waiting: bool = False) -> ConnectionConfig:
+        """Resolve the connection from what is known now (never asks the keyring) and use it."""
+        config = resolve_connection(self.settings, self.keys.cached, self.env)
+        self.chat.set_config(config)
+        what = "waiting for the keyring" if waiting else KEY_SOURCE_LABELS.get(config.key_source, "key")
+        self.window.set_connection_label(f"{self._where()} · {what}")
+        return config
 
     # -- the dialog ------------------------------------------------------------------------------
     def open_settings(self, first_run: bool = False) -> bool:
@@ -135,7 +200,7 @@ class SettingsController(QObject):
         # The picker keeps the user's current model unless the profile or its default model changed.
         profile = new.active_profile
         self._fill_models(keep_current=profile.id == old.id and profile.default_model == old.default_model)
-        self.apply_connection()
+        self.load_key()
         return True
 
     # -- personas --------------------------------------------------------------------------------

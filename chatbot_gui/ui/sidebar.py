@@ -21,7 +21,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFrame, QHBoxLayout, QLabel, QListView, QMenu, QPushButton, QVBoxLayout, QWidget,
+    QAbstractItemView, QFrame, QHBoxLayout, QLabel, QListView, QMenu, QPushButton, QSizePolicy, QVBoxLayout,
+    QWidget,
 )
 
 from chatbot_gui.core.store import ChatStore, ChatSummary
@@ -297,14 +298,42 @@ class ChatListModel(QStringListModel):
                 | Qt.ItemFlag.ItemNeverHasChildren)
 
 
+class ElidedLabel(QLabel):
+    """A one-line plain-text label that takes the room there is and elides its text in the middle
+    ("Deleted “Trip to…Lisbon”."), so both ends of a long chat name stay visible; the tooltip has
+    all of it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # the text may quote a chat title
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._full = ""
+
+    def set_full_text(self, text: str) -> None:
+        self._full = " ".join(text.split())
+        self.setToolTip(self._full)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = self.contentsRect().width()
+        self.setText(self._full if width <= 0 else
+                     self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, width))
+
+
 class UndoBar(QFrame):
     """The "Chat deleted. [Undo]" bar at the bottom of the sidebar; it hides itself after a timeout."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.label = QLabel()
-        self.label.setTextFormat(Qt.TextFormat.PlainText)  # the text may quote a chat title
+        self.label = ElidedLabel()
         self.undo_button = QPushButton("Undo")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 3, 3, 3)
@@ -319,7 +348,7 @@ class UndoBar(QFrame):
     def show_for(self, text: str, callback: Callable[[], object], timeout_ms: int) -> None:
         """Offer ``callback`` as Undo for ``timeout_ms``; replaces an offer already showing."""
         self._callback = callback
-        self.label.setText(text)
+        self.label.set_full_text(text)
         self._timer.start(timeout_ms)
         self.show()
 

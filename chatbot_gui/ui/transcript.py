@@ -116,6 +116,8 @@ class TranscriptView(QTextBrowser):
             | Qt.TextInteractionFlag.LinksAccessibleByMouse
         )
         self.document().setDocumentMargin(12)
+        # Read-only: no blinking text cursor (keyboard selection still works, as in a web page).
+        self.setCursorWidth(0)
         # Always shown: otherwise the bar appearing on a long chat narrows the viewport and Qt lays
         # the whole document out a second time (a 2,000-message chat took 0.9 s instead of 0.5 s,
         # and ended scrolled near the top because the range grew after it was set).
@@ -242,8 +244,27 @@ class TranscriptView(QTextBrowser):
             cursor.insertText(".", self._note_format)
         self._scroll_if_following(following)
 
-    def mark_kept(self) -> None:
+    def mark_kept(self, message_id: int | None = None) -> None:
+        """Say the partial reply is kept, and make its "keep it" plain text: clicking it again did
+        nothing, so it must not look like something to click."""
+        if message_id is not None:
+            self._unlink(f"keep:{message_id}")
         self.add_notice("Kept: that partial reply is now part of the conversation.")
+
+    def _unlink(self, href: str) -> None:
+        block = self.document().lastBlock()
+        while block.isValid():
+            it = block.begin()
+            while not it.atEnd():
+                fragment = it.fragment()
+                if fragment.isValid() and fragment.charFormat().anchorHref() == href:
+                    cursor = QTextCursor(self.document())
+                    cursor.setPosition(fragment.position())
+                    cursor.setPosition(fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor)
+                    cursor.setCharFormat(self._note_format)
+                    return
+                it += 1
+            block = block.previous()
 
     def add_notice(self, text: str) -> None:
         following = self._following()

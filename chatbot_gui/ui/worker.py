@@ -53,6 +53,8 @@ class CompletionThread(QThread):
         self._lock = threading.Lock()
         self._pending: list[str] = []
         self._since_yield = 0
+        #: The model the server says is answering, once a chunk named it (read on the GUI thread).
+        self.reported_model: str | None = None
         _live.add(self)
 
     def run(self) -> None:
@@ -61,12 +63,15 @@ class CompletionThread(QThread):
 
         try:
             outcome = stream_chat(self.request, self._config, self._on_text, self.abort, policy=self._policy,
-                                  on_thinking=self.thinking.emit)
+                                  on_thinking=self.thinking.emit, on_model=self._on_model)
         except Exception as exc:  # noqa: BLE001 - stream_chat never raises; belt and braces
             from chatbot_gui.core.errors import ErrorInfo
 
             outcome = Outcome("error", error=ErrorInfo("unexpected", f"Unexpected error: {type(exc).__name__}"))
         self.outcomeReady.emit(outcome)
+
+    def _on_model(self, model: str) -> None:
+        self.reported_model = model  # one reference assignment: safe to read from another thread
 
     def _on_text(self, text: str) -> None:
         with self._lock:

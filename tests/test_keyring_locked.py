@@ -1,0 +1,142 @@
+"""A real, locked Secret Service: its unlock prompt is dismissed, and the app says so instead of freezing.
+
+The test starts its own D-Bus session bus and gnome-keyring-daemon (private folders, no display, so
+the system prompter cannot show and the unlock prompt ends as "dismissed", exactly as when a user
+presses Cancel), stores a key, locks the collection, and starts the app against it. keyring's real
+SecretService backend raises ``KeyringLocked``; the window must stay alive, say what happened and
+offer "Try again"; OK in Settings must say why the key was not saved and offer "until quit".
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QDialogButtonBox
+
+from chatbot_gui.app import create_window
+from chatbot_gui.core.paths import AppPaths
+from chatbot_gui.core.secrets import SERVICE, KeyStore
+from chatbot_gui.core.settings import Profile, Settings, SettingsStore
+from chatbot_gui.ui.settings_dialog import SettingsDialog
+
+pytestmark = [
+    pytest.mark.keyring_service,
+    # keyring's SecretService.get_preferred_collection() opens a D-Bus connection and raises
+    # KeyringLocked without closing it (keyring 25, backends/SecretService.py): a library leak the
+    # app cannot reach, reported as an unclosed socket when collected.
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
+STORED = "sk-locked-away-1c2d3e4f"
+
+
+@pytest.fixture
+def locked_secret_service(tmp_path, monkeypatch):
+    """A private Secret Service whose default collection holds our key and is locked."""
+    bus_bin, daemon_bin = shutil.which("dbus-daemon"), shutil.which("gnome-keyring-daemon")
+    if not (bus_bin and daemon_bin):
+        why = "needs dbus-daemon and gnome-keyring-daemon (Debian packages dbus, gnome-keyring)"
+        if os.environ.get("CHATBOT_TEST_SECRET_SERVICE"):
+            pytest.fail(why)
+        pytest.skip(why)
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")}
+    env.update(XDG_RUNTIME_DIR=str(runtime), XDG_DATA_HOME=str(tmp_path / "share"), HOME=str(tmp_path))
+    bus = subprocess.Popen([bus_bin, "--session", "--nofork", "--nopidfile", "--print-address=1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    daemon = None
+    try:
+        address = bus.stdout.readline().strip()
+        assert address, "dbus-daemon printed no address"
+        env["DBUS_SESSION_BUS_ADDRESS"] = address
+        daemon = subprocess.Popen([daemon_bin, "--foreground", "--unlock", "--components=secrets"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env=env)
+        daemon.stdin.write(b"test-keyring-password")
+        daemon.stdin.close()
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        import secretstorage
+        from keyring.backends import SecretService
+
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                backend = SecretService.Keyring()
+                backend.set_password(SERVICE, "p1", STORED)
+                break
+            except Exception:  # noqa: BLE001 - the daemon is still starting
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        conn = secretstorage.dbus_init()
+        try:
+            collection = secretstorage.get_default_collection(conn)
+            collection.lock()
+            assert collection.is_locked()
+        finally:
+            conn.close()
+        yield backend
+    finally:
+        for proc in (daemon, bus):
+            if proc is not None:
+                proc.terminate()
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
+        if bus.stdout is not None:
+            bus.stdout.close()
+        gc.collect()  # the library's unclosed D-Bus sockets are reported here, under this test's filters
+
+
+def test_a_dismissed_unlock_prompt_leaves_a_message_and_try_again(qtbot, tmp_path, locked_secret_service,
+                                                                    fake_server) -> None:
+    paths = AppPaths(tmp_path / "config", tmp_path / "data")
+    SettingsStore(paths).save(Settings(profiles=(Profile("p1", "Local", base_url=fake_server.base_url,
+                                                         key_saved=True),), active_profile_id="p1"))
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(20)
+
+    def never(*args, **kwargs):
+        raise AssertionError("the first-start dialog must not open: a key is saved, only locked away")
+
+    try:
+        window, chat = create_window({}, paths=paths, keys=KeyStore(locked_secret_service), ask_settings=never)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(window.keyring_retry_button.isVisible, timeout=15000)
+        message = window.statusBar().currentMessage()
+        assert "locked" in message and "Try again" in message
+        assert "key not read" in window.connection_label.text()
+        assert chat.config.api_key is None
+        assert STORED not in message
+        seen = len(ticks)
+        qtbot.mouseClick(window.keyring_retry_button, Qt.MouseButton.LeftButton)
+        assert not window.keyring_retry_button.isVisible()
+        qtbot.waitUntil(window.keyring_retry_button.isVisible, timeout=15000)
+        assert "locked" in window.statusBar().currentMessage()
+        assert len(ticks) > seen, "the window kept running"
+
+        # Saving a new key in Settings meets the same locked keyring: it says so, offers "until quit".
+        dialog = SettingsDialog(window.settings_controller.settings, window.settings_controller.keys, {})
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.keyClicks(dialog.connection.key_edit, "sk-new-key-for-p1-000")
+        qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not dialog.saving, timeout=15000)
+        assert dialog.isVisible() and "locked" in dialog.error_label.text()
+        assert dialog.connection.session_only.isVisible()
+        dialog.close()
+        chat.shutdown()
+    finally:
+        timer.stop()
