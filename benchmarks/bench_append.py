@@ -1,6 +1,6 @@
 """Benchmark 4: the cost of one streamed delta when a long chat is already on screen.
 
-Time per ``TranscriptView.append_reply_text`` of a ~20-character delta (2,000 deltas, each followed by
+Time per ``TranscriptView.append_to`` of a ~20-character delta (2,000 deltas, each followed by
 ``QApplication.processEvents()`` so the transcript's layout, scrolling and repaint happen as they do on
 screen) in a shown window whose transcript already holds 2,000 messages (1,000 user + 1,000 assistant
 turns of ~1 KB), against the same in a window with an empty transcript. The cost of a delta should not
@@ -42,12 +42,12 @@ def _settle(window: Any) -> None:
 
 
 def _fill(window: Any, turns: int) -> None:
+    from chatbot_gui.core.conversation import Message, Status
+
     view = window.transcript
     for i in range(turns):
-        view.add_user(_message(2 * i))
-        view.begin_assistant()
-        view.append_reply_text(_message(2 * i + 1))
-        view.end_assistant("complete")
+        view.add_message(Message("user", _message(2 * i)))
+        view.add_message(Message("assistant", _message(2 * i + 1), status=Status.COMPLETE))
     _settle(window)
 
 
@@ -55,15 +55,19 @@ def _time_deltas(window: Any, deltas: list[str]) -> float:
     """Seconds per delta, layout and paint included."""
     from PySide6.QtWidgets import QApplication
 
+    from chatbot_gui.core.conversation import Message, Status
+
     view = window.transcript
-    view.begin_assistant()
+    reply = Message("assistant", "", status=Status.STREAMING)
+    view.add_message(reply)
     _settle(window)
     start = time.perf_counter()
     for delta in deltas:
-        view.append_reply_text(delta)
+        view.append_to(reply.id, delta)
         QApplication.processEvents()
     elapsed = time.perf_counter() - start
-    view.end_assistant("complete")
+    reply.status = Status.COMPLETE
+    view.end_message(reply)
     return elapsed / len(deltas)
 
 

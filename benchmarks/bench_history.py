@@ -579,7 +579,11 @@ def run(runs: int = 5) -> list[Result]:
             results += _run_sidebar(window, runs)
             # Back to one loaded page of the chat list, as in a window that was just opened.
             window.history_controller.close()
-            window.history_controller.open_store()
+            window.history_controller.open_store()  # opens on a worker (the integrity check)
+            from benchmarks.common import wait_until
+
+            if not wait_until(lambda: window.history_controller.store is not None, 60):
+                raise RuntimeError("the chat history did not open again")
             results += _run_open(window, ids, runs)
         finally:
             dispose(window)

@@ -25,7 +25,7 @@ for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_pro
 
 from benchmarks.common import Result, log  # noqa: E402 - after the sys.path fix above
 
-BENCHMARKS = ("stream", "startup", "append", "history")
+BENCHMARKS = ("stream", "streams3", "startup", "append", "history")
 #: Not in the default run: it builds the app four times (~4 minutes) and needs PyInstaller ('.[build]').
 EXTRA_BENCHMARKS = ("frozen",)
 
@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results: list[Result] = []
     # Start-up first: it runs in child processes and is least disturbed before this process grows.
-    for name in sorted(chosen, key=lambda b: ("frozen", "startup", "stream", "append", "history").index(b)):
+    for name in sorted(chosen, key=lambda b: ("frozen", "startup", "stream", "streams3", "append",
+                                              "history").index(b)):
         if name == "frozen":
             from benchmarks import bench_frozen
 
@@ -97,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import bench_stream
 
             results += bench_stream.run(args.runs)
+        elif name == "streams3":
+            from benchmarks import bench_streams3
+
+            results += bench_streams3.run(args.runs)
         elif name == "append":
             from benchmarks import bench_append
 

@@ -38,15 +38,19 @@ def create_window(
     sys.setswitchinterval(0.001)
     env = os.environ if env is None else env
     paths = paths or AppPaths.default()
+    from chatbot_gui.ui.context import AppContext
+
     window = MainWindow()
-    chat = ChatController(window, ConnectionConfig())
+    context = AppContext(window)
+    window.context = context
+    chat = ChatController(context, ConnectionConfig())
     window.on_close(chat.shutdown)  # first: a streaming reply is saved before the store closes
     extra = {"ask": ask_settings} if ask_settings is not None else {}
     settings = SettingsController(window, chat, SettingsStore(paths), keys, env,
                                   persona_store=PersonaStore(paths), **extra)
-    window.settings_controller = settings
+    window.settings_controller = context.settings = settings
     history = HistoryController(window, chat, paths, lambda: settings.personas, history_interaction)
-    window.history_controller = history
+    window.history_controller = context.history = history
     window.about_action.triggered.connect(lambda: _show_about(window, paths))
     settings.start()
     history.start()

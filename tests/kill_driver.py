@@ -6,7 +6,9 @@ Builds the real window with :func:`create_window` (an in-memory keyring; the key
 ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` in the env it is given; a Settings dialog would be a bug, so
 ``ask_settings`` raises), shows it, waits for the chat store to open (the app reopens the last chat),
 then sends ``<message> 1`` through the controller, and after each complete reply ``<message> 2``, and
-so on, until it is killed. Product code is not changed: the transcript's ``append_reply_text`` (what the
+so on, until it is killed. A second chat streams at the same time: right after the first send the
+driver opens a new chat, sends ``<message> bg 1`` there, goes back to the first chat (which stays
+the one reopened at the next start) and, whenever the background reply completes, sends the next. Product code is not changed: the transcript's ``append_to`` (what the
 controller's flush calls) is wrapped on this one window to see what the user sees.
 
 One line per event on stdout, flushed at once (times are ``time.time()``)::
@@ -15,6 +17,9 @@ One line per event on stdout, flushed at once (times are ``time.time()``)::
     SENT <chat_id> <user_message_db_id>
     RECEIVED <chars_of_current_reply_shown> <time>
     COMPLETE <chat_id> <reply_db_id> <reply_chars>
+    BGSENT <chat_id> <user_message_db_id>       (the same three for the background chat)
+    BGRECEIVED <chars_of_current_reply> <time>
+    BGCOMPLETE <chat_id> <reply_db_id> <reply_chars>
     ENDED <status>          (a reply that did not complete: the driver exits 1)
     NOSTORE                 (the chat store could not be opened: the driver exits 2)
 """
@@ -55,30 +60,67 @@ def main(argv: list[str]) -> int:
     window.show()
     shown = 0  # characters of the current reply the transcript has shown
     sent = 0
+    bg_sent = 0
+    main_reply: list[int] = [0]  # the id of the main chat's reply in flight
+    state: dict[str, object] = {}
 
-    def append_reply_text(text: str, _original=window.transcript.append_reply_text) -> None:
+    def append_to(msg_id: int, text: str, _original=window.transcript.append_to) -> None:
         nonlocal shown
-        _original(text)
-        if chat.busy:  # not when a stored chat is redrawn
+        _original(msg_id, text)
+        if msg_id == main_reply[0]:  # not when a stored chat is redrawn
             shown += len(text)
             emit("RECEIVED", shown, repr(time.time()))
+
+    def watch(reply, on_complete, on_other) -> None:  # noqa: ANN001 - a ui.reply.Reply
+        def ended(msg) -> None:  # noqa: ANN001 - a core Message
+            if msg.status.value == "complete":
+                QTimer.singleShot(0, lambda: on_complete(msg))
+            else:
+                on_other(msg.status.value)
+
+        reply.ended.connect(ended)
+        reply.failed.connect(lambda info: on_other("error"))
+
+    def fail(status: str) -> None:
+        emit("ENDED", status)
+        app.exit(1)
 
     def send_next() -> None:
         nonlocal shown, sent
         shown = 0
         sent += 1
         chat.send(f"{message} {sent}")
+        conv = chat.conversation
         # The user's message is committed before the request goes out (ChatController.send).
-        emit("SENT", chat.conversation.chat_id, chat.conversation.messages[-2].db_id)
+        emit("SENT", conv.chat_id, conv.messages[-2].db_id)
+        reply = chat.reply_of(conv)
+        main_reply[0] = reply.message.id
+        watch(reply, lambda msg: (emit("COMPLETE", conv.chat_id, msg.db_id, len(msg.content)), send_next()),
+              fail)
 
-    def finished(status: str) -> None:
-        reply = chat.conversation.messages[-1]
-        if status != "complete" or reply.role != "assistant":
-            emit("ENDED", status)
-            app.exit(1)
-            return
-        emit("COMPLETE", chat.conversation.chat_id, reply.db_id, len(reply.content))
-        QTimer.singleShot(0, send_next)
+    def send_background() -> None:
+        nonlocal bg_sent
+        bg_sent += 1
+        main_id = chat.conversation.chat_id
+        if "bg" not in state:
+            chat.new_chat()
+            state["bg"] = chat.conversation
+        else:
+            chat.show_conversation(state["bg"])
+        chat.send(f"{message} bg {bg_sent}")
+        conv = state["bg"]
+        emit("BGSENT", conv.chat_id, conv.messages[-2].db_id)
+        reply = chat.reply_of(conv)
+        received = [0]
+
+        def text(_mid: int, piece: str) -> None:
+            received[0] += len(piece)
+            emit("BGRECEIVED", received[0], repr(time.time()))
+
+        reply.textAppended.connect(text)
+        watch(reply, lambda msg: (emit("BGCOMPLETE", conv.chat_id, msg.db_id, len(msg.content)),
+                                  send_background()), fail)
+        window.history_controller.open_chat(main_id)  # the main chat stays the one reopened
 
     def wait_for_store() -> None:
         if window.history_controller.store is None:
@@ -88,10 +130,10 @@ def main(argv: list[str]) -> int:
                 return
             QTimer.singleShot(10, wait_for_store)
             return
-        window.transcript.append_reply_text = append_reply_text
-        chat.replyFinished.connect(finished)
+        window.transcript.append_to = append_to
         emit("READY")
         send_next()
+        send_background()
 
     QTimer.singleShot(0, wait_for_store)
     return app.exec()

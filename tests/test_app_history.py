@@ -258,7 +258,7 @@ def test_a_corrupt_history_file_is_kept_aside_and_the_user_is_told(qtbot, app, p
     paths.data_dir.mkdir(parents=True)
     (paths.data_dir / "chats.sqlite3").write_bytes(b"this is not a database" * 100)
     window, chat = app()
-    notices = " ".join(window.transcript.blocks_of_kind("notice"))
+    notices = " ".join(window.notices())
     aside = [p for p in paths.data_dir.iterdir() if p.name != "chats.sqlite3" and "chats.sqlite3" in p.name
              and not p.name.endswith(("-wal", "-shm"))]
     assert aside and aside[0].read_bytes() == b"this is not a database" * 100

@@ -193,8 +193,10 @@ def test_a_corrupt_settings_file_is_set_aside_with_a_visible_notice(qtbot, app_p
     (app_paths.config_dir / "settings.json").write_text("{ not json")
     keys.set("default", "sk-stored-1111111111")
     window, chat = start(qtbot, app_paths, keys, DialogDriver(qtbot))
-    notices = " ".join(window.transcript.blocks_of_kind("notice"))
-    assert "settings" in notices.lower()
+    # An app-level notice: in the window's banner, not in a chat (loading a chat cannot wipe it).
+    notices = " ".join(window.notices())
+    assert "settings" in notices.lower() and window.banner.isVisible()
+    assert not window.transcript.blocks_of_kind("notice")
     aside = [p.name for p in app_paths.config_dir.iterdir() if p.name.startswith("settings.json.corrupt-")]
     assert len(aside) == 1
     chat.shutdown()

@@ -238,7 +238,7 @@ def test_an_error_is_shown_as_an_error_and_never_stored_as_a_reply(qtbot, chat, 
     assert window.transcript.blocks_of_kind("assistant") == []  # no empty "Assistant" heading
     assert window.transcript.blocks_of_kind("user") == ["please"]
     assert [m.role for m in controller.conversation.messages] == ["user"]
-    window.transcript.retryRequested.emit()  # what clicking "Retry" emits
+    window.transcript.retryRequested.emit(0)  # what clicking "Retry" emits
     wait_idle(qtbot, controller)
     assert "Recovered" in window.transcript.blocks_of_kind("assistant")
     assert sent_messages(fake_server) == sent_messages(fake_server, 0)
@@ -321,8 +321,8 @@ def test_fast_streams_are_coalesced_into_few_repaints(qtbot, chat, fake_server):
     chunks = [f"t{i} " for i in range(3000)]
     fake_server.queue(stream(chunks))
     appends: list[int] = []
-    original = window.transcript.append_reply_text
-    window.transcript.append_reply_text = lambda text: (appends.append(len(text)), original(text))
+    original = window.transcript.append_to
+    window.transcript.append_to = lambda mid, text: (appends.append(len(text)), original(mid, text))
     started = time.monotonic()
     type_and_send(qtbot, window, "go fast")
     wait_idle(qtbot, controller, timeout=15000)

@@ -176,13 +176,14 @@ def _without_ids(chat: StoredChat) -> tuple[object, ...]:
 
 def test_json_is_versioned_and_readable(chat: StoredChat) -> None:
     data = json.loads(to_json(chat))
-    assert (data["format"], data["version"]) == ("chatbot-gui.chat", 1)
+    assert (data["format"], data["version"]) == ("chatbot-gui.chat", 2)
     # Only these fields, so nothing else (a key, a setting) can slip into an export unnoticed.
     assert set(data) == {"format", "version", "title", "created_at", "updated_at", "persona", "model",
                          "extra", "messages"}
     assert data["persona"] == {"name": "Helpful assistant",
                                "system_prompt": "You are a helpful assistant.\nAnswer briefly."}
-    assert data["messages"][0] == {"role": "user", "content": "How do I print in Python? 🐍",
+    assert data["messages"][0] == {"id": 1, "parent": None, "selected": True,
+                                   "role": "user", "content": "How do I print in Python? 🐍",
                                    "status": "complete", "kept": False, "model": None,
                                    "created_at": T0 + 0.123456789}
     assert "🐍" in to_json(chat) and "日本語" in to_json(chat)  # not \\u-escaped
@@ -232,14 +233,14 @@ def _broken(path: str, value: object) -> str:
      ("[1, 2]", "expected a JSON object"),
      (_broken("format", "something.else"), "format is 'something.else'"),
      (_broken("format", KeyError), "format is None"),
-     (_broken("version", 2), "made by a newer version"),
+     (_broken("version", 3), "made by a newer version"),
      (_broken("version", "1"), "Unsupported chat export version '1'"),
      (_broken("version", True), "Unsupported chat export version True"),
      (_broken("persona", KeyError), "persona is missing"),
      (_broken("persona.name", 3), "persona.name must be a string, got int"),
      (_broken("messages", {}), "messages must be a list"),
      (_broken("messages.0", "hi"), "messages[0] must be an object"),
-     (_broken("messages.0.role", "system"), "messages[0].role must be 'user' or 'assistant'"),
+     (_broken("messages.0.role", "system"), "messages[0].role must be 'user', 'assistant' or 'notice'"),
      (_broken("messages.0.status", "done"), "messages[0].status must be one of complete, streaming"),
      (_broken("messages.0.content", KeyError), "messages[0].content is missing"),
      (_broken("messages.0.kept", "yes"), "messages[0].kept must be true or false"),

@@ -195,7 +195,7 @@ def test_an_unreadable_settings_file_is_left_alone_at_quit(qtbot, app, tmp_path)
     settings = paths.config_dir / "settings.json"
     settings.symlink_to("settings.json")  # ELOOP: a real read failure, even for root
     window, chat = app(paths)
-    notices = " ".join(window.transcript.blocks_of_kind("notice"))
+    notices = " ".join(window.notices())  # an app-level notice: the banner (issue 10)
     assert "Could not read the settings file" in notices and "leaves the file as it is" in notices
     window.resize(700, 500)
     chat.shutdown(3000)

@@ -95,3 +95,90 @@ def test_a_search_match_in_an_earlier_message_is_shown(qtbot):
     assert "needle" not in view.toPlainText()
     assert view.highlight("needle", message_db_id=4) == 1
     assert view.textCursor().selectedText() == "needle"
+
+
+# -- messages addressed by id (issue 10) ----------------------------------------------------------
+
+def _view(qtbot) -> TranscriptView:
+    view = TranscriptView()
+    qtbot.addWidget(view)
+    return view
+
+
+def test_text_streams_into_its_own_message_even_with_a_notice_after_it(qtbot):
+    view = _view(qtbot)
+    user = Message("user", "question")
+    reply = Message("assistant", "", status=Status.STREAMING)
+    notice = Message("notice", "Persona: Sarcastic assistant")
+    for msg in (user, reply, notice):
+        view.add_message(msg)
+    view.append_to(reply.id, "first part, ")
+    view.append_to(reply.id, "second line\nand a third")
+    assert view.blocks_of_kind("assistant") == ["first part, second line", "and a third"]
+    assert view.toPlainText().splitlines()[-1] == "Persona: Sarcastic assistant"
+    reply.content, reply.status = "first part, second line\nand a third", Status.STOPPED
+    view.end_message(reply)
+    lines = view.toPlainText().splitlines()
+    assert lines[-2].startswith("■ Stopped") and lines[-1] == "Persona: Sarcastic assistant"
+
+
+def test_a_message_is_replaced_and_removed_in_place(qtbot):
+    view = _view(qtbot)
+    msgs = [Message("user", "q1"), Message("assistant", "a1", status=Status.INTERRUPTED),
+            Message("user", "q2"), Message("assistant", "a2")]
+    view.show_messages(msgs)
+    assert view.blocks_of_kind("marker") and "keep it" in view.blocks_of_kind("marker")[0]
+    msgs[1].kept = True
+    view.replace_message(msgs[1], (2, 3))
+    assert view.blocks_of_kind("assistant") == ["a1", "a2"]
+    assert view.blocks_of_kind("marker")[0].endswith("unless you keep it.")
+    assert view.blocks_of_kind("notice") == ["Kept: this partial reply is part of the conversation."]
+    assert view.blocks_of_kind("assistant-label")[0].endswith("‹ 2/3 ›")
+    view.remove_message(msgs[2].id)
+    assert view.blocks_of_kind("user") == ["q1"]
+    view.remove_message(msgs[0].id)  # the first one too
+    assert view.toPlainText().splitlines()[0] == "Assistant   ‹ 2/3 ›"
+    view.append_to(msgs[3].id, " more")
+    assert view.blocks_of_kind("assistant") == ["a1", "a2 more"]
+
+
+def test_errors_are_addressed_by_their_reply(qtbot):
+    from chatbot_gui.core.errors import ErrorInfo
+
+    view = _view(qtbot)
+    view.add_message(Message("user", "q"))
+    first = ErrorInfo("server", "The server had a problem (500).", retryable=True)
+    view.show_error(first, can_retry=True, key=7)
+    view.set_countdown("Retrying in 3 s…", 7)
+    view.add_message(Message("notice", "Persona: X"))
+    view.set_countdown("Retrying in 2 s…", 7)  # updated in place, under its error
+    assert view.blocks_of_kind("countdown") == ["Retrying in 2 s…"]
+    assert view.toPlainText().splitlines()[-1] == "Persona: X"
+    view.show_error(first, can_retry=True, key=7)  # the same again: one line
+    (line,) = view.blocks_of_kind("error")
+    assert "(failed 2 times)" in line and "Retry" in line and view.blocks_of_kind("countdown") == []
+    view.disable_retry(7)
+    assert "Retry" not in view.blocks_of_kind("error")[0]
+    view.remove_error(7)
+    assert view.blocks_of_kind("error") == [] and view.toPlainText().splitlines() == ["You", "q", "Persona: X"]
+
+
+def test_the_context_menu_offers_what_fits_the_message(qtbot):
+    from PySide6.QtWidgets import QMenu
+
+    view = _view(qtbot)
+    user, reply = Message("user", "q"), Message("assistant", "a")
+    view.add_message(user)
+    view.add_message(reply)
+    actions = []
+    for msg in (user, reply):
+        menu = QMenu()
+        view.add_message_actions(menu, msg.id)
+        actions.append([a.text() for a in menu.actions() if a.text()])
+    assert actions == [["Edit and resend…", "Delete message"], ["Regenerate reply", "Delete message"]]
+    chosen = []
+    view.messageActionRequested.connect(lambda action, mid: chosen.append((action, mid)))
+    menu = QMenu()
+    view.add_message_actions(menu, reply.id)
+    menu.actions()[1].trigger()
+    assert chosen == [("regenerate", reply.id)]

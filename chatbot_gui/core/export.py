@@ -2,7 +2,13 @@
 
 Text and Markdown are for people: title, date, model, persona and its system prompt, then each turn
 with its role and local time and the text exactly as written (replies are Markdown source). JSON is
-for programs and re-import: lossless, versioned (``{"format": "chatbot-gui.chat", "version": 1}``).
+for programs and re-import: lossless, versioned (``{"format": "chatbot-gui.chat", "version": 2}``;
+version 2 adds each message's ``id``, ``parent`` and ``selected``, so every version and branch of a
+chat survives the round trip; version 1 files, a single line of messages, are still read).
+
+Text and Markdown show the chat as it is shown (the selected versions); after a message that has
+other versions, each other version follows, marked "other version i of n", with the rest of its
+branch. Notices ("Persona: …") appear at their place.
 
 Markdown decision: message text is not escaped (a reply's Markdown stays Markdown), but a message
 must not swallow the rest of the document, so an unclosed code fence at its end is closed, and every
@@ -25,12 +31,12 @@ from typing import Any, Literal
 
 from chatbot_gui.core.atomic import write_atomic
 from chatbot_gui.core.conversation import Status
-from chatbot_gui.core.store import ChatStore, StoredChat, StoredMessage
+from chatbot_gui.core.store import ChatStore, StoredChat, StoredMessage, parent_map, FOLLOWS_PREVIOUS
 
 FORMAT = "chatbot-gui.chat"
-VERSION = 1
+VERSION = 2
 Fmt = Literal["txt", "md", "json"]
-ROLE_LABELS = {"user": "You", "assistant": "Assistant"}
+ROLE_LABELS = {"user": "You", "assistant": "Assistant", "notice": "Notice"}
 STATUS_NOTES = {
     Status.STOPPED: "stopped",
     Status.INTERRUPTED: "interrupted",
@@ -56,13 +62,46 @@ def _when(ts: float, tz: tzinfo | None) -> str:
         return f"(time {ts!r})"
 
 
-def _turn_label(chat: StoredChat, msg: StoredMessage, tz: tzinfo | None) -> tuple[list[str], str]:
+def _turn_label(chat: StoredChat, msg: StoredMessage, tz: tzinfo | None,
+                version: str = "") -> tuple[list[str], str]:
     """The parts of a turn's heading (role, local time, model if not the chat's) and a status note."""
     parts = [ROLE_LABELS.get(msg.role, msg.role.capitalize()), _when(msg.created_at, tz)]
     if msg.model and msg.model != chat.model:
         parts.append(msg.model)
+    if version:
+        parts.append(version)
     note = STATUS_NOTES.get(msg.status, "")
     return parts, (f"{note}, kept in context" if note and msg.kept else note)
+
+
+def _in_order(chat: StoredChat) -> list[tuple[StoredMessage, str]]:
+    """Every message, each with its version note: the path shown, each other version (with the
+    rest of its branch) right after the version shown."""
+    parents = parent_map(chat.messages)
+    children: dict[int | None, list[StoredMessage]] = {}
+    for m in chat.messages:
+        children.setdefault(parents[m.id], []).append(m)
+    out: list[tuple[StoredMessage, str]] = []
+    done: set[int] = set()
+
+    def branch(first: StoredMessage, note: str) -> None:
+        node: StoredMessage | None = first
+        while node is not None and node.id not in done:
+            done.add(node.id)
+            siblings = [m for m in children.get(parents[node.id], []) if m.role == node.role]
+            n = len(siblings)
+            out.append((node, note if note else (f"version {siblings.index(node) + 1} of {n}" if n > 1 else "")))
+            note = ""
+            for i, other in enumerate(siblings, start=1):
+                if other.id not in done and other is not node:
+                    branch(other, f"other version {i} of {n}")
+            kids = children.get(node.id, [])
+            node = next((k for k in kids if k.selected), kids[-1] if kids else None)
+
+    roots = children.get(None, [])
+    if roots:
+        branch(next((r for r in roots if r.selected), roots[-1]), "")
+    return out
 
 
 def to_text(chat: StoredChat, tz: tzinfo | None = None) -> str:
@@ -76,8 +115,8 @@ def to_text(chat: StoredChat, tz: tzinfo | None = None) -> str:
         lines.extend("    " + line if line else "" for line in chat.system_prompt.split("\n"))
     else:
         lines.append("System prompt: (none)")
-    for msg in chat.messages:
-        parts, note = _turn_label(chat, msg, tz)
+    for msg, version in _in_order(chat):
+        parts, note = _turn_label(chat, msg, tz, version)
         lines += ["", f"── {' · '.join(parts + ([note] if note else []))} ──", msg.content]
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -91,8 +130,8 @@ def to_markdown(chat: StoredChat, tz: tzinfo | None = None) -> str:
     if chat.system_prompt.strip():
         out += ["", "**System prompt:**", ""]
         out += [f"> {line}" if line else ">" for line in chat.system_prompt.split("\n")]
-    for msg in chat.messages:
-        parts, note = _turn_label(chat, msg, tz)
+    for msg, version in _in_order(chat):
+        parts, note = _turn_label(chat, msg, tz, version)
         label = " · ".join([_escape(part) for part in parts] + ([f"*{note}*"] if note else []))
         out += ["", "---", "", f"## {label}", "", close_open_fence(msg.content)]
     return "\n".join(out).rstrip("\n") + "\n"
@@ -123,7 +162,12 @@ def _escape(text: str) -> str:
 
 def to_json(chat: StoredChat) -> str:
     """Lossless JSON (floats as written by ``repr``, so times round-trip exactly). Text holding a lone
-    surrogate (from a broken server) is written with ``\\u`` escapes, so it still round-trips."""
+    surrogate (from a broken server) is written with ``\\u`` escapes, so it still round-trips.
+
+    Messages are numbered 1, 2, … in the order written; ``parent`` is the number of the message
+    each follows (null: the chat's first)."""
+    parents = parent_map(chat.messages)
+    numbers = {m.id: seq for seq, m in enumerate(chat.messages, start=1)}
     data = {
         "format": FORMAT,
         "version": VERSION,
@@ -134,9 +178,10 @@ def to_json(chat: StoredChat) -> str:
         "model": chat.model,
         "extra": dict(chat.extra),
         "messages": [
-            {"role": m.role, "content": m.content, "status": m.status.value, "kept": m.kept,
-             "model": m.model, "created_at": m.created_at}
-            for m in chat.messages
+            {"id": seq, "parent": None if parents[m.id] is None else numbers[parents[m.id]],
+             "selected": m.selected, "role": m.role, "content": m.content, "status": m.status.value,
+             "kept": m.kept, "model": m.model, "created_at": m.created_at}
+            for seq, m in enumerate(chat.messages, start=1)
         ],
     }
     text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
@@ -163,7 +208,7 @@ def read_export(path: Path) -> StoredChat:
 
 
 def from_json(text: str) -> StoredChat:
-    """Read a JSON export into what :meth:`ChatStore.import_chat` takes (ids are 0: not stored yet).
+    """Read a JSON export into what :meth:`ChatStore.import_chat` takes (ids: the file's numbers).
 
     Raises ``ValueError`` naming what is wrong: not JSON, another format, a newer version, or a field
     with the wrong type or value.
@@ -196,22 +241,33 @@ def _chat_from(data: Any) -> StoredChat:
     persona = _get(data, "persona", dict, "persona")
     raw_messages = _get(data, "messages", list, "messages")
     messages = []
+    seen: set[int] = set()
     for i, raw in enumerate(raw_messages):
         where = f"messages[{i}]"
         if not isinstance(raw, dict):
             raise ValueError(f"Invalid chat export: {where} must be an object.")
         role = _get(raw, "role", str, where)
         if role not in ROLE_LABELS:
-            raise ValueError(f"Invalid chat export: {where}.role must be 'user' or 'assistant', "
-                             f"got {role!r}.")
+            raise ValueError(f"Invalid chat export: {where}.role must be 'user', 'assistant' or "
+                             f"'notice', got {role!r}.")
+        number = i + 1
+        parent: int | None = FOLLOWS_PREVIOUS
+        if version >= 2:
+            number = _get(raw, "id", int, where)
+            parent = _get(raw, "parent", int, where, None)
+            if number in seen or (parent is not None and parent not in seen):
+                raise ValueError(f"Invalid chat export: {where} must have a new id and a parent "
+                                 "that comes before it.")
+            seen.add(number)
         status = _get(raw, "status", str, where)
         if status not in {s.value for s in Status}:
             raise ValueError(f"Invalid chat export: {where}.status must be one of "
                              f"{', '.join(s.value for s in Status)}; got {status!r}.")
         messages.append(StoredMessage(
-            id=0, seq=i + 1, role=role, content=_get(raw, "content", str, where), status=Status(status),
+            id=number, seq=i + 1, role=role, content=_get(raw, "content", str, where), status=Status(status),
             kept=_get(raw, "kept", bool, where, False), model=_get(raw, "model", str, where, None),
-            created_at=_time(raw, "created_at", where)))
+            created_at=_time(raw, "created_at", where), parent_id=parent,
+            selected=_get(raw, "selected", bool, where, True)))
     return StoredChat(
         id=0,
         title=_get(data, "title", str, "", ""),

@@ -9,12 +9,13 @@ of raising.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from typing import Callable
 
 from chatbot_gui.core.conversation import Conversation, Message, Status
 from chatbot_gui.core.persona_store import PersonaLibrary
 from chatbot_gui.core.personas import Persona
-from chatbot_gui.core.store import ChatStore, StoredChat
+from chatbot_gui.core.store import ChatStore, StoredChat, parent_map
 
 SAVE_FAILED = "This chat could not be saved ({reason}). It stays open here; nothing is lost until you quit."
 
@@ -26,6 +27,31 @@ class ChatRecorder:
         self.store = store
         #: Called with (chat_id) after a write that changes the chat's place in the list.
         self.on_chat_changed: Callable[[int], None] = lambda chat_id: None
+        self._writer: ChatStore | None = None
+        self._writer_lock = threading.Lock()
+
+    def update_in_background(self, db_id: int, content: str, status: Status,
+                             model: str | None = None) -> str | None:
+        """Rewrite a saved reply's text and status from a worker thread (the streaming saves and the
+        final one, whose search indexing takes ~10-20 ms for a long reply). One write at a time, on
+        a second connection; returns a message for the user when it failed."""
+        if self.store is None:
+            return None
+        with self._writer_lock:
+            try:
+                if self._writer is None:
+                    self._writer = ChatStore.attach(self.store.path)
+                self._writer.update_message(db_id, content, status, model=model)
+            except (sqlite3.Error, OSError, UnicodeError) as exc:
+                return SAVE_FAILED.format(reason=str(exc) or type(exc).__name__)
+        return None
+
+    def close(self) -> None:
+        """Close the background writer's connection (the store itself is closed by its owner)."""
+        with self._writer_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
 
     def _guard(self, write: Callable[[ChatStore], None]) -> str | None:
         if self.store is None:
@@ -36,6 +62,17 @@ class ChatRecorder:
             return SAVE_FAILED.format(reason=str(exc) or type(exc).__name__)
         return None
 
+    @staticmethod
+    def _parent_row(conv: Conversation, msg: Message) -> int | None:
+        """The store row of the message ``msg`` follows (None: the chat's start).
+
+        A parent that was never saved (an empty reply, a failed write) is skipped: its own parent
+        is used, so the saved chat stays a connected tree."""
+        parent = conv.find(msg.parent) if msg.parent is not None else None
+        while parent is not None and parent.db_id is None:
+            parent = conv.find(parent.parent) if parent.parent is not None else None
+        return None if parent is None else parent.db_id
+
     def save_user(self, conv: Conversation, msg: Message, model: str) -> str | None:
         """Commit the user's message (creating the chat on its first message)."""
 
@@ -43,8 +80,20 @@ class ChatRecorder:
             if conv.chat_id is None:
                 conv.chat_id = store.create_chat(conv.title, conv.persona.name, conv.persona.system_prompt, model)
             msg.db_id = store.add_message(conv.chat_id, "user", msg.content, Status.COMPLETE,
-                                          created_at=msg.created_at)
+                                          created_at=msg.created_at, parent_id=self._parent_row(conv, msg))
             self.on_chat_changed(conv.chat_id)
+
+        return self._guard(write)
+
+    def save_notice(self, conv: Conversation, msg: Message) -> str | None:
+        """Commit a notice at its place (only in a chat that is already saved)."""
+        if conv.chat_id is None or msg.db_id is not None:
+            return None
+
+        def write(store: ChatStore) -> None:
+            assert conv.chat_id is not None
+            msg.db_id = store.add_message(conv.chat_id, msg.role, msg.content, Status.COMPLETE,
+                                          created_at=msg.created_at, parent_id=self._parent_row(conv, msg))
 
         return self._guard(write)
 
@@ -57,12 +106,29 @@ class ChatRecorder:
             assert conv.chat_id is not None
             if msg.db_id is None:
                 msg.db_id = store.add_message(conv.chat_id, "assistant", msg.content, msg.status,
-                                              model=msg.model, created_at=msg.created_at)
+                                              model=msg.model, created_at=msg.created_at,
+                                              parent_id=self._parent_row(conv, msg))
                 self.on_chat_changed(conv.chat_id)
             else:
                 store.update_message(msg.db_id, msg.content, msg.status, kept=msg.kept, model=msg.model)
 
         return self._guard(write)
+
+    def save_selection(self, msg: Message) -> str | None:
+        """Remember which version of a message is shown."""
+        if msg.db_id is None:
+            return None
+        db_id = msg.db_id
+        return self._guard(lambda store: store.select_message(db_id) and None)
+
+    def delete_message(self, conv: Conversation, msg: Message) -> str | None:
+        if msg.db_id is None:
+            return None
+        db_id = msg.db_id
+        problem = self._guard(lambda store: store.delete_message(db_id) and None)
+        if problem is None and conv.chat_id is not None:
+            self.on_chat_changed(conv.chat_id)
+        return problem
 
     def save_persona(self, conv: Conversation) -> str | None:
         if conv.chat_id is None:
@@ -78,10 +144,16 @@ def conversation_from_stored(chat: StoredChat, library: PersonaLibrary | None = 
     if persona is None or persona.system_prompt != chat.system_prompt:
         persona = Persona(chat.persona_name or "Persona", chat.system_prompt)
     conv = Conversation(persona=persona, title=chat.title, chat_id=chat.id)
+    parents = parent_map(chat.messages)
+    by_row: dict[int, int] = {}
     for stored in chat.messages:
         status = stored.status if stored.status is not Status.STREAMING else Status.INTERRUPTED
-        conv.messages.append(Message(stored.role, stored.content, status=status, kept=stored.kept,
-                                     model=stored.model, created_at=stored.created_at, db_id=stored.id))
+        msg = Message(stored.role, stored.content, status=status, kept=stored.kept,
+                      model=stored.model, created_at=stored.created_at, db_id=stored.id)
+        parent_row = parents[stored.id]
+        conv.add_loaded(msg, None if parent_row is None else by_row.get(parent_row), stored.selected)
+        by_row[stored.id] = msg.id
+    conv.relink()
     return conv
 
 
@@ -89,9 +161,12 @@ def stored_from_conversation(conv: Conversation, model: str | None = None) -> St
     """A snapshot of an in-memory conversation in the store's shape (for export without a store)."""
     from chatbot_gui.core.store import StoredMessage
 
+    shown = {m.id for m in conv.messages}
+    selected = set(conv.selected.values())
     messages = tuple(
-        StoredMessage(m.db_id or 0, seq, m.role, m.content, m.status, m.kept, m.model, m.created_at)
-        for seq, m in enumerate(conv.messages, start=1)
+        StoredMessage(m.id, seq, m.role, m.content, m.status, m.kept, m.model, m.created_at,
+                      m.parent, m.id in shown or m.id in selected)
+        for seq, m in enumerate(conv.nodes.values(), start=1)
     )
     created = messages[0].created_at if messages else 0.0
     updated = messages[-1].created_at if messages else 0.0

@@ -6,6 +6,9 @@
   is indexed only once it ends, so its once-a-second update rewrites one row.
 * Delete is real (the text leaves the tables) and returns a snapshot for undo; a soft-delete flag would
   keep "deleted" text and complicate every query. A corrupt file is set aside, never deleted.
+* Versions (schema 3): each message names its parent (the message it follows) and whether it is the
+  version shown, so regenerated replies and edited branches are kept; ``seq`` stays the order written.
+  Notices ("Persona: …") are rows of role ``notice`` at their place.
 """
 
 from __future__ import annotations
@@ -56,6 +59,58 @@ class StoredMessage:
     kept: bool
     model: str | None
     created_at: float
+    #: The id of the message this one follows; None: the chat's first. ``FOLLOWS_PREVIOUS``: the
+    #: message before it in ``seq`` order (old exports and callers that know nothing of versions).
+    parent_id: int | None = -1
+    #: Whether this is the version shown among the messages with the same parent.
+    selected: bool = True
+
+
+FOLLOWS_PREVIOUS = -1
+
+
+def active_path(messages: tuple[StoredMessage, ...] | list[StoredMessage]) -> list[StoredMessage]:
+    """The messages shown, in order: from the first through each message's selected child."""
+    prev: int | None = None
+    resolved: list[tuple[StoredMessage, int | None]] = []
+    for m in messages:
+        parent = prev if m.parent_id == FOLLOWS_PREVIOUS else m.parent_id
+        resolved.append((m, parent))
+        prev = m.id
+    chosen: dict[int | None, StoredMessage] = {}
+    for m, parent in resolved:
+        if m.selected or parent not in chosen:
+            chosen[parent] = m
+    path: list[StoredMessage] = []
+    node, seen = chosen.get(None), set()
+    while node is not None and node.id not in seen:
+        seen.add(node.id)
+        path.append(node)
+        node = chosen.get(node.id)
+    return path
+
+
+def versions_of(messages: tuple[StoredMessage, ...] | list[StoredMessage],
+                msg: StoredMessage) -> list[StoredMessage]:
+    """``msg`` and its alternatives (same parent, same role), in the order written."""
+    parents = parent_map(messages)
+    return [m for m in messages if m.role == msg.role and parents[m.id] == parents[msg.id]]
+
+
+def _from_db_parent(value: int | None) -> int | None:
+    """A parent_id as stored (0: the chat's start; NULL: follows the row before) as StoredMessage has it."""
+    if value is None:
+        return FOLLOWS_PREVIOUS
+    return None if value == 0 else int(value)
+
+
+def parent_map(messages: tuple[StoredMessage, ...] | list[StoredMessage]) -> dict[int, int | None]:
+    out: dict[int, int | None] = {}
+    prev: int | None = None
+    for m in messages:
+        out[m.id] = prev if m.parent_id == FOLLOWS_PREVIOUS else m.parent_id
+        prev = m.id
+    return out
 
 
 @dataclass(frozen=True)
@@ -130,7 +185,17 @@ CREATE TRIGGER chats_au AFTER UPDATE OF title ON chats BEGIN
   INSERT INTO chats_fts(rowid, title) VALUES (new.id, new.title); END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)  #: ``MIGRATIONS[n]`` takes ``user_version`` n to n + 1
+# Version 3: versions and branches. Existing chats become a single line (each message follows the one
+# before it), every message the version shown. In the file, parent_id 0 is the chat's start and NULL
+# (a row some other tool added) means "follows the message before it in seq order".
+_V3 = """
+ALTER TABLE messages ADD COLUMN parent_id INTEGER;
+ALTER TABLE messages ADD COLUMN selected INTEGER NOT NULL DEFAULT 1;
+UPDATE messages SET parent_id = coalesce((SELECT p.id FROM messages p WHERE p.chat_id = messages.chat_id
+  AND p.seq < messages.seq ORDER BY p.seq DESC LIMIT 1), 0);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)  #: ``MIGRATIONS[n]`` takes ``user_version`` n to n + 1
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -197,6 +262,21 @@ class ChatStore:
             db.close()
             raise
         return store, notice
+
+    @classmethod
+    def attach(cls, path: Path, clock: Callable[[], float] = time.time) -> ChatStore:
+        """A second connection to a store already opened (and checked, migrated) by :meth:`open`,
+        for writes made off the GUI thread. Usable from any one thread at a time (the caller
+        serialises), so it is made with ``check_same_thread=False``."""
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA busy_timeout = 5000")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, Path(path), clock)
 
     def _migrate(self) -> None:
         # Under the write lock, so two instances starting at once do not both migrate.
@@ -340,10 +420,12 @@ class ChatStore:
             f"SELECT {_CHAT_COLS}, extra FROM chats WHERE id = ?", (chat_id,)).fetchone()
         if row is None:
             raise KeyError(chat_id)
-        rows = self._db.execute("SELECT id, seq, role, content, status, kept, model, created_at"
-                                " FROM messages WHERE chat_id = ? ORDER BY seq", (chat_id,))
-        messages = tuple(StoredMessage(i, seq, role, text, Status(status), bool(kept), model, created)
-                         for i, seq, role, text, status, kept, model, created in rows)
+        rows = self._db.execute("SELECT id, seq, role, content, status, kept, model, created_at,"
+                                " parent_id, selected FROM messages WHERE chat_id = ? ORDER BY seq",
+                                (chat_id,))
+        messages = tuple(StoredMessage(i, seq, role, text, Status(status), bool(kept), model, created,
+                                       _from_db_parent(parent), bool(selected))
+                         for i, seq, role, text, status, kept, model, created, parent, selected in rows)
         return StoredChat(*row[:7], messages=messages, extra=MappingProxyType(json.loads(row[7] or "{}")))
 
     @_repairs_index
@@ -372,33 +454,80 @@ class ChatStore:
                 (chat.id if keep else None, _t(chat.title), chat.created_at, chat.updated_at,
                  _t(chat.persona_name), _t(chat.system_prompt), _opt(chat.model), json.dumps(dict(chat.extra))))
             chat_id = int(cur.lastrowid or 0)
-            db.executemany(
-                "INSERT INTO messages (id, chat_id, seq, role, content, status, kept, model, created_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(m.id if keep else None, chat_id, seq, m.role, _t(m.content),
-                  "interrupted" if m.status == "streaming" else Status(m.status).value, int(m.kept),
-                  _opt(m.model), m.created_at, m.created_at)
-                 for seq, m in enumerate(chat.messages, start=1)])
+            parents = parent_map(chat.messages)
+            new_ids: dict[int, int] = {}
+            for seq, m in enumerate(chat.messages, start=1):
+                parent = parents[m.id]
+                cur = db.execute(
+                    "INSERT INTO messages (id, chat_id, seq, role, content, status, kept, model, created_at,"
+                    " updated_at, parent_id, selected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (m.id if keep else None, chat_id, seq, m.role, _t(m.content),
+                     "interrupted" if m.status == "streaming" else Status(m.status).value, int(m.kept),
+                     _opt(m.model), m.created_at, m.created_at,
+                     0 if parent is None else new_ids.get(parent, 0), int(m.selected)))
+                new_ids[m.id] = int(cur.lastrowid or 0)
         return chat_id
 
     @_repairs_index
     def add_message(self, chat_id: int, role: str, content: str, status: Status | str = Status.COMPLETE,
-                    model: str | None = None, created_at: float | None = None) -> int:
-        """Append a message, committed at once (the user's text is safe before the request goes out)."""
+                    model: str | None = None, created_at: float | None = None,
+                    parent_id: int | None = FOLLOWS_PREVIOUS) -> int:
+        """Append a message, committed at once (the user's text is safe before the request goes out).
+
+        ``parent_id``: the message it follows (None: a new start); by default the last one written.
+        The new message becomes the version shown among its parent's children."""
         created = self._clock() if created_at is None else created_at
         with self._write() as db:
-            seq = db.execute("SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE chat_id = ?",
-                             (chat_id,)).fetchone()[0]
+            seq, last = db.execute("SELECT coalesce(max(seq), 0) + 1, (SELECT id FROM messages WHERE"
+                                   " chat_id = ?1 ORDER BY seq DESC LIMIT 1) FROM messages WHERE chat_id = ?1",
+                                   (chat_id,)).fetchone()
+            parent = (last or 0) if parent_id == FOLLOWS_PREVIOUS else (parent_id or 0)
+            db.execute("UPDATE messages SET selected = 0 WHERE chat_id = ? AND parent_id IS ? AND selected",
+                       (chat_id, parent))
             try:
                 cur = db.execute(
                     "INSERT INTO messages (chat_id, seq, role, content, status, model, created_at,"
-                    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (chat_id, seq, role, _t(content), Status(status).value, _opt(model), created, created))
+                    " updated_at, parent_id, selected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                    (chat_id, seq, role, _t(content), Status(status).value, _opt(model), created, created,
+                     parent))
             except sqlite3.IntegrityError as exc:
                 if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
                     raise
                 raise KeyError(chat_id) from exc  # the foreign key: no such chat
         return int(cur.lastrowid or 0)
+
+    @_repairs_index
+    def select_message(self, message_id: int) -> bool:
+        """Make ``message_id`` the version shown among its siblings. False if there is no such message."""
+        with self._write() as db:
+            row = db.execute("SELECT chat_id, parent_id FROM messages WHERE id = ?", (message_id,)).fetchone()
+            if row is None:
+                return False
+            db.execute("UPDATE messages SET selected = (id = ?) WHERE chat_id = ? AND parent_id IS ?",
+                       (message_id, *row))
+        return True
+
+    @_repairs_index
+    def delete_message(self, message_id: int) -> bool:
+        """Delete one message; what followed it follows its parent. False if there is no such message."""
+        with self._write() as db:
+            row = db.execute("SELECT chat_id, parent_id, selected FROM messages WHERE id = ?",
+                             (message_id,)).fetchone()
+            if row is None:
+                return False
+            chat_id, parent, selected = row
+            children = db.execute("SELECT id, selected FROM messages WHERE parent_id = ?", (message_id,)).fetchall()
+            if selected and children:  # its shown child takes its place among the siblings
+                db.execute("UPDATE messages SET selected = 0 WHERE chat_id = ? AND parent_id IS ?",
+                           (chat_id, parent))
+            else:
+                db.execute("UPDATE messages SET selected = 0 WHERE parent_id = ?", (message_id,))
+            db.execute("UPDATE messages SET parent_id = ? WHERE parent_id = ?", (parent, message_id))
+            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            if selected and not children:  # the latest sibling is shown instead
+                db.execute("UPDATE messages SET selected = 1 WHERE id = (SELECT id FROM messages WHERE"
+                           " chat_id = ? AND parent_id IS ? ORDER BY seq DESC LIMIT 1)", (chat_id, parent))
+        return True
 
     @_repairs_index
     def update_message(self, message_id: int, content: str, status: Status | str,
@@ -511,7 +640,9 @@ def _connect(path: Path) -> sqlite3.Connection:
         _create_private(path)
         for suffix in ("-wal", "-shm"):
             make_private(path.with_name(path.name + suffix))
-    db = sqlite3.connect(path, isolation_level=None)  # autocommit: we issue BEGIN / COMMIT ourselves
+    # Autocommit (we issue BEGIN / COMMIT ourselves). Opened (and checked) on a worker thread, then
+    # used on the GUI thread only: one thread at a time, so the same-thread check is off.
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         db.execute("PRAGMA busy_timeout = 5000")  # first, so the pragmas below wait for a lock too
         rows = db.execute("PRAGMA quick_check").fetchall()

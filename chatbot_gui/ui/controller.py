@@ -1,51 +1,54 @@
-"""The chat controller: connects the main window's widgets to the conversation and the worker.
+"""The chat controller: connects the main window's widgets to the chats and their replies.
 
-It owns the chat state on the GUI thread, starts one :class:`CompletionThread` per request, coalesces
-streamed text (the transcript repaints at most ~60 times a second), drops anything a stopped request
-still sends, shows errors as errors (never as assistant text), and has the :class:`ChatRecorder`
-keep every turn in the chat store: the user's message before the request goes out, a streaming
-reply at least every :data:`SAVE_INTERVAL_MS`, and each reply at its end.
-
-A reply belongs to the chat that asked for it: switching to another chat while it streams leaves it
-streaming (and being saved) in its own chat. One reply streams at a time.
+It holds the chat shown and, per chat, at most one :class:`Reply` (the object that owns that
+reply's thread, timers and state); several chats stream at once, up to :data:`MAX_STREAMS`. Each
+chat keeps its own draft, Send/Stop state and status line; the sidebar learns which chats are
+streaming and which have an unread finished reply (``marksChanged``). A reply belongs to the chat
+that asked for it: it goes on (and is saved) there while another chat is shown, and what it does
+reaches the transcript only while its chat is the one shown. Errors are shown as errors (never as
+assistant text); Retry is offered only on the latest failed turn of a chat.
 
 Signals:
-    busyChanged(bool): a reply started (True) or ended (False).
-    replyFinished(str): a reply ended: "complete", "stopped" or "error".
+    busyChanged(bool): the shown chat's reply started (True) or ended (False).
+    replyFinished(str): a reply (in any chat) ended: "complete", "stopped" or "error".
     chatChanged(int): a chat in the store changed (new message, new chat); the id.
+    marksChanged(): the set of streaming chats or of chats with an unread reply changed.
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.conversation import Conversation, Message, Status
 from chatbot_gui.core.errors import ErrorInfo
 from chatbot_gui.core.personas import Persona
+from chatbot_gui.core.reply_state import Phase
+from chatbot_gui.ui.context import AppContext
+from chatbot_gui.ui.reply import FLUSH_INTERVAL_MS, SAVE_INTERVAL_MS, Reply  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:  # the request machinery loads with the first request, not at start-up
     from chatbot_gui.core.params import ParameterPolicy
     from chatbot_gui.core.recorder import ChatRecorder
-    from chatbot_gui.core.streaming import Outcome
-    from chatbot_gui.ui.worker import CompletionThread
     from chatbot_gui.ui.main_window import MainWindow
+    from chatbot_gui.ui.worker import CompletionThread
 
-#: Repaint interval for streamed text (~60 per second).
-FLUSH_INTERVAL_MS = 16
-#: How often a streaming reply is written to the store (a kill loses at most this much text).
-SAVE_INTERVAL_MS = 500
-#: Automatic retries after a rate limit (each after the server's retry-after, capped) per message.
-MAX_AUTO_RETRIES = 3
+#: How many chats may have a reply in flight (or waiting to retry) at once.
+MAX_STREAMS = 4
 
 NO_KEY_TEXT = (
     "No API key is set. Open Settings (Ctrl+,) to enter one, or to choose a local server such as "
     "Ollama or LM Studio that needs none. (The OPENAI_API_KEY and OPENAI_BASE_URL environment "
     "variables work too.) Your message stays in the input box."
 )
+TOO_MANY = (f"{MAX_STREAMS} replies are already coming in other chats. Wait for one to finish, or stop "
+            "one, then send again. Your message stays in the input box.")
+STATUS = {
+    Phase.SENDING: "Sending… (Esc to stop)",
+    Phase.STREAMING: "Receiving reply… (Esc to stop)",
+}
 
 
 class ChatController(QObject):
@@ -54,9 +57,15 @@ class ChatController(QObject):
     busyChanged = Signal(bool)
     replyFinished = Signal(str)
     chatChanged = Signal(int)
+    marksChanged = Signal()
 
-    def __init__(self, window: "MainWindow", config: ConnectionConfig) -> None:
+    def __init__(self, context: AppContext | MainWindow, config: ConnectionConfig) -> None:
+        if not isinstance(context, AppContext):
+            context = AppContext(context)
+        window = context.window
         super().__init__(window)
+        self.context = context
+        context.chat = self
         self.window = window
         self.config = config
         self.conversation = Conversation(persona=window.current_persona())
@@ -65,23 +74,15 @@ class ChatController(QObject):
         #: The persona new chats start with (the Personas page chooses it).
         self.default_persona: Persona = window.current_persona()
         self.recorder: ChatRecorder | None = None
-        self._active: CompletionThread | None = None
-        self._active_conv: Conversation | None = None
-        self._reply: Message | None = None
-        self._saved_len = 0
-        self._threads: set[CompletionThread] = set()
-        self._auto_retries = 0
-        self._flush_timer = QTimer(self)
-        self._flush_timer.setSingleShot(True)
-        self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
-        self._flush_timer.timeout.connect(self._flush)
-        self._save_timer = QTimer(self)
-        self._save_timer.setInterval(SAVE_INTERVAL_MS)
-        self._save_timer.timeout.connect(self._save_partial)
-        self._countdown = QTimer(self)
-        self._countdown.setInterval(1000)
-        self._countdown.timeout.connect(self._tick_countdown)
-        self._countdown_left = 0
+        #: Per chat (``Conversation.key``): its latest reply, in flight or ended.
+        self._replies: dict[int, Reply] = {}
+        #: Replies dropped from ``_replies`` whose threads may still be finishing.
+        self._retired: list[Reply] = []
+        #: Per chat (store id, else ``("new", key)``): the text left in the input box.
+        self._drafts: dict[object, str] = {}
+        #: Chats (store ids) with a reply that finished while another chat was shown.
+        self._unread: set[int] = set()
+        self._shown_busy = False
 
         w = window
         w.input.submitted.connect(self.send_from_input)
@@ -89,13 +90,16 @@ class ChatController(QObject):
         w.stop_button.clicked.connect(self.stop)
         w.stop_action.triggered.connect(self.stop)
         w.new_chat_action.triggered.connect(self.new_chat)
+        w.regenerate_action.triggered.connect(self.regenerate_last)
         w.persona_combo.currentIndexChanged.connect(self._persona_changed)
         w.transcript.retryRequested.connect(self.retry)
         w.transcript.keepRequested.connect(self.keep)
+        w.transcript.versionRequested.connect(self.switch_version)
+        w.transcript.messageActionRequested.connect(self._message_action)
         w.transcript.settingsRequested.connect(w.settings_action.trigger)
 
     @property
-    def policy(self) -> "ParameterPolicy":
+    def policy(self) -> ParameterPolicy:
         if self._policy is None:
             from chatbot_gui.core.params import ParameterPolicy
 
@@ -106,9 +110,31 @@ class ChatController(QObject):
         """Where the next request goes (a reply already streaming keeps its own connection)."""
         self.config = config
 
-    def set_recorder(self, recorder: "ChatRecorder") -> None:
+    def set_recorder(self, recorder: ChatRecorder) -> None:
+        """The history is open (it opens on a worker after the first paint): chats already begun
+        in this window are saved now, and replies in flight save through it from now on."""
         self.recorder = recorder
+        self.context.recorder = recorder
         recorder.on_chat_changed = self.chatChanged.emit
+        convs = {id(c): c for c in (self.conversation, *(r.conv for r in self._replies.values()))}
+        for conv in convs.values():
+            if conv.chat_id is None and conv.messages:
+                self._save_unsaved(conv)
+        for reply in self._all_replies():
+            reply.recorder = recorder
+
+    def _save_unsaved(self, conv: Conversation) -> None:
+        assert self.recorder is not None
+        for msg in list(conv.nodes.values()):
+            if msg.role == "user":
+                problem = self.recorder.save_user(conv, msg, self.window.current_model())
+            elif msg.role == "assistant" and msg.status is not Status.STREAMING:
+                problem = self.recorder.save_reply(conv, msg)
+            else:
+                problem = self.recorder.save_notice(conv, msg) if msg.role == "notice" else None
+            if problem:
+                self._note_save_problem(problem)
+                return
 
     def show_no_key_notice(self) -> None:
         self.window.transcript.add_notice(NO_KEY_TEXT)
@@ -116,271 +142,415 @@ class ChatController(QObject):
     # -- state -----------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self._active is not None
+        """Whether any chat has a reply in flight or waiting to retry."""
+        return any(r.active for r in self._replies.values())
+
+    @property
+    def busy_here(self) -> bool:
+        """Whether the chat shown has a reply in flight or waiting to retry."""
+        reply = self.reply_of(self.conversation)
+        return reply is not None and reply.active
+
+    def reply_of(self, conv: Conversation) -> Reply | None:
+        return self._replies.get(conv.key)
+
+    def streaming_chat_ids(self) -> set[int]:
+        return {r.conv.chat_id for r in self._replies.values() if r.active and r.conv.chat_id is not None}
+
+    def unread_chat_ids(self) -> set[int]:
+        return set(self._unread)
 
     @property
     def streaming_chat_id(self) -> int | None:
-        return self._active_conv.chat_id if self._active is not None and self._active_conv else None
+        """One chat with a reply in flight (kept for callers that knew only one)."""
+        ids = self.streaming_chat_ids()
+        return min(ids) if ids else None
 
     def _shown(self, conv: Conversation | None) -> bool:
         return conv is not None and conv is self.conversation
 
-    def _set_busy(self, busy: bool) -> None:
-        self.window.set_busy(busy)
-        self.busyChanged.emit(busy)
+    def _refresh_window(self) -> None:
+        """Send/Stop and the status line follow the chat shown."""
+        reply = self.reply_of(self.conversation)
+        busy = reply is not None and reply.active
+        status = None
+        if reply is not None and reply.phase is Phase.WAITING:
+            status = f"Rate limited: retrying in {reply.state.seconds_left()} s (Esc cancels)"
+        elif reply is not None and reply.active:
+            status = STATUS.get(reply.phase)
+        self.window.set_busy(busy, status)
+        if busy != self._shown_busy:
+            self._shown_busy = busy
+            self.busyChanged.emit(busy)
 
     def _note_save_problem(self, problem: str | None) -> None:
         if problem:
-            self.window.transcript.add_notice(problem)
+            self.context.notify(problem)
+
+    def _versions(self, conv: Conversation):  # noqa: ANN202 - Callable[[int], tuple[int, int]]
+        return conv.version_of
+
+    def _render(self) -> None:
+        """Show the chat anew (after a change of versions or a delete), with its error if any."""
+        conv = self.conversation
+        self.window.transcript.show_messages(conv.messages, versions=conv.version_of)
+        reply = self.reply_of(conv)
+        if reply is not None and reply.state.error is not None and reply.phase in (Phase.FAILED, Phase.WAITING):
+            self.window.transcript.show_error(reply.state.error, can_retry=reply.can_retry, key=reply.key)
+            if reply.phase is Phase.WAITING:
+                self._show_countdown(reply, reply.state.seconds_left())
 
     # -- user actions ----------------------------------------------------------------------------
     def send_from_input(self) -> None:
         """Send what is in the input box. Empty or whitespace-only input is not sent."""
-        if self.busy:
-            self.window.show_status("A reply is still coming. Press Esc or Stop to end it first.")
+        if self.busy_here:
+            self.window.show_status("A reply is still coming in this chat. Press Esc or Stop to end it first.")
             return
         if not self.window.input.toPlainText().strip():
             return
         if self.config.usable_key is None:
             self.show_no_key_notice()
             return
+        if not self._room_for_one_more():
+            return
         self.send(self.window.input.take_text())
 
+    def _room_for_one_more(self) -> bool:
+        if sum(1 for r in self._replies.values() if r.active) >= MAX_STREAMS:
+            self.window.show_status(TOO_MANY, 15000)
+            return False
+        return True
+
     def send(self, text: str) -> None:
-        self._cancel_countdown()
-        self._auto_retries = 0
-        msg = self.conversation.add_user(text)
-        self.window.transcript.add_user(text)
-        self.window.set_chat_title(self.conversation.title)
+        conv = self.conversation
+        self._retire(conv)
+        msg = conv.add_user(text)
+        self.window.transcript.add_message(msg, conv.version_of(msg.id))
+        self.window.set_chat_title(conv.title)
+        self._drafts.pop(self._draft_key(conv), None)
         if self.recorder is not None:
             # Committed before the request goes out: a crash or a kill never loses what was typed.
-            self._note_save_problem(self.recorder.save_user(self.conversation, msg, self.window.current_model()))
-        self._start_request()
+            self._note_save_problem(self.recorder.save_user(conv, msg, self.window.current_model()))
+        self._start(conv)
 
-    def retry(self) -> None:
-        """Send the conversation again as it stands (the failed reply is not part of it)."""
-        if self.busy:
+    def retry(self, key: int = 0) -> None:
+        """Retry the latest failed reply of the chat shown (``key``: the one the link belongs to)."""
+        reply = self.reply_of(self.conversation)
+        if reply is None or (key and reply.key != key) or not reply.can_retry:
             return
-        self._cancel_countdown()
-        if not any(m.role == "user" for m in self.conversation.messages):
+        if reply.phase is Phase.FAILED and not self._room_for_one_more():
             return
-        self._start_request()
+        reply.retry()
 
     def stop(self) -> None:
-        """End the reply now: keep the partial text, mark it stopped, hang up the connection."""
-        self._cancel_countdown()
-        thread = self._active
-        if thread is None:
-            return
-        thread.stop()
-        self._flush()
-        self._active = None
-        if thread.reported_model and self._reply is not None:
-            self._reply.model = thread.reported_model
-        self._finish_reply(Status.STOPPED)
-        self._set_busy(False)
-        self.replyFinished.emit("stopped")
+        """Stop whatever the chat shown is doing: its stream, or its wait before retrying."""
+        reply = self.reply_of(self.conversation)
+        if reply is not None:
+            reply.stop()
+
+    def stop_chat(self, chat_id: int) -> None:
+        """Stop the reply of the chat with store id ``chat_id`` (it is being deleted)."""
+        for reply in list(self._replies.values()):
+            if reply.conv.chat_id == chat_id:
+                reply.stop()
 
     def keep(self, message_id: int) -> None:
-        msg = self.conversation.find(message_id)
-        if msg is None or msg.kept or msg.status is Status.COMPLETE:
+        conv = self.conversation
+        msg = conv.find(message_id)
+        if msg is None or msg.kept or msg.status is Status.COMPLETE or msg.status is Status.STREAMING:
             return
         msg.kept = True
-        self.window.transcript.mark_kept(message_id)
+        # The marker is written anew: "keep it" stays as words but is no longer a link, and a
+        # "Kept:" line follows it (both part of the message's blocks).
+        self.window.transcript.replace_message(msg, conv.version_of(msg.id))
         if self.recorder is not None:
-            self._note_save_problem(self.recorder.save_reply(self.conversation, msg))
+            self._note_save_problem(self.recorder.save_reply(conv, msg))
+
+    def _idle_here(self, what: str) -> bool:
+        if self.busy_here:
+            self.window.show_status(f"Wait for the reply to finish (or stop it) before you {what}.")
+            return False
+        return True
+
+    def regenerate(self, reply_id: int) -> None:
+        """A new version of an assistant reply; the earlier one stays reachable ("‹ 2/2 ›")."""
+        conv = self.conversation
+        msg = conv.find(reply_id)
+        if msg is None or msg.role != "assistant" or msg not in conv.messages or not self._idle_here("regenerate"):
+            return
+        if self.config.usable_key is None:
+            self.show_no_key_notice()
+            return
+        if not self._room_for_one_more():
+            return
+        self._retire(conv)
+        self._start(conv, regenerate=reply_id)
+
+    def regenerate_last(self) -> None:
+        last = next((m for m in reversed(self.conversation.messages) if m.role == "assistant"), None)
+        if last is not None:
+            self.regenerate(last.id)
+
+    def edit_and_resend(self, user_id: int, text: str) -> None:
+        """Replace an earlier user message with ``text`` and continue from there (the old branch is kept)."""
+        conv = self.conversation
+        if not text.strip() or not self._idle_here("edit a message"):
+            return
+        if self.config.usable_key is None:
+            self.show_no_key_notice()
+            return
+        if not self._room_for_one_more():
+            return
+        self._retire(conv)
+        msg = conv.edit(user_id, text)
+        if msg is None:
+            return
+        if self.recorder is not None:
+            self._note_save_problem(self.recorder.save_user(conv, msg, self.window.current_model()))
+        self._render()
+        self._start(conv)
+
+    def delete_message(self, message_id: int) -> None:
+        conv = self.conversation
+        if not self._idle_here("delete a message"):
+            return
+        msg = conv.remove(message_id)
+        if msg is None:
+            return
+        if self.recorder is not None:
+            self._note_save_problem(self.recorder.delete_message(conv, msg))
+        self._render()
+
+    def switch_version(self, message_id: int, step: int) -> None:
+        """Show the previous (-1) or next (+1) version of a message, and the branch under it."""
+        conv = self.conversation
+        if not self._idle_here("switch versions"):
+            return
+        shown = conv.switch_version(message_id, step)
+        if shown is None or shown.id == message_id:
+            return
+        self._retire(conv)
+        if self.recorder is not None:
+            self._note_save_problem(self.recorder.save_selection(shown))
+        self._render()
+
+    def reveal_stored(self, db_id: int) -> None:
+        """Show the version (and branch) of the chat shown that holds stored message ``db_id``."""
+        conv = self.conversation
+        msg = next((m for m in conv.nodes.values() if m.db_id == db_id), None)
+        if msg is None or self.busy_here or not conv.reveal(msg.id):
+            return
+        if self.recorder is not None:
+            node: Message | None = msg
+            while node is not None:  # the choice of versions is kept, as a click on "‹ ›" keeps it
+                self._note_save_problem(self.recorder.save_selection(node))
+                node = conv.find(node.parent) if node.parent is not None else None
+        self._render()
+
+    def _message_action(self, action: str, message_id: int) -> None:
+        if action == "regenerate":
+            self.regenerate(message_id)
+        elif action == "delete":
+            self.delete_message(message_id)
+        elif action == "edit":
+            msg = self.conversation.find(message_id)
+            if msg is None:
+                return
+            text = self.context.edit_text(msg.content)
+            if text is not None:
+                self.edit_and_resend(message_id, text)
+
+    # -- which chat is shown ---------------------------------------------------------------------
+    def _draft_key(self, conv: Conversation) -> object:
+        return conv.chat_id if conv.chat_id is not None else ("new", conv.key)
 
     def new_chat(self) -> None:
-        """Show a new, empty chat (a reply still streaming goes on in its own chat)."""
-        self._cancel_countdown()
+        """Show a new, empty chat (replies in other chats go on)."""
         self.window.select_persona(self.default_persona.name)
         self.show_conversation(Conversation(persona=self.default_persona))
         self.apply_persona_model(self.default_persona)
         self.window.input.setFocus()
 
+    def conversation_for(self, chat_id: int) -> Conversation | None:
+        """The chat in memory with a reply (in flight or failed) for store id ``chat_id``."""
+        for reply in self._replies.values():
+            if reply.conv.chat_id == chat_id:
+                return reply.conv
+        return None
+
     def show_conversation(self, conv: Conversation) -> None:
-        """Display ``conv`` (the one streaming, if it is the same chat, so the reply goes on here)."""
-        self._cancel_countdown()
-        if self._active_conv is not None and conv.chat_id is not None and conv.chat_id == self._active_conv.chat_id:
-            conv = self._active_conv
+        """Display ``conv`` (the one in memory, if that chat has a reply, so the reply goes on here)."""
+        if conv.chat_id is not None:
+            conv = self.conversation_for(conv.chat_id) or conv
+        old = self.conversation
+        draft = self.window.input.toPlainText()
+        if draft:
+            self._drafts[self._draft_key(old)] = draft
+        else:
+            self._drafts.pop(self._draft_key(old), None)
         self.conversation = conv
-        self.window.transcript.show_messages(conv.messages)
+        self.window.input.setPlainText(self._drafts.get(self._draft_key(conv), ""))
+        self.window.input.moveCursor(self.window.input.textCursor().MoveOperation.End)
+        self._render()
         self.window.set_chat_title(conv.title)
         self.window.select_persona(conv.persona.name)
+        if conv.chat_id in self._unread:
+            self._unread.discard(conv.chat_id)
+            self.marksChanged.emit()
+        self._prune()
+        self._refresh_window()
 
     def retitle(self, chat_id: int, title: str) -> None:
-        """A chat was renamed: the open one and the one streaming (they may differ) take the title."""
-        for conv in (self.conversation, self._active_conv):
-            if conv is not None and conv.chat_id == chat_id:
+        """A chat was renamed: the chat shown and any chat with a reply take the title."""
+        for conv in (self.conversation, *(r.conv for r in self._replies.values())):
+            if conv.chat_id == chat_id:
                 conv.title = title
 
     def _persona_changed(self, _index: int) -> None:
         self.set_persona(self.window.current_persona())
 
     def set_persona(self, persona: Persona) -> None:
-        """Use ``persona`` from the next turn on (noted in the transcript when the chat has begun)."""
-        if persona == self.conversation.persona:
+        """Use ``persona`` from the next turn on (noted in the chat, at its place, when it has begun)."""
+        conv = self.conversation
+        if persona == conv.persona:
             return
-        self.conversation.persona = persona
+        conv.persona = persona
         self.apply_persona_model(persona)
-        if self.conversation.messages:
-            self.window.transcript.add_notice(f"Persona: {persona.name}")
-            if self.recorder is not None:
-                self._note_save_problem(self.recorder.save_persona(self.conversation))
+        if not conv.messages:
+            return
+        if self.recorder is not None:
+            self._note_save_problem(self.recorder.save_persona(conv))
+        note = conv.add_notice(f"Persona: {persona.name}")
+        self.window.transcript.add_message(note)
+        reply = self.reply_of(conv)
+        if reply is not None and reply.active and reply.message is not None and reply.message.db_id is None:
+            reply.defer_notice(note)  # saved once the reply it follows has a row
+        elif self.recorder is not None:
+            self._note_save_problem(self.recorder.save_notice(conv, note))
 
     def apply_persona_model(self, persona: Persona) -> None:
         if persona.model:
             self.window.model_combo.setEditText(persona.model)
 
-    # -- requests --------------------------------------------------------------------------------
-    def _start_request(self) -> None:
-        request = self.conversation.build_request(self.window.current_model())
-        self._active_conv = self.conversation
-        self._reply = self.conversation.start_reply(request.model)
-        self._saved_len = 0
-        self.window.transcript.begin_assistant()
-        from chatbot_gui.ui.worker import CompletionThread
+    # -- replies ---------------------------------------------------------------------------------
+    def _retire(self, conv: Conversation) -> None:
+        """The chat moves on: its previous reply's error becomes history (no Retry)."""
+        old = self._replies.pop(conv.key, None)
+        if old is None:
+            return
+        if self._shown(conv):
+            self.window.transcript.disable_retry(old.key)
+        self._retired.append(old)
 
-        thread = CompletionThread(request, self.config, self.policy)
-        thread.textAvailable.connect(lambda t=thread: self._text_available(t))
-        thread.thinking.connect(lambda t=thread: self._thinking(t))
-        thread.outcomeReady.connect(lambda outcome, t=thread: self._outcome(t, outcome))
-        thread.finished.connect(lambda t=thread: self._thread_finished(t))
-        self._threads.add(thread)
-        self._active = thread
-        self._set_busy(True)
-        self._save_timer.start()
-        thread.start()
+    def _prune(self) -> None:
+        """Forget ended replies of chats not shown (failed ones stay, for their Retry)."""
+        for key, reply in list(self._replies.items()):
+            if not reply.active and reply.phase is not Phase.FAILED and not self._shown(reply.conv):
+                del self._replies[key]
+                self._retired.append(reply)
+        self._retired = [r for r in self._retired if r.threads()]
 
-    def _thinking(self, thread: "CompletionThread") -> None:
-        if thread is self._active and self._reply is not None and not self._reply.content:
+    def _start(self, conv: Conversation, regenerate: int | None = None) -> None:
+        reply = Reply(conv, self.config, self.policy, self.recorder, self.window.current_model(), self)
+        self._replies[conv.key] = reply
+        reply.started.connect(lambda msg, r=reply: self._reply_started(r, msg, regenerate is not None))
+        reply.textAppended.connect(lambda mid, text, r=reply: self._reply_text(r, mid, text))
+        reply.removed.connect(lambda mid, r=reply: self._reply_removed(r, mid))
+        reply.ended.connect(lambda msg, r=reply: self._reply_ended(r, msg))
+        reply.noticeAdded.connect(lambda msg, r=reply: self._shown(r.conv) and self.window.transcript.add_message(msg))
+        reply.failed.connect(lambda info, r=reply: self._reply_failed(r, info))
+        reply.countdown.connect(lambda left, r=reply: self._reply_countdown(r, left))
+        reply.thinking.connect(lambda r=reply: self._reply_thinking(r))
+        reply.changed.connect(self._reply_changed)
+        reply.saveProblem.connect(self._note_save_problem)
+        reply.start(regenerate)
+
+    def _reply_started(self, reply: Reply, msg: Message, regenerated: bool) -> None:
+        if not self._shown(reply.conv):
+            return
+        view = self.window.transcript
+        if regenerated or reply.state.attempts > 1 and len(reply.conv.versions(msg.id)) > 1:
+            self._render()  # the path changed: the new version replaces the one shown
+        else:
+            view.add_message(msg, reply.conv.version_of(msg.id))
+
+    def _reply_text(self, reply: Reply, msg_id: int, text: str) -> None:
+        if self._shown(reply.conv):
+            self.window.transcript.append_to(msg_id, text)
+
+    def _reply_thinking(self, reply: Reply) -> None:
+        if self._shown(reply.conv):
             self.window.show_status("The model is thinking… (its reasoning is not shown; Esc stops)", 0)
 
-    def _text_available(self, thread: CompletionThread) -> None:
-        if thread is not self._active:
-            return  # a stopped request: its text is dropped
-        if not self._flush_timer.isActive():
-            self._flush_timer.start()
+    def _reply_removed(self, reply: Reply, msg_id: int) -> None:
+        if self._shown(reply.conv):
+            self.window.transcript.remove_message(msg_id)
 
-    def _flush(self) -> None:
-        thread = self._active
-        if thread is None or self._reply is None:
-            return
-        text = thread.take_text()
-        if text:
-            if not self._reply.content:
-                self.window.set_busy(True)  # "Receiving reply…" replaces "thinking"
-            self._reply.content += text
-            if self._shown(self._active_conv):
-                self.window.transcript.append_reply_text(text)
+    def _reply_ended(self, reply: Reply, msg: Message) -> None:
+        shown = self._shown(reply.conv)
+        if shown:
+            if msg.status is Status.COMPLETE:
+                self.window.transcript.remove_error(reply.key)  # a successful retry takes its place
+            if reply.conv.find(msg.id) is not None:
+                self.window.transcript.end_message(msg)
+            elif msg.status is Status.STOPPED:
+                self.window.transcript.add_notice("Stopped before any reply arrived.")
+        elif msg.status is Status.COMPLETE and reply.conv.chat_id is not None:
+            self._unread.add(reply.conv.chat_id)
+        if reply.phase in (Phase.DONE, Phase.STOPPED):
+            self.replyFinished.emit("complete" if reply.phase is Phase.DONE else "stopped")
+
+    def _reply_failed(self, reply: Reply, info: ErrorInfo) -> None:
+        if self._shown(reply.conv):
+            self.window.transcript.show_error(info, can_retry=reply.can_retry, key=reply.key)
+        else:
+            if reply.conv.chat_id is not None:
+                self._unread.add(reply.conv.chat_id)
+            title = reply.conv.title or "another chat"
+            self.window.show_status(f"A reply in “{title[:40]}” failed: {info.message}", 10000)
+        if reply.phase is Phase.FAILED:
+            self.replyFinished.emit("error")
+
+    def _show_countdown(self, reply: Reply, left: int) -> None:
+        if left > 0:
+            text = f"Retrying in {left} s… (click Retry to go now; Esc cancels)"
+        elif reply.phase is Phase.FAILED:
+            text = "Automatic retry cancelled."
+        else:
+            text = "Retrying now…"
+        self.window.transcript.set_countdown(text, reply.key)
+
+    def _reply_countdown(self, reply: Reply, left: int) -> None:
+        if self._shown(reply.conv):
+            self._show_countdown(reply, left)
+            self._refresh_window()
+        if left == 0 and reply.phase is Phase.FAILED:
+            self.replyFinished.emit("error")
+
+    def _reply_changed(self) -> None:
+        self._refresh_window()
+        self.marksChanged.emit()
 
     def save_now(self) -> None:
-        """Write a streaming reply as it stands (before an export reads the store)."""
-        self._save_partial()
-
-    def _save_partial(self) -> None:
-        reply = self._reply
-        if reply is None or self.recorder is None or self._active_conv is None:
-            return
-        self._flush()
-        if len(reply.content) != self._saved_len:
-            self._saved_len = len(reply.content)
-            self._note_save_problem(self.recorder.save_reply(self._active_conv, reply))
-
-    def _outcome(self, thread: CompletionThread, outcome: Outcome) -> None:
-        if thread is not self._active:
-            return
-        self._flush_timer.stop()
-        self._flush()
-        self._active = None
-        if outcome.model and self._reply is not None:
-            self._reply.model = outcome.model  # saved with the model the server says answered
-        shown = self._shown(self._active_conv)
-        if outcome.status == "complete":
-            self._finish_reply(Status.COMPLETE)
-            if shown and outcome.finish_reason == "length":
-                self.window.transcript.add_notice("The reply was cut off: it reached the maximum length.")
-            elif shown and outcome.finish_reason == "content_filter":
-                self.window.transcript.add_notice("The server's content filter stopped this reply.")
-        elif outcome.status == "stopped":
-            self._finish_reply(Status.STOPPED)
-        else:
-            self._finish_reply(Status.INTERRUPTED)
-            info = outcome.error or ErrorInfo("unexpected", "The request failed.")
-            if shown:
-                self._show_error(info)
-            else:
-                self.window.show_status(f"A reply in another chat failed: {info.message}", 10000)
-        self._set_busy(False)
-        self.replyFinished.emit(outcome.status)
-
-    def _finish_reply(self, status: Status) -> None:
-        self._save_timer.stop()
-        reply, conv = self._reply, self._active_conv
-        self._reply = None
-        if reply is None or conv is None:
-            return
-        shown = self._shown(conv)
-        reply.status = status
-        if self.recorder is not None:
-            self._note_save_problem(self.recorder.save_reply(conv, reply))
-        if status is Status.COMPLETE:
-            if shown:
-                self.window.transcript.end_assistant("complete")
-            return
-        if reply.content:
-            if shown:
-                self.window.transcript.end_assistant(status.value, reply.id)
-        else:
-            # Nothing arrived: no empty assistant turn is kept, and no empty heading is shown.
-            conv.messages.remove(reply)
-            if shown:
-                self.window.transcript.discard_empty_reply()
-                if status is Status.STOPPED:
-                    self.window.transcript.add_notice("Stopped before any reply arrived.")
-
-    def _show_error(self, info: ErrorInfo) -> None:
-        self.window.transcript.show_error(info, can_retry=info.retryable)
-        if info.retry_after is not None and self._auto_retries < MAX_AUTO_RETRIES:
-            self._auto_retries += 1
-            self._countdown_left = max(1, math.ceil(info.retry_after))
-            self.window.transcript.set_countdown(self._countdown_text())
-            self._countdown.start()
-
-    # -- rate-limit countdown --------------------------------------------------------------------
-    def _countdown_text(self) -> str:
-        return f"Retrying in {self._countdown_left} s… (click Retry to go now)"
-
-    def _tick_countdown(self) -> None:
-        self._countdown_left -= 1
-        if self._countdown_left <= 0:
-            self._countdown.stop()
-            self.window.transcript.set_countdown("Retrying now…")
-            self.retry()
-            return
-        self.window.transcript.set_countdown(self._countdown_text())
-
-    def _cancel_countdown(self) -> None:
-        if self._countdown.isActive():
-            self._countdown.stop()
-            self.window.transcript.set_countdown("Automatic retry cancelled.")
+        """Write every streaming reply as it stands (before an export reads the store)."""
+        for reply in self._replies.values():
+            reply.save_now()
+            reply.flush_saves()
 
     # -- threads ---------------------------------------------------------------------------------
-    def _thread_finished(self, thread: CompletionThread) -> None:
-        self._threads.discard(thread)
-        thread.deleteLater()
+    def _all_replies(self) -> list[Reply]:
+        return [*self._replies.values(), *self._retired]
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
         """Stop everything before the window goes away. True when no thread is left running."""
-        self.stop()
-        self._cancel_countdown()
-        for thread in list(self._threads):
-            thread.stop()
+        for reply in self._all_replies():
+            reply.shutdown()
         ok = True
-        for thread in list(self._threads):
-            if not thread.wait(timeout_ms):
-                ok = False
+        for reply in self._all_replies():
+            for thread in reply.threads():
+                if not thread.wait(timeout_ms):
+                    ok = False
         return ok
 
     def running_threads(self) -> list[CompletionThread]:
-        return [t for t in self._threads if t.isRunning()]
+        return [t for r in self._all_replies() for t in r.threads() if t.isRunning()]

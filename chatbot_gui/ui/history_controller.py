@@ -93,6 +93,8 @@ class HistoryController(QObject):
         self.personas = personas
         self.ask = interaction or HistoryInteraction(window)
         self.store: ChatStore | None = None
+        self._closed = False
+        self._opening = None
         self._purge: object | None = None  # the running purge_deleted task
         self._files_task: object | None = None  # the running import or export-all task
         self._purge_again = False
@@ -102,6 +104,7 @@ class HistoryController(QObject):
         window.export_all_action.triggered.connect(self.export_all)
         window.import_action.triggered.connect(self.import_chat)
         chat.chatChanged.connect(self._chat_changed)
+        chat.marksChanged.connect(self._marks_changed)
         window.on_close(self.close)
 
     # -- start-up --------------------------------------------------------------------------------
@@ -123,26 +126,48 @@ class HistoryController(QObject):
             self.window.sidebar.select_chat(None)
 
     def open_store(self) -> None:
-        from chatbot_gui.core.recorder import ChatRecorder
-        from chatbot_gui.core.store import ChatStore, NewerSchemaError
+        """Open the history on a worker (``ui/tasks.py``): the integrity check at open reads the
+        whole file, which takes long enough with a big history to freeze the window."""
+        from chatbot_gui.core.store import ChatStore
+        from chatbot_gui.ui.tasks import runner
 
         self._build_sidebar()
+        self._closed = False
         path = self.paths.data_dir / DB_NAME
-        try:
-            ensure_private_dir(self.paths.data_dir)
+        data_dir = self.paths.data_dir
+
+        def work() -> tuple[ChatStore, str | None]:
+            ensure_private_dir(data_dir)
             store, notice = ChatStore.open(path)
-        except NewerSchemaError as exc:
+            try:
+                # A reply that was streaming when the app was killed is kept and marked interrupted.
+                # (main() lets one instance per data folder run: no other process writes a live stream.)
+                store.mark_interrupted_streams()
+            except BaseException:
+                store.close()
+                raise
+            return store, notice
+
+        self._opening = runner().run(work, self._store_opened, self._store_failed, name="open chat history")
+
+    def _store_failed(self, exc: BaseException) -> None:
+        from chatbot_gui.core.store import NewerSchemaError
+
+        if isinstance(exc, NewerSchemaError):
             self._no_history(f"{exc} Chats in this window are not saved.")
-            return
-        except Exception as exc:  # noqa: BLE001 - any failure (OSError, sqlite3.Error…): keep chatting, say so
+        else:  # any failure (OSError, sqlite3.Error…): keep chatting, say so
             self._no_history(f"Chat history could not be opened ({exc}). Chats in this window are not saved.")
+
+    def _store_opened(self, opened: tuple[ChatStore, str | None]) -> None:
+        from chatbot_gui.core.recorder import ChatRecorder
+
+        store, notice = opened
+        if self._closed:
+            store.close()
             return
         self.store = store
         if notice:
-            self.window.transcript.add_notice(notice)
-        # A reply that was streaming when the app was killed is kept and marked interrupted. (main()
-        # lets one instance per data folder run, so no other process is writing a live stream.)
-        store.mark_interrupted_streams()
+            self.chat.context.notify(notice)
         self.chat.set_recorder(ChatRecorder(store))
         self.window.sidebar.set_store(store)
         last = store.get_meta(LAST_CHAT)
@@ -153,9 +178,12 @@ class HistoryController(QObject):
         from chatbot_gui.core.recorder import ChatRecorder
 
         self.chat.set_recorder(ChatRecorder(None))
-        self.window.transcript.add_notice(text)
+        self.chat.context.notify(text)
 
     def close(self) -> None:
+        self._closed = True
+        if self.chat.recorder is not None:
+            self.chat.recorder.close()
         if self.store is not None and self.window.sidebar is not None:
             self.window.sidebar.set_store(None)
             self.store.close()
@@ -173,6 +201,10 @@ class HistoryController(QObject):
             self.window.sidebar.select_chat(chat_id)
             self.store.set_meta(LAST_CHAT, str(chat_id))
         self.window.sidebar.hide_undo()
+
+    def _marks_changed(self) -> None:
+        if self.window.sidebar is not None:
+            self.window.sidebar.set_marks(self.chat.streaming_chat_ids(), self.chat.unread_chat_ids())
 
     def open_chat(self, chat_id: int) -> bool:
         if self.store is None:
@@ -215,8 +247,7 @@ class HistoryController(QObject):
     def delete_chat(self, chat_id: int) -> None:
         if self.store is None:
             return
-        if self.chat.streaming_chat_id == chat_id:
-            self.chat.stop()
+        self.chat.stop_chat(chat_id)
         try:
             snapshot = self.store.delete_chat(chat_id)
         except KeyError:
@@ -263,6 +294,8 @@ class HistoryController(QObject):
 
     def open_search_result(self, chat_id: int, message_id: int, query: str) -> None:
         if self.chat.conversation.chat_id == chat_id or self.open_chat(chat_id):
+            if message_id >= 0:
+                self.chat.reveal_stored(message_id)  # a hit in a version not shown: show that version
             self.window.transcript.highlight(query, message_id if message_id >= 0 else None)
 
     def focus_search(self) -> None:

@@ -124,10 +124,27 @@ class MainWindow(QMainWindow):
         splitter.setSizes([520, 120])
         splitter.setChildrenCollapsible(False)
 
+        # App-level notices (a file set aside, the store failing): one banner, above the chat, that
+        # loading a chat never wipes. Chat-related notices belong in the transcript instead.
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.banner.setStyleSheet("QLabel { background: #fff4ce; color: #3b3000; padding: 6px; }")
+        self.banner_close = QPushButton("Dismiss")
+        self.banner_close.clicked.connect(self.dismiss_notices)
+        self.banner_bar = QWidget()
+        banner_layout = QHBoxLayout(self.banner_bar)
+        banner_layout.setContentsMargins(0, 0, 0, 0)
+        banner_layout.addWidget(self.banner, 1)
+        banner_layout.addWidget(self.banner_close)
+        self.banner_bar.hide()
+        self._notices: list[str] = []
+
         chat_area = QWidget()
         layout = QVBoxLayout(chat_area)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
+        layout.addWidget(self.banner_bar)
         layout.addWidget(splitter, 1)
 
         # The history sidebar on the left of the chat: a placeholder until the first paint, so
@@ -173,6 +190,9 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(False)
         chat_menu.addAction(self.stop_action)
         self.addAction(self.stop_action)
+        self.regenerate_action = QAction("&Regenerate last reply", self)
+        self.regenerate_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        chat_menu.addAction(self.regenerate_action)
         self.search_action = QAction("Search all c&hats", self)
         self.search_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
         chat_menu.addAction(self.search_action)
@@ -286,11 +306,29 @@ class MainWindow(QMainWindow):
     def set_connection_label(self, text: str) -> None:
         self.connection_label.setText(text)
 
-    def set_busy(self, busy: bool) -> None:
+    def set_busy(self, busy: bool, status: str | None = None) -> None:
+        """The shown chat's Send/Stop state and its status line."""
         self.send_button.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
         self.stop_action.setEnabled(busy)
-        self.statusBar().showMessage("Receiving reply… (Esc to stop)" if busy else "Ready")
+        self.statusBar().showMessage(status or ("Receiving reply… (Esc to stop)" if busy else "Ready"))
+
+    # -- the app-level notification channel ----------------------------------------------------
+    def notify(self, text: str) -> None:
+        """Show an app-level notice in the banner (kept until dismissed; never wiped by a chat)."""
+        if text in self._notices:
+            return
+        self._notices.append(text)
+        self.banner.setText("\n".join(self._notices))
+        self.banner_bar.show()
+
+    def notices(self) -> list[str]:
+        return list(self._notices)
+
+    def dismiss_notices(self) -> None:
+        self._notices.clear()
+        self.banner.clear()
+        self.banner_bar.hide()
 
     def set_chat_title(self, title: str) -> None:
         self.setWindowTitle(f"{title} — {APP_NAME}" if title else APP_NAME)

@@ -76,13 +76,13 @@ class SettingsController(QObject):
         window.keyring_retry_button.clicked.connect(lambda: self.load_key())
         self.settings, notice = store.load()
         if notice:
-            window.transcript.add_notice(notice)
+            chat.context.notify(notice)
         self.persona_store = persona_store
         self.personas = PersonaLibrary()
         if persona_store is not None:
             self.personas, persona_notice = persona_store.load()
             if persona_notice:
-                window.transcript.add_notice(persona_notice)
+                chat.context.notify(persona_notice)
         self._apply_personas(first=True)
         self._restore_geometry()
         self._fill_models()
@@ -146,16 +146,22 @@ class SettingsController(QObject):
         from chatbot_gui.ui.tasks import TaskTimeout
 
         self._keyring_task = None
+        detail = ""
         if isinstance(exc, TaskTimeout):
-            text = (f"The system keyring did not answer within {KEYRING_TIMEOUT:g} s, so the saved key "
-                    "was not read.")
+            text = f"The system keyring did not answer within {KEYRING_TIMEOUT:g} s."
+        elif isinstance(exc, KeyStoreError) and exc.kind == "locked":
+            text = "The system keyring stayed locked, so the saved key was not read."
+            detail = str(exc)
         elif isinstance(exc, KeyStoreError):
-            text = f"The saved key could not be read: {exc}"
+            text = "The system keyring failed, so the saved key was not read."
+            detail = str(exc)
         else:
             text = f"The saved key could not be read ({type(exc).__name__})."
         self.apply_connection()
-        self.window.set_connection_label(f"{self._where()} · key not read (keyring)")
-        self.window.show_status(f"{text} Press “Try again” or open Settings.", 0)
+        self.window.set_connection_label(f"{self._where()} · key not read")
+        # One short line (the status bar cuts long ones); the keyring's full words are the tooltip.
+        self.window.show_status(f"{text} Try again?", 0)
+        self.window.keyring_retry_button.setToolTip(detail or text)
         self.window.keyring_retry_button.show()
 
     def _remember_key_saved(self) -> None:
@@ -224,7 +230,7 @@ class SettingsController(QObject):
         try:
             self.persona_store.save(self.personas)
         except OSError as exc:
-            self.window.transcript.add_notice(
+            self.chat.context.notify(
                 f"Personas could not be saved ({exc.strerror or exc}). They apply until Chatbot quits."
             )
 
@@ -232,7 +238,7 @@ class SettingsController(QObject):
         try:
             self.store.save(self.settings)
         except OSError as exc:
-            self.window.transcript.add_notice(
+            self.chat.context.notify(
                 f"Settings could not be saved ({exc.strerror or exc}). They apply until Chatbot quits."
             )
 

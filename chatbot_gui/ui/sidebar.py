@@ -37,7 +37,30 @@ UNDO_TIMEOUT_MS = 8000
 _ModelIndex = QModelIndex | QPersistentModelIndex
 _DISPLAY, _EDIT, _TOOLTIP = (int(r) for r in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole,
                                               Qt.ItemDataRole.ToolTipRole))
-_ROLES = frozenset((_DISPLAY, _EDIT, _TOOLTIP, int(ChatIdRole)))
+#: "streaming" or "unread" (a reply finished while another chat was shown), else None.
+MarkRole = int(Qt.ItemDataRole.UserRole) + 7
+_DECORATION, _FONT = int(Qt.ItemDataRole.DecorationRole), int(Qt.ItemDataRole.FontRole)
+_ROLES = frozenset((_DISPLAY, _EDIT, _TOOLTIP, int(ChatIdRole), MarkRole, _DECORATION, _FONT))
+_MARK_COLORS = {"streaming": "#1a5fb4", "unread": "#26a269"}
+_MARK_WORDS = {"streaming": "A reply is coming in.", "unread": "A new reply you have not seen."}
+_icons: dict[str, Any] = {}
+
+
+def _mark_icon(mark: str) -> Any:
+    """A small coloured dot (made on first use: no painting at start-up)."""
+    if mark not in _icons:
+        from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+
+        pixmap = QPixmap(12, 12)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setBrush(QColor(_MARK_COLORS[mark]))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawEllipse(2, 2, 8, 8)
+        painter.end()
+        _icons[mark] = QIcon(pixmap)
+    return _icons[mark]
 
 
 def _order(summary: ChatSummary) -> tuple[float, int]:
@@ -82,7 +105,22 @@ class ChatListModel(QStringListModel):
         self._pages: OrderedDict[int, list[ChatSummary]] = OrderedDict()  # page number -> rows
         self._rows_by_id: dict[int, int] = {}  # chat id -> row, for the cached pages
         self._titles: dict[int, str] = {}  # inline renames the store may not have yet
+        self._marks: dict[int, str] = {}  # chat id -> "streaming" / "unread"
         self.reload()
+
+    def set_marks(self, streaming: set[int], unread: set[int]) -> None:
+        """Mark the chats with a reply coming in, and those with a reply not seen yet."""
+        marks = {**{i: "unread" for i in unread}, **{i: "streaming" for i in streaming}}
+        changed = {i for i in marks.keys() | self._marks.keys() if marks.get(i) != self._marks.get(i)}
+        self._marks = marks
+        for chat_id in changed:
+            row = self._rows_by_id.get(chat_id)
+            if row is not None:
+                index = self.index(row, 0)
+                self.dataChanged.emit(index, index)
+
+    def mark_of(self, chat_id: int) -> str | None:
+        return self._marks.get(chat_id)
 
     def set_store(self, store: ChatStore | None) -> None:
         """Show another store's chats (None: an empty list)."""
@@ -265,11 +303,28 @@ class ChatListModel(QStringListModel):
             return display_title(chat.title)
         if role == _EDIT:
             return chat.title
+        if role in (MarkRole, _DECORATION, _FONT):
+            mark = self._marks.get(chat.id)
+            if mark is None:
+                return None
+            if role == MarkRole:
+                return mark
+            if role == _DECORATION:
+                return _mark_icon(mark)
+            if mark != "unread":
+                return None
+            from PySide6.QtGui import QFont
+
+            font = QFont()
+            font.setBold(True)
+            return font
         if role == _TOOLTIP:
             when = QLocale().toString(QDateTime.fromMSecsSinceEpoch(int(chat.updated_at * 1000)),
                                       QLocale.FormatType.ShortFormat)
             # Tooltips guess "rich text" from the first tag they see: escape, so a title is only text.
-            return f"<p>{html.escape(display_title(chat.title))}<br>Last updated {html.escape(when)}</p>"
+            mark = _MARK_WORDS.get(self._marks.get(chat.id, ""), "")
+            return (f"<p>{html.escape(display_title(chat.title))}<br>Last updated {html.escape(when)}"
+                    + (f"<br>{mark}" if mark else "") + "</p>")
         return chat.id  # ChatIdRole
 
     def itemData(self, index: _ModelIndex) -> dict[int, Any]:
@@ -444,6 +499,10 @@ class Sidebar(QWidget):
         if index.isValid():
             self.chat_list.selectionModel().setCurrentIndex(index, self.chat_list.selectionModel()
                                                             .SelectionFlag.ClearAndSelect)
+
+    def set_marks(self, streaming: set[int], unread: set[int]) -> None:
+        """Mark chats that are streaming (a blue dot) and chats with an unread reply (green, bold)."""
+        self.chat_model.set_marks(streaming, unread)
 
     def upsert_chat(self, summary: ChatSummary) -> None:
         """A chat was created or changed: move it to its place (the top, for a new message)."""

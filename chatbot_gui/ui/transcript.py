@@ -5,9 +5,15 @@ in a reply is shown, not interpreted. Streaming text is appended at the end of t
 cost of a delta does not grow with the number of messages already on screen.
 
 Signals:
-    retryRequested(): the user clicked "Retry" under an error.
+    retryRequested(int): the user clicked "Retry" under an error (the failed reply's key).
     keepRequested(int): the user clicked "Keep" on a stopped/interrupted reply (message id).
+    versionRequested(int, int): "‹" (-1) or "›" (+1) on a message with versions (message id, step).
+    messageActionRequested(str, int): "regenerate", "edit" or "delete" from a message's context menu.
     settingsRequested(): the user clicked "Open Settings" on an error (a key the server refused).
+
+Everything that can change later is addressed by id: a message by its ``Message.id`` (every one of
+its blocks carries it), an error line by its id and by the key of the reply that failed (Retry
+names that key). Nothing edits "the last block".
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QColor, QFont, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextFormat
+from PySide6.QtCore import QPoint, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (QColor, QContextMenuEvent, QFont, QTextBlock, QTextBlockFormat, QTextCharFormat,
+                           QTextCursor, QTextFormat)
 from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
 
 if TYPE_CHECKING:
@@ -94,14 +101,21 @@ KIND_PROPERTY = QTextFormat.UserProperty + 1
 MESSAGE_PROPERTY = QTextFormat.UserProperty + 2
 #: On an error's blocks (its line, its expanded details): the error's id in this view.
 ERROR_PROPERTY = QTextFormat.UserProperty + 3
+#: On every block of a message: the message's id in memory (``Message.id``): how it is addressed.
+MSG_KEY = QTextFormat.UserProperty + 4
+#: On an error's blocks and its countdown line: the key of the reply that failed.
+ERROR_KEY = QTextFormat.UserProperty + 5
+BODY_KINDS = ("user", "assistant")
 HIGHLIGHT = QColor("#ffe066")
 
 
 class TranscriptView(QTextBrowser):
     """Shows turns, streaming text, notices and errors. Holds no chat state of its own."""
 
-    retryRequested = Signal()
+    retryRequested = Signal(int)
     keepRequested = Signal(int)
+    versionRequested = Signal(int, int)
+    messageActionRequested = Signal(str, int)
     settingsRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -123,13 +137,16 @@ class TranscriptView(QTextBrowser):
         # and ended scrolled near the top because the range grew after it was set).
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.anchorClicked.connect(self._on_anchor)
-        self._streaming = False
-        self._breaker = SoftBreaker()
-        self._messages: list = []
-        self._hidden = 0
+        self._tails: dict[int, QTextBlock] = {}  # message id -> its last text block (a cache)
+        self._breakers: dict[int, SoftBreaker] = {}  # streaming message id -> its soft breaker
         #: Errors on screen by id: [info, can_retry, times it happened, details shown].
         self._errors: dict[int, list] = {}
         self._next_error = 1
+        #: Reply key -> the id of its latest error line.
+        self._reply_errors: dict[int, int] = {}
+        self._versions = None
+        self._messages: list = []
+        self._hidden = 0
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self._text_format = QTextCharFormat()
         self._label_format = QTextCharFormat()
@@ -151,13 +168,20 @@ class TranscriptView(QTextBrowser):
         return cursor
 
     def _new_block(self, kind: str, *, top_margin: float = 0.0, background: QColor | None = None,
-                   message: int | None = None) -> QTextCursor:
-        cursor = self._end_cursor()
+                   message: int | None = None, cursor: QTextCursor | None = None, key: int | None = None,
+                   error: int | None = None) -> QTextCursor:
+        """A new block after the one ``cursor`` is at the end of (default: the document's end);
+        returns a cursor in it. ``key``: the message's id; ``error``: the failed reply's key."""
+        cursor = self._end_cursor() if cursor is None else cursor
         fmt = QTextBlockFormat()
         fmt.setTopMargin(top_margin)
         fmt.setProperty(KIND_PROPERTY, kind)
         if message is not None:
             fmt.setProperty(MESSAGE_PROPERTY, message)
+        if key is not None:
+            fmt.setProperty(MSG_KEY, key)
+        if error is not None:
+            fmt.setProperty(ERROR_KEY, error)
         if background is not None:
             fmt.setBackground(background)
         if self.document().isEmpty():
@@ -165,10 +189,6 @@ class TranscriptView(QTextBrowser):
         else:
             cursor.insertBlock(fmt, self._text_format)
         return cursor
-
-    def _insert_body(self, kind: str, text: str) -> None:
-        cursor = self._new_block(kind)
-        cursor.insertText(text, self._text_format)
 
     def _insert_link(self, cursor: QTextCursor, label: str, href: str) -> None:
         fmt = QTextCharFormat(self._link_format)
@@ -184,114 +204,213 @@ class TranscriptView(QTextBrowser):
         bar = self.verticalScrollBar()
         return bar.value() >= bar.maximum() - 4
 
-    # -- what the controller calls ---------------------------------------------------------------
-    def add_user(self, text: str, db_id: int | None = None) -> None:
-        following = self._following()
-        self._new_block("user-label", top_margin=14, message=db_id).insertText(USER_LABEL, self._label_format)
-        self._insert_body("user", soft_breaks(text))
-        self._scroll_if_following(True if not following else following)
+    # -- finding a message's blocks ----------------------------------------------------------------
+    def _blocks(self, prop: int, key: int) -> list[QTextBlock]:
+        """The blocks carrying ``prop == key`` (one message, or one error), in order.
 
-    def begin_assistant(self, label: str = ASSISTANT_LABEL, db_id: int | None = None) -> None:
-        following = self._following()
-        self._new_block("assistant-label", top_margin=14, message=db_id).insertText(label, self._label_format)
-        self._new_block("assistant")
-        self._breaker = SoftBreaker()
-        self._streaming = True
-        self._scroll_if_following(following)
-
-    def append_reply_text(self, text: str) -> None:
-        """Add streamed text at the end of the reply being written. Never re-sets existing text."""
-        if not text:
-            return
-        following = self._following()
-        self._end_cursor().insertText(self._breaker.feed(text), self._text_format)
-        self._scroll_if_following(following)
-
-    def discard_empty_reply(self) -> bool:
-        """Remove the "Assistant" heading of a reply that ended before any text arrived."""
-        doc = self.document()
-        last = doc.lastBlock()
-        label = last.previous()
-        if (last.blockFormat().property(KIND_PROPERTY) != "assistant" or last.text()
-                or label.blockFormat().property(KIND_PROPERTY) != "assistant-label"):
-            return False
-        cursor = QTextCursor(doc)
-        cursor.setPosition(max(0, label.position() - 1))  # from the end of the block before it
-        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
-        cursor.removeSelectedText()
-        if doc.blockCount() == 1 and doc.firstBlock().blockFormat().property(KIND_PROPERTY) == "assistant-label":
-            doc.clear()
-        self._streaming = False
-        return True
-
-    def end_assistant(self, status: str, message_id: int | None = None) -> None:
-        """Close the reply; mark it when it was stopped or interrupted."""
-        self._streaming = False
-        if status == "stopped":
-            self._marker("Stopped. This partial reply will not be sent back to the model", message_id)
-        elif status == "interrupted":
-            self._marker("Interrupted. This partial reply will not be sent back to the model", message_id)
-
-    def _marker(self, text: str, message_id: int | None) -> None:
-        following = self._following()
-        cursor = self._new_block("marker")
-        cursor.insertText(f"■ {text}", self._note_format)
-        if message_id is not None:
-            cursor.insertText(" unless you ", self._note_format)
-            self._insert_link(cursor, "keep it", f"keep:{message_id}")
-            cursor.insertText(".", self._note_format)
-        else:
-            cursor.insertText(".", self._note_format)
-        self._scroll_if_following(following)
-
-    def mark_kept(self, message_id: int | None = None) -> None:
-        """Say the partial reply is kept, and make its "keep it" plain text: clicking it again did
-        nothing, so it must not look like something to click."""
-        if message_id is not None:
-            self._unlink(f"keep:{message_id}")
-        self.add_notice("Kept: that partial reply is now part of the conversation.")
-
-    def _unlink(self, href: str) -> None:
+        A message's blocks are contiguous; the search starts at the end, where the messages that
+        change (a streaming reply, the latest error) are, so it stays short in a long chat."""
+        found: list[QTextBlock] = []
         block = self.document().lastBlock()
         while block.isValid():
-            it = block.begin()
-            while not it.atEnd():
-                fragment = it.fragment()
-                if fragment.isValid() and fragment.charFormat().anchorHref() == href:
-                    cursor = QTextCursor(self.document())
-                    cursor.setPosition(fragment.position())
-                    cursor.setPosition(fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor)
-                    cursor.setCharFormat(self._note_format)
-                    return
-                it += 1
+            if block.blockFormat().property(prop) == key:
+                found.append(block)
+            elif found:
+                break
             block = block.previous()
+        found.reverse()
+        return found
+
+    def _body_end(self, msg_id: int) -> QTextCursor | None:
+        """A cursor at the end of the text of message ``msg_id`` (before any marker under it)."""
+        block = self._tails.get(msg_id)
+        if block is None or not block.isValid() or block.blockFormat().property(MSG_KEY) != msg_id:
+            blocks = [b for b in self._blocks(MSG_KEY, msg_id)
+                      if b.blockFormat().property(KIND_PROPERTY) in BODY_KINDS]
+            if not blocks:
+                return None
+            block = blocks[-1]
+        cursor = QTextCursor(block)
+        cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock)
+        return cursor
+
+    def _after(self, prop: int, key: int) -> QTextCursor:
+        """A cursor at the end of the last block carrying ``prop == key`` (else at the document's end)."""
+        blocks = self._blocks(prop, key)
+        if not blocks:
+            return self._end_cursor()
+        cursor = QTextCursor(blocks[-1])
+        cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock)
+        return cursor
+
+    def _remove_blocks(self, blocks: list[QTextBlock]) -> None:
+        if not blocks:
+            return
+        doc = self.document()
+        cursor = QTextCursor(doc)
+        first, last = blocks[0], blocks[-1]
+        if first.previous().isValid():
+            cursor.setPosition(first.position() - 1)  # from the end of the block before
+            cursor.setPosition(last.position() + last.length() - 1, QTextCursor.MoveMode.KeepAnchor)
+        elif last.next().isValid():
+            cursor.setPosition(first.position())
+            cursor.setPosition(last.next().position(), QTextCursor.MoveMode.KeepAnchor)
+        else:
+            doc.clear()
+            return
+        cursor.removeSelectedText()
+        if doc.blockCount() == 1 and not doc.firstBlock().text():
+            doc.clear()
+
+    # -- what the controller calls: messages, addressed by id -------------------------------------
+    def add_message(self, msg, version: tuple[int, int] = (1, 1), *,  # noqa: ANN001 - a core Message
+                    after: int | None = None) -> None:
+        """Show a message at the end (or right after message ``after``)."""
+        following = self._following()
+        cursor = self._end_cursor() if after is None else self._after(MSG_KEY, after)
+        self._write_message(cursor, msg, version)
+        self._scroll_if_following(True if msg.role == "user" else following)
+
+    def _write_message(self, cursor: QTextCursor, msg, version: tuple[int, int]) -> None:  # noqa: ANN001
+        mid = msg.id
+        if msg.role == "notice":
+            self._new_block("notice", top_margin=8, cursor=cursor, key=mid).insertText(msg.content, self._note_format)
+            return
+        user = msg.role == "user"
+        label = self._new_block("user-label" if user else "assistant-label", top_margin=14, message=msg.db_id,
+                                cursor=cursor, key=mid)
+        label.insertText(USER_LABEL if user else ASSISTANT_LABEL, self._label_format)
+        if version[1] > 1:
+            label.insertText("   ", self._note_format)
+            self._insert_link(label, "‹", f"version:{mid}:-1")
+            label.insertText(f" {version[0]}/{version[1]} ", self._note_format)
+            self._insert_link(label, "›", f"version:{mid}:1")
+        body = self._new_block("user" if user else "assistant", cursor=label, key=mid)
+        if user:
+            body.insertText(soft_breaks(msg.content), self._text_format)
+            self._tails[mid] = body.block()
+            return
+        breaker = SoftBreaker()
+        body.insertText(breaker.feed(msg.content), self._text_format)
+        self._tails[mid] = body.block()
+        status = msg.status.value if hasattr(msg.status, "value") else str(msg.status)
+        if status == "streaming":
+            self._breakers[mid] = breaker
+            return
+        if status != "complete":
+            self._marker(body, status, mid, kept=msg.kept)
+
+    def append_to(self, msg_id: int, text: str) -> None:
+        """Add streamed text at the end of message ``msg_id``. Never re-sets existing text."""
+        if not text:
+            return
+        cursor = self._body_end(msg_id)
+        if cursor is None:
+            return
+        following = self._following()
+        breaker = self._breakers.setdefault(msg_id, SoftBreaker())
+        cursor.insertText(breaker.feed(text), self._text_format)
+        self._tails[msg_id] = cursor.block()
+        self._scroll_if_following(following)
+
+    def end_message(self, msg, version: tuple[int, int] = (1, 1)) -> None:  # noqa: ANN001 - a core Message
+        """A reply ended: mark it when it was stopped or interrupted (under its text, wherever it is)."""
+        self._breakers.pop(msg.id, None)
+        status = msg.status.value if hasattr(msg.status, "value") else str(msg.status)
+        if status in ("stopped", "interrupted"):
+            cursor = self._body_end(msg.id)
+            if cursor is not None:
+                following = self._following()
+                self._marker(cursor, status, msg.id, kept=msg.kept)
+                self._scroll_if_following(following)
+
+    def replace_message(self, msg, version: tuple[int, int] = (1, 1)) -> None:  # noqa: ANN001
+        """Show message ``msg.id`` anew, in its place (text, versions or status changed)."""
+        blocks = self._blocks(MSG_KEY, msg.id)
+        if not blocks:
+            self.add_message(msg, version)
+            return
+        prev = blocks[0].previous()
+        self._remove_blocks(blocks)
+        if prev.isValid():
+            cursor = QTextCursor(prev)
+            cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock)
+        else:
+            cursor = QTextCursor(self.document())
+            if not self.document().isEmpty():
+                # the message was first: write it above what is there now
+                cursor.insertBlock()
+                cursor.movePosition(QTextCursor.MoveOperation.Start)
+                self._write_message(cursor, msg, version)
+                return
+        self._write_message(cursor, msg, version)
+
+    def remove_message(self, msg_id: int) -> None:
+        """Take message ``msg_id`` off the screen (a reply that ended with no text, a deleted message)."""
+        self._remove_blocks(self._blocks(MSG_KEY, msg_id))
+        self._tails.pop(msg_id, None)
+        self._breakers.pop(msg_id, None)
+
+    def has_message(self, msg_id: int) -> bool:
+        return bool(self._blocks(MSG_KEY, msg_id))
+
+    def message_at(self, pos: QPoint) -> int | None:
+        """The id of the message under a point of the viewport (for the context menu)."""
+        block = self.cursorForPosition(pos).block()
+        key = block.blockFormat().property(MSG_KEY)
+        return int(key) if isinstance(key, int) else None
+
+    def _marker(self, cursor: QTextCursor, status: str, msg_id: int, kept: bool = False) -> None:
+        word = "Stopped" if status == "stopped" else "Interrupted"
+        marker = self._new_block("marker", cursor=cursor, key=msg_id)
+        marker.insertText(f"■ {word}. This partial reply will not be sent back to the model unless you ",
+                          self._note_format)
+        if kept:
+            # Plain words once kept: clicking them again would do nothing, so they must not look
+            # like something to click.
+            marker.insertText("keep it.", self._note_format)
+            self._new_block("notice", top_margin=8, cursor=marker, key=msg_id).insertText(
+                "Kept: this partial reply is part of the conversation.", self._note_format)
+            return
+        self._insert_link(marker, "keep it", f"keep:{msg_id}")
+        marker.insertText(".", self._note_format)
 
     def add_notice(self, text: str) -> None:
+        """A line about this chat that is not part of it (not saved): "Stopped before any reply"."""
         following = self._following()
         cursor = self._new_block("notice", top_margin=8)
         cursor.insertText(text, self._note_format)
         self._scroll_if_following(following)
 
-    def show_error(self, info: ErrorInfo, *, can_retry: bool) -> int:
+    # -- errors: one line per error, addressed by its id and by the failed reply's key -------------
+    def show_error(self, info: ErrorInfo, *, can_retry: bool, key: int = 0) -> int:
         """An error, visually distinct from assistant text, on one line: the app's explanation, the
         server's words folded to one short line, and links: "Details" (the server's full text,
         expanded in place), "Retry" where it can help, "Open Settings" when that is the remedy.
 
-        The same error again right after itself (a retry that failed alike) updates that line in
-        place ("failed 3 times") instead of stacking another block. Returns the error's id."""
+        ``key`` names the reply that failed: Retry emits it, and :meth:`remove_error` takes its
+        errors away when a retry succeeds. The same error again for the same reply (a retry that
+        failed alike) updates its line in place ("failed 3 times") instead of stacking another; a
+        different one gets its own line, and the earlier line loses its Retry. Returns the error's id."""
         following = self._following()
-        last = self._last_error_id()
-        if last is not None and self._errors[last][0].signature == info.signature:
-            entry = self._errors[last]
-            entry[0], entry[1], entry[2] = info, can_retry, entry[2] + 1
-            self._remove_trailing("countdown")  # a stale "Retrying now…": the controller sets a new one
-            self._render_error(last)
-            self._scroll_if_following(following)
-            return last
+        current = self._reply_errors.get(key)
+        # a stale "Retrying now…": the controller sets a new countdown if there is one
+        self._remove_blocks([b for b in self._blocks(ERROR_KEY, key)
+                             if b.blockFormat().property(KIND_PROPERTY) == "countdown"])
+        if current is not None and self._error_block(current) is not None:
+            entry = self._errors[current]
+            if entry[0].signature == info.signature:
+                entry[0], entry[1], entry[2] = info, can_retry, entry[2] + 1
+                self._render_error(current)
+                self._scroll_if_following(following)
+                return current
+            entry[1] = False  # history now
+            self._render_error(current)
         error_id = self._next_error
         self._next_error += 1
         self._errors[error_id] = [info, can_retry, 1, False]
-        cursor = self._new_block("error", top_margin=10, background=ERROR_BG)
+        self._reply_errors[key] = error_id
+        cursor = self._new_block("error", top_margin=10, background=ERROR_BG, error=key)
         fmt = cursor.blockFormat()
         fmt.setProperty(ERROR_PROPERTY, error_id)
         cursor.setBlockFormat(fmt)
@@ -316,7 +435,13 @@ class TranscriptView(QTextBrowser):
             self._insert_link(cursor, "Hide details" if expanded else "Details", f"details:{error_id}")
         if can_retry:
             cursor.insertText("  ", self._error_format)
-            self._insert_link(cursor, "Retry", "retry:")
+            key = self._errors_key(error_id)
+            self._insert_link(cursor, "Retry", f"retry:{key}")
+
+    def _errors_key(self, error_id: int) -> int:
+        block = self._error_block(error_id)
+        key = block.blockFormat().property(ERROR_KEY) if block is not None else None
+        return int(key) if isinstance(key, int) else 0
 
     def _error_block(self, error_id: int, kind: str = "error"):  # noqa: ANN202 - a QTextBlock
         block = self.document().lastBlock()
@@ -342,6 +467,7 @@ class TranscriptView(QTextBrowser):
             fmt = QTextBlockFormat()
             fmt.setProperty(KIND_PROPERTY, "error-detail")
             fmt.setProperty(ERROR_PROPERTY, error_id)
+            fmt.setProperty(ERROR_KEY, block.blockFormat().property(ERROR_KEY))
             fmt.setBackground(ERROR_BG)
             fmt.setLeftMargin(16)
             cursor.insertBlock(fmt, self._error_format)
@@ -350,7 +476,7 @@ class TranscriptView(QTextBrowser):
             folded = [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]
             cursor.insertText("\u2028".join(folded), self._error_format)
         elif not expanded and shown is not None:
-            self._remove_block(shown)
+            self._remove_blocks([shown])
 
     def toggle_error_details(self, error_id: int) -> None:
         """Show or hide the server's full text under an error."""
@@ -360,56 +486,56 @@ class TranscriptView(QTextBrowser):
         entry[3] = not entry[3]
         self._render_error(error_id)
 
-    def _last_error_id(self) -> int | None:
-        """The error at the end of the view (after it, at most its details and a countdown line)."""
-        block = self.document().lastBlock()
-        while block.isValid() and block.blockFormat().property(KIND_PROPERTY) in ("countdown", "error-detail"):
-            block = block.previous()
-        if block.isValid() and block.blockFormat().property(KIND_PROPERTY) == "error":
+    def disable_retry(self, key: int) -> None:
+        """The reply's errors stay as history, without Retry (a later turn made them stale)."""
+        self._remove_blocks([b for b in self._blocks(ERROR_KEY, key)
+                             if b.blockFormat().property(KIND_PROPERTY) == "countdown"])
+        for block in self._blocks(ERROR_KEY, key):
             error_id = block.blockFormat().property(ERROR_PROPERTY)
-            return error_id if error_id in self._errors else None
-        return None
+            if block.blockFormat().property(KIND_PROPERTY) == "error" and self._errors.get(error_id, [0, 0])[1]:
+                self._errors[error_id][1] = False
+                self._render_error(error_id)
 
-    def _remove_block(self, block) -> None:  # noqa: ANN001 - a QTextBlock
-        cursor = QTextCursor(self.document())
-        cursor.setPosition(max(0, block.position() - 1))  # from the end of the block before it
-        cursor.setPosition(block.position() + block.length() - 1, QTextCursor.MoveMode.KeepAnchor)
-        cursor.removeSelectedText()
+    def remove_error(self, key: int) -> None:
+        """Take a reply's errors (and countdown) off the screen: a retry of it succeeded, in their place."""
+        for block in self._blocks(ERROR_KEY, key):
+            self._errors.pop(block.blockFormat().property(ERROR_PROPERTY), None)
+        self._remove_blocks(self._blocks(ERROR_KEY, key))
+        self._reply_errors.pop(key, None)
 
-    def _remove_trailing(self, kind: str) -> None:
-        last = self.document().lastBlock()
-        if last.blockFormat().property(KIND_PROPERTY) == kind and last.previous().isValid():
-            self._remove_block(last)
-
-    def set_countdown(self, text: str) -> None:
-        """Show (or update in place) the single 'retrying in N s' line under an error."""
-        doc = self.document()
-        last = doc.lastBlock()
-        if last.blockFormat().property(KIND_PROPERTY) == "countdown":
-            cursor = QTextCursor(last)
-            cursor.select(QTextCursor.SelectionType.BlockUnderCursor)
-            cursor.movePosition(QTextCursor.MoveOperation.StartOfBlock)
-            cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor)
-            cursor.insertText(text, self._note_format)
-            return
-        self._new_block("countdown").insertText(text, self._note_format)
-        self._scroll_if_following(True)
+    def set_countdown(self, text: str, key: int = 0) -> None:
+        """Show (or update in place) the one 'retrying in N s' line under the errors of reply ``key``."""
+        for block in self._blocks(ERROR_KEY, key):
+            if block.blockFormat().property(KIND_PROPERTY) == "countdown":
+                cursor = QTextCursor(block)
+                cursor.movePosition(QTextCursor.MoveOperation.StartOfBlock)
+                cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor)
+                cursor.insertText(text, self._note_format)
+                return
+        following = self._following()
+        self._new_block("countdown", cursor=self._after(ERROR_KEY, key), error=key).insertText(
+            text, self._note_format)
+        self._scroll_if_following(following)
 
     def clear_chat(self) -> None:
-        self._streaming = False
         self._hidden = 0
+        self._tails.clear()
+        self._breakers.clear()
+        self._reply_errors.clear()
         self._errors.clear()
         self.setExtraSelections([])
         self.document().clear()
 
-    def show_messages(self, messages, recent: int | None = None) -> None:  # noqa: ANN001 - core Messages
+    def show_messages(self, messages, recent: int | None = None,  # noqa: ANN001 - core Messages
+                      versions=None) -> None:  # noqa: ANN001 - Callable[[int], tuple[int, int]]
         """Replace the view with a chat (one edit block, repainted once).
 
         A long chat opens with its last ``recent`` messages (default :data:`RECENT_MESSAGES`); the
         earlier ones are shown when the user scrolls to the top or clicks the note there, so opening
-        a chat costs the same whatever its length."""
+        a chat costs the same whatever its length. ``versions(message_id)`` gives "2/3"."""
         recent = RECENT_MESSAGES if recent is None else recent
         hidden = max(0, len(messages) - recent) if recent > 0 else 0
+        self._versions = versions
         self.setUpdatesEnabled(False)
         try:
             self.clear_chat()
@@ -422,17 +548,7 @@ class TranscriptView(QTextBrowser):
                 self._insert_link(note, "show them", "earlier:")
                 note.insertText(".", self._note_format)
             for msg in messages[hidden:] if hidden else messages:
-                if msg.role == "user":
-                    self.add_user(msg.content, msg.db_id)
-                    continue
-                self.begin_assistant(db_id=msg.db_id)
-                self.append_reply_text(msg.content)
-                status = msg.status.value if hasattr(msg.status, "value") else str(msg.status)
-                if status == "streaming":
-                    continue  # still coming in: the controller goes on appending
-                self.end_assistant(status if not msg.kept else "complete", msg.id)
-                if msg.kept and status != "complete":
-                    self.add_notice("Kept: this partial reply is part of the conversation.")
+                self._write_message(self._end_cursor(), msg, versions(msg.id) if versions else (1, 1))
             cursor.endEditBlock()
         finally:
             self.setUpdatesEnabled(True)
@@ -450,7 +566,7 @@ class TranscriptView(QTextBrowser):
             return
         bar = self.verticalScrollBar()
         from_bottom = bar.maximum() - bar.value()
-        self.show_messages(self._messages, recent=0)
+        self.show_messages(self._messages, recent=0, versions=self._versions)
         self.document().documentLayout().documentSize()  # lay out now, so the range is final
         bar.setValue(max(0, bar.maximum() - from_bottom))
 
@@ -504,10 +620,34 @@ class TranscriptView(QTextBrowser):
             block = block.next()
         return out
 
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 - Qt override
+        menu = self.createStandardContextMenu(event.pos())
+        msg_id = self.message_at(event.pos())
+        if msg_id is not None:
+            self.add_message_actions(menu, msg_id)
+        menu.exec(event.globalPos())
+        menu.deleteLater()
+
+    def add_message_actions(self, menu, msg_id: int) -> None:  # noqa: ANN001 - a QMenu
+        """Regenerate / Edit and resend / Delete for the message ``msg_id`` (what applies to its role)."""
+        kinds = {b.blockFormat().property(KIND_PROPERTY) for b in self._blocks(MSG_KEY, msg_id)}
+        menu.addSeparator()
+        if "assistant" in kinds:
+            menu.addAction("Regenerate reply", lambda: self.messageActionRequested.emit("regenerate", msg_id))
+        if "user" in kinds:
+            menu.addAction("Edit and resend…", lambda: self.messageActionRequested.emit("edit", msg_id))
+        menu.addAction("Delete message", lambda: self.messageActionRequested.emit("delete", msg_id))
+
     def _on_anchor(self, url: QUrl) -> None:
         href = url.toString()
         if href.startswith("retry:"):
-            self.retryRequested.emit()
+            try:
+                self.retryRequested.emit(int(href.split(":", 1)[1] or 0))
+            except ValueError:
+                pass
+        elif href.startswith("version:"):
+            _, mid, step = href.split(":")
+            self.versionRequested.emit(int(mid), int(step))
         elif href.startswith("earlier:"):
             self.show_earlier()
         elif href.startswith("settings:"):

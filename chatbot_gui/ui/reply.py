@@ -1,0 +1,338 @@
+"""One reply in flight for one chat: its request thread, its timers, its state (qutebrowser's downloads).
+
+A :class:`Reply` is made when the user sends (or regenerates) in a chat and lives until that chat
+sends again: it owns the :class:`CompletionThread` of each attempt, the ~60 Hz flush of streamed
+text, the periodic save while streaming, and the rate-limit countdown, and it keeps the Qt-free
+:class:`ReplyState` (phase, retry budget, deadline) up to date. It edits its conversation (the
+core model) and the store through the recorder; it never touches a widget. The chat controller
+holds one per chat and mirrors its signals into the window when that chat is the one shown.
+
+Signals:
+    started(object): an attempt began; the payload is its new assistant ``Message`` (streaming).
+    textAppended(int, str): text was added to message ``id``.
+    ended(object): the attempt's message ended (``Message``, status set); it may have been removed
+        from the chat when nothing arrived (then ``removed`` came first).
+    removed(int): the attempt's message had no text and was taken out of the chat.
+    noticeAdded(object): a notice ``Message`` about this reply ("cut off at the maximum length").
+    failed(object): the attempt failed; the payload is the ``ErrorInfo``.
+    countdown(int): seconds left before the automatic retry (0: retrying now / cancelled).
+    changed(): the phase changed (buttons, status line, sidebar marks).
+    saveProblem(str): the store could not save; text for the user.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import TYPE_CHECKING, Callable
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from chatbot_gui.core.connection import ConnectionConfig
+from chatbot_gui.core.conversation import Conversation, Message, Status
+from chatbot_gui.core.reply_state import Phase, ReplyState
+
+if TYPE_CHECKING:
+    from chatbot_gui.core.params import ParameterPolicy
+    from chatbot_gui.core.recorder import ChatRecorder
+    from chatbot_gui.core.streaming import Outcome
+    from chatbot_gui.ui.tasks import Task
+    from chatbot_gui.ui.worker import CompletionThread
+
+#: Repaint interval for streamed text (~60 per second).
+FLUSH_INTERVAL_MS = 16
+#: How often a streaming reply is written to the store (a kill loses at most this much text).
+SAVE_INTERVAL_MS = 500
+
+_keys = itertools.count(1)
+
+
+class Reply(QObject):
+    """A reply to one chat, from the request until it is done, stopped or given up."""
+
+    started = Signal(object)
+    textAppended = Signal(int, str)
+    ended = Signal(object)
+    removed = Signal(int)
+    noticeAdded = Signal(object)
+    failed = Signal(object)
+    countdown = Signal(int)
+    thinking = Signal()
+    changed = Signal()
+    saveProblem = Signal(str)
+
+    def __init__(self, conv: Conversation, config: ConnectionConfig, policy: ParameterPolicy,
+                 recorder: ChatRecorder | None, model: str, parent: QObject | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(parent)
+        self.key = next(_keys)
+        self.conv = conv
+        self.config = config
+        self.policy = policy
+        self.recorder = recorder
+        self.model = model
+        self.state = ReplyState(clock)
+        self.message: Message | None = None
+        self._thread: CompletionThread | None = None
+        self._threads: set[CompletionThread] = set()
+        self._saved_len = 0
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
+        self._flush_timer.timeout.connect(self._flush)
+        self._save_timer = QTimer(self)
+        self._save_timer.setInterval(SAVE_INTERVAL_MS)
+        self._save_timer.timeout.connect(self.save_now)
+        self._tick = QTimer(self)
+        self._tick.setInterval(250)
+        self._tick.timeout.connect(self._tick_countdown)
+        self._shown_left = -1
+        self._deferred: list[Message] = []
+        self._write_task: Task | None = None  # the background save in flight
+        self._dirty = False  # the reply changed since that save's snapshot
+
+    # -- state -----------------------------------------------------------------------------------
+    @property
+    def phase(self) -> Phase:
+        return self.state.phase
+
+    @property
+    def active(self) -> bool:
+        return self.state.active
+
+    @property
+    def can_retry(self) -> bool:
+        return self.state.can_retry
+
+    def threads(self) -> list[CompletionThread]:
+        return list(self._threads)
+
+    # -- attempts --------------------------------------------------------------------------------
+    def start(self, regenerate: int | None = None) -> None:
+        """Send the chat as it stands, or a new version of reply ``regenerate``."""
+        conv = self.conv
+        msg = conv.regenerate(regenerate, None) if regenerate is not None else None
+        if msg is None:
+            request = conv.build_request(self.model)
+            msg = conv.start_reply(request.model)
+        else:
+            conv.messages.pop()  # the request is built from what comes before the new version
+            request = conv.build_request(self.model)
+            conv.messages.append(msg)
+            msg.model = request.model
+        self.message = msg
+        self._saved_len = 0
+        self.started.emit(msg)
+        from chatbot_gui.ui.worker import CompletionThread
+
+        thread = CompletionThread(request, self.config, self.policy)
+        thread.textAvailable.connect(lambda t=thread: self._text_available(t))
+        thread.thinking.connect(lambda t=thread: self._thinking(t))
+        thread.outcomeReady.connect(lambda outcome, t=thread: self._outcome(t, outcome))
+        thread.finished.connect(lambda t=thread: self._thread_finished(t))
+        self._threads.add(thread)
+        self._thread = thread
+        self._save_timer.start()
+        thread.start()
+        self.changed.emit()
+
+    def retry(self) -> bool:
+        """Try again (the user's Retry, or the countdown's end). A partial reply becomes a version."""
+        if not self.state.retry():
+            return False
+        self._tick.stop()
+        old = self.message
+        partial = old is not None and old.content and old in self.conv.messages
+        self.start(regenerate=old.id if partial and old is not None else None)
+        return True
+
+    def stop(self) -> None:
+        """Stop whatever this reply is doing: the stream (hung up at once) or the countdown."""
+        phase = self.state.phase
+        if phase is Phase.WAITING:
+            self.state.cancel()
+            self._tick.stop()
+            self.countdown.emit(0)
+            self.changed.emit()
+            return
+        if phase not in (Phase.SENDING, Phase.STREAMING):
+            return
+        thread = self._thread
+        if thread is not None:
+            thread.stop()
+        self._flush()  # what already arrived stays
+        self._thread = None
+        if thread is not None and thread.reported_model and self.message is not None:
+            self.message.model = thread.reported_model  # saved with the model the server said answers
+        self.state.cancel()
+        self._finish(Status.STOPPED)
+
+    # -- the worker's reports --------------------------------------------------------------------
+    def _thinking(self, thread: CompletionThread) -> None:
+        if thread is self._thread and self.message is not None and not self.message.content:
+            self.thinking.emit()
+
+    def _text_available(self, thread: CompletionThread) -> None:
+        if thread is not self._thread:
+            return  # a stopped request: its text is dropped
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def _flush(self) -> None:
+        thread, msg = self._thread, self.message
+        if thread is None or msg is None:
+            return
+        text = thread.take_text()
+        if text:
+            first = not msg.content
+            msg.content += text
+            if first:
+                self.state.text_arrived()
+                self.changed.emit()
+            self.textAppended.emit(msg.id, text)
+
+    def save_now(self) -> None:
+        """Write the streaming reply as it stands (every SAVE_INTERVAL_MS while it streams)."""
+        msg = self.message
+        if msg is None or self.recorder is None or self._thread is None:
+            return
+        self._flush()
+        if len(msg.content) != self._saved_len:
+            self._saved_len = len(msg.content)
+            self._write()
+
+    def _write(self) -> None:
+        """Save the reply as it stands. The first time here, on the GUI thread: it needs its row id
+        at once (a notice or the next message follows it) and is small. After that on a worker
+        (``ui/tasks.py``), one write at a time, the latest text winning: a long reply's final write
+        indexes it for search (~10-20 ms per 100 kB), and a WAL checkpoint can take ~8 ms."""
+        msg = self.message
+        if msg is None or self.recorder is None or not msg.content:
+            return
+        if msg.db_id is None:
+            self._say(self.recorder.save_reply(self.conv, msg))
+            self._save_deferred()
+            return
+        self._dirty = True
+        if self._write_task is None:
+            self._start_write()
+
+    def _start_write(self) -> None:
+        msg, recorder = self.message, self.recorder
+        self._dirty = False
+        if msg is None or recorder is None or msg.db_id is None:
+            return
+        from chatbot_gui.ui.tasks import runner
+
+        db_id, content, status, model = msg.db_id, msg.content, msg.status, msg.model
+        self._write_task = runner().run(lambda: recorder.update_in_background(db_id, content, status, model),
+                                        self._written, self._write_failed, name="save reply")
+
+    def _written(self, problem: str | None) -> None:
+        self._write_task = None
+        self._say(problem)
+        if self._dirty:
+            self._start_write()
+
+    def _write_failed(self, exc: BaseException) -> None:
+        self._written(f"This reply could not be saved ({type(exc).__name__}).")
+
+    def flush_saves(self, timeout: float = 5.0) -> None:
+        """Finish this reply's saves now, on this thread (quit, an export about to read the store)."""
+        task, self._write_task = self._write_task, None
+        if task is not None:
+            task.wait(timeout)
+            task.cancel()  # its outcome is handled here
+            self._dirty = True
+        msg = self.message
+        if self._dirty and msg is not None and msg.db_id is not None and self.recorder is not None:
+            self._dirty = False
+            self._say(self.recorder.update_in_background(msg.db_id, msg.content, msg.status, msg.model))
+
+    def defer_notice(self, notice: Message) -> None:
+        """Save ``notice`` (which follows this reply) once the reply has a row of its own."""
+        self._deferred.append(notice)
+
+    def _save_deferred(self) -> None:
+        if self.recorder is None or not self._deferred:
+            return
+        if self.message is not None and self.message.db_id is None and self.conv.find(self.message.id):
+            return  # the reply is not saved yet: the notice would land before it
+        notices, self._deferred = self._deferred, []
+        for notice in notices:
+            self._say(self.recorder.save_notice(self.conv, notice))
+
+    def _say(self, problem: str | None) -> None:
+        if problem:
+            self.saveProblem.emit(problem)
+
+    def _outcome(self, thread: CompletionThread, outcome: Outcome) -> None:
+        if thread is not self._thread:
+            return
+        self._flush_timer.stop()
+        self._flush()
+        self._thread = None
+        if outcome.model and self.message is not None:
+            self.message.model = outcome.model  # saved with the model the server says answered
+        phase = self.state.ended(outcome.status, outcome.error, outcome.finish_reason)
+        if phase is Phase.DONE:
+            self._finish(Status.COMPLETE)
+            notice = {"length": "The reply was cut off: it reached the maximum length.",
+                      "content_filter": "The server's content filter stopped this reply."}.get(
+                          outcome.finish_reason or "")
+            if notice and self.message is not None:
+                note = self.conv.add_notice(notice)
+                if self.recorder is not None:
+                    self._say(self.recorder.save_notice(self.conv, note))
+                self.noticeAdded.emit(note)
+        elif phase is Phase.STOPPED:
+            self._finish(Status.STOPPED)
+        else:
+            self._finish(Status.INTERRUPTED, announce=False)
+            assert self.state.error is not None
+            self.failed.emit(self.state.error)
+            if phase is Phase.WAITING:
+                self._shown_left = -1
+                self._tick_countdown()
+                self._tick.start()
+            self.changed.emit()
+
+    def _finish(self, status: Status, announce: bool = True) -> None:
+        self._save_timer.stop()
+        msg = self.message
+        if msg is None:
+            return
+        msg.status = status
+        if msg.content:
+            self._write()
+        else:
+            # Nothing arrived: no empty assistant turn is kept, and no empty heading is shown.
+            self.conv.remove(msg.id)
+            self.removed.emit(msg.id)
+        self._save_deferred()
+        self.ended.emit(msg)
+        if announce:
+            self.changed.emit()
+
+    def _tick_countdown(self) -> None:
+        if self.state.due():
+            self._tick.stop()
+            self.countdown.emit(0)
+            self.retry()
+            return
+        left = self.state.seconds_left()
+        if left != self._shown_left:
+            self._shown_left = left
+            self.countdown.emit(left)
+
+    def _thread_finished(self, thread: CompletionThread) -> None:
+        self._threads.discard(thread)
+        thread.deleteLater()
+
+    def shutdown(self) -> None:
+        """Stop, stop every thread this reply started, and finish its saves (quit)."""
+        self.stop()
+        self._tick.stop()
+        for thread in list(self._threads):
+            thread.stop()
+        self.flush_saves()
