@@ -25,7 +25,7 @@ for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_pro
 
 from benchmarks.common import Result, log  # noqa: E402 - after the sys.path fix above
 
-BENCHMARKS = ("stream", "streams3", "startup", "append", "history")
+BENCHMARKS = ("stream", "streams3", "startup", "append", "history", "render")
 #: Not in the default run: it builds the app four times (~4 minutes) and needs PyInstaller ('.[build]').
 EXTRA_BENCHMARKS = ("frozen",)
 
@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results: list[Result] = []
     # Start-up first: it runs in child processes and is least disturbed before this process grows.
-    for name in sorted(chosen, key=lambda b: ("frozen", "startup", "stream", "streams3", "append",
-                                              "history").index(b)):
+    order = ("frozen", "startup", "stream", "streams3", "append", "history", "render")
+    for name in sorted(chosen, key=order.index):
         if name == "frozen":
             from benchmarks import bench_frozen
 
@@ -110,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import bench_history
 
             results += bench_history.run(args.runs)
+        elif name == "render":
+            from benchmarks import bench_render
+
+            results += bench_render.run(args.runs)
     elapsed = time.perf_counter() - started
 
     print(table(results))

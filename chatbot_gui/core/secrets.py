@@ -35,7 +35,23 @@ def _no_keyring(why: str) -> str:
 
 
 class KeyStoreError(Exception):
-    """A keyring operation failed. The message is safe to show: it never contains the secret."""
+    """A keyring operation failed. The message is safe to show: it never contains the secret.
+
+    ``kind`` says what happened in one word, for short messages: "locked" (the keyring stayed locked:
+    its unlock prompt was cancelled, or access was refused), "unavailable" or "failed".
+    """
+
+    def __init__(self, message: str, kind: str = "failed") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _kind_of(exc: BaseException) -> str:
+    from keyring.errors import KeyringLocked, NoKeyringError
+
+    if isinstance(exc, KeyringLocked):
+        return "locked"
+    return "unavailable" if isinstance(exc, NoKeyringError) else "failed"
 
 
 class MemoryKeyring(KeyringBackend):
@@ -196,13 +212,13 @@ class KeyStore:
         backend = self._resolve() if keyring else None
         if backend is None:
             return None, ""
-        failure = ""
+        failure = kind = ""
         try:
             value = backend.get_password(self._service, user)
         except Exception as exc:  # noqa: BLE001 - any backend failure is said plainly
-            failure = self._fail(exc)
+            failure, kind = self._fail(exc), _kind_of(exc)
         if failure:
-            raise KeyStoreError(failure)
+            raise KeyStoreError(failure, kind)
         self._reason = ""
         self._cache[user] = value or None
         return (value, "keyring") if value else (None, "")

@@ -146,16 +146,22 @@ class SettingsController(QObject):
         from chatbot_gui.ui.tasks import TaskTimeout
 
         self._keyring_task = None
+        detail = ""
         if isinstance(exc, TaskTimeout):
-            text = (f"The system keyring did not answer within {KEYRING_TIMEOUT:g} s, so the saved key "
-                    "was not read.")
+            text = f"The system keyring did not answer within {KEYRING_TIMEOUT:g} s."
+        elif isinstance(exc, KeyStoreError) and exc.kind == "locked":
+            text = "The system keyring stayed locked, so the saved key was not read."
+            detail = str(exc)
         elif isinstance(exc, KeyStoreError):
-            text = f"The saved key could not be read: {exc}"
+            text = "The system keyring failed, so the saved key was not read."
+            detail = str(exc)
         else:
             text = f"The saved key could not be read ({type(exc).__name__})."
         self.apply_connection()
-        self.window.set_connection_label(f"{self._where()} · key not read (keyring)")
-        self.window.show_status(f"{text} Press “Try again” or open Settings.", 0)
+        self.window.set_connection_label(f"{self._where()} · key not read")
+        # One short line (the status bar cuts long ones); the keyring's full words are the tooltip.
+        self.window.show_status(f"{text} Try again?", 0)
+        self.window.keyring_retry_button.setToolTip(detail or text)
         self.window.keyring_retry_button.show()
 
     def _remember_key_saved(self) -> None:

@@ -1,0 +1,394 @@
+"""The message list's delegate: what a row (one message) holds, how it is rendered, laid out and drawn.
+
+As in KDE Ruqola's ``MessageListDelegate``: one cached document per block of the message (see
+``chatbot_gui.ui.render``), laid out for the column width when the row is first seen, drawn with the
+role's look (the user's turns in a bubble, the assistant's full width under a small label), code blocks
+on a panel with their language and a Copy button, the action bar under the message. Hit areas (buttons)
+are kept per row in row coordinates, so the view can find what was clicked and walk them by keyboard.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QRect, QRectF, Qt
+from PySide6.QtGui import QAbstractTextDocumentLayout, QColor, QFont, QFontMetrics, QPainter, QPalette, QTextCursor, QTextDocument
+
+if TYPE_CHECKING:
+    from chatbot_gui.ui.messages.view import MessagesView
+
+USER, ASSISTANT = "user", "assistant"
+ROLE_LABELS = {USER: "You", ASSISTANT: "Assistant"}
+#: Shown under a reply that finished without any text (instead of a bare label).
+EMPTY_REPLY = "The reply was empty."
+#: Column width in average characters (ChatGPT's reading column is about this wide).
+COLUMN_CHARS = 75
+#: Rendered documents are kept for at most this many messages (the rest keep only their height).
+CACHE_ROWS = 300
+ZOOM_MIN, ZOOM_MAX = -6, 12
+_PAD = 14  # vertical space above and below a message
+_BUBBLE_PAD = 10
+_CODE_HEAD = 26  # the bar with a code block's language and Copy button
+_CODE_PAD = 10
+_ACTION_H = 24
+_COALESCE_MS = 16
+#: Rendering work per event-loop pass while text floods in (the rest waits for the next pass).
+FLUSH_BUDGET_S = 0.003
+#: Rows rendered ahead of the screen, in each direction, while the view is idle.
+AHEAD = 4
+
+
+@dataclass
+class _Hit:
+    rect: QRect  # in row coordinates
+    action: str
+    label: str
+    piece: int = -1
+
+
+@dataclass
+class _Piece:
+    doc: QTextDocument
+    kind: str  # text, code, table, math, plain, reasoning
+    code: str = ""
+    language: str = ""
+    x: int = 0
+    y: int = 0
+    width: int = -1
+    height: int = 0
+    bottom: int = 0  # where the next block starts (row coordinates)
+    hit: _Hit | None = None  # a code block's Copy button
+
+
+@dataclass
+class _Row:
+    id: int
+    role: str
+    text: str
+    status: str = ""
+    version: int = 1
+    versions: int = 1
+    reasoning: str = ""
+    reasoning_seconds: float | None = None
+    expanded: bool = False
+    streaming: bool = False
+    pieces: list[_Piece] | None = None
+    stream: Any = None  # BlockStream while streaming
+    pending: deque = field(default_factory=deque)  # finished blocks not yet turned into documents
+    open_blocks: list | None = None  # the open block's latest rendering, shown once pending is empty
+    fed: int = -1  # len(text) last given to the stream
+    fed_final: bool = False
+    done: int = 0  # pieces[:done] are finished blocks of a streaming reply
+    answer_start: int = 0  # where the answer starts in pieces (after reasoning)
+    height: int = 0
+    measured: bool = False
+    hits: list[_Hit] = field(default_factory=list)
+    bubble: QRect | None = None
+
+
+_SAMPLE = "the quick brown fox jumps over a lazy dog, THEN 42 more "
+
+
+def char_width(font: QFont) -> float:
+    """The average width of a character of prose in ``font``."""
+    return QFontMetrics(font).horizontalAdvance(_SAMPLE) / len(_SAMPLE)
+
+
+def render_module() -> Any:
+    # Imported on first use: markdown-it-py and Pygments never load before the first paint.
+    from chatbot_gui.ui.render import document, markdown_html
+
+    return markdown_html, document
+
+
+class MessageDelegate:
+    """Renders, lays out and paints rows for a ``MessagesView`` (the view owns the rows and says when)."""
+
+    def __init__(self, view: MessagesView) -> None:
+        self.view = view
+
+    def _answer(self, row: _Row) -> str:
+        if row.role != ASSISTANT:
+            return row.text
+        md, _ = render_module()
+        return md.split_reasoning(row.text).answer
+
+    def _estimate(self, row: _Row, per_line: int = 0) -> int:
+        """A row's height before it is rendered: from its length (exact once it is seen)."""
+        char_w, line = self.view._font_metrics()
+        if not per_line:
+            per_line = max(20, int(self.view._column()[1] / char_w))
+        lines = len(row.text) / per_line + row.text.count("\n") * 0.6 + 1
+        extra = line if row.role == ASSISTANT else 2 * _BUBBLE_PAD
+        return int(lines * line) + 2 * _PAD + _ACTION_H + extra
+
+    def _piece_text(self, piece: _Piece) -> str:
+        return piece.code if piece.kind == "code" else piece.doc.toPlainText()
+
+    def _block_piece(self, block: Any, font: QFont) -> _Piece:
+        _, doc = render_module()
+        if block.kind == "code":
+            return _Piece(doc.block_document(block, font), "code", block.code, block.language)
+        return _Piece(doc.block_document(block, font), block.kind)
+
+    def _update_stream(self, row: _Row, final: bool = False, until: float = 0.0) -> int:
+        """Renders what is new in a streaming reply: blocks that became finished (once each) and
+        the open last block (again). Stops turning finished blocks into documents at ``until``
+        (``time.perf_counter()``; at least one per call), so a flood of text is shown over several
+        event-loop passes instead of blocking one. Returns the index of the first changed block."""
+        md, _ = render_module()
+        assert row.pieces is not None
+        if row.stream is None:
+            row.stream = md.BlockStream(self.view._resolved_theme())
+            row.pieces = row.pieces[: row.answer_start]
+            row.done = row.answer_start
+            row.pending.clear()
+            row.fed = -1
+        if row.fed != len(row.text) or (final and not row.fed_final):
+            split = md.split_reasoning(row.text)
+            finished, open_ = row.stream.feed_deferred(split.answer, final=final)
+            row.pending.extend(finished)
+            row.open_blocks = open_
+            row.fed = len(row.text)
+            row.fed_final = final
+        font = self.view.content_font()
+        first_changed = len(row.pieces)
+        converted = False
+        while row.pending and (not converted or time.perf_counter() < until):
+            if not converted:
+                del row.pieces[row.done:]  # the open block shown so far is among these
+                first_changed = row.done
+                converted = True
+            row.pieces.append(self._block_piece(row.pending.popleft()(), font))
+            row.done += 1
+        if not row.pending and row.open_blocks is not None:
+            first_changed = min(first_changed, row.done)
+            del row.pieces[row.done:]
+            row.pieces += [self._block_piece(b, font) for b in row.open_blocks]
+            row.open_blocks = None
+        if row.fed_final and not row.pending:
+            row.stream = None
+        return first_changed
+
+    def _layout_row(self, row: _Row, start: int = 0) -> int:
+        """Positions a rendered row's documents and hit areas; returns its height. ``start``: the
+        blocks before it are laid out already and unchanged (a streaming reply's finished ones)."""
+        assert row.pieces is not None
+        x0, width = self.view._column()
+        fm = QFontMetrics(self.view.content_font())
+        line = fm.lineSpacing()
+        gap = int(line * 0.6)
+        y = _PAD
+        hits: list[_Hit] = []
+        row.bubble = None
+        if row.role == ASSISTANT:
+            y += line  # the role label
+            reasoning = row.reasoning or self._reasoning_text(row)
+            if reasoning or self._thinking(row):
+                label = self._reasoning_label(row)
+                hits.append(_Hit(QRect(0, y, fm.horizontalAdvance(label) + 8, line), "toggle_reasoning", label))
+                y += line + gap // 2
+        if not row.measured or start <= 0 or start > len(row.pieces) or row.role == USER:
+            start = 0
+        elif start > 0:
+            y = row.pieces[start - 1].bottom
+        for j in range(start, len(row.pieces)):
+            piece = row.pieces[j]
+            piece.hit = None
+            if row.role == USER:
+                inner = int(width * 0.8) - 2 * _BUBBLE_PAD
+                if piece.width != inner:
+                    piece.doc.setTextWidth(inner)
+                    piece.width = inner
+                ideal = min(inner, math.ceil(piece.doc.idealWidth()))
+                piece.doc.setTextWidth(ideal)
+                piece.width = ideal
+                piece.height = math.ceil(piece.doc.size().height())
+                bw = ideal + 2 * _BUBBLE_PAD
+                row.bubble = QRect(width - bw, y, bw, piece.height + 2 * _BUBBLE_PAD)
+                piece.x, piece.y = width - bw + _BUBBLE_PAD, y + _BUBBLE_PAD
+                y += piece.height + 2 * _BUBBLE_PAD + gap
+                piece.bottom = y
+                continue
+            inner = width - (2 * _CODE_PAD if piece.kind == "code" else 0) - (16 if piece.kind == "reasoning" else 0)
+            if piece.width != inner:
+                piece.doc.setTextWidth(inner)
+                piece.width = inner
+            piece.height = math.ceil(piece.doc.size().height())
+            if piece.kind == "code":
+                copy_w = fm.horizontalAdvance("Copy") + 16
+                piece.hit = _Hit(QRect(width - copy_w - 4, y + 2, copy_w, _CODE_HEAD - 4), "copy_code", "Copy", j)
+                piece.x, piece.y = _CODE_PAD, y + _CODE_HEAD + _CODE_PAD
+                y += _CODE_HEAD + piece.height + 2 * _CODE_PAD + gap
+            else:
+                piece.x = 16 if piece.kind == "reasoning" else 0
+                piece.y = y
+                y += piece.height + gap
+            piece.bottom = y
+        if row.pieces:
+            y = row.pieces[-1].bottom
+            hits += [p.hit for p in row.pieces if p.hit is not None]
+        if row.status:
+            y += line
+        # The action bar.
+        ax = 0 if row.role == ASSISTANT else None
+        labels = self._actions(row)
+        widths = [fm.horizontalAdvance(label) + 14 for _, label in labels]
+        total = sum(widths)
+        ax = 0 if row.role == ASSISTANT else width - total
+        for (action, label), w in zip(labels, widths):
+            hits.append(_Hit(QRect(ax, y, w, _ACTION_H - 2), action, label))
+            ax += w
+        y += _ACTION_H + _PAD
+        row.hits = hits
+        row.measured = True
+        return y
+
+    def _actions(self, row: _Row) -> list[tuple[str, str]]:
+        acts: list[tuple[str, str]] = []
+        if row.versions > 1:
+            acts += [("previous_version", "‹"), ("version", f"{row.version}/{row.versions}"),
+                     ("next_version", "›")]
+        acts.append(("copy", "Copy"))
+        if row.role == ASSISTANT:
+            acts.append(("copy_markdown", "Copy Markdown"))
+            acts.append(("regenerate", "Regenerate"))
+        else:
+            acts.append(("edit", "Edit"))
+        acts.append(("delete", "Delete"))
+        return acts
+
+    def _reasoning_text(self, row: _Row) -> str:
+        if row.role != ASSISTANT or "<think" not in row.text[:64].lower():
+            return ""
+        md, _ = render_module()
+        return md.split_reasoning(row.text).reasoning
+
+    def _thinking(self, row: _Row) -> bool:
+        if row.role != ASSISTANT or "<think" not in row.text[:64].lower():
+            return False
+        md, _ = render_module()
+        return md.split_reasoning(row.text).thinking
+
+    def _reasoning_label(self, row: _Row) -> str:
+        arrow = "▾" if row.expanded else "▸"
+        if self._thinking(row):
+            return f"{arrow} Thinking…"
+        if row.reasoning_seconds is not None:
+            return f"{arrow} Thought for {round(row.reasoning_seconds)} s"
+        return f"{arrow} Reasoning"
+
+    def _paint_row(self, p: QPainter, row: _Row, k: int, c: dict[str, str], rng: Any,
+                   font: QFont, small: QFont, fm: QFontMetrics, shown: tuple[int, int]) -> None:
+        """Draws one row; ``shown`` is the part of it on screen (row coordinates): a long reply
+        draws only the blocks there."""
+        assert row.pieces is not None
+        shown_top, shown_bottom = shown
+        x0, width = self.view._column()
+        muted, text = QColor(c["muted"]), QColor(c["text"])
+        if row.role == ASSISTANT:
+            p.setFont(small)
+            p.setPen(muted)
+            p.drawText(QRect(0, _PAD, width, fm.lineSpacing()), Qt.AlignmentFlag.AlignVCenter, ROLE_LABELS[ASSISTANT])
+        if row.bubble is not None:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(c["bubble"]))
+            p.drawRoundedRect(QRectF(row.bubble), 14, 14)
+        first = 0
+        if len(row.pieces) > 8:  # find the first block on screen (blocks are in y order)
+            first = max(0, bisect.bisect_left(row.pieces, shown_top, key=lambda q: q.bottom))
+        for j in range(first, len(row.pieces)):
+            piece = row.pieces[j]
+            if piece.y - _CODE_HEAD - _CODE_PAD > shown_bottom:
+                break
+            if piece.kind == "code":
+                box = QRectF(0, piece.y - _CODE_HEAD - _CODE_PAD, width, piece.height + _CODE_HEAD + 2 * _CODE_PAD)
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(QColor(c["code_bg"]))
+                p.drawRoundedRect(box, 8, 8)
+                p.setBrush(QColor(c["code_head"]))
+                p.drawRoundedRect(QRectF(0, box.top(), width, _CODE_HEAD), 8, 8)
+                p.setFont(small)
+                p.setPen(muted)
+                p.drawText(QRectF(_CODE_PAD, box.top(), width, _CODE_HEAD), Qt.AlignmentFlag.AlignVCenter, piece.language or "text")
+            ctx = QAbstractTextDocumentLayout.PaintContext()
+            pal = ctx.palette
+            pal.setColor(QPalette.ColorRole.Text, muted if piece.kind == "reasoning" else text)
+            pal.setColor(QPalette.ColorRole.Link, QColor(c["link"]))
+            ctx.palette = pal
+            sel = self._piece_selection(rng, k, j, piece)
+            if sel is not None:
+                s = QAbstractTextDocumentLayout.Selection()
+                cur = QTextCursor(piece.doc)
+                cur.setPosition(sel[0])
+                cur.setPosition(sel[1], QTextCursor.MoveMode.KeepAnchor)
+                s.cursor = cur
+                fmt = s.format
+                fmt.setBackground(QColor(c["selection"]))
+                s.format = fmt
+                ctx.selections = [s]
+            p.save()
+            p.translate(piece.x, piece.y)
+            piece.doc.documentLayout().draw(p, ctx)
+            p.restore()
+        p.setFont(small)
+        if row.status:
+            p.setPen(QColor(c["error"]) if row.status.lower().startswith(("error", "failed")) else muted)
+            y = (row.hits[-1].rect.top() if row.hits else row.height) - fm.lineSpacing()
+            p.drawText(QRect(0, y, width, fm.lineSpacing()), Qt.AlignmentFlag.AlignVCenter, row.status)
+        focus = self.view._current == row.id and self.view.hasFocus()
+        for n, hit in enumerate(row.hits):
+            if hit.rect.bottom() < shown_top or hit.rect.top() > shown_bottom:
+                continue
+            p.setPen(QColor(c["link"]) if hit.action in ("copy_code", "toggle_reasoning") else muted)
+            p.drawText(hit.rect, Qt.AlignmentFlag.AlignCenter, hit.label)
+            if focus and n == self.view._current_hit:
+                p.setPen(QColor(c["focus"]))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRoundedRect(QRectF(hit.rect).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
+        if focus and self.view._current_hit < 0:
+            p.setPen(QColor(c["focus"]))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRoundedRect(QRectF(-6, 4, width + 12, row.height - 8), 8, 8)
+
+    @staticmethod
+    def _piece_selection(rng: Any, k: int, j: int, piece: _Piece) -> tuple[int, int] | None:
+        if rng is None:
+            return None
+        (r0, p0, c0), (r1, p1, c1) = rng
+        if (k, j) < (r0, p0) or (k, j) > (r1, p1):
+            return None
+        a = c0 if (k, j) == (r0, p0) else 0
+        b = c1 if (k, j) == (r1, p1) else piece.doc.characterCount() - 1
+        return (a, b) if b > a else None
+
+    def _render(self, row: _Row) -> None:
+        """Renders a row's documents (the view decides when, and how many to keep)."""
+        md, doc = render_module()
+        font = self.view.content_font()
+        theme = self.view._resolved_theme()
+        pieces: list[_Piece] = []
+        if row.role != ASSISTANT:
+            pieces.append(_Piece(doc.plain_document(row.text, font), "plain"))
+            row.answer_start = 0
+        else:
+            split = md.split_reasoning(row.text)
+            reasoning = row.reasoning or split.reasoning
+            if reasoning and row.expanded:
+                rdoc = doc.plain_document(reasoning, font)
+                pieces.append(_Piece(rdoc, "reasoning"))
+            row.answer_start = len(pieces)
+            if row.streaming or row.stream is not None:
+                row.pieces = pieces
+                row.stream = None
+                self._update_stream(row, final=row.fed_final, until=math.inf)
+                pieces = row.pieces
+            else:
+                pieces += [self._block_piece(b, font) for b in md.render_blocks(split.answer, theme)]
+                row.done = len(pieces)
+        row.pieces = pieces

@@ -1,0 +1,894 @@
+"""The message list: a chat's messages in a centred column, each rendered once and laid out when seen.
+
+Model/view in the manner of KDE Ruqola's message list: the messages are rows addressed by id; a
+delegate (``rows.MessageDelegate``) renders and draws a row from its cached documents (one per
+top-level Markdown block, see ``chatbot_gui.ui.render``); text selection runs from (row, block, char)
+to (row, block, char) across messages; per-message actions are drawn by the delegate and reachable
+by keyboard.
+
+Why not ``QListView``: with variable row heights, QListView lays out *every* row again whenever one
+row's height changes (measured: 58 ms per change with 10,000 rows, calling the Python ``sizeHint``
+10,013 times), and a streaming reply changes its height many times a second. This view keeps the row
+tops in one list (bisect to find what is visible; a change re-adds tops only from the changed row
+down), so a streamed delta costs the same with 2 or 10,000 messages, and rows nobody scrolled to are
+never rendered: their height is estimated from their length until they are first seen.
+
+Signals (all carry the message id):
+    regenerateRequested(int), editRequested(int), deleteRequested(int)
+    versionRequested(int, int): the user asked for version N (1-based) of the message
+    linkActivated(str): a safe link (http, https, mailto) was clicked and handed to the system browser
+    copied(str): text was put on the clipboard (a message, a selection or a code block)
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import time
+from collections import OrderedDict
+from typing import Any
+
+from PySide6.QtCore import QPoint, QPointF, QRect, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDesktopServices,
+    QFont,
+    QFontMetrics,
+    QGuiApplication,
+    QKeySequence,
+    QPainter,
+    QPalette,
+    QTextCursor,
+)
+from PySide6.QtWidgets import QAbstractScrollArea, QMenu, QWidget
+
+from chatbot_gui.ui.messages.rows import (
+    AHEAD,
+    ASSISTANT,
+    CACHE_ROWS,
+    COLUMN_CHARS,
+    EMPTY_REPLY,
+    FLUSH_BUDGET_S,
+    ROLE_LABELS,
+    USER,
+    ZOOM_MAX,
+    ZOOM_MIN,
+    MessageDelegate,
+    _Hit,
+    _Row,
+    _CODE_HEAD,
+    _COALESCE_MS,
+    _PAD,
+    char_width,
+    render_module,
+)
+
+__all__ = ["ASSISTANT", "EMPTY_REPLY", "USER", "MessagesView"]
+
+
+class MessagesView(QAbstractScrollArea):
+    """A chat's messages, addressed by id. Holds no chat state beyond what it is told to show."""
+
+    regenerateRequested = Signal(int)
+    editRequested = Signal(int)
+    deleteRequested = Signal(int)
+    versionRequested = Signal(int, int)
+    linkActivated = Signal(str)
+    copied = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, theme: str = "light") -> None:
+        super().__init__(parent)
+        self._rows: list[_Row] = []
+        self._index: dict[int, int] = {}
+        self._tops: list[int] = [0]
+        self._cache: OrderedDict[int, None] = OrderedDict()
+        self._dirty: set[int] = set()
+        self._theme = theme
+        self._zoom = 0
+        self._base_font = QFont(self.font())
+        self._font_cache: tuple[int, QFont, float, int] | None = None
+        self._painting = False
+        self._width = 0
+        self._stick = True  # follow the end while at the end
+        self._sel_anchor: tuple[int, int, int] | None = None  # (message id, piece, char)
+        self._sel_end: tuple[int, int, int] | None = None
+        self._pressed_anchor = ""
+        self._pressed_hit: tuple[int, str, int] | None = None
+        self._current = -1  # keyboard: the current message id (-1: none)
+        self._current_hit = -1
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(_COALESCE_MS)
+        self._timer.timeout.connect(self._flush)
+        self._ahead = QTimer(self)
+        self._ahead.setSingleShot(True)
+        self._ahead.setInterval(0)
+        self._ahead.timeout.connect(self._render_ahead)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.viewport().setMouseTracking(True)
+        self.verticalScrollBar().setSingleStep(40)
+        self.delegate = MessageDelegate(self)
+        self.setAccessibleName("Messages")
+        self._apply_theme()
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._scheme_changed)
+
+    def _scheme_changed(self, *_args: Any) -> None:
+        if self._theme == "system":
+            self.set_theme("system")
+
+    # -- public API (addressed by message id) ---------------------------------------------------------
+    def add_message(self, message_id: int, role: str, text: str, *, streaming: bool = False,
+                    status: str = "", version: int = 1, versions: int = 1) -> None:
+        """Adds a message at the end (``streaming``: more text will come with ``append_text``)."""
+        if message_id in self._index:
+            raise ValueError(f"message {message_id} is already shown")
+        row = _Row(message_id, role, text, status=status, version=version, versions=versions,
+                   streaming=streaming and role == ASSISTANT)
+        self._index[message_id] = len(self._rows)
+        self._rows.append(row)
+        row.height = self.delegate._estimate(row)
+        self._relayout_from(len(self._rows) - 1)
+
+    def set_messages(self, messages: list[tuple[int, str, str]]) -> None:
+        """Replaces everything with ``(id, role, text)`` messages (opening a chat); nothing is
+        rendered until it is scrolled into view, so this costs microseconds per message."""
+        self._drop_all()
+        self._rows = [_Row(i, role, text) for i, role, text in messages]
+        self._index = {row.id: k for k, row in enumerate(self._rows)}
+        self._sel_anchor = self._sel_end = None
+        self._current, self._current_hit = -1, -1
+        per_line = self._per_line()
+        heights = [self.delegate._estimate(row, per_line) for row in self._rows]
+        for row, h in zip(self._rows, heights):
+            row.height = h
+        self._tops = list(itertools.accumulate(heights, initial=0))
+        self._stick = True
+        self._relayout_from(0)
+
+    def append_text(self, message_id: int, delta: str) -> None:
+        """Adds streamed text to a message; shown at the next coalescing tick (~16 ms)."""
+        row = self._row(message_id)
+        row.text += delta
+        self._dirty.add(message_id)
+        if not self._timer.isActive():
+            self._timer.start(_COALESCE_MS)
+
+    def set_text(self, message_id: int, text: str) -> None:
+        """Replaces a message's text (an edit, another version); rendered again from scratch."""
+        row = self._row(message_id)
+        row.text = text
+        row.stream = None
+        self._invalidate(row)
+
+    def finish(self, message_id: int, status: str = "") -> None:
+        """The message is complete: its last block is rendered as finished; ``status`` is shown
+        under it ("Stopped", "Interrupted", ...)."""
+        row = self._row(message_id)
+        row.streaming = False
+        if not status and row.role == ASSISTANT and not self.delegate._answer(row).strip():
+            status = EMPTY_REPLY
+        row.status = status
+        self._dirty.discard(message_id)
+        if row.pieces is not None:
+            until = time.perf_counter() + FLUSH_BUDGET_S
+            self._measure(row, force=True, start=self.delegate._update_stream(row, final=True, until=until))
+            if row.pending:
+                self._dirty.add(message_id)
+                self._timer.start(0)
+        else:
+            self._invalidate(row)
+
+    def set_status(self, message_id: int, status: str) -> None:
+        row = self._row(message_id)
+        row.status = status
+        self._measure(row, force=True)
+
+    def set_versions(self, message_id: int, version: int, versions: int) -> None:
+        """Shows "‹ version/versions ›" under the message."""
+        row = self._row(message_id)
+        row.version, row.versions = version, versions
+        self._measure(row, force=True)
+
+    def set_reasoning(self, message_id: int, text: str, seconds: float | None = None) -> None:
+        """The reasoning a server streamed for this reply (``reasoning_content``), shown collapsed."""
+        row = self._row(message_id)
+        row.reasoning = text
+        row.reasoning_seconds = seconds
+        self._invalidate(row)
+
+    def remove_message(self, message_id: int) -> None:
+        k = self._index.pop(message_id)
+        row = self._rows.pop(k)
+        self._cache.pop(row.id, None)
+        self._dirty.discard(row.id)
+        self._index = {r.id: i for i, r in enumerate(self._rows)}
+        for ref in (self._sel_anchor, self._sel_end):
+            if ref and ref[0] == message_id:
+                self._sel_anchor = self._sel_end = None
+        if self._current == message_id:
+            self._current, self._current_hit = -1, -1
+        self._relayout_from(k)
+
+    def message_ids(self) -> list[int]:
+        return [row.id for row in self._rows]
+
+    def text_of(self, message_id: int) -> str:
+        return self._row(message_id).text
+
+    def accessible_text(self, message_id: int) -> str:
+        """What a screen reader says for a message: its role, its text, its state."""
+        row = self._row(message_id)
+        parts = [f"{ROLE_LABELS.get(row.role, row.role)}: {self.delegate._answer(row)}"]
+        if row.status:
+            parts.append(row.status)
+        if row.versions > 1:
+            parts.append(f"version {row.version} of {row.versions}")
+        return ". ".join(parts)
+
+    def plain_text(self, message_id: int) -> str:
+        """The message as plain text: rendered Markdown's text, code blocks exactly."""
+        row = self._row(message_id)
+        self._ensure(row)
+        assert row.pieces is not None
+        return "\n\n".join(self.delegate._piece_text(p) for p in row.pieces[row.answer_start:])
+
+    def copy_message(self, message_id: int, markdown: bool = False) -> None:
+        text = self.delegate._answer(self._row(message_id)) if markdown else self.plain_text(message_id)
+        self._to_clipboard(text)
+
+    def chat_markdown(self) -> str:
+        """The whole chat as Markdown ("Copy chat"): each turn under its role, reasoning left out."""
+        parts = []
+        for row in self._rows:
+            label = ROLE_LABELS.get(row.role, row.role)
+            parts.append(f"**{label}:**\n\n{self.delegate._answer(row).strip()}")
+        return "\n\n".join(parts) + "\n"
+
+    def copy_chat(self) -> None:
+        self._to_clipboard(self.chat_markdown())
+
+    def code_blocks(self, message_id: int) -> list[tuple[str, str]]:
+        """(language, code) of each code block of the message, in order."""
+        row = self._row(message_id)
+        self._ensure(row)
+        assert row.pieces is not None
+        return [(p.language, p.code) for p in row.pieces if p.kind == "code"]
+
+    def copy_code(self, message_id: int, n: int) -> None:
+        """Copies the ``n``-th code block of the message, exactly."""
+        self._to_clipboard(self.code_blocks(message_id)[n][1])
+
+    # -- selection ---------------------------------------------------------------------------------
+    def select(self, start: tuple[int, int, int], end: tuple[int, int, int]) -> None:
+        """Selects from (message id, block, char) to (message id, block, char)."""
+        self._sel_anchor, self._sel_end = start, end
+        self.viewport().update()
+
+    def select_all(self) -> None:
+        if not self._rows:
+            return
+        last = self._rows[-1]
+        self._ensure(last)
+        assert last.pieces is not None
+        n = len(last.pieces) - 1
+        end_char = last.pieces[n].doc.characterCount() - 1 if n >= 0 else 0
+        self.select((self._rows[0].id, 0, 0), (last.id, max(n, 0), end_char))
+
+    def selected_text(self) -> str:
+        rng = self._selection_range()
+        if rng is None:
+            return ""
+        (r0, p0, c0), (r1, p1, c1) = rng
+        out: list[str] = []
+        for k in range(r0, r1 + 1):
+            row = self._rows[k]
+            self._ensure(row)
+            assert row.pieces is not None
+            first = p0 if k == r0 else 0
+            last = p1 if k == r1 else len(row.pieces) - 1
+            parts: list[str] = []
+            for j in range(first, last + 1):
+                piece = row.pieces[j]
+                a = c0 if (k, j) == (r0, p0) else 0
+                b = c1 if (k, j) == (r1, p1) else piece.doc.characterCount() - 1
+                if b <= a:
+                    continue
+                cursor = QTextCursor(piece.doc)
+                cursor.setPosition(a)
+                cursor.setPosition(b, QTextCursor.MoveMode.KeepAnchor)
+                parts.append(cursor.selection().toPlainText())
+            if parts:
+                out.append("\n\n".join(parts))
+        return "\n\n".join(out)
+
+    def copy_selection(self) -> None:
+        text = self.selected_text()
+        if text:
+            self._to_clipboard(text)
+
+    # -- appearance -------------------------------------------------------------------------------
+    def set_theme(self, theme: str) -> None:
+        """"light", "dark" or "system" (follows the platform's colour scheme)."""
+        self._theme = theme
+        self._apply_theme()
+        for row in self._rows:
+            if row.pieces is not None:
+                self._invalidate(row, relayout=False)
+        self._relayout_from(0)
+
+    def theme(self) -> str:
+        return self._resolved_theme()
+
+    def zoom(self, steps: int) -> None:
+        """Font zoom by ``steps`` points from the current size (0 steps: no change)."""
+        self.set_zoom(self._zoom + steps)
+
+    def set_zoom(self, level: int) -> None:
+        self._zoom = max(ZOOM_MIN, min(ZOOM_MAX, level))
+        self._font_cache = None
+        self._width = 0  # every height changes
+        for row in self._rows:
+            row.pieces = None
+            row.stream = None
+            row.measured = False
+        self._cache.clear()
+        self._relayout_from(0, reestimate=True)
+
+    def zoom_level(self) -> int:
+        return self._zoom
+
+    def content_font(self) -> QFont:
+        if self._font_cache is None or self._font_cache[0] != self._zoom:
+            font = QFont(self._base_font)
+            size = font.pointSizeF() if font.pointSizeF() > 0 else 10.0
+            # One point above the interface's font: replies are read at length.
+            font.setPointSizeF(max(4.0, size + 1 + self._zoom))
+            self._font_cache = (self._zoom, font, char_width(font), QFontMetrics(font).lineSpacing())
+        return self._font_cache[1]
+
+    def _font_metrics(self) -> tuple[float, int]:
+        """(average character width, line spacing) of the content font."""
+        self.content_font()
+        assert self._font_cache is not None
+        return self._font_cache[2], self._font_cache[3]
+
+    def colors(self) -> dict[str, str]:
+        md, _ = render_module()
+        return md.THEMES[self._resolved_theme()]
+
+    # -- internals: rows and rendering --------------------------------------------------------------
+    def _row(self, message_id: int) -> _Row:
+        return self._rows[self._index[message_id]]
+
+    def _resolved_theme(self) -> str:
+        if self._theme == "system":
+            scheme = QGuiApplication.styleHints().colorScheme()
+            return "dark" if scheme == Qt.ColorScheme.Dark else "light"
+        return self._theme
+
+    def _apply_theme(self) -> None:
+        md, _ = render_module()  # (cheap: the Markdown libraries load only when a block renders)
+        bg = md.THEMES[self._resolved_theme()]["background"]
+        pal = self.viewport().palette()
+        pal.setColor(QPalette.ColorRole.Base, QColor(bg))
+        pal.setColor(QPalette.ColorRole.Window, QColor(bg))
+        self.viewport().setPalette(pal)
+        self.viewport().setAutoFillBackground(True)
+        self.viewport().update()
+
+    def _column(self) -> tuple[int, int]:
+        """(left x, width) of the reading column in the viewport."""
+        vw = max(100, self.viewport().width())
+        want = int(self._font_metrics()[0] * COLUMN_CHARS) + 2 * _PAD
+        width = min(vw - 2 * _PAD, want)
+        return (vw - width) // 2, width
+
+    def _per_line(self) -> int:
+        return max(20, int(self._column()[1] / self._font_metrics()[0]))
+
+    def _drop_all(self) -> None:
+        self._cache.clear()
+        self._dirty.clear()
+
+    def _invalidate(self, row: _Row, relayout: bool = True) -> None:
+        row.pieces = None
+        row.stream = None
+        row.pending.clear()
+        row.open_blocks = None
+        row.fed, row.fed_final = -1, False
+        row.measured = False
+        self._cache.pop(row.id, None)
+        if relayout:
+            self._measure(row, force=True)
+
+    def _layout_row(self, row: _Row, start: int = 0) -> int:
+        return self.delegate._layout_row(row, start)
+
+    def _ensure(self, row: _Row) -> None:
+        """Renders a row's documents if it has none (and keeps at most CACHE_ROWS rows rendered)."""
+        if row.pieces is not None:
+            self._cache.move_to_end(row.id, last=True) if row.id in self._cache else None
+            return
+        self.delegate._render(row)
+        row.measured = False
+        self._cache[row.id] = None
+        while len(self._cache) > CACHE_ROWS:
+            old, _ = self._cache.popitem(last=False)
+            k = self._index.get(old)
+            if k is not None and not self._rows[k].streaming and self._rows[k].stream is None:
+                self._rows[k].pieces = None  # its height stays; documents come back when seen
+
+    def _flush(self) -> None:
+        until = time.perf_counter() + FLUSH_BUDGET_S
+        dirty, self._dirty = self._dirty, set()
+        for message_id in dirty:
+            k = self._index.get(message_id)
+            if k is None:
+                continue
+            row = self._rows[k]
+            if row.pieces is None:
+                # Not rendered yet (not on screen): only its estimated height moves.
+                self._measure(row, force=True)
+                continue
+            if row.stream is None and not row.streaming:
+                self._invalidate(row)
+                continue
+            self._measure(row, force=True, start=self.delegate._update_stream(row, final=row.fed_final, until=until))
+            if row.pending:
+                self._dirty.add(message_id)
+        if self._dirty:
+            self._timer.start(0)  # the rest in the next pass, after input and timers had their turn
+
+    def rendering_pending(self) -> bool:
+        """Whether streamed text is still waiting to be shown (benchmarks wait for this)."""
+        return bool(self._dirty) or self._timer.isActive()
+
+    # -- layout -------------------------------------------------------------------------------------
+    def _measure(self, row: _Row, force: bool = False, start: int = 0) -> None:
+        """Brings a row's height up to date (rendered: exact; not rendered: estimated)."""
+        k = self._index[row.id]
+        dirty_y = None
+        if row.pieces is not None:
+            height = self.delegate._layout_row(row, start)
+            if 0 < start <= len(row.pieces):
+                dirty_y = self._tops[k] + row.pieces[start - 1].bottom
+        else:
+            height = self.delegate._estimate(row)
+        if height != row.height or force:
+            row.height = height
+            self._relayout_from(k, dirty_y=dirty_y)
+
+    def _relayout_from(self, k: int, reestimate: bool = False, dirty_y: int | None = None) -> None:
+        """Row tops from row ``k`` down; keeps the view at the end while following it.
+
+        Only what changed is painted again: content from ``dirty_y`` (content coordinates; default:
+        row ``k``'s top) down. When following the end, the pixels above move up by a scroll (a copy)
+        instead of being drawn again, so a streamed delta costs a strip of painting, not a screen.
+        """
+        if reestimate:
+            per_line = self._per_line()
+            for row in self._rows:
+                row.height = self.delegate._estimate(row, per_line)
+            k = 0
+        heights = [row.height for row in self._rows[k:]]
+        start = self._tops[k] if k < len(self._tops) else 0
+        del self._tops[k:]
+        self._tops.extend(itertools.accumulate(heights, initial=start))
+        bar = self.verticalScrollBar()
+        before = bar.value()
+        self._update_scrollbar()
+        vp = self.viewport()
+        dy = bar.value() - before
+        if self._painting or reestimate or abs(dy) >= vp.height():
+            vp.update()
+            return
+        if dy:
+            vp.scroll(0, -dy)
+        y = (self._tops[k] if dirty_y is None else dirty_y) - bar.value()
+        if y < vp.height():
+            y = max(0, y)
+            vp.update(QRect(0, y, vp.width(), vp.height() - y))
+
+    def _update_scrollbar(self) -> None:
+        bar = self.verticalScrollBar()
+        total = self._tops[-1]
+        page = self.viewport().height()
+        bar.blockSignals(True)
+        bar.setRange(0, max(0, total - page))
+        bar.setPageStep(page)
+        if self._stick:
+            bar.setValue(bar.maximum())
+        bar.blockSignals(False)
+
+    def _visible_rows(self) -> range:
+        top = self.verticalScrollBar().value()
+        bottom = top + self.viewport().height()
+        first = max(0, bisect.bisect_right(self._tops, top) - 1)
+        last = min(len(self._rows), bisect.bisect_left(self._tops, bottom))
+        return range(first, last)
+
+    def _prepare_visible(self) -> None:
+        """Renders and measures what is on screen; rows above that change height keep the view
+        steady (the scroll position moves with them)."""
+        x0, width = self._column()
+        if width != self._width:
+            self._width = width
+            for row in self._rows:
+                row.measured = False
+        for _ in range(4):
+            if not self._measure_rows(self._visible_rows()):
+                break
+
+    def _measure_rows(self, rows: Any) -> bool:
+        """Renders and lays out the given row indexes; one relayout for all. True if any moved."""
+        bar = self.verticalScrollBar()
+        top = bar.value()
+        first_changed = -1
+        shift_above = 0
+        for k in rows:
+            row = self._rows[k]
+            if row.pieces is not None and row.measured:
+                continue
+            self._ensure(row)
+            old = row.height
+            row.height = self.delegate._layout_row(row)
+            if row.height != old:
+                first_changed = k if first_changed < 0 else min(first_changed, k)
+                if self._tops[k] < top:
+                    shift_above += row.height - old
+        if first_changed < 0:
+            return False
+        self._relayout_from(first_changed)
+        if shift_above and not self._stick:
+            bar.blockSignals(True)
+            bar.setValue(top + shift_above)
+            bar.blockSignals(False)
+        return True
+
+    def _render_ahead(self) -> None:
+        """While idle, renders a few rows above and below the screen, one per event-loop pass, so
+        scrolling finds them ready (each pass costs one message: a few milliseconds)."""
+        visible = self._visible_rows()
+        above = range(visible.start - 1, max(-1, visible.start - 1 - AHEAD), -1)
+        below = range(visible.stop, min(len(self._rows), visible.stop + AHEAD))
+        for k in (x for pair in itertools.zip_longest(above, below) for x in pair if x is not None):
+            row = self._rows[k]
+            if row.pieces is None or not row.measured:
+                self._measure_rows([k])
+                self._ahead.start()
+                return
+
+    # -- painting -----------------------------------------------------------------------------------
+    def paintEvent(self, event: Any) -> None:  # noqa: N802
+        self._painting = True
+        try:
+            self._prepare_visible()
+            self._paint(event.rect())
+        finally:
+            self._painting = False
+        if not self._ahead.isActive():
+            self._ahead.start()
+
+    def _paint(self, area: QRect) -> None:
+        painter = QPainter(self.viewport())
+        colors = self.colors()
+        x0, width = self._column()
+        top = self.verticalScrollBar().value()
+        rng = self._selection_range()
+        font = self.content_font()
+        small = QFont(font)
+        small.setPointSizeF(font.pointSizeF() * 0.9)
+        fm = QFontMetrics(font)
+        for k in self._visible_rows():
+            row = self._rows[k]
+            oy = self._tops[k] - top
+            if row.pieces is None or oy > area.bottom() or oy + row.height < area.top():
+                continue
+            painter.save()
+            painter.translate(x0, oy)
+            self.delegate._paint_row(painter, row, k, colors, rng, font, small, fm,
+                            (area.top() - oy, area.bottom() + 1 - oy))
+            painter.restore()
+        painter.end()
+
+    # -- selection internals ------------------------------------------------------------------------
+    def _selection_range(self) -> tuple[tuple[int, int, int], tuple[int, int, int]] | None:
+        if self._sel_anchor is None or self._sel_end is None:
+            return None
+        a, b = self._sel_anchor, self._sel_end
+        if a[0] not in self._index or b[0] not in self._index:
+            return None
+        ka = (self._index[a[0]], a[1], a[2])
+        kb = (self._index[b[0]], b[1], b[2])
+        if ka == kb:
+            return None
+        return (ka, kb) if ka < kb else (kb, ka)
+
+    def _locate(self, pos: QPoint) -> tuple[int, int, int, QPointF] | None:
+        """(row index, piece, char, point in the piece) under a viewport point, nearest if between."""
+        if not self._rows:
+            return None
+        x0, width = self._column()
+        y = pos.y() + self.verticalScrollBar().value()
+        k = max(0, min(len(self._rows) - 1, bisect.bisect_right(self._tops, y) - 1))
+        row = self._rows[k]
+        self._ensure(row)
+        if not row.measured:
+            self.delegate._layout_row(row)
+        assert row.pieces is not None
+        if not row.pieces:
+            return None
+        ry = y - self._tops[k]
+        j = 0
+        for n, piece in enumerate(row.pieces):
+            if ry >= piece.y - _CODE_HEAD:
+                j = n
+        piece = row.pieces[j]
+        local = QPointF(pos.x() - x0 - piece.x, ry - piece.y)
+        if local.y() < 0:
+            return k, j, 0, local
+        if local.y() > piece.height:
+            return k, j, piece.doc.characterCount() - 1, local
+        char = piece.doc.documentLayout().hitTest(local, Qt.HitTestAccuracy.FuzzyHit)
+        return k, j, max(0, char), local
+
+    def _hit_at(self, pos: QPoint) -> tuple[int, _Hit] | None:
+        if not self._rows:
+            return None
+        x0, _ = self._column()
+        y = pos.y() + self.verticalScrollBar().value()
+        k = max(0, min(len(self._rows) - 1, bisect.bisect_right(self._tops, y) - 1))
+        row = self._rows[k]
+        point = QPoint(pos.x() - x0, y - self._tops[k])
+        for hit in row.hits:
+            if hit.rect.contains(point):
+                return k, hit
+        return None
+
+    # -- events -------------------------------------------------------------------------------------
+    def mousePressEvent(self, event: Any) -> None:  # noqa: N802
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        pos = event.position().toPoint()
+        self._pressed_anchor = ""
+        self._pressed_hit = None
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        hit = self._hit_at(pos)
+        if hit is not None:
+            k, h = hit
+            self._pressed_hit = (self._rows[k].id, h.action, h.piece)
+            return
+        found = self._locate(pos)
+        if found is None:
+            return
+        k, j, char, local = found
+        row = self._rows[k]
+        assert row.pieces is not None
+        self._pressed_anchor = row.pieces[j].doc.documentLayout().anchorAt(local)
+        self._current, self._current_hit = row.id, -1
+        start = (row.id, j, char)
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier and self._sel_anchor:
+            self._sel_end = start
+        else:
+            self._sel_anchor = self._sel_end = start
+        self.viewport().update()
+
+    def mouseMoveEvent(self, event: Any) -> None:  # noqa: N802
+        pos = event.position().toPoint()
+        if event.buttons() & Qt.MouseButton.LeftButton and self._sel_anchor and not self._pressed_hit:
+            found = self._locate(pos)
+            if found is not None:
+                k, j, char, _ = found
+                self._sel_end = (self._rows[k].id, j, char)
+                self.viewport().update()
+            return
+        pointing = self._hit_at(pos) is not None
+        if not pointing:
+            found = self._locate(pos)
+            if found is not None:
+                k, j, _, local = found
+                pieces = self._rows[k].pieces or []
+                pointing = bool(pieces and pieces[j].doc.documentLayout().anchorAt(local))
+        self.viewport().setCursor(Qt.CursorShape.PointingHandCursor if pointing else Qt.CursorShape.IBeamCursor)
+
+    def mouseReleaseEvent(self, event: Any) -> None:  # noqa: N802
+        pos = event.position().toPoint()
+        if self._pressed_hit is not None:
+            hit = self._hit_at(pos)
+            pressed, self._pressed_hit = self._pressed_hit, None
+            if hit is not None and (self._rows[hit[0]].id, hit[1].action, hit[1].piece) == pressed:
+                self._trigger(pressed[0], hit[1])
+            return
+        if self._pressed_anchor and self._selection_range() is None:
+            found = self._locate(pos)
+            if found is not None:
+                k, j, _, local = found
+                pieces = self._rows[k].pieces or []
+                if pieces and pieces[j].doc.documentLayout().anchorAt(local) == self._pressed_anchor:
+                    self._open_link(self._pressed_anchor)
+        self._pressed_anchor = ""
+        if event.button() == Qt.MouseButton.LeftButton:
+            text = self.selected_text()
+            clipboard = QGuiApplication.clipboard()
+            if text and clipboard.supportsSelection():
+                clipboard.setText(text, clipboard.Mode.Selection)
+
+    def _open_link(self, href: str) -> None:
+        md, _ = render_module()
+        if md.safe_link(href):  # rendering makes no other anchors; checked again all the same
+            QDesktopServices.openUrl(QUrl(href))
+            self.linkActivated.emit(href)
+
+    def _trigger(self, message_id: int, hit: _Hit) -> None:
+        row = self._row(message_id)
+        action = hit.action
+        if action == "copy":
+            self.copy_message(message_id)
+        elif action == "copy_markdown":
+            self.copy_message(message_id, markdown=True)
+        elif action == "copy_code":
+            assert row.pieces is not None
+            self._to_clipboard(row.pieces[hit.piece].code)
+        elif action == "toggle_reasoning":
+            row.expanded = not row.expanded
+            self._invalidate(row)
+        elif action == "regenerate":
+            self.regenerateRequested.emit(message_id)
+        elif action == "edit":
+            self.editRequested.emit(message_id)
+        elif action == "delete":
+            self.deleteRequested.emit(message_id)
+        elif action == "previous_version" and row.version > 1:
+            self.versionRequested.emit(message_id, row.version - 1)
+        elif action == "next_version" and row.version < row.versions:
+            self.versionRequested.emit(message_id, row.version + 1)
+
+    def trigger_action(self, message_id: int, action: str, piece: int = -1) -> None:
+        """Does what clicking the message's ``action`` button does (as the keyboard path does)."""
+        row = self._row(message_id)
+        self._ensure(row)
+        self.delegate._layout_row(row)
+        for hit in row.hits:
+            if hit.action == action and (piece < 0 or hit.piece == piece):
+                self._trigger(message_id, hit)
+                return
+        raise KeyError(f"message {message_id} has no {action!r} action")
+
+    def action_labels(self, message_id: int) -> list[str]:
+        """The actions shown for a message, in keyboard order."""
+        row = self._row(message_id)
+        self._ensure(row)
+        self.delegate._layout_row(row)
+        return [hit.action for hit in row.hits]
+
+    def keyPressEvent(self, event: Any) -> None:  # noqa: N802
+        key, mods = event.key(), event.modifiers()
+        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        if event.matches(QKeySequence.StandardKey.Copy):
+            self.copy_selection() if self._selection_range() else (
+                self.copy_message(self._current) if self._current in self._index else None)
+            return
+        if event.matches(QKeySequence.StandardKey.SelectAll):
+            self.select_all()
+            return
+        if ctrl and key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom(1)
+            return
+        if ctrl and key == Qt.Key.Key_Minus:
+            self.zoom(-1)
+            return
+        if ctrl and key == Qt.Key.Key_0:
+            self.set_zoom(0)
+            return
+        if key in (Qt.Key.Key_Up, Qt.Key.Key_Down) and self._rows:
+            k = self._index.get(self._current, len(self._rows))
+            k = max(0, k - 1) if key == Qt.Key.Key_Up else min(len(self._rows) - 1, k + 1 if self._current in self._index else len(self._rows) - 1)
+            self._set_current(self._rows[k].id)
+            return
+        if key in (Qt.Key.Key_Left, Qt.Key.Key_Right) and self._current in self._index:
+            row = self._row(self._current)
+            if row.hits:
+                step = 1 if key == Qt.Key.Key_Right else -1
+                self._current_hit = (self._current_hit + step) % len(row.hits)
+                self._announce()
+                self.viewport().update()
+            return
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space) and self._current in self._index:
+            row = self._row(self._current)
+            if 0 <= self._current_hit < len(row.hits):
+                self._trigger(row.id, row.hits[self._current_hit])
+            return
+        if key == Qt.Key.Key_Home and ctrl:
+            self.verticalScrollBar().setValue(0)
+            return
+        if key == Qt.Key.Key_End and ctrl:
+            self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
+            return
+        if key == Qt.Key.Key_PageUp:
+            self.verticalScrollBar().triggerAction(self.verticalScrollBar().SliderAction.SliderPageStepSub)
+            return
+        if key == Qt.Key.Key_PageDown:
+            self.verticalScrollBar().triggerAction(self.verticalScrollBar().SliderAction.SliderPageStepAdd)
+            return
+        super().keyPressEvent(event)
+
+    def current_message(self) -> int:
+        return self._current
+
+    def current_action(self) -> str:
+        if self._current not in self._index:
+            return ""
+        row = self._row(self._current)
+        return row.hits[self._current_hit].action if 0 <= self._current_hit < len(row.hits) else ""
+
+    def _set_current(self, message_id: int) -> None:
+        self._current, self._current_hit = message_id, -1
+        k = self._index[message_id]
+        bar = self.verticalScrollBar()
+        top, bottom = self._tops[k], self._tops[k + 1]
+        if top < bar.value():
+            bar.setValue(top)
+        elif bottom > bar.value() + self.viewport().height():
+            bar.setValue(min(top, bottom - self.viewport().height()))
+        self._announce()
+        self.viewport().update()
+
+    def _announce(self) -> None:
+        """The accessible description follows the keyboard's current message and action."""
+        if self._current in self._index:
+            text = self.accessible_text(self._current)
+            action = self.current_action()
+            self.setAccessibleDescription(f"{text}. {action}" if action else text)
+
+    def context_menu(self, message_id: int) -> QMenu:
+        """The menu of a message's actions (right click, the Menu key, Shift+F10)."""
+        menu = QMenu(self)
+        if self._selection_range() is not None:
+            menu.addAction("Copy selection", self.copy_selection)
+            menu.addSeparator()
+        row = self._row(message_id)
+        self._ensure(row)
+        self.delegate._layout_row(row)
+        names = {"copy": "Copy", "copy_markdown": "Copy Markdown", "regenerate": "Regenerate",
+                 "edit": "Edit and resend", "delete": "Delete", "previous_version": "Previous version",
+                 "next_version": "Next version", "toggle_reasoning": "Show or hide reasoning"}
+        for hit in row.hits:
+            if hit.action in names:
+                menu.addAction(names[hit.action], lambda h=hit: self._trigger(message_id, h))
+        return menu
+
+    def contextMenuEvent(self, event: Any) -> None:  # noqa: N802
+        if event.reason() == event.Reason.Mouse:
+            found = self._locate(self.viewport().mapFrom(self, event.pos()))
+            if found is None:
+                return
+            self._current = self._rows[found[0]].id
+        if self._current not in self._index:
+            return
+        self.context_menu(self._current).exec(event.globalPos())
+
+    def wheelEvent(self, event: Any) -> None:  # noqa: N802
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom(1 if event.angleDelta().y() > 0 else -1)
+            return
+        super().wheelEvent(event)
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
+        bar = self.verticalScrollBar()
+        self._stick = bar.value() >= bar.maximum()
+        self.viewport().scroll(dx, dy)  # a copy of what stays on screen; only the new strip is drawn
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._update_scrollbar()
+
+    def changeEvent(self, event: Any) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() == event.Type.PaletteChange and self._theme == "system":
+            self.set_theme("system")
+
+    def _to_clipboard(self, text: str) -> None:
+        QGuiApplication.clipboard().setText(text)
+        self.copied.emit(text)

@@ -1,0 +1,72 @@
+"""Display documents for rendered Markdown blocks: Qt's rich text, with every resource refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtGui import QFont, QImage, QTextDocument, QTextOption
+
+from chatbot_gui.ui.render.markdown_html import HtmlBlock
+
+
+class SafeDocument(QTextDocument):
+    """A QTextDocument that never loads a resource: no image, no style sheet, nothing remote.
+
+    Rendering emits no ``<img>`` at all; this is the second wall, should one ever get through. An
+    empty answer is not enough: Qt's image handler then loads a local file by itself
+    (qtextimagehandler.cpp falls back to ``QPixmap::load(name)``), so every request gets a 1x1
+    transparent image.
+    """
+
+    def loadResource(self, type_: int, name: Any) -> Any:  # noqa: N802 (Qt's name)
+        if type_ == QTextDocument.ResourceType.ImageResource:
+            return _blank()
+        return ""
+
+
+_BLANK: list[QImage] = []
+
+
+def _blank() -> QImage:
+    if not _BLANK:
+        image = QImage(1, 1, QImage.Format.Format_ARGB32)
+        image.fill(0)
+        _BLANK.append(image)
+    return _BLANK[0]
+
+
+def code_font(font: QFont) -> QFont:
+    """The fixed-pitch font code is shown in, a little smaller than ``font``."""
+    mono = QFont(font)
+    mono.setFamilies(["DejaVu Sans Mono", "Menlo", "Consolas", "Liberation Mono", "monospace"])
+    mono.setStyleHint(QFont.StyleHint.Monospace)
+    mono.setFixedPitch(True)
+    mono.setPointSizeF(max(4.0, font.pointSizeF() * 0.92))
+    return mono
+
+
+def block_document(block: HtmlBlock, font: QFont) -> SafeDocument:
+    """A document showing one rendered block in ``font`` (code in fixed pitch)."""
+    doc = SafeDocument()
+    doc.setUndoRedoEnabled(False)
+    doc.setDocumentMargin(0)
+    doc.setDefaultFont(code_font(font) if block.kind == "code" else font)
+    if block.kind == "code":
+        option = QTextOption()
+        option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        doc.setDefaultTextOption(option)
+    doc.setHtml(block.html)
+    return doc
+
+
+def plain_document(text: str, font: QFont) -> SafeDocument:
+    """A document showing ``text`` exactly as typed (user messages, reasoning)."""
+    doc = SafeDocument()
+    doc.setUndoRedoEnabled(False)
+    doc.setDocumentMargin(0)
+    doc.setDefaultFont(font)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+    doc.setDefaultTextOption(option)
+    doc.setPlainText(text)
+    return doc

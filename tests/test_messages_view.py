@@ -1,0 +1,448 @@
+"""The message list view: what the user sees, selects, copies and clicks, addressed by message id."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt, QUrl, Slot
+from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication, QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from chatbot_gui.ui.messages.view import ASSISTANT, USER, MessagesView
+
+pytestmark = pytest.mark.gui
+
+REPLY = (
+    "## Result\n\nHere is **the** code:\n\n```python\nprint('hi')\nx = [1, 2]\n```\n\n"
+    "| k | v |\n|---|---|\n| a | 1 |\n\nSee [the docs](https://docs.example.org/x) or "
+    "[bad](javascript:alert(1)).\n"
+)
+
+
+@pytest.fixture
+def view(qtbot):
+    v = MessagesView()
+    qtbot.addWidget(v)
+    v.resize(900, 700)
+    v.show()
+    qtbot.waitExposed(v)
+    return v
+
+
+def settle(qtbot, view) -> None:
+    view.viewport().repaint()
+    QApplication.processEvents()
+
+
+def chat(view) -> None:
+    view.add_message(1, USER, "How do I print?")
+    view.add_message(2, ASSISTANT, REPLY)
+    view.add_message(3, USER, "Thanks, and <b>tags</b>?")
+
+
+def point_of(view, message_id: int, piece: int, char: int) -> QPoint:
+    """Where character ``char`` of block ``piece`` of a message is on screen (viewport coordinates)."""
+    k = view._index[message_id]
+    row = view._rows[k]
+    view._ensure(row)
+    view._layout_row(row)
+    p = row.pieces[piece]
+    block = p.doc.findBlock(char)
+    layout = block.layout()
+    line = layout.lineForTextPosition(char - block.position())
+    x = line.cursorToX(char - block.position())[0]
+    y = layout.position().y() + line.y() + line.height() / 2
+    x0, _ = view._column()
+    return QPoint(int(x0 + p.x + x) + 1, int(view._tops[k] - view.verticalScrollBar().value() + p.y + y))
+
+
+def hit_point(view, message_id: int, action: str) -> QPoint:
+    k = view._index[message_id]
+    row = view._rows[k]
+    hit = next(h for h in row.hits if h.action == action)
+    x0, _ = view._column()
+    c = hit.rect.center()
+    return QPoint(x0 + c.x(), view._tops[k] - view.verticalScrollBar().value() + c.y())
+
+
+def drag(view, start: QPoint, end: QPoint) -> None:
+    vp = view.viewport()
+    for kind, pos, buttons in ((QEvent.Type.MouseButtonPress, start, Qt.MouseButton.LeftButton),
+                               (QEvent.Type.MouseMove, (start + end) / 2, Qt.MouseButton.LeftButton),
+                               (QEvent.Type.MouseMove, end, Qt.MouseButton.LeftButton),
+                               (QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton)):
+        button = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseMove else Qt.MouseButton.LeftButton
+        ev = QMouseEvent(kind, QPointF(pos), vp.mapToGlobal(QPointF(pos)), button, buttons,
+                         Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(vp, ev)
+
+
+def click(qtbot, view, pos: QPoint) -> None:
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def test_messages_render_as_markdown_user_text_stays_plain(qtbot, view) -> None:
+    chat(view)
+    settle(qtbot, view)
+    row = view._rows[1]
+    kinds = [p.kind for p in row.pieces]
+    assert kinds == ["text", "text", "code", "table", "text"]
+    assert row.pieces[0].doc.begin().blockFormat().headingLevel() == 2
+    assert view.code_blocks(2) == [("python", "print('hi')\nx = [1, 2]")]
+    assert view._rows[2].pieces[0].doc.toPlainText() == "Thanks, and <b>tags</b>?"
+    assert view.accessible_text(1) == "You: How do I print?"
+    assert view.accessible_text(2).startswith("Assistant: ## Result")
+
+
+def test_column_is_centred_and_about_75_characters_wide(qtbot, view) -> None:
+    chat(view)
+    settle(qtbot, view)
+    x0, width = view._column()
+    assert abs((x0 + width / 2) - view.viewport().width() / 2) <= 1
+    from chatbot_gui.ui.messages.rows import char_width
+
+    chars = width / char_width(view.content_font())
+    assert 70 <= chars <= 85
+    # a user turn is a bubble on the right; the assistant uses the full column
+    assert view._rows[0].bubble is not None and view._rows[0].bubble.right() >= width - 1
+    assert view._rows[1].bubble is None and view._rows[1].pieces[1].width == width
+
+
+def test_select_all_copies_text_without_role_labels(qtbot, view) -> None:
+    chat(view)
+    settle(qtbot, view)
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    text = QGuiApplication.clipboard().text()
+    assert text.startswith("How do I print?\n\nResult\n\nHere is the code:\n\nprint('hi')\nx = [1, 2]")
+    assert text.endswith("Thanks, and <b>tags</b>?")
+    assert "You" not in text and "Assistant" not in text and "Copy" not in text
+
+
+def test_mouse_selection_across_messages_and_ctrl_c(qtbot, view) -> None:
+    chat(view)
+    settle(qtbot, view)
+    # from "print?" in the first message to "Here" in the assistant's second block
+    drag(view, point_of(view, 1, 0, 9), point_of(view, 2, 1, 4))
+    assert view.selected_text() == "print?\n\nResult\n\nHere"
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text() == "print?\n\nResult\n\nHere"
+
+
+def test_selection_inside_one_message(qtbot, view) -> None:
+    chat(view)
+    settle(qtbot, view)
+    drag(view, point_of(view, 2, 1, 8), point_of(view, 2, 1, 16))
+    assert view.selected_text() == "the code"
+
+
+def test_code_block_copy_button_copies_exactly_the_code(qtbot, view) -> None:
+    chat(view)
+    settle(qtbot, view)
+    QGuiApplication.clipboard().setText("something else")
+    with qtbot.waitSignal(view.copied):
+        click(qtbot, view, hit_point(view, 2, "copy_code"))
+    assert QGuiApplication.clipboard().text() == "print('hi')\nx = [1, 2]"
+
+
+def test_message_copy_plain_and_markdown(qtbot, view) -> None:
+    chat(view)
+    settle(qtbot, view)
+    click(qtbot, view, hit_point(view, 2, "copy"))
+    plain = QGuiApplication.clipboard().text()
+    assert plain.startswith("Result\n\nHere is the code:\n\nprint('hi')\nx = [1, 2]\n\n")
+    assert "**" not in plain and "```" not in plain and "Copy" not in plain
+    click(qtbot, view, hit_point(view, 2, "copy_markdown"))
+    assert QGuiApplication.clipboard().text() == REPLY
+
+
+def test_actions_emit_signals_with_the_message_id(qtbot, view) -> None:
+    chat(view)
+    view.set_versions(2, 2, 3)
+    settle(qtbot, view)
+    with qtbot.waitSignal(view.regenerateRequested) as sig:
+        click(qtbot, view, hit_point(view, 2, "regenerate"))
+    assert sig.args == [2]
+    with qtbot.waitSignal(view.editRequested) as sig:
+        click(qtbot, view, hit_point(view, 3, "edit"))
+    assert sig.args == [3]
+    with qtbot.waitSignal(view.versionRequested) as sig:
+        click(qtbot, view, hit_point(view, 2, "previous_version"))
+    assert sig.args == [2, 1]
+    with qtbot.waitSignal(view.versionRequested) as sig:
+        click(qtbot, view, hit_point(view, 2, "next_version"))
+    assert sig.args == [2, 3]
+    with qtbot.waitSignal(view.deleteRequested) as sig:
+        click(qtbot, view, hit_point(view, 1, "delete"))
+    assert sig.args == [1]
+    assert "version 2 of 3" in view.accessible_text(2)
+
+
+def test_actions_reachable_by_keyboard(qtbot, view) -> None:
+    chat(view)
+    settle(qtbot, view)
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Up)  # the last message
+    qtbot.keyClick(view, Qt.Key.Key_Up)  # the assistant's reply
+    assert view.current_message() == 2
+    order = view.action_labels(2)
+    assert order[0] == "copy_code" and "regenerate" in order
+    for _ in range(order.index("regenerate") + 1):
+        qtbot.keyClick(view, Qt.Key.Key_Right)
+    assert view.current_action() == "regenerate"
+    assert view.accessibleDescription().endswith("regenerate")
+    with qtbot.waitSignal(view.regenerateRequested) as sig:
+        qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert sig.args == [2]
+
+
+class _Browser(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened: list[str] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.opened.append(url.toString())
+
+
+def test_links_open_on_click_only_for_safe_schemes(qtbot, view) -> None:
+    browser = _Browser()
+    QDesktopServices.setUrlHandler("https", browser, "open")
+    QDesktopServices.setUrlHandler("javascript", browser, "open")
+    try:
+        chat(view)
+        settle(qtbot, view)
+        row = view._rows[1]
+        text = row.pieces[4].doc.toPlainText()
+        assert browser.opened == []  # nothing opens by itself
+        with qtbot.waitSignal(view.linkActivated) as sig:
+            click(qtbot, view, point_of(view, 2, 4, text.index("the docs") + 2))
+        assert sig.args == ["https://docs.example.org/x"]
+        assert browser.opened == ["https://docs.example.org/x"]
+        click(qtbot, view, point_of(view, 2, 4, text.index("bad") + 1))
+        assert browser.opened == ["https://docs.example.org/x"]
+    finally:
+        QDesktopServices.unsetUrlHandler("https")
+        QDesktopServices.unsetUrlHandler("javascript")
+
+
+def _pixel(view, pos: QPoint) -> QColor:
+    return view.viewport().grab().toImage().pixelColor(pos)
+
+
+def test_theme_switches_live(qtbot, view) -> None:
+    chat(view)
+    settle(qtbot, view)
+    corner = QPoint(3, 3)
+    code = hit_point(view, 2, "copy_code") - QPoint(0, -40)
+    assert _pixel(view, corner).lightness() > 200
+    light_code = _pixel(view, code)
+    view.set_theme("dark")
+    settle(qtbot, view)
+    assert view.theme() == "dark"
+    assert _pixel(view, corner).lightness() < 60
+    assert _pixel(view, code).lightness() < light_code.lightness()
+    view.set_theme("light")
+    settle(qtbot, view)
+    assert _pixel(view, corner).lightness() > 200
+
+
+def test_font_zoom_by_keyboard(qtbot, view) -> None:
+    chat(view)
+    settle(qtbot, view)
+    view.setFocus()
+    size = view.content_font().pointSizeF()
+    height = view._rows[1].height
+    qtbot.keyClick(view, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(view, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    settle(qtbot, view)
+    assert view.content_font().pointSizeF() == size + 2
+    assert view._rows[1].height > height
+    qtbot.keyClick(view, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    settle(qtbot, view)
+    assert view.zoom_level() == 0 and view._rows[1].height == height
+
+
+def test_streaming_rerenders_only_the_last_block_and_keeps_following(qtbot, view) -> None:
+    for i in range(30):
+        view.add_message(100 + i, USER if i % 2 == 0 else ASSISTANT, f"Message {i}\n\n" + "words " * 80)
+    settle(qtbot, view)
+    view.add_message(7, ASSISTANT, "", streaming=True)
+    text = "Intro paragraph.\n\n```python\nfor i in range(3):\n    print(i)\n```\n\nAfter the code.\n"
+    for ch in text[:40]:
+        view.append_text(7, ch)
+    qtbot.waitUntil(lambda: view._rows[-1].pieces and view._rows[-1].pieces[0].doc.toPlainText() == "Intro paragraph.")
+    settle(qtbot, view)
+    first_doc = view._rows[-1].pieces[0].doc
+    for ch in text[40:]:
+        view.append_text(7, ch)
+    qtbot.waitUntil(lambda: len(view._rows[-1].pieces) == 3)
+    assert view._rows[-1].pieces[0].doc is first_doc  # a finished block is never rendered again
+    bar = view.verticalScrollBar()
+    settle(qtbot, view)
+    assert bar.value() == bar.maximum()  # followed the end
+    height = view._rows[-1].height
+    view.finish(7)
+    settle(qtbot, view)
+    assert view._rows[-1].pieces[0].doc is first_doc
+    assert view._rows[-1].height == height  # the finished message does not jump
+    assert [p.kind for p in view._rows[-1].pieces] == ["text", "code", "text"]
+
+
+def test_reasoning_collapsed_above_the_reply(qtbot, view) -> None:
+    view.add_message(1, ASSISTANT, "<think>Let me weigh it.</think>The answer is 4.")
+    view.set_reasoning(1, "", 12.4)
+    settle(qtbot, view)
+    row = view._rows[0]
+    assert row.hits[0].label == "▸ Thought for 12 s"
+    assert [p.doc.toPlainText() for p in row.pieces] == ["The answer is 4."]
+    click(qtbot, view, hit_point(view, 1, "toggle_reasoning"))
+    settle(qtbot, view)
+    row = view._rows[0]
+    assert [p.doc.toPlainText() for p in row.pieces] == ["Let me weigh it.", "The answer is 4."]
+    assert view.plain_text(1) == "The answer is 4."
+    click(qtbot, view, hit_point(view, 1, "copy_markdown"))
+    assert QGuiApplication.clipboard().text() == "The answer is 4."
+
+
+def test_reasoning_content_from_the_server(qtbot, view) -> None:
+    view.add_message(1, ASSISTANT, "Four.")
+    view.set_reasoning(1, "2 + 2 is four.", 3)
+    settle(qtbot, view)
+    assert view._rows[0].hits[0].label == "▸ Thought for 3 s"
+    view.trigger_action(1, "toggle_reasoning")
+    settle(qtbot, view)
+    assert view._rows[0].pieces[0].doc.toPlainText() == "2 + 2 is four."
+
+
+def test_replace_remove_and_status_by_id(qtbot, view) -> None:
+    chat(view)
+    settle(qtbot, view)
+    view.set_text(2, "New **version**.")
+    view.set_status(2, "Stopped")
+    settle(qtbot, view)
+    assert view.plain_text(2) == "New version."
+    assert view.accessible_text(2) == "Assistant: New **version**.. Stopped"
+    view.remove_message(1)
+    settle(qtbot, view)
+    assert view.message_ids() == [2, 3]
+    assert view._tops[-1] == sum(r.height for r in view._rows)
+    with pytest.raises(ValueError):
+        view.add_message(2, USER, "dup")
+
+
+def test_a_long_chat_renders_only_what_is_visible(qtbot, view) -> None:
+    view.set_messages([(i, USER if i % 2 == 0 else ASSISTANT, f"# Message {i}\n\n```python\nx = {i}\n```\n")
+                       for i in range(10_000)])
+    settle(qtbot, view)
+    rendered = [r for r in view._rows if r.pieces is not None]
+    assert 0 < len(rendered) < 40
+    bar = view.verticalScrollBar()
+    assert bar.value() == bar.maximum()
+    assert view._rows[-1].pieces is not None
+    view.verticalScrollBar().setValue(0)
+    settle(qtbot, view)
+    assert view._rows[0].pieces is not None
+    assert len([r for r in view._rows if r.pieces is not None]) < 80
+
+
+def test_markdown_and_highlighting_load_only_when_a_message_is_rendered() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from PySide6.QtWidgets import QApplication; app = QApplication([]);"
+            "from chatbot_gui.ui.messages.view import MessagesView; v = MessagesView(theme='dark'); v.show();"
+            "app.processEvents(); print(sorted(m for m in ('markdown_it', 'pygments', 'linkify_it') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_context_menu_lists_the_message_actions(qtbot, view) -> None:
+    chat(view)
+    settle(qtbot, view)
+    menu = view.context_menu(2)
+    texts = [a.text() for a in menu.actions()]
+    assert texts == ["Copy", "Copy Markdown", "Regenerate", "Delete"]
+    with qtbot.waitSignal(view.regenerateRequested) as sig:
+        menu.actions()[2].trigger()
+    assert sig.args == [2]
+    assert [a.text() for a in view.context_menu(1).actions()] == ["Copy", "Edit and resend", "Delete"]
+    menu.deleteLater()
+
+
+def test_copy_chat_and_empty_reply(qtbot, view) -> None:
+    chat(view)
+    view.add_message(4, ASSISTANT, "", streaming=True)
+    view.finish(4)
+    settle(qtbot, view)
+    assert view.accessible_text(4) == "Assistant: . The reply was empty."
+    view.copy_chat()
+    text = QGuiApplication.clipboard().text()
+    assert text.startswith("**You:**\n\nHow do I print?\n\n**Assistant:**\n\n## Result\n\n")
+    assert "**You:**\n\nThanks, and <b>tags</b>?\n\n**Assistant:**\n\n\n" in text
+
+
+def test_a_markdown_reply_streamed_from_the_server_ends_as_if_rendered_whole(qtbot, view, fake_server) -> None:
+    """Through the loopback server and the app's request thread, in token-sized pieces."""
+    from fakeserver import stream
+
+    from chatbot_gui.core.connection import ConnectionConfig
+    from chatbot_gui.core.conversation import ChatRequest
+    from chatbot_gui.ui.worker import CompletionThread
+
+    reply = (REPLY + "\n1. first\n2. second\n\n```\n$ echo done\n```\n\n> a quote with $x_1*y$\n\n"
+             "| a | b |\n|---|---|\n" + "".join(f"| {i} | {i * i} |\n" for i in range(30)))
+    pieces = [reply[i:i + 3] for i in range(0, len(reply), 3)]
+    fake_server.default_reply = stream(pieces, delay=0.001)
+    view.add_message(1, USER, "Show me.")
+    view.add_message(2, ASSISTANT, "", streaming=True)
+    thread = CompletionThread(ChatRequest("gpt-4o-mini", (("user", "Show me."),)),
+                              ConnectionConfig(api_key="sk-test", base_url=fake_server.base_url))
+    thread.textAvailable.connect(lambda: view.append_text(2, thread.take_text()))
+    kinds_seen: list[list[str]] = []
+    thread.textAvailable.connect(lambda: kinds_seen.append([p.kind for p in view._rows[1].pieces or []]))
+    with qtbot.waitSignal(thread.outcomeReady, timeout=20_000) as sig:
+        thread.start()
+    thread.wait(5000)
+    view.append_text(2, thread.take_text())
+    view.finish(2)
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    assert sig.args[0].status == "complete"
+    assert fake_server.requests[-1].json["messages"] == [{"role": "user", "content": "Show me."}]
+    assert view.text_of(2) == reply
+    streamed = [(p.kind, p.doc.toHtml()) for p in view._rows[1].pieces]
+    whole = MessagesView()
+    qtbot.addWidget(whole)
+    whole.resize(900, 700)
+    whole.add_message(2, ASSISTANT, reply)
+    whole._ensure(whole._rows[0])
+    assert streamed == [(p.kind, p.doc.toHtml()) for p in whole._rows[0].pieces]
+    assert [k for k, _ in streamed].count("code") == 2 and [k for k, _ in streamed].count("table") == 2
+    # while streaming, every block but the open last one already had its final kind
+    final_kinds = [k for k, _ in streamed]
+    assert len(kinds_seen) > 10
+    for kinds in kinds_seen:
+        done = max(0, len(kinds) - 1)
+        assert kinds[:done] == final_kinds[:done]
+
+
+def test_theme_and_zoom_change_while_a_reply_streams(qtbot, view) -> None:
+    text = "# Title\n\nSome text.\n\n```python\nx = 1\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nEnd.\n"
+    view.add_message(1, ASSISTANT, "", streaming=True)
+    view.append_text(1, text[:30])
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    view.set_theme("dark")
+    view.zoom(1)
+    view.append_text(1, text[30:])
+    view.finish(1)
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    settle(qtbot, view)
+    whole = MessagesView(theme="dark")
+    qtbot.addWidget(whole)
+    whole.zoom(1)
+    whole.add_message(1, ASSISTANT, text)
+    whole._ensure(whole._rows[0])
+    assert [p.doc.toHtml() for p in view._rows[0].pieces] == [p.doc.toHtml() for p in whole._rows[0].pieces]
