@@ -124,6 +124,8 @@ class Settings:
     # tokens) over the built-in OpenAI table (core/windows.py, core/usage.py). Invalid entries are dropped.
     context_windows: Mapping[str, int] = field(default_factory=dict)
     model_prices: Mapping[str, Price] = field(default_factory=dict)
+    theme: str = "system"  #: one of THEMES: follow the system's light/dark scheme, or a fixed one
+    font_zoom: int = 0  #: transcript and input font size, in points above (below) the default
     version: int = VERSION
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -329,6 +331,17 @@ def clamp_timeout(value: float) -> float:
     return min(max(value, MIN_READ_TIMEOUT), MAX_READ_TIMEOUT)
 
 
+#: The appearance choices (Settings > Appearance); anything else in the file reads as "system".
+THEMES = ("system", "light", "dark")
+#: Font zoom steps (points) the keyboard can reach: Ctrl+- stops at FONT_ZOOM_MIN, Ctrl+= at FONT_ZOOM_MAX.
+FONT_ZOOM_MIN, FONT_ZOOM_MAX = -6, 24
+
+
+def clamp_zoom(value: int) -> int:
+    """A font zoom in the range the app offers."""
+    return max(FONT_ZOOM_MIN, min(FONT_ZOOM_MAX, int(value)))
+
+
 # -- the file -------------------------------------------------------------------------------------
 class ShapeError(ValueError):
     """settings.json parsed as JSON but is not shaped like our settings."""
@@ -341,6 +354,7 @@ _PROFILE_TYPES: dict[str, tuple[type, ...]] = {
 }
 _SETTINGS_TYPES: dict[str, tuple[type, ...]] = {
     "active_profile": (str,), "window_geometry": (str,), "last_persona": (str,), "profiles": (list,),
+    "theme": (str,), "font_zoom": (int,),
 }
 
 
@@ -396,7 +410,7 @@ def settings_from_json(data: Any) -> tuple[Settings, str | None]:
         notice = ("The settings file was written by a newer version of Chatbot. Settings it added are "
                   "kept, but this version may not understand all of them.")
     known = {"version", "profiles", "active_profile", "window_geometry", "last_persona", "context_windows",
-             "model_prices"}
+             "model_prices", "theme", "font_zoom"}
     settings = Settings(
         profiles=profiles or defaults.profiles,
         active_profile_id=data.get("active_profile", (profiles or defaults.profiles)[0].id),
@@ -404,6 +418,8 @@ def settings_from_json(data: Any) -> tuple[Settings, str | None]:
         last_persona=data.get("last_persona", ""),
         context_windows=overrides_from_json(data.get("context_windows")),
         model_prices=user_prices_from_json(data.get("model_prices")),
+        theme=data["theme"] if data.get("theme") in THEMES else "system",
+        font_zoom=clamp_zoom(data.get("font_zoom", 0)),
         version=version,
         extra={k: v for k, v in data.items() if k not in known},
     )
@@ -432,6 +448,8 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
         "last_persona": settings.last_persona,
         "context_windows": dict(settings.context_windows),
         "model_prices": prices_to_json(settings.model_prices, all_entries=True),
+        "theme": settings.theme,
+        "font_zoom": settings.font_zoom,
     })
     return doc
 

@@ -411,6 +411,24 @@ class ChatStore:
             " FROM chats t WHERE t.id = ?", (chat_id,)).fetchone()
         return None if row is None else int(row[0])
 
+    def count_chats_since(self, starts: list[float]) -> tuple[list[int], float | None]:
+        """For each time in ``starts`` (descending): how many chats were updated at or after it (the
+        chat list's date groups); and the oldest chat's update time (None: no chats)."""
+        # ``starts`` descend: count each range [start, previous start) once and add up, so the index
+        # entries are walked once in all (not once per group: 40 months of 10,000 chats took ~40 ms).
+        counts: list[int] = []
+        previous: float | None = None
+        for start in starts:
+            if previous is None:
+                found = self._db.execute("SELECT count(*) FROM chats WHERE updated_at >= ?", (start,))
+            else:
+                found = self._db.execute("SELECT count(*) FROM chats WHERE updated_at >= ? AND updated_at < ?",
+                                         (start, previous))
+            counts.append((counts[-1] if counts else 0) + int(found.fetchone()[0]))
+            previous = start
+        oldest = self._db.execute("SELECT min(updated_at) FROM chats").fetchone()[0]
+        return counts, oldest
+
     def list_chats(self, limit: int | None = None, offset: int = 0) -> list[ChatSummary]:
         """Chats, most recently updated first."""
         rows = self._db.execute(

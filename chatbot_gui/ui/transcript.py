@@ -26,14 +26,17 @@ from PySide6.QtGui import (QColor, QContextMenuEvent, QFont, QTextBlock, QTextBl
                            QTextCursor, QTextFormat)
 from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
 
+from chatbot_gui.ui.theme import LIGHT, Colors, follow
+
 if TYPE_CHECKING:
     from chatbot_gui.core.errors import ErrorInfo
 
 USER_LABEL = "You"
 ASSISTANT_LABEL = "Assistant"
-ERROR_COLOR = QColor("#b3261e")
-NOTE_COLOR = QColor("#6b6b6b")
-ERROR_BG = QColor("#fdecea")
+# The light appearance's colours (chatbot_gui/ui/theme.py owns both; the view follows the one in effect).
+ERROR_COLOR = QColor(LIGHT.error)
+NOTE_COLOR = QColor(LIGHT.note)
+ERROR_BG = QColor(LIGHT.error_bg)
 
 #: Qt lays out a paragraph with a very long run of characters and no break opportunity (a pasted
 #: base64 blob, a minified file) in time that grows with the square of its length: 1 MB took 96 s.
@@ -106,7 +109,7 @@ MSG_KEY = QTextFormat.UserProperty + 4
 #: On an error's blocks and its countdown line: the key of the reply that failed.
 ERROR_KEY = QTextFormat.UserProperty + 5
 BODY_KINDS = ("user", "assistant")
-HIGHLIGHT = QColor("#ffe066")
+HIGHLIGHT = QColor(LIGHT.search_bg)
 
 
 class TranscriptView(QTextBrowser):
@@ -145,6 +148,7 @@ class TranscriptView(QTextBrowser):
         #: Reply key -> the id of its latest error line.
         self._reply_errors: dict[int, int] = {}
         self._versions = None
+        self._errors_after: dict = {}  # message id -> earlier errors shown after it (show_earlier keeps them)
         self._messages: list = []
         self._hidden = 0
         #: Where the model's view begins (issue 12): the message id and the words, kept across redraws.
@@ -155,6 +159,7 @@ class TranscriptView(QTextBrowser):
         self._text_format = QTextCharFormat()
         self._label_format = QTextCharFormat()
         self._label_format.setFontWeight(QFont.Weight.Bold)
+        self._colors = LIGHT
         self._note_format = QTextCharFormat()
         self._note_format.setForeground(NOTE_COLOR)
         self._note_format.setFontItalic(True)
@@ -163,7 +168,57 @@ class TranscriptView(QTextBrowser):
         self._link_format = QTextCharFormat()
         self._link_format.setAnchor(True)
         self._link_format.setFontUnderline(True)
-        self._link_format.setForeground(QColor("#1a5fb4"))
+        self._link_format.setForeground(QColor(LIGHT.link))
+        follow(self.apply_colors)
+
+    # -- appearance ------------------------------------------------------------------------------
+    @property
+    def colors(self) -> Colors:
+        """The appearance's colours the view uses now (chatbot_gui/ui/theme.py)."""
+        return self._colors
+
+    def apply_colors(self, colors: Colors) -> None:
+        """Re-colour notes, errors, links and search matches for another appearance, in place
+        (the text's own colour and the background come from the palette and follow by themselves)."""
+        old = self._colors
+        if colors == old:
+            return
+        self._colors = colors
+        self._note_format.setForeground(QColor(colors.note))
+        self._error_format.setForeground(QColor(colors.error))
+        self._link_format.setForeground(QColor(colors.link))
+        foreground = {QColor(old.note).rgb(): QColor(colors.note), QColor(old.error).rgb(): QColor(colors.error),
+                      QColor(old.link).rgb(): QColor(colors.link)}
+        old_error_bg, error_bg = QColor(old.error_bg).rgb(), QColor(colors.error_bg)
+        doc = self.document()
+        cursor = QTextCursor(doc)
+        cursor.beginEditBlock()
+        block = doc.begin()
+        while block.isValid():
+            fmt = block.blockFormat()
+            if fmt.hasProperty(QTextFormat.Property.BackgroundBrush) and fmt.background().color().rgb() == old_error_bg:
+                fmt.setBackground(error_bg)
+                cursor.setPosition(block.position())
+                cursor.setBlockFormat(fmt)
+            it = block.begin()
+            while not it.atEnd():
+                fragment = it.fragment()
+                char = fragment.charFormat()
+                if char.hasProperty(QTextFormat.Property.ForegroundBrush):
+                    new = foreground.get(char.foreground().color().rgb())
+                    if new is not None:
+                        change = QTextCharFormat()
+                        change.setForeground(new)
+                        cursor.setPosition(fragment.position())
+                        cursor.setPosition(fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor)
+                        cursor.mergeCharFormat(change)
+                it += 1
+            block = block.next()
+        cursor.endEditBlock()
+        selections = self.extraSelections()
+        for sel in selections:
+            sel.format.setBackground(QColor(colors.search_bg))
+        self.setExtraSelections(selections)
 
     # -- building blocks -------------------------------------------------------------------------
     def _end_cursor(self) -> QTextCursor:
@@ -467,7 +522,7 @@ class TranscriptView(QTextBrowser):
         self._next_error += 1
         self._errors[error_id] = [info, can_retry, 1, False]
         self._reply_errors[key] = error_id
-        cursor = self._new_block("error", top_margin=10, background=ERROR_BG, error=key)
+        cursor = self._new_block("error", top_margin=10, background=QColor(self._colors.error_bg), error=key)
         fmt = cursor.blockFormat()
         fmt.setProperty(ERROR_PROPERTY, error_id)
         cursor.setBlockFormat(fmt)
@@ -525,7 +580,7 @@ class TranscriptView(QTextBrowser):
             fmt.setProperty(KIND_PROPERTY, "error-detail")
             fmt.setProperty(ERROR_PROPERTY, error_id)
             fmt.setProperty(ERROR_KEY, block.blockFormat().property(ERROR_KEY))
-            fmt.setBackground(ERROR_BG)
+            fmt.setBackground(QColor(self._colors.error_bg))
             fmt.setLeftMargin(16)
             cursor.insertBlock(fmt, self._error_format)
             # One block whatever the server's text: its lines break with U+2028, blank runs folded.
@@ -584,15 +639,17 @@ class TranscriptView(QTextBrowser):
         self.document().clear()
 
     def show_messages(self, messages, recent: int | None = None,  # noqa: ANN001 - core Messages
-                      versions=None) -> None:  # noqa: ANN001 - Callable[[int], tuple[int, int]]
+                      versions=None, errors=None) -> None:  # noqa: ANN001 - Callable[[int], tuple[int, int]]
         """Replace the view with a chat (one edit block, repainted once).
 
         A long chat opens with its last ``recent`` messages (default :data:`RECENT_MESSAGES`); the
         earlier ones are shown when the user scrolls to the top or clicks the note there, so opening
-        a chat costs the same whatever its length. ``versions(message_id)`` gives "2/3"."""
+        a chat costs the same whatever its length. ``versions(message_id)`` gives "2/3";
+        ``errors[message_id]``: earlier turns' errors shown (without Retry) after that message."""
         recent = RECENT_MESSAGES if recent is None else recent
         hidden = max(0, len(messages) - recent) if recent > 0 else 0
         self._versions = versions
+        errors = errors or {}
         self.setUpdatesEnabled(False)
         try:
             self.clear_chat()
@@ -606,10 +663,13 @@ class TranscriptView(QTextBrowser):
                 note.insertText(".", self._note_format)
             for msg in messages[hidden:] if hidden else messages:
                 self._write_message(self._end_cursor(), msg, versions(msg.id) if versions else (1, 1))
+                for info in errors.get(msg.id, ()):
+                    self.show_error(info, can_retry=False, key=-1 - self._next_error)  # history: no reply key
             cursor.endEditBlock()
             self._place_context_marker()
         finally:
             self.setUpdatesEnabled(True)
+        self._errors_after = errors
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 
@@ -624,7 +684,7 @@ class TranscriptView(QTextBrowser):
             return
         bar = self.verticalScrollBar()
         from_bottom = bar.maximum() - bar.value()
-        self.show_messages(self._messages, recent=0, versions=self._versions)
+        self.show_messages(self._messages, recent=0, versions=self._versions, errors=self._errors_after)
         self.document().documentLayout().documentSize()  # lay out now, so the range is final
         bar.setValue(max(0, bar.maximum() - from_bottom))
 
@@ -651,7 +711,7 @@ class TranscriptView(QTextBrowser):
                     break
                 block = block.next()
         fmt = QTextCharFormat()
-        fmt.setBackground(HIGHLIGHT)
+        fmt.setBackground(QColor(self._colors.search_bg))
         for term in dict.fromkeys(query.split()):
             found = doc.find(term, 0)
             while not found.isNull() and len(selections) < 500:
