@@ -376,7 +376,10 @@ class ChatListModel(QStringListModel):
         """The chat each persistent index (selection, current row) shows now, from the cached pages."""
         pinned = []
         for index in self.persistentIndexList():
-            number, offset = divmod(index.row(), self._page_size)
+            position = self._position(index.row())
+            if position is None:  # a date header
+                continue
+            number, offset = divmod(position, self._page_size)
             page = self._pages.get(number)  # only what is on screen now: the store may have moved on
             if page is not None and offset < len(page):
                 pinned.append((QPersistentModelIndex(index), page[offset].id))
