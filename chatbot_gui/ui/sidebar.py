@@ -23,7 +23,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFrame, QHBoxLayout, QLabel, QListView, QMenu, QPushButton, QSizePolicy, QVBoxLayout,
+    QAbstractItemView, QBoxLayout, QFrame, QHBoxLayout, QLabel, QListView, QMenu, QPushButton, QSizePolicy, QVBoxLayout,
     QWidget,
 )
 
@@ -552,12 +552,25 @@ class UndoBar(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 3, 3, 3)
         layout.addWidget(self.label, 1)
-        layout.addWidget(self.undo_button)
+        layout.addWidget(self.undo_button, 0, Qt.AlignmentFlag.AlignRight)
+        self._layout = layout
         self._callback: Callable[[], object] | None = None
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self.dismiss)
         self.undo_button.clicked.connect(self._undo)
         self.hide()
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        """In a narrow sidebar (a 500 px window) the button leaves the label too little room to say
+        which chat was deleted ("Del…n”."): then the label gets a row of its own, the button below."""
+        super().resizeEvent(event)
+        margins = self._layout.contentsMargins()
+        beside = (event.size().width() - margins.left() - margins.right() - self._layout.spacing()
+                  - self.undo_button.sizeHint().width())
+        wanted = QBoxLayout.Direction.LeftToRight if beside >= self.fontMetrics().averageCharWidth() * 24 \
+            else QBoxLayout.Direction.TopToBottom
+        if self._layout.direction() != wanted:
+            self._layout.setDirection(wanted)
 
     def show_for(self, text: str, callback: Callable[[], object], timeout_ms: int) -> None:
         """Offer ``callback`` as Undo for ``timeout_ms``; replaces an offer already showing."""
