@@ -43,6 +43,10 @@ def create_window(
     window = MainWindow()
     context = AppContext(window)
     window.context = context
+    from chatbot_gui.core.learned import LearnedStore
+
+    context.learned = LearnedStore(paths)  # issue 12: limits learnt and calibration, across restarts
+    learned_notice = context.learned.seed(context.windows, context.estimator)
     chat = ChatController(context, ConnectionConfig())
     window.on_close(chat.shutdown)  # first: a streaming reply is saved before the store closes
     extra = {"ask": ask_settings} if ask_settings is not None else {}
@@ -54,6 +58,8 @@ def create_window(
     window.about_action.triggered.connect(lambda: _show_about(window, paths))
     settings.start()
     history.start()
+    if learned_notice:
+        context.notify(learned_notice)
     return window, chat
 
 

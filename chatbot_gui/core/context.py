@@ -101,6 +101,13 @@ class TokenEstimator:
             if isinstance(value, (int, float)) and MIN_BYTES_PER_TOKEN <= value <= MAX_BYTES_PER_TOKEN:
                 self._bpt[model] = float(value)
 
+    def seed(self, bytes_per_token: Mapping[str, float]) -> None:
+        """Take figures calibrated earlier (a saved :meth:`snapshot`); implausible ones are ignored."""
+        with self._lock:
+            for model, value in bytes_per_token.items():
+                if isinstance(value, (int, float)) and MIN_BYTES_PER_TOKEN <= value <= MAX_BYTES_PER_TOKEN:
+                    self._bpt.setdefault(model, float(value))
+
     def bytes_per_token(self, model: str) -> float:
         with self._lock:
             return self._bpt.get(model, DEFAULT_BYTES_PER_TOKEN)

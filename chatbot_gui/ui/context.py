@@ -13,6 +13,7 @@ from chatbot_gui.core.context import TokenEstimator
 from chatbot_gui.core.windows import ContextWindows
 
 if TYPE_CHECKING:
+    from chatbot_gui.core.learned import LearnedStore
     from chatbot_gui.core.recorder import ChatRecorder
     from chatbot_gui.ui.controller import ChatController
     from chatbot_gui.ui.main_window import MainWindow
@@ -36,6 +37,9 @@ class AppContext:
     #: the token estimate calibrated from the servers' usage figures; shared by every chat.
     windows: ContextWindows = field(default_factory=ContextWindows)
     estimator: TokenEstimator = field(default_factory=TokenEstimator)
+    #: Where what ``windows`` learnt from refusals and ``estimator``'s calibration are kept across
+    #: restarts (None: not kept, e.g. a bare controller in a test).
+    learned: LearnedStore | None = None
     #: The price table for cost estimates (Settings' entries over OpenAI's list prices).
     prices: Any = None
     #: Asks the user for the new text of a message to resend (None: cancelled). Tests swap it.
@@ -49,6 +53,19 @@ class AppContext:
 
         new, ok = QInputDialog.getMultiLineText(self.window, "Edit and resend", "Your message:", text)
         return new if ok else None
+
+    def remember_learned(self) -> None:
+        """Save what was learnt about models, when it changed, off the GUI thread (a failure is a notice)."""
+        store = self.learned
+        if store is None or not store.changed(self.windows, self.estimator):
+            return
+        from chatbot_gui.ui.tasks import runner
+
+        def failed(exc: BaseException) -> None:
+            why = getattr(exc, "strerror", None) or type(exc).__name__
+            self.notify(f"What was learnt about the models' limits could not be saved ({why}).")
+
+        runner().run(lambda: store.save(self.windows, self.estimator), on_error=failed, name="save learned")
 
     def notify(self, text: str) -> None:
         """An app-level notice (a file set aside, the store failing): the window's banner, never a

@@ -670,6 +670,7 @@ class ChatController(QObject):
             self.window.transcript.remove_message(msg_id)
 
     def _reply_ended(self, reply: Reply, msg: Message) -> None:
+        self.context.remember_learned()  # a limit learnt, the estimate calibrated: kept for the next start
         shown = self._shown(reply.conv)
         if shown:
             if msg.status is Status.COMPLETE:
@@ -684,6 +685,7 @@ class ChatController(QObject):
             self.replyFinished.emit("complete" if reply.phase is Phase.DONE else "stopped")
 
     def _reply_failed(self, reply: Reply, info: ErrorInfo) -> None:
+        self.context.remember_learned()  # a limit learnt, the estimate calibrated: kept for the next start
         if self._shown(reply.conv):
             self.window.transcript.show_error(info, can_retry=reply.can_retry, key=reply.key)
         else:
