@@ -390,6 +390,8 @@ def unnamed_controls(root: QWidget) -> list[str]:
     for widget in root.findChildren(QWidget):
         if not isinstance(widget, INTERACTIVE) or isinstance(widget.parent(), (QComboBox, QAbstractSpinBox)):
             continue  # a combo's or spin box's own line edit and popup list are parts of it
+        if isinstance(widget.parent(), QAbstractItemView):
+            continue  # a table's headers and corner button are parts of it: its cells are what Tab reaches
         if isinstance(widget.parent(), (QLineEdit, QTabBar)) or widget.objectName() == "qt_menubar_ext_button":
             continue  # a line edit's clear button, a tab bar's scroll arrows: Qt's own, keyboard has another way
         if widget.window() is not root:

@@ -132,16 +132,29 @@ class ChatUsage:
         self.replies = 0
         self.cost: float | None = None  # None until a reply with a known price has been counted
         self.unpriced = 0  # replies whose model has no price
+        self._parts: dict[tuple[str, bool], tuple[Usage, int]] = {}  # (model, priced) -> usage, replies
 
     def add(self, model: str, usage: Usage, *, priced: bool = True) -> None:
         """Count one reply. ``priced`` False: the server is not OpenAI, so no cost is estimated."""
         self.total = self.total + usage
         self.replies += 1
+        before, replies = self._parts.get((model, priced), (Usage(), 0))
+        self._parts[(model, priced)] = (before + usage, replies + 1)
         cost = estimate_cost(model, usage, self.table) if priced else None
         if cost is None:
             self.unpriced += 1
         else:
             self.cost = (self.cost or 0.0) + cost
+
+    def reprice(self, table: Mapping[str, Price]) -> None:
+        """Use ``table`` from now on and for what was counted already (the user edited the prices)."""
+        self.table, self.cost, self.unpriced = table, None, 0
+        for (model, priced), (usage, replies) in self._parts.items():
+            cost = estimate_cost(model, usage, table) if priced else None
+            if cost is None:
+                self.unpriced += replies
+            else:
+                self.cost = (self.cost or 0.0) + cost
 
     def summary(self) -> str:
         """"12,345 tokens used (~$0.0042)" for the footer."""

@@ -167,6 +167,8 @@ class ChatController(QObject):
 
         self.context.windows.set_overrides(windows)
         self.context.prices = {**OPENAI_PRICES, **prices}
+        for usage in self._usage.values():  # the footer's cost follows edited prices at once
+            usage.reprice(self.context.prices)
         self._plan_view(self.conversation)
 
     def set_recorder(self, recorder: ChatRecorder) -> None:

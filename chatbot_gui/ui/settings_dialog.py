@@ -604,6 +604,10 @@ class SettingsDialog(QDialog):
 
         self.appearance = AppearancePage(settings.theme)
         self.add_page("Appearance", self.appearance)
+        from chatbot_gui.ui.models_page import ModelsPage
+
+        self.models_page = ModelsPage(settings.context_windows, settings.model_prices)
+        self.add_page("Models", self.models_page)
         self.error_label = QLabel(objectName="dialogError", wordWrap=True)
         self.error_label.setStyleSheet(error_style())
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -651,6 +655,10 @@ class SettingsDialog(QDialog):
                 self.tabs.setCurrentWidget(self.personas_page)
                 self.error_label.setText(persona_problem)
                 return
+        if not problem and self.models_page.problem():
+            self.tabs.setCurrentWidget(self.models_page)  # the page says what is wrong under its table
+            self.error_label.setText("Fix the Models page first: " + self.models_page.problem())
+            return
         if problem:
             self.error_label.setText(problem)
             return
@@ -663,7 +671,9 @@ class SettingsDialog(QDialog):
     def _saved(self) -> None:
         self._saving = False
         self.error_label.setText("")
-        self._result = dataclasses.replace(self.connection.draft_settings(), theme=self.appearance.mode())
+        self._result = dataclasses.replace(self.connection.draft_settings(), theme=self.appearance.mode(),
+                                           context_windows=self.models_page.context_windows(),
+                                           model_prices=self.models_page.model_prices())
         if self.personas_page is not None:
             self._personas_result = self.personas_page.result()
         super().accept()
