@@ -19,10 +19,9 @@ SLOW_SAVES = 60  # chunks of 30 ms: the reply streams ~1.8 s, through several of
 
 
 def sidebar_rows(window) -> list[tuple[int, str]]:
-    """The chats the list shows, top to bottom (the date headers, rows without a chat id, left out)."""
     model = window.sidebar.chat_model
-    return [(model.index(row).data(ChatIdRole), model.index(row).data()) for row in range(model.rowCount())
-            if model.index(row).data(ChatIdRole) is not None]
+    rows = [(model.index(row).data(ChatIdRole), model.index(row).data()) for row in range(model.rowCount())]
+    return [(chat_id, title) for chat_id, title in rows if chat_id is not None]  # not the date headers
 
 
 def click_chat(qtbot, window, chat_id: int) -> None:

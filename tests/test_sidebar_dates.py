@@ -235,14 +235,16 @@ def test_indexes_on_headers_and_chats_stay_put_when_others_moved_unannounced(qtb
     model = sidebar.chat_model
     assert rows(sidebar) == ["[Today]", "t2", "t1", "[Yesterday]", "y2", "y1", "y0"]
     sidebar.select_chat(t1)
-    today, yesterday = QPersistentModelIndex(model.index(0)), QPersistentModelIndex(model.index(3))
-    store.add_message(y1, "user", "unannounced")  # y1 moves to the top of the store; the list is not told
-    clock.now = NOW + timedelta(minutes=1)
-    store.add_message(y2, "user", "announced")
-    clock.now = NOW
-    with qtbot.assertNotEmitted(model.modelReset):  # same groups: rows move, no reset
-        sidebar.upsert_chat(store.summary(y2))
-    assert rows(sidebar) == ["[Today]", "y2", "y1", "t2", "t1", "[Yesterday]", "y0"]
-    assert (today.row(), today.data()) == (0, "Today")
-    assert (yesterday.row(), yesterday.data()) == (5, "Yesterday")
-    assert sidebar.chat_list.currentIndex().data(ChatIdRole) == t1
+    held = [QPersistentModelIndex(model.index(0)), QPersistentModelIndex(model.index(3))]
+    try:
+        store.add_message(y1, "user", "unannounced")  # y1 moves to the top of the store; the list is not told
+        clock.now = NOW + timedelta(minutes=1)
+        store.add_message(y2, "user", "announced")
+        clock.now = NOW
+        with qtbot.assertNotEmitted(model.modelReset):  # same groups: rows move, no reset
+            sidebar.upsert_chat(store.summary(y2))
+        assert rows(sidebar) == ["[Today]", "y2", "y1", "t2", "t1", "[Yesterday]", "y0"]
+        assert [(index.row(), index.data()) for index in held] == [(0, "Today"), (5, "Yesterday")]
+        assert sidebar.chat_list.currentIndex().data(ChatIdRole) == t1
+    finally:
+        held.clear()  # a persistent index must not outlive its model (it touches it when destroyed)

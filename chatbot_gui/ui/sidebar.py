@@ -337,6 +337,15 @@ class ChatListModel(QStringListModel):
             return
         self._titles.pop(summary.id, None)
         pinned = self._pinned()
+        try:
+            self._upsert(summary, pinned)
+        finally:
+            # A QPersistentModelIndex that outlives its model (kept by a traceback's frame, say) makes
+            # its destructor touch freed memory at exit: never let one live past this call.
+            pinned.clear()
+
+    def _upsert(self, summary: ChatSummary, pinned: list[tuple[QPersistentModelIndex, int | str]]) -> None:
+        assert self._store is not None
         old = self._rows_by_id.get(summary.id, -1)
         new = self._store_row(summary.id)
         count = self._store.count_chats()
