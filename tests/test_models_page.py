@@ -153,7 +153,7 @@ def click(qtbot, dlg: SettingsDialog, which) -> None:
 def test_a_window_and_prices_typed_in_are_what_ok_hands_back(qtbot, dialog):
     dlg = dialog(Settings(context_windows={"old-model": 2048}))
     page = dlg.models_page
-    assert page.table.horizontalHeaderItem(1).text() == "Context window (tokens)"
+    assert page.table.horizontalHeaderItem(1).text() == "Context window\n(tokens)"
     assert [r for r in page.rows() if r.model == "old-model"] == [Row("old-model", "2048")]
     add_row(qtbot, dlg, "llama3.2", "8192", ("0.1", "", "0.2"))
     # gpt-4o's output price changed in place.

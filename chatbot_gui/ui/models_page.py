@@ -21,6 +21,10 @@ INTRO = ("Context window: how many tokens the model takes (empty: what the serve
          "when it refused a long chat, or the built-in figure). Prices in US dollars per million tokens, "
          "for the cost shown in the footer (OpenAI's server only).")
 
+#: Column titles, on two lines so the table fits the dialog's width (the full name is the tooltip).
+HEADERS = {"model": "Model", "window": "Context window\n(tokens)", "input": "Input\n$/1M",
+           "cached_input": "Cached input\n$/1M", "output": "Output\n$/1M"}
+
 
 class ModelsPage(QWidget):
     """The table; :meth:`problem` before OK, then :meth:`context_windows` and :meth:`model_prices`."""
@@ -30,8 +34,11 @@ class ModelsPage(QWidget):
         super().__init__(parent)
         intro = QLabel(INTRO, wordWrap=True, objectName="modelsIntro")
         self.table = QTableWidget(0, len(COLUMNS), objectName="modelTable")
-        self.table.setHorizontalHeaderLabels([COLUMN_LABELS[c] for c in COLUMNS])
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setHorizontalHeaderLabels([HEADERS[c] for c in COLUMNS])
+        for c, column in enumerate(COLUMNS):
+            self.table.horizontalHeaderItem(c).setToolTip(COLUMN_LABELS[column])
+            self.table.horizontalHeader().setSectionResizeMode(
+                c, QHeaderView.ResizeMode.Stretch if c == 0 else QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
