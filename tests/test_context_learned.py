@@ -128,3 +128,17 @@ def test_save_writes_only_when_something_changed(paths):
     assert (paths.config_dir / FILE_NAME).stat().st_mode & 0o077 == 0, "private, like settings.json"
     again.set_overrides({"llama": 8192})  # the user's figure replaces what was learnt
     assert LearnedStore(paths).load()[0].windows != {} and store.changed(again, estimator2)
+
+
+def test_a_window_set_by_hand_replaces_the_learnt_one_in_the_file_too(qtbot, app, paths, fake_server):
+    paths.config_dir.mkdir(parents=True)
+    server = fake_server.base_url.rstrip("/").lower()
+    saved = paths.config_dir / FILE_NAME
+    saved.write_text(json.dumps({"version": 1, "windows": {server: {"local-model": 4096, "other": 2048}},
+                                 "bytes_per_token": {}}))
+    window, chat = app()
+    chat.set_context_settings({"local-model": 8192}, {})  # what OK in Settings > Models does
+    qtbot.waitUntil(lambda: "local-model" not in saved.read_text())
+    assert json.loads(saved.read_text())["windows"] == {server: {"other": 2048}}
+    chat.show_conversation(long_chat())
+    assert window.context_label.text().endswith("/ 8k tokens")

@@ -166,6 +166,7 @@ class ChatController(QObject):
         from chatbot_gui.core.usage import OPENAI_PRICES
 
         self.context.windows.set_overrides(windows)
+        self.context.remember_learned()  # a window set by hand replaces what was learnt for the model
         self.context.prices = {**OPENAI_PRICES, **prices}
         for usage in self._usage.values():  # the footer's cost follows edited prices at once
             usage.reprice(self.context.prices)
