@@ -175,7 +175,8 @@ def test_the_context_menu_offers_what_fits_the_message(qtbot):
         menu = QMenu()
         view.add_message_actions(menu, msg.id)
         actions.append([a.text() for a in menu.actions() if a.text()])
-    assert actions == [["Edit and resend…", "Delete message"], ["Regenerate reply", "Delete message"]]
+    assert actions == [["Edit and resend…", "Pin: always send to the model", "Delete message"],
+                       ["Regenerate reply", "Pin: always send to the model", "Delete message"]]
     chosen = []
     view.messageActionRequested.connect(lambda action, mid: chosen.append((action, mid)))
     menu = QMenu()

@@ -64,6 +64,12 @@ class EventDecoder:
             raise self._failed
         if not chunk:
             return []
+        if (chunk[:6] == b"data: " and chunk[-2:] == b"\n\n" and chunk.count(b"\n") == 2 and b"\r" not in chunk
+                and self._started and not self._pending and not self._data and not self._type
+                and not self._after_cr and (self.max_event_bytes is None or len(chunk) <= self.max_event_bytes)):
+            # The common case, one whole "data: …" event in one read (servers send one HTTP chunk per
+            # event): what the general path below makes of it, with a fraction of the Python per chunk.
+            return [Event("", chunk[6:-2].decode("utf-8", "replace"))]
         if self._after_cr:
             self._after_cr = False
             if chunk[:1] == b"\n":
@@ -193,13 +199,15 @@ class ReplyReader:
     After :meth:`feed` and :meth:`close`: ``done`` tells whether ``data: [DONE]`` was seen,
     ``finish_reason`` is the last one a chunk gave, ``chunks`` counts the chunks read (``[DONE]`` and
     empty events not included), ``reasoning_chars`` counts ``reasoning_content`` / ``reasoning`` text
-    (DeepSeek, Ollama, OpenRouter, vLLM), which is not part of the reply.
+    (DeepSeek, Ollama, OpenRouter, vLLM), which is not part of the reply; ``usage`` is the last
+    ``usage`` object a chunk carried (``stream_options.include_usage``), or None.
 
     Tolerated as normal: ``choices: []`` (usage chunks, Azure's prompt-filter chunk), a missing
     ``delta``, ``null`` content, unknown fields.
     """
 
-    __slots__ = ("_decoder", "done", "finish_reason", "chunks", "reasoning_chars", "model", "other_output")
+    __slots__ = ("_decoder", "done", "finish_reason", "chunks", "reasoning_chars", "model", "other_output",
+                 "usage")
 
     def __init__(self, max_event_bytes: int | None = None) -> None:
         self._decoder = EventDecoder(max_event_bytes)
@@ -207,6 +215,7 @@ class ReplyReader:
         self.finish_reason: str | None = None
         self.chunks = 0
         self.reasoning_chars = 0
+        self.usage: dict[str, Any] | None = None  # the last ``usage`` object a chunk carried
         #: The model the server says answered (the chunks' ``model`` field; a router or an alias may
         #: name another than the one requested), or None when no chunk named one.
         self.model: str | None = None
@@ -256,6 +265,9 @@ class ReplyReader:
         if error or event.type == "error":
             raise InBandError(error or payload)
         self.chunks += 1
+        usage = payload.get("usage")
+        if usage and isinstance(usage, dict):  # include_usage's last chunk (vLLM: on every chunk)
+            self.usage = usage
         if self.model is None:
             model = payload.get("model")
             if isinstance(model, str) and model.strip():

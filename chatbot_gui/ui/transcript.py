@@ -26,14 +26,17 @@ from PySide6.QtGui import (QColor, QContextMenuEvent, QFont, QTextBlock, QTextBl
                            QTextCursor, QTextFormat)
 from PySide6.QtWidgets import QTextBrowser, QTextEdit, QWidget
 
+from chatbot_gui.ui.theme import LIGHT, Colors, follow
+
 if TYPE_CHECKING:
     from chatbot_gui.core.errors import ErrorInfo
 
 USER_LABEL = "You"
 ASSISTANT_LABEL = "Assistant"
-ERROR_COLOR = QColor("#b3261e")
-NOTE_COLOR = QColor("#6b6b6b")
-ERROR_BG = QColor("#fdecea")
+# The light appearance's colours (chatbot_gui/ui/theme.py owns both; the view follows the one in effect).
+ERROR_COLOR = QColor(LIGHT.error)
+NOTE_COLOR = QColor(LIGHT.note)
+ERROR_BG = QColor(LIGHT.error_bg)
 
 #: Qt lays out a paragraph with a very long run of characters and no break opportunity (a pasted
 #: base64 blob, a minified file) in time that grows with the square of its length: 1 MB took 96 s.
@@ -106,7 +109,7 @@ MSG_KEY = QTextFormat.UserProperty + 4
 #: On an error's blocks and its countdown line: the key of the reply that failed.
 ERROR_KEY = QTextFormat.UserProperty + 5
 BODY_KINDS = ("user", "assistant")
-HIGHLIGHT = QColor("#ffe066")
+HIGHLIGHT = QColor(LIGHT.search_bg)
 
 
 class TranscriptView(QTextBrowser):
@@ -145,12 +148,18 @@ class TranscriptView(QTextBrowser):
         #: Reply key -> the id of its latest error line.
         self._reply_errors: dict[int, int] = {}
         self._versions = None
+        self._errors_after: dict = {}  # message id -> earlier errors shown after it (show_earlier keeps them)
         self._messages: list = []
         self._hidden = 0
+        #: Where the model's view begins (issue 12): the message id and the words, kept across redraws.
+        self._context_marker: tuple[int, str] | None = None
+        self._context_block: QTextBlock | None = None
+        self._pinned: set[int] = set()
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self._text_format = QTextCharFormat()
         self._label_format = QTextCharFormat()
         self._label_format.setFontWeight(QFont.Weight.Bold)
+        self._colors = LIGHT
         self._note_format = QTextCharFormat()
         self._note_format.setForeground(NOTE_COLOR)
         self._note_format.setFontItalic(True)
@@ -159,7 +168,57 @@ class TranscriptView(QTextBrowser):
         self._link_format = QTextCharFormat()
         self._link_format.setAnchor(True)
         self._link_format.setFontUnderline(True)
-        self._link_format.setForeground(QColor("#1a5fb4"))
+        self._link_format.setForeground(QColor(LIGHT.link))
+        follow(self.apply_colors)
+
+    # -- appearance ------------------------------------------------------------------------------
+    @property
+    def colors(self) -> Colors:
+        """The appearance's colours the view uses now (chatbot_gui/ui/theme.py)."""
+        return self._colors
+
+    def apply_colors(self, colors: Colors) -> None:
+        """Re-colour notes, errors, links and search matches for another appearance, in place
+        (the text's own colour and the background come from the palette and follow by themselves)."""
+        old = self._colors
+        if colors == old:
+            return
+        self._colors = colors
+        self._note_format.setForeground(QColor(colors.note))
+        self._error_format.setForeground(QColor(colors.error))
+        self._link_format.setForeground(QColor(colors.link))
+        foreground = {QColor(old.note).rgb(): QColor(colors.note), QColor(old.error).rgb(): QColor(colors.error),
+                      QColor(old.link).rgb(): QColor(colors.link)}
+        old_error_bg, error_bg = QColor(old.error_bg).rgb(), QColor(colors.error_bg)
+        doc = self.document()
+        cursor = QTextCursor(doc)
+        cursor.beginEditBlock()
+        block = doc.begin()
+        while block.isValid():
+            fmt = block.blockFormat()
+            if fmt.hasProperty(QTextFormat.Property.BackgroundBrush) and fmt.background().color().rgb() == old_error_bg:
+                fmt.setBackground(error_bg)
+                cursor.setPosition(block.position())
+                cursor.setBlockFormat(fmt)
+            it = block.begin()
+            while not it.atEnd():
+                fragment = it.fragment()
+                char = fragment.charFormat()
+                if char.hasProperty(QTextFormat.Property.ForegroundBrush):
+                    new = foreground.get(char.foreground().color().rgb())
+                    if new is not None:
+                        change = QTextCharFormat()
+                        change.setForeground(new)
+                        cursor.setPosition(fragment.position())
+                        cursor.setPosition(fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor)
+                        cursor.mergeCharFormat(change)
+                it += 1
+            block = block.next()
+        cursor.endEditBlock()
+        selections = self.extraSelections()
+        for sel in selections:
+            sel.format.setBackground(QColor(colors.search_bg))
+        self.setExtraSelections(selections)
 
     # -- building blocks -------------------------------------------------------------------------
     def _end_cursor(self) -> QTextCursor:
@@ -280,6 +339,11 @@ class TranscriptView(QTextBrowser):
         label = self._new_block("user-label" if user else "assistant-label", top_margin=14, message=msg.db_id,
                                 cursor=cursor, key=mid)
         label.insertText(USER_LABEL if user else ASSISTANT_LABEL, self._label_format)
+        if getattr(msg, "pinned", False):
+            label.insertText("   pinned: always sent", self._note_format)
+            self._pinned.add(mid)
+        else:
+            self._pinned.discard(mid)
         if version[1] > 1:
             label.insertText("   ", self._note_format)
             self._insert_link(label, "‹", f"version:{mid}:-1")
@@ -375,6 +439,54 @@ class TranscriptView(QTextBrowser):
         self._insert_link(marker, "keep it", f"keep:{msg_id}")
         marker.insertText(".", self._note_format)
 
+    # -- where the model's view begins (issue 12) --------------------------------------------------
+    def set_context_marker(self, msg_id: int | None, text: str = "") -> None:
+        """Show ``text`` ("Earlier messages are not sent: …") just above message ``msg_id``, the first
+        one the model still sees; None takes the line away. It moves as the chat grows, and stays
+        across redraws (a message hidden at the top gets it when it is shown)."""
+        marker = (msg_id, text) if msg_id is not None and text else None
+        if marker == self._context_marker and (marker is None or self._context_block_valid()):
+            return
+        self._context_marker = marker
+        self._place_context_marker()
+
+    def context_marker(self) -> tuple[int, str] | None:
+        """(the id of the message under the line, its text) as shown, or None."""
+        if not self._context_block_valid() or self._context_block is None:
+            return None
+        nxt = self._context_block.next()
+        key = nxt.blockFormat().property(MSG_KEY) if nxt.isValid() else None
+        return (int(key), self._context_block.text()) if isinstance(key, int) else None
+
+    def _context_block_valid(self) -> bool:
+        block = self._context_block
+        return block is not None and block.isValid() and block.blockFormat().property(KIND_PROPERTY) == "context"
+
+    def _place_context_marker(self) -> None:
+        if self._context_block_valid() and self._context_block is not None:
+            self._remove_blocks([self._context_block])
+        self._context_block = None
+        if self._context_marker is None:
+            return
+        msg_id, text = self._context_marker
+        blocks = self._blocks(MSG_KEY, msg_id)
+        if not blocks:
+            return  # not on screen (yet)
+        prev = blocks[0].previous()
+        if prev.isValid():
+            cursor = QTextCursor(prev)
+            cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock)
+            cursor = self._new_block("context", top_margin=14, cursor=cursor)
+        else:
+            cursor = QTextCursor(self.document())
+            cursor.insertBlock()
+            cursor.movePosition(QTextCursor.MoveOperation.Start)
+            fmt = QTextBlockFormat()
+            fmt.setProperty(KIND_PROPERTY, "context")
+            cursor.setBlockFormat(fmt)
+        cursor.insertText(f"⋯ {text}", self._note_format)
+        self._context_block = cursor.block()
+
     def add_notice(self, text: str) -> None:
         """A line about this chat that is not part of it (not saved): "Stopped before any reply"."""
         following = self._following()
@@ -410,7 +522,7 @@ class TranscriptView(QTextBrowser):
         self._next_error += 1
         self._errors[error_id] = [info, can_retry, 1, False]
         self._reply_errors[key] = error_id
-        cursor = self._new_block("error", top_margin=10, background=ERROR_BG, error=key)
+        cursor = self._new_block("error", top_margin=10, background=QColor(self._colors.error_bg), error=key)
         fmt = cursor.blockFormat()
         fmt.setProperty(ERROR_PROPERTY, error_id)
         cursor.setBlockFormat(fmt)
@@ -468,7 +580,7 @@ class TranscriptView(QTextBrowser):
             fmt.setProperty(KIND_PROPERTY, "error-detail")
             fmt.setProperty(ERROR_PROPERTY, error_id)
             fmt.setProperty(ERROR_KEY, block.blockFormat().property(ERROR_KEY))
-            fmt.setBackground(ERROR_BG)
+            fmt.setBackground(QColor(self._colors.error_bg))
             fmt.setLeftMargin(16)
             cursor.insertBlock(fmt, self._error_format)
             # One block whatever the server's text: its lines break with U+2028, blank runs folded.
@@ -527,15 +639,17 @@ class TranscriptView(QTextBrowser):
         self.document().clear()
 
     def show_messages(self, messages, recent: int | None = None,  # noqa: ANN001 - core Messages
-                      versions=None) -> None:  # noqa: ANN001 - Callable[[int], tuple[int, int]]
+                      versions=None, errors=None) -> None:  # noqa: ANN001 - Callable[[int], tuple[int, int]]
         """Replace the view with a chat (one edit block, repainted once).
 
         A long chat opens with its last ``recent`` messages (default :data:`RECENT_MESSAGES`); the
         earlier ones are shown when the user scrolls to the top or clicks the note there, so opening
-        a chat costs the same whatever its length. ``versions(message_id)`` gives "2/3"."""
+        a chat costs the same whatever its length. ``versions(message_id)`` gives "2/3";
+        ``errors[message_id]``: earlier turns' errors shown (without Retry) after that message."""
         recent = RECENT_MESSAGES if recent is None else recent
         hidden = max(0, len(messages) - recent) if recent > 0 else 0
         self._versions = versions
+        errors = errors or {}
         self.setUpdatesEnabled(False)
         try:
             self.clear_chat()
@@ -549,9 +663,13 @@ class TranscriptView(QTextBrowser):
                 note.insertText(".", self._note_format)
             for msg in messages[hidden:] if hidden else messages:
                 self._write_message(self._end_cursor(), msg, versions(msg.id) if versions else (1, 1))
+                for info in errors.get(msg.id, ()):
+                    self.show_error(info, can_retry=False, key=-1 - self._next_error)  # history: no reply key
             cursor.endEditBlock()
+            self._place_context_marker()
         finally:
             self.setUpdatesEnabled(True)
+        self._errors_after = errors
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 
@@ -566,7 +684,7 @@ class TranscriptView(QTextBrowser):
             return
         bar = self.verticalScrollBar()
         from_bottom = bar.maximum() - bar.value()
-        self.show_messages(self._messages, recent=0, versions=self._versions)
+        self.show_messages(self._messages, recent=0, versions=self._versions, errors=self._errors_after)
         self.document().documentLayout().documentSize()  # lay out now, so the range is final
         bar.setValue(max(0, bar.maximum() - from_bottom))
 
@@ -593,7 +711,7 @@ class TranscriptView(QTextBrowser):
                     break
                 block = block.next()
         fmt = QTextCharFormat()
-        fmt.setBackground(HIGHLIGHT)
+        fmt.setBackground(QColor(self._colors.search_bg))
         for term in dict.fromkeys(query.split()):
             found = doc.find(term, 0)
             while not found.isNull() and len(selections) < 500:
@@ -636,6 +754,12 @@ class TranscriptView(QTextBrowser):
             menu.addAction("Regenerate reply", lambda: self.messageActionRequested.emit("regenerate", msg_id))
         if "user" in kinds:
             menu.addAction("Edit and resend…", lambda: self.messageActionRequested.emit("edit", msg_id))
+        if kinds & set(BODY_KINDS):
+            if msg_id in self._pinned:
+                menu.addAction("Unpin", lambda: self.messageActionRequested.emit("unpin", msg_id))
+            else:
+                menu.addAction("Pin: always send to the model",
+                               lambda: self.messageActionRequested.emit("pin", msg_id))
         menu.addAction("Delete message", lambda: self.messageActionRequested.emit("delete", msg_id))
 
     def _on_anchor(self, url: QUrl) -> None:
