@@ -20,7 +20,8 @@ SLOW_SAVES = 60  # chunks of 30 ms: the reply streams ~1.8 s, through several of
 
 def sidebar_rows(window) -> list[tuple[int, str]]:
     model = window.sidebar.chat_model
-    return [(model.index(row).data(ChatIdRole), model.index(row).data()) for row in range(model.rowCount())]
+    rows = [(model.index(row).data(ChatIdRole), model.index(row).data()) for row in range(model.rowCount())]
+    return [(chat_id, title) for chat_id, title in rows if chat_id is not None]  # not the date headers
 
 
 def click_chat(qtbot, window, chat_id: int) -> None:
