@@ -96,6 +96,9 @@ def test_log_rotates_at_one_mebibyte(log_setup: logs.LogSetup) -> None:
     _flush()
     assert log_setup.path.stat().st_size <= logs.MAX_BYTES
     assert (log_setup.directory / "chatbot.log.1").is_file()
+    # Readable by the user only, before and after rotation (a debug log may hold message text).
+    for path in (log_setup.path, log_setup.directory / "chatbot.log.1"):
+        assert path.stat().st_mode & 0o777 == 0o600, oct(path.stat().st_mode)
 
 
 @pytest.fixture
