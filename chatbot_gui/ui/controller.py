@@ -94,7 +94,7 @@ class ChatController(QObject):
         w.persona_combo.currentIndexChanged.connect(self._persona_changed)
         w.transcript.retryRequested.connect(self.retry)
         w.transcript.keepRequested.connect(self.keep)
-        w.transcript.versionRequested.connect(self.switch_version)
+        w.transcript.stepRequested.connect(self.switch_version)
         w.transcript.messageActionRequested.connect(self._message_action)
         w.transcript.settingsRequested.connect(w.settings_action.trigger)
 
