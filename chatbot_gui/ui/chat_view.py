@@ -55,7 +55,7 @@ class ChatView(MessagesView):
 
     def __init__(self, parent: QWidget | None = None, theme: str = "system") -> None:
         super().__init__(parent, theme)
-        self._ids = itertools.count(-1, -1)
+        self._ids = itertools.count(-2, -1)  # (-1 is the view's "no current message")
         #: error row id -> [info, can_retry, times, details shown, reply key]
         self._errors: dict[int, list] = {}
         self._reply_errors: dict[int, int] = {}  # reply key -> its latest error row
@@ -280,7 +280,7 @@ class ChatView(MessagesView):
 
         Returns how many were found in the chat's text (the view marks them where they are drawn)."""
         self.highlight_terms = list(dict.fromkeys(query.split()))
-        count = sum(self.text_of(mid).count(term) for mid in self.message_ids() if mid > 0
+        count = sum(self.text_of(mid).lower().count(term.lower()) for mid in self.message_ids() if mid > 0
                     for term in self.highlight_terms)
         target = self._db_ids.get(message_db_id) if message_db_id is not None else None
         if target is not None and target in self._index:
@@ -298,6 +298,20 @@ class ChatView(MessagesView):
         self._stick = bar.value() >= bar.maximum()
         self._current = message_id
         self.viewport().update()
+
+    def highlighted(self) -> list[str]:
+        """The text of every search match marked in the chat, in order (what is painted yellow)."""
+        out: list[str] = []
+        colors = self.colors()
+        for row in self._rows:
+            self._ensure(row)
+            for piece in row.pieces or []:
+                out += [s.cursor.selectedText() for s in self.delegate._highlights(piece, colors)]
+        return out
+
+    def visible_ids(self) -> list[int]:
+        """The ids of the rows on screen now."""
+        return [self._rows[k].id for k in self._visible_rows()]
 
     # -- reading back (tests, accessibility) -------------------------------------------------------
     def _labels(self, row_id: int) -> str:

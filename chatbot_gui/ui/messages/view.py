@@ -802,6 +802,30 @@ class MessagesView(QAbstractScrollArea):
                 return
         raise KeyError(f"message {message_id} has no {action!r} action")
 
+    def action_point(self, message_id: int, action: str, label: str = "") -> QPoint:
+        """Where a message's ``action`` button (reading ``label``, if given) is in the viewport,
+        scrolled into view first: what a mouse click there does is what the user gets."""
+        row = self._row(message_id)
+        self._ensure(row)
+        self._measure(row, force=True)
+        hit = next((h for h in row.hits if h.action == action and (not label or h.label == label)), None)
+        if hit is None:
+            raise KeyError(f"message {message_id} has no {action!r} action")
+        bar = self.verticalScrollBar()
+        k = self._index[message_id]
+        y = self._tops[k] + hit.rect.center().y()
+        if not bar.value() <= y < bar.value() + self.viewport().height():
+            self._stick = False
+            bar.setValue(max(0, y - self.viewport().height() // 2))
+            self._prepare_visible()
+            y = self._tops[self._index[message_id]] + hit.rect.center().y()
+        x0, _ = self._column()
+        return QPoint(x0 + hit.rect.center().x(), y - bar.value())
+
+    def links(self) -> list[tuple[int, str, str]]:
+        """Every row's own link on screen, in order: (message id, action, label)."""
+        return [(row.id, action, label) for row in self._rows for action, label in row.links]
+
     def action_labels(self, message_id: int) -> list[str]:
         """The actions shown for a message, in keyboard order."""
         row = self._row(message_id)
