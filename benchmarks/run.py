@@ -1,7 +1,7 @@
 """Run every benchmark and print one table: ``python -m benchmarks`` or ``python benchmarks/run.py``.
 
-Options: ``--only stream,startup,append,history`` picks benchmarks, ``--runs N`` repeats each measurement N
-times (default 5; start-up uses max(N, 7)), ``--json PATH`` also writes the results as JSON. Nothing
+Options: ``--only stream,startup,append,history,context`` picks benchmarks, ``--runs N`` repeats each
+measurement N times (default 5; start-up uses max(N, 7)), ``--json PATH`` also writes the results as JSON. Nothing
 is written anywhere unless ``--json`` is given. The exit status is 1 when a target is missed.
 """
 
@@ -25,7 +25,7 @@ for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_pro
 
 from benchmarks.common import Result, log  # noqa: E402 - after the sys.path fix above
 
-BENCHMARKS = ("stream", "streams3", "startup", "append", "history", "render")
+BENCHMARKS = ("stream", "streams3", "startup", "append", "history", "render", "context")
 #: Not in the default run: it builds the app four times (~4 minutes) and needs PyInstaller ('.[build]').
 EXTRA_BENCHMARKS = ("frozen",)
 
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results: list[Result] = []
     # Start-up first: it runs in child processes and is least disturbed before this process grows.
-    order = ("frozen", "startup", "stream", "streams3", "append", "history", "render")
+    order = ("frozen", "startup", "stream", "streams3", "append", "history", "render", "context")
     for name in sorted(chosen, key=order.index):
         if name == "frozen":
             from benchmarks import bench_frozen
@@ -114,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import bench_render
 
             results += bench_render.run(args.runs)
+        elif name == "context":
+            from benchmarks import bench_context
+
+            results += bench_context.run(args.runs)
     elapsed = time.perf_counter() - started
 
     print(table(results))

@@ -14,10 +14,16 @@ Usage::
 
 Each ``POST /v1/chat/completions`` takes the next queued :class:`Reply`, or ``default_reply`` when the
 queue is empty. ``GET /v1/models`` lists ``models``. Anything else gets a JSON 404.
+
+Token limits: with ``server.token_limit = 4096`` a request longer than that (counted with
+``server.token_rule``, a :class:`TokenRule`) is refused the way OpenAI or llama.cpp refuse it
+(``limit_style``), and the queue is left as it was; a stream asked for ``stream_options.include_usage``
+gets a usage chunk counted by the same rule.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -257,6 +263,110 @@ def split_sse_events(body: bytes) -> list[bytes]:
 DEFAULT_REPLY = stream(["Hello", "!", " How can", " I help?"])
 
 
+# --------------------------------------------------------------------------- token limits
+
+
+@dataclass(frozen=True)
+class TokenRule:
+    """The fake server's deterministic token count, which tests can compute too.
+
+    A request's prompt costs 3, plus for each message 4 and one token per ``bytes_per_token`` UTF-8
+    bytes of its text, rounded up per message. A reply's text costs one token per ``bytes_per_token``
+    bytes, rounded up.
+    """
+
+    bytes_per_token: float = 4.0
+
+    def text(self, text: str) -> int:
+        return math.ceil(len(text.encode("utf-8", "surrogatepass")) / self.bytes_per_token)
+
+    def prompt(self, messages: Any) -> int:
+        total = 3
+        for msg in messages if isinstance(messages, list) else []:
+            content = msg.get("content") if isinstance(msg, dict) else None
+            if isinstance(content, list):  # a list of parts: their text counts
+                content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            total += 4 + self.text(content if isinstance(content, str) else "")
+        return total
+
+
+def _requested_reply(body: dict[str, Any]) -> int:
+    value = body.get("max_completion_tokens", body.get("max_tokens"))
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def _refuse_if_too_long(owner: FakeServer, body: Any) -> Reply | None:
+    """The refusal a server with ``owner.token_limit`` sends for ``body``, or None when it fits.
+
+    "openai": OpenAI's 400 ``context_length_exceeded`` (messages + requested reply length > limit);
+    "openai-no-numbers": the same code with today's wording that states no numbers;
+    "llamacpp": llama.cpp's 400 ``exceed_context_size_error`` (prompt >= n_ctx).
+    """
+    if owner.token_limit is None or not isinstance(body, dict):
+        return None
+    limit = owner.token_limit
+    prompt = (owner.token_rule or TokenRule()).prompt(body.get("messages"))
+    reply = _requested_reply(body)
+    if owner.limit_style == "llamacpp":
+        if prompt < limit:
+            return None
+        return error(400, {"error": {
+            "code": 400, "type": "exceed_context_size_error", "n_prompt_tokens": prompt, "n_ctx": limit,
+            "message": f"request ({prompt} tokens) exceeds the available context size ({limit} tokens), "
+                       "try increasing it"}})
+    if prompt + reply <= limit:
+        return None
+    if owner.limit_style == "openai-no-numbers":
+        message = "Your input exceeds the context window of this model. Please adjust your input and try again."
+    else:
+        message = (f"This model's maximum context length is {limit} tokens. However, you requested "
+                   f"{prompt + reply} tokens ({prompt} in the messages, {reply} in the completion). "
+                   "Please reduce the length of the messages or completion.")
+    return error(400, {"error": {"message": message, "type": "invalid_request_error", "param": "messages",
+                                 "code": "context_length_exceeded"}})
+
+
+def _with_usage(owner: FakeServer, body: Any, reply: Reply) -> Reply:
+    """``reply`` with an include_usage chunk before ``[DONE]`` counted by the server's rule, when the
+    server counts tokens, the request asked (``stream_options.include_usage``) and the reply is a
+    stream of ours without a usage chunk."""
+    rule = owner.token_rule or (TokenRule() if owner.token_limit is not None else None)
+    options = body.get("stream_options") if isinstance(body, dict) else None
+    if rule is None or not isinstance(options, dict) or options.get("include_usage") is not True:
+        return reply
+    if reply.status != 200 or reply.framing != "chunked" or any(b'"usage"' in p for p in reply.parts):
+        return reply
+    text = []
+    for part in reply.parts:
+        if part.startswith(b"data: {"):
+            chunk = json.loads(part[6:])
+            for choice in chunk.get("choices") or []:
+                content = (choice.get("delta") or {}).get("content")
+                text.append(content if isinstance(content, str) else "")
+    prompt, completion = rule.prompt(body.get("messages")), rule.text("".join(text))
+    usage = sse_event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
+                       "model": str(body.get("model")), "choices": [],
+                       "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                                 "total_tokens": prompt + completion}})
+    parts = list(reply.parts)
+    at = next((i for i, p in enumerate(parts) if p.startswith(b"data: [DONE]")), len(parts))
+    parts.insert(at, usage)
+    return dataclasses.replace(reply, parts=tuple(parts))
+
+
+def _ollama_show(models: dict[str, dict[str, Any]], body: Any) -> Reply:
+    name = body.get("model") if isinstance(body, dict) else None
+    if name not in models:
+        return error(404, {"error": f"model '{name}' not found"})
+    shown = {k: v for k, v in models[name].items() if k != "loaded_context"}
+    return error(200, {"modelfile": "", "template": "", "details": {"format": "gguf"}, **shown})
+
+
+def _ollama_ps(models: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {"models": [{"name": name, "model": name, "context_length": info["loaded_context"]}
+                       for name, info in models.items() if "loaded_context" in info]}
+
+
 # --------------------------------------------------------------------------- the server
 
 
@@ -304,15 +414,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._serve(owner.models_reply)  # a scripted answer (an error, a broken body)
         elif rec.path.split("?")[0].rstrip("/") == "/v1/models":
             data = {"object": "list",
-                    "data": [{"id": m, "object": "model", "owned_by": "test"} for m in owner.models]}
+                    "data": [{"id": m, "object": "model", "owned_by": "test", **owner.model_fields.get(m, {})}
+                             for m in owner.models]}
             self._serve(error(200, data))  # a JSON body with a Content-Length
+        elif owner.ollama is not None and rec.path.rstrip("/") == "/api/ps":
+            self._serve(error(200, _ollama_ps(owner.ollama)))
         else:
             self._not_found(rec.path)
 
     def do_POST(self) -> None:
         rec = self._read_request()
+        owner = self.server.owner
         if rec.path.split("?")[0].rstrip("/") == "/v1/chat/completions":
-            self._serve(self.server.owner._next_reply())
+            refusal = _refuse_if_too_long(owner, rec.json)
+            self._serve(refusal or _with_usage(owner, rec.json, owner._next_reply()))
+        elif owner.ollama is not None and rec.path.rstrip("/") == "/api/show":
+            self._serve(_ollama_show(owner.ollama, rec.json))
         else:
             self._not_found(rec.path)
 
@@ -443,7 +560,9 @@ class FakeServer:
 
     Attributes: ``base_url`` ("http://127.0.0.1:PORT/v1"), ``requests`` (every request, in order),
     ``disconnects`` (client hang-ups seen mid-reply), ``models`` (what ``GET /v1/models`` lists),
-    ``default_reply`` (used when the queue is empty).
+    ``default_reply`` (used when the queue is empty). Token counting: ``token_rule``, ``token_limit``,
+    ``limit_style``; ``model_fields`` (extra ``/v1/models`` fields per model); ``ollama`` (serve
+    Ollama's ``/api/show`` and ``/api/ps``).
     """
 
     def __init__(self, default_reply: Reply | None = None, models: list[str] | None = None) -> None:
@@ -453,6 +572,12 @@ class FakeServer:
         self.models_reply: Reply | None = None
         self.requests: list[RecordedRequest] = []
         self.disconnects = 0
+        # Token counting (see "token limits" above): usage in streams that ask for it, and refusals.
+        self.token_rule: TokenRule | None = None
+        self.token_limit: int | None = None
+        self.limit_style = "openai"  # "openai", "openai-no-numbers" or "llamacpp"
+        self.model_fields: dict[str, dict[str, Any]] = {}  # extra fields of a /v1/models entry, per model
+        self.ollama: dict[str, dict[str, Any]] | None = None  # model -> /api/show answer (+ "loaded_context")
         self.errors: list[BaseException] = []  # exceptions the handlers raised (a bug in this file)
         self._replies: deque[Reply] = deque()
         self._cond = threading.Condition()

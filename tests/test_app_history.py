@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from chatbot_gui.app import create_window
 from chatbot_gui.core.paths import AppPaths
 from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
+from chatbot_gui.ui.sidebar import ChatIdRole
 from fakeserver import FakeServer, stream
 
 KEY = "sk-history-0123456789abcdef"
@@ -83,8 +84,10 @@ def send(qtbot, window, chat, text):
 
 
 def sidebar_titles(window) -> list[str]:
+    """The chats' titles in the list, top to bottom (not the date groups' headers)."""
     model = window.sidebar.chat_model
-    return [model.index(r, 0).data() for r in range(model.rowCount())]
+    return [model.index(r, 0).data() for r in range(model.rowCount())
+            if model.index(r, 0).data(ChatIdRole) is not None]
 
 
 def db_rows(paths: AppPaths, sql: str, args=()) -> list[tuple]:
@@ -102,6 +105,8 @@ def test_chats_are_kept_listed_newest_first_and_the_last_one_comes_back(qtbot, a
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     send(qtbot, window, chat, "second chat")
     assert sidebar_titles(window) == ["second chat", "first chat"]
+    model = window.sidebar.chat_model
+    assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["Today", "second chat", "first chat"]
     rows = db_rows(paths, "SELECT role, content, status FROM messages ORDER BY id")
     assert rows == [("user", "first chat", "complete"), ("assistant", "Answer one", "complete"),
                     ("user", "second chat", "complete"), ("assistant", "Answer two", "complete")]
@@ -112,7 +117,7 @@ def test_chats_are_kept_listed_newest_first_and_the_last_one_comes_back(qtbot, a
     assert window2.windowTitle() == "second chat — Chatbot"
     # Opening the older chat from the sidebar, and carrying on in it: the request has its history.
     model = window2.sidebar.chat_model
-    window2.sidebar.chatActivated.emit(model.summary(1).id)
+    window2.sidebar.chatActivated.emit(model.summary(2).id)  # row 0 is the "Today" header
     assert window2.transcript.blocks_of_kind("user") == ["first chat"]
     send(qtbot, window2, chat2, "more")
     assert [m["content"] for m in fake_server.requests[-1].json["messages"][1:]] == ["first chat", "Answer one", "more"]

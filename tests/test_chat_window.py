@@ -62,7 +62,7 @@ def test_window_has_the_parts_a_user_expects(chat):
     # The message list: reachable by keyboard, named for screen readers (selection by mouse and
     # keyboard is tested on the view itself, tests/test_messages_view.py).
     assert window.transcript.focusPolicy() == Qt.FocusPolicy.StrongFocus
-    assert window.transcript.accessibleName() == "Messages"
+    assert window.transcript.accessibleName() == "Conversation"
     assert window.send_button.isEnabled() and not window.stop_button.isEnabled()
     assert window.model_combo.isEditable() and window.model_combo.currentText() == "gpt-4o-mini"
     names = [window.persona_combo.itemText(i) for i in range(window.persona_combo.count())]

@@ -184,7 +184,7 @@ def test_json_is_versioned_and_readable(chat: StoredChat) -> None:
                                "system_prompt": "You are a helpful assistant.\nAnswer briefly."}
     assert data["messages"][0] == {"id": 1, "parent": None, "selected": True,
                                    "role": "user", "content": "How do I print in Python? 🐍",
-                                   "status": "complete", "kept": False, "model": None,
+                                   "status": "complete", "kept": False, "pinned": False, "model": None,
                                    "created_at": T0 + 0.123456789}
     assert "🐍" in to_json(chat) and "日本語" in to_json(chat)  # not \\u-escaped
 

@@ -298,7 +298,7 @@ def test_a_pasted_proxy_url_with_a_password_is_split(qtbot, open_dialog, backend
 def test_add_page(open_dialog) -> None:
     dialog = open_dialog()
     dialog.add_page("Personas", QWidget())
-    assert [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())] == ["Connection", "Personas"]
+    assert [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())] == ["Connection", "Appearance", "Personas"]
 
 
 # -- Test connection ---------------------------------------------------------------------------------

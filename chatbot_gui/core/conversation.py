@@ -53,6 +53,10 @@ class Message:
     db_id: int | None = None  # the row in the chat store, once saved
     #: The id of the message this one follows (None: the first of the chat). Fixed once set.
     parent: int | None = None
+    #: Always sent, however long the chat grows (issue 12: trimming never drops it).
+    pinned: bool = False
+    #: Its exact size in tokens when sent again, once a server has said (usage); memory only.
+    tokens: int | None = None
 
     @property
     def in_context(self) -> bool:
@@ -93,6 +97,8 @@ class Conversation:
     chat_id: int | None = None  # the chat in the store, once its first message is saved
     #: Identifies this chat in memory before (and after) it has a ``chat_id``.
     key: int = field(default_factory=lambda: next(_keys))
+    #: "fit" (trim to the model's window, the default) or "everything" (core/context.py).
+    context_mode: str = "fit"
 
     def __post_init__(self) -> None:
         #: Every message by id, all versions and branches, in the order they were written.

@@ -180,7 +180,7 @@ def to_json(chat: StoredChat) -> str:
         "messages": [
             {"id": seq, "parent": None if parents[m.id] is None else numbers[parents[m.id]],
              "selected": m.selected, "role": m.role, "content": m.content, "status": m.status.value,
-             "kept": m.kept, "model": m.model, "created_at": m.created_at}
+             "kept": m.kept, "pinned": m.pinned, "model": m.model, "created_at": m.created_at}
             for seq, m in enumerate(chat.messages, start=1)
         ],
     }
@@ -267,7 +267,7 @@ def _chat_from(data: Any) -> StoredChat:
             id=number, seq=i + 1, role=role, content=_get(raw, "content", str, where), status=Status(status),
             kept=_get(raw, "kept", bool, where, False), model=_get(raw, "model", str, where, None),
             created_at=_time(raw, "created_at", where), parent_id=parent,
-            selected=_get(raw, "selected", bool, where, True)))
+            selected=_get(raw, "selected", bool, where, True), pinned=_get(raw, "pinned", bool, where, False)))
     return StoredChat(
         id=0,
         title=_get(data, "title", str, "", ""),

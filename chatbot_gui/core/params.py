@@ -93,9 +93,11 @@ def rejected_parameter(status: int, body: Any, sent: Mapping[str, Any]) -> str |
     parameter we sent that the message mentions ("Unsupported parameter: 'max_tokens' is not
     supported with this model. Use 'max_completion_tokens' instead." names max_tokens first).
     """
-    if status not in (400, 422) or describe_status(status, body).kind != "unsupported_parameter":
+    if status not in (400, 422):
         return None
     optional = [name for name in sent if name not in FIXED_FIELDS]
+    if describe_status(status, body).kind != "unsupported_parameter":
+        return _unknown_field(body, optional)
     inner = body.get("error", body) if isinstance(body, dict) else body
     if isinstance(inner, dict):
         param = inner.get("param")
@@ -106,6 +108,29 @@ def rejected_parameter(status: int, body: Any, sent: Mapping[str, Any]) -> str |
         message = inner
     if not isinstance(message, str):
         return None
+    return _first_named(message, optional)
+
+
+#: How servers refuse a body field they do not know (older Azure API versions, pydantic-based servers
+#: such as Mistral's: ``{"type": "extra_forbidden", "loc": ["body", "stream_options"], ...}``).
+_UNKNOWN_FIELD_PHRASES = ("unrecognized request argument", "extra inputs are not permitted", "extra_forbidden",
+                          "unknown field", "unrecognized field")
+
+
+def _unknown_field(body: Any, optional: list[str]) -> str | None:
+    """The optional field the server says it does not know at all, if that is what it says."""
+    import json
+
+    try:
+        text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return None
+    if not any(phrase in text.lower() for phrase in _UNKNOWN_FIELD_PHRASES):
+        return None
+    return _first_named(text, optional)
+
+
+def _first_named(message: str, optional: list[str]) -> str | None:
     found: list[tuple[int, str]] = []
     for name in optional:
         match = re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", message)
@@ -114,10 +139,12 @@ def rejected_parameter(status: int, body: Any, sent: Mapping[str, Any]) -> str |
     return min(found)[1] if found else None
 
 
-def build_body(request: ChatRequest, policy: ParameterPolicy | None = None) -> dict[str, Any]:
+def build_body(request: ChatRequest, policy: ParameterPolicy | None = None, *,
+               include_usage: bool = False) -> dict[str, Any]:
     """The keyword arguments for ``chat.completions.create`` for ``request``, as its model accepts them.
 
     Without a policy only the model-name rule applies (a fresh policy has learnt nothing).
+    ``include_usage``: ask for the usage chunk (``stream_options``), unless the model refused it.
     """
     policy = policy if policy is not None else ParameterPolicy()
     rejected = policy.rejected(request.model)
@@ -128,4 +155,6 @@ def build_body(request: ChatRequest, policy: ParameterPolicy | None = None) -> d
         field = policy.token_limit_field(request.model)
         if field is not None:
             body[field] = request.max_tokens
+    if include_usage and "stream_options" not in rejected:
+        body["stream_options"] = {"include_usage": True}
     return body

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from types import MappingProxyType
 from typing import Callable
 
 from chatbot_gui.core.conversation import Conversation, Message, Status
@@ -78,7 +79,9 @@ class ChatRecorder:
 
         def write(store: ChatStore) -> None:
             if conv.chat_id is None:
-                conv.chat_id = store.create_chat(conv.title, conv.persona.name, conv.persona.system_prompt, model)
+                extra = {"context_mode": conv.context_mode} if conv.context_mode != "fit" else None
+                conv.chat_id = store.create_chat(conv.title, conv.persona.name, conv.persona.system_prompt, model,
+                                                 extra=extra)
             msg.db_id = store.add_message(conv.chat_id, "user", msg.content, Status.COMPLETE,
                                           created_at=msg.created_at, parent_id=self._parent_row(conv, msg))
             self.on_chat_changed(conv.chat_id)
@@ -130,6 +133,21 @@ class ChatRecorder:
             self.on_chat_changed(conv.chat_id)
         return problem
 
+    def save_pin(self, msg: Message) -> str | None:
+        """Remember that ``msg`` is pinned (or not)."""
+        if msg.db_id is None:
+            return None
+        db_id, pinned = msg.db_id, msg.pinned
+        return self._guard(lambda store: store.set_pinned(db_id, pinned) and None)
+
+    def save_context_mode(self, conv: Conversation) -> str | None:
+        """Remember the chat's context mode ("fit" is the default and is not stored)."""
+        if conv.chat_id is None:
+            return None
+        chat_id, mode = conv.chat_id, conv.context_mode
+        return self._guard(lambda store: store.set_chat_extra(chat_id, "context_mode",
+                                                              None if mode == "fit" else mode))
+
     def save_persona(self, conv: Conversation) -> str | None:
         if conv.chat_id is None:
             return None
@@ -143,13 +161,15 @@ def conversation_from_stored(chat: StoredChat, library: PersonaLibrary | None = 
     persona = library.find(chat.persona_name) if library is not None else None
     if persona is None or persona.system_prompt != chat.system_prompt:
         persona = Persona(chat.persona_name or "Persona", chat.system_prompt)
-    conv = Conversation(persona=persona, title=chat.title, chat_id=chat.id)
+    mode = chat.extra.get("context_mode")
+    conv = Conversation(persona=persona, title=chat.title, chat_id=chat.id,
+                        context_mode="everything" if mode == "everything" else "fit")
     parents = parent_map(chat.messages)
     by_row: dict[int, int] = {}
     for stored in chat.messages:
         status = stored.status if stored.status is not Status.STREAMING else Status.INTERRUPTED
         msg = Message(stored.role, stored.content, status=status, kept=stored.kept,
-                      model=stored.model, created_at=stored.created_at, db_id=stored.id)
+                      model=stored.model, created_at=stored.created_at, db_id=stored.id, pinned=stored.pinned)
         parent_row = parents[stored.id]
         conv.add_loaded(msg, None if parent_row is None else by_row.get(parent_row), stored.selected)
         by_row[stored.id] = msg.id
@@ -165,10 +185,11 @@ def stored_from_conversation(conv: Conversation, model: str | None = None) -> St
     selected = set(conv.selected.values())
     messages = tuple(
         StoredMessage(m.id, seq, m.role, m.content, m.status, m.kept, m.model, m.created_at,
-                      m.parent, m.id in shown or m.id in selected)
+                      m.parent, m.id in shown or m.id in selected, m.pinned)
         for seq, m in enumerate(conv.nodes.values(), start=1)
     )
     created = messages[0].created_at if messages else 0.0
     updated = messages[-1].created_at if messages else 0.0
+    extra = {"context_mode": conv.context_mode} if conv.context_mode != "fit" else {}
     return StoredChat(conv.chat_id or 0, conv.title, created, updated, conv.persona.name,
-                      conv.persona.system_prompt, model, messages)
+                      conv.persona.system_prompt, model, messages, extra=MappingProxyType(extra))

@@ -19,6 +19,8 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from chatbot_gui.core.atomic import LeftAlone, load_json_file, write_atomic
 from chatbot_gui.core.connection import DEFAULT_BASE_URL, DEFAULT_READ_TIMEOUT, ConnectionConfig
 from chatbot_gui.core.paths import AppPaths, ensure_private_dir
+from chatbot_gui.core.usage import Price, prices_to_json, user_prices_from_json
+from chatbot_gui.core.windows import overrides_from_json
 
 if TYPE_CHECKING:  # keyring costs ~70 ms to import: it stays off the start-up path
     from chatbot_gui.core.secrets import KeyStore, PendingSecrets
@@ -118,6 +120,12 @@ class Settings:
     active_profile_id: str = DEFAULT_PROFILE_ID
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     last_persona: str = ""
+    # Issue 12 [Context]: per-model context windows the user set, and the user's prices (USD per 1M
+    # tokens) over the built-in OpenAI table (core/windows.py, core/usage.py). Invalid entries are dropped.
+    context_windows: Mapping[str, int] = field(default_factory=dict)
+    model_prices: Mapping[str, Price] = field(default_factory=dict)
+    theme: str = "system"  #: one of THEMES: follow the system's light/dark scheme, or a fixed one
+    font_zoom: int = 0  #: transcript and input font size, in points above (below) the default
     version: int = VERSION
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -323,6 +331,17 @@ def clamp_timeout(value: float) -> float:
     return min(max(value, MIN_READ_TIMEOUT), MAX_READ_TIMEOUT)
 
 
+#: The appearance choices (Settings > Appearance); anything else in the file reads as "system".
+THEMES = ("system", "light", "dark")
+#: Font zoom steps (points) the keyboard can reach: Ctrl+- stops at FONT_ZOOM_MIN, Ctrl+= at FONT_ZOOM_MAX.
+FONT_ZOOM_MIN, FONT_ZOOM_MAX = -6, 24
+
+
+def clamp_zoom(value: int) -> int:
+    """A font zoom in the range the app offers."""
+    return max(FONT_ZOOM_MIN, min(FONT_ZOOM_MAX, int(value)))
+
+
 # -- the file -------------------------------------------------------------------------------------
 class ShapeError(ValueError):
     """settings.json parsed as JSON but is not shaped like our settings."""
@@ -335,6 +354,7 @@ _PROFILE_TYPES: dict[str, tuple[type, ...]] = {
 }
 _SETTINGS_TYPES: dict[str, tuple[type, ...]] = {
     "active_profile": (str,), "window_geometry": (str,), "last_persona": (str,), "profiles": (list,),
+    "theme": (str,), "font_zoom": (int,),
 }
 
 
@@ -389,12 +409,17 @@ def settings_from_json(data: Any) -> tuple[Settings, str | None]:
     if version > VERSION:
         notice = ("The settings file was written by a newer version of Chatbot. Settings it added are "
                   "kept, but this version may not understand all of them.")
-    known = {"version", "profiles", "active_profile", "window_geometry", "last_persona"}
+    known = {"version", "profiles", "active_profile", "window_geometry", "last_persona", "context_windows",
+             "model_prices", "theme", "font_zoom"}
     settings = Settings(
         profiles=profiles or defaults.profiles,
         active_profile_id=data.get("active_profile", (profiles or defaults.profiles)[0].id),
         window_geometry=data.get("window_geometry", ""),
         last_persona=data.get("last_persona", ""),
+        context_windows=overrides_from_json(data.get("context_windows")),
+        model_prices=user_prices_from_json(data.get("model_prices")),
+        theme=data["theme"] if data.get("theme") in THEMES else "system",
+        font_zoom=clamp_zoom(data.get("font_zoom", 0)),
         version=version,
         extra={k: v for k, v in data.items() if k not in known},
     )
@@ -421,6 +446,10 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
         "profiles": profiles,
         "window_geometry": settings.window_geometry,
         "last_persona": settings.last_persona,
+        "context_windows": dict(settings.context_windows),
+        "model_prices": prices_to_json(settings.model_prices, all_entries=True),
+        "theme": settings.theme,
+        "font_zoom": settings.font_zoom,
     })
     return doc
 

@@ -193,13 +193,15 @@ class ReplyReader:
     After :meth:`feed` and :meth:`close`: ``done`` tells whether ``data: [DONE]`` was seen,
     ``finish_reason`` is the last one a chunk gave, ``chunks`` counts the chunks read (``[DONE]`` and
     empty events not included), ``reasoning_chars`` counts ``reasoning_content`` / ``reasoning`` text
-    (DeepSeek, Ollama, OpenRouter, vLLM), which is not part of the reply.
+    (DeepSeek, Ollama, OpenRouter, vLLM), which is not part of the reply; ``usage`` is the last
+    ``usage`` object a chunk carried (``stream_options.include_usage``), or None.
 
     Tolerated as normal: ``choices: []`` (usage chunks, Azure's prompt-filter chunk), a missing
     ``delta``, ``null`` content, unknown fields.
     """
 
-    __slots__ = ("_decoder", "done", "finish_reason", "chunks", "reasoning_chars", "model", "other_output")
+    __slots__ = ("_decoder", "done", "finish_reason", "chunks", "reasoning_chars", "model", "other_output",
+                 "usage")
 
     def __init__(self, max_event_bytes: int | None = None) -> None:
         self._decoder = EventDecoder(max_event_bytes)
@@ -207,6 +209,7 @@ class ReplyReader:
         self.finish_reason: str | None = None
         self.chunks = 0
         self.reasoning_chars = 0
+        self.usage: dict[str, Any] | None = None  # the last ``usage`` object a chunk carried
         #: The model the server says answered (the chunks' ``model`` field; a router or an alias may
         #: name another than the one requested), or None when no chunk named one.
         self.model: str | None = None
@@ -256,6 +259,9 @@ class ReplyReader:
         if error or event.type == "error":
             raise InBandError(error or payload)
         self.chunks += 1
+        usage = payload.get("usage")
+        if usage and isinstance(usage, dict):  # include_usage's last chunk (vLLM: on every chunk)
+            self.usage = usage
         if self.model is None:
             model = payload.get("model")
             if isinstance(model, str) and model.strip():

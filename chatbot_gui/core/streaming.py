@@ -12,6 +12,7 @@ SDK stream nor closing the socket from another thread wakes a blocked ``recv()``
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -29,6 +30,7 @@ from chatbot_gui.core.limits import DEFAULT_LIMITS, LimitExceeded, Limits, durat
 from chatbot_gui.core.params import ParameterPolicy, build_body
 from chatbot_gui.core.sse import InBandError, ReplyReader, text_parts
 from chatbot_gui.core.unicode import clean_text
+from chatbot_gui.core.usage import Usage, parse_usage
 
 
 class AbortHandle:
@@ -81,6 +83,7 @@ class Outcome:
     received_chars: int = 0
     reasoning_chars: int = 0
     model: str | None = field(default=None, compare=False)  # metadata: not part of how it ended
+    usage: Usage | None = field(default=None, compare=False)  # the server's token counts, when it sent them
 
 
 NO_REPLY = ErrorInfo("empty", "The server sent no reply: the answer ended without any text. Some servers do "
@@ -283,15 +286,18 @@ class _Inflater:
             out = self._obj.decompress(self._obj.unconsumed_tail, _INFLATE_STEP)
 
 
-def request_kwargs(request: ChatRequest, policy: ParameterPolicy | None = None) -> dict[str, Any]:
+def request_kwargs(request: ChatRequest, policy: ParameterPolicy | None = None, *,
+                   include_usage: bool = False) -> dict[str, Any]:
     """The body fields for ``chat.completions.create``.
 
     With a ``policy`` they come in the form the model accepts (:func:`~.params.build_body`);
     without one, as the request states them.
     """
     if policy is not None:
-        return build_body(request, policy)
+        return build_body(request, policy, include_usage=include_usage)
     kwargs: dict[str, Any] = {"model": request.model, "messages": request.as_openai_messages(), "stream": True}
+    if include_usage:
+        kwargs["stream_options"] = {"include_usage": True}
     if request.temperature is not None:
         kwargs["temperature"] = request.temperature
     if request.max_tokens is not None:
@@ -309,8 +315,12 @@ def stream_chat(
     on_thinking: Callable[[], None] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     on_model: Callable[[str], None] | None = None,
+    include_usage: bool = False,
 ) -> Outcome:
     """Send ``request`` and pass each piece of reply text to ``on_text``. Never raises.
+
+    ``include_usage`` asks for the server's token counts (``stream_options``); the outcome carries
+    them (``usage``) when the server sent them, whatever ended the reply.
 
     See :func:`_stream_chat`. Here: the whole request, from sending it to the last byte, lasts at
     most ``limits.max_seconds``: a watchdog hangs up a server that drips bytes (even its headers,
@@ -326,17 +336,19 @@ def stream_chat(
     watchdog = threading.Timer(limits.max_seconds, time_up)
     watchdog.daemon = True
     watchdog.start()
+    reader = ReplyReader(limits.max_event_bytes)
     try:
         outcome = _stream_chat(request, config, on_text, abort, policy=policy, on_thinking=on_thinking,
-                               limits=limits, on_model=on_model)
+                               limits=limits, on_model=on_model, include_usage=include_usage, reader=reader)
     finally:
         watchdog.cancel()
     if timed_out.is_set() and outcome.status == "stopped":
         error = describe_exception(LimitExceeded(
             f"The server was still sending after {duration_text(limits.max_seconds)}."))
-        return Outcome("error", outcome.finish_reason, error, outcome.received_chars, outcome.reasoning_chars,
-                       outcome.model)
-    return outcome
+        outcome = Outcome("error", outcome.finish_reason, error, outcome.received_chars, outcome.reasoning_chars,
+                          outcome.model)
+    usage = parse_usage(reader.usage)
+    return outcome if usage is None else dataclasses.replace(outcome, usage=usage)
 
 
 def _stream_chat(
@@ -349,6 +361,8 @@ def _stream_chat(
     on_thinking: Callable[[], None] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     on_model: Callable[[str], None] | None = None,
+    include_usage: bool = False,
+    reader: ReplyReader | None = None,
 ) -> Outcome:
     """Send ``request`` and pass each piece of reply text to ``on_text``. Never raises.
 
@@ -368,7 +382,7 @@ def _stream_chat(
     reply ends with a clear error and the text that arrived is kept. A stream that ends without any
     reply text is reported as :data:`NO_REPLY`.
     """
-    reader = ReplyReader(limits.max_event_bytes)
+    reader = reader if reader is not None else ReplyReader(limits.max_event_bytes)
     received = 0
     head = b""
     is_event_stream = True
@@ -378,7 +392,7 @@ def _stream_chat(
         if abort.aborted:
             return Outcome("stopped")
         client = make_client(config, abort, limits)
-        response = _create_stream(client, request, policy, abort)
+        response = _create_stream(client, request, policy, abort, include_usage)
         try:
             content_type = str(response.headers.get("content-type", "")).lower()
             is_event_stream = "event-stream" in content_type
@@ -486,12 +500,12 @@ def _as_sdk_error(exc: Exception, response: Any) -> Exception:
 
 
 def _create_stream(client: Any, request: ChatRequest, policy: ParameterPolicy | None,
-                   abort: AbortHandle) -> Any:
+                   abort: AbortHandle, include_usage: bool = False) -> Any:
     """Send the request; return its ``httpx2.Response`` with the body not read yet.
 
     With a policy, retry once without a parameter the server refused.
     """
-    body = request_kwargs(request, policy)
+    body = request_kwargs(request, policy, include_usage=include_usage)
     if policy is None:
         return _send(client, body)
     import openai
@@ -500,7 +514,7 @@ def _create_stream(client: Any, request: ChatRequest, policy: ParameterPolicy | 
         return _send(client, body)
     except openai.APIStatusError as exc:
         param = policy.learn(request.model, body, exc.status_code, exc.body)
-        retry = build_body(request, policy)
+        retry = build_body(request, policy, include_usage=include_usage)
         if param is None or retry == body or abort.aborted:
             raise
     try:
@@ -558,7 +572,7 @@ def _from_completion(response: Any, on_text: Callable[[str], None], limits: Limi
         return Outcome("error", finish, NO_REPLY, 0, reasoning_chars, model)
     if text:
         on_text(text)
-    return Outcome("complete", finish, None, len(text), reasoning_chars, model)
+    return Outcome("complete", finish, None, len(text), reasoning_chars, model, parse_usage(data.get("usage")))
 
 
 def _in_band_error(response: Any, error: Any) -> Exception:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, Signal
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QWidget
 
 from chatbot_gui.ui.messages.rows import NOTE_ROLES
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 USER_LABEL = "You"
 ASSISTANT_LABEL = "Assistant"
 KEPT_TEXT = "Kept: this partial reply is part of the conversation."
+PINNED_TEXT = "pinned: always sent"
 
 
 def marker_text(status: str, kept: bool) -> str:
@@ -38,6 +40,16 @@ def marker_text(status: str, kept: bool) -> str:
     word = "Stopped" if status == "stopped" else "Interrupted"
     text = f"■ {word}. This partial reply will not be sent back to the model unless you keep it."
     return f"{text}\n{KEPT_TEXT}" if kept else text
+
+
+def _status_lines(msg: Any) -> list[str]:
+    lines = []
+    status = _status(msg)
+    if msg.role == ASSISTANT and status in ("stopped", "interrupted"):
+        lines.append(marker_text(status, msg.kept))
+    if getattr(msg, "pinned", False):
+        lines.append(f"📌 {PINNED_TEXT} to the model")
+    return lines
 
 
 def _status(msg: Any) -> str:
@@ -52,6 +64,8 @@ class ChatView(MessagesView):
     stepRequested = Signal(int, int)
     messageActionRequested = Signal(str, int)
     settingsRequested = Signal()
+    #: Ctrl+wheel over the view: the window's zoom (remembered), not one of the view's own.
+    zoomRequested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None, theme: str = "system") -> None:
         super().__init__(parent, theme)
@@ -67,21 +81,69 @@ class ChatView(MessagesView):
         self.deleteRequested.connect(lambda mid: self.messageActionRequested.emit("delete", mid))
         self.versionRequested.connect(self._version_asked)
         self.actionRequested.connect(self._row_action)
+        #: Where the model's view begins (issue 12): (message id, words) and the row showing it.
+        self._context_marker: tuple[int, str] | None = None
+        self._context_row = next(self._ids)
+        self._appearance: Any = None
+        from chatbot_gui.ui.theme import follow
+
+        follow(self._follow_appearance)
+
+    # -- appearance (chatbot_gui/ui/theme.py) and zoom (the window's) -------------------------------
+    def _follow_appearance(self, colors: Any) -> None:
+        self._appearance = colors
+        self.set_theme("dark" if colors.dark else "light")
+
+    def colors(self) -> dict[str, str]:
+        """The render theme's colours, with the app's appearance for notes, errors, links, search."""
+        base = dict(super().colors())
+        c = getattr(self, "_appearance", None)
+        if c is not None:
+            base.update(muted=c.note, error=c.error, error_bg=c.error_bg, link=c.link, highlight=c.search_bg,
+                        background=c.base, text=c.text, selection=c.highlight)
+        return base
+
+    def _apply_theme(self) -> None:
+        super()._apply_theme()
+        if getattr(self, "_appearance", None) is not None:
+            from PySide6.QtGui import QColor, QPalette
+
+            pal = self.viewport().palette()
+            pal.setColor(QPalette.ColorRole.Base, QColor(self._appearance.base))
+            pal.setColor(QPalette.ColorRole.Window, QColor(self._appearance.base))
+            self.viewport().setPalette(pal)
+
+    def zoom(self, steps: int) -> None:
+        self.zoomRequested.emit(steps)
+
+    def changeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange and hasattr(self, "_base_font") and self.font() != self._base_font:
+            # The window's zoom sets this widget's font (remembered in settings): lay out anew in it.
+            self._base_font = QFont(self.font())
+            self.set_zoom(0)
 
     # -- messages ----------------------------------------------------------------------------------
     @staticmethod
     def _row_args(msg: Any, version: tuple[int, int]) -> dict:
         status = _status(msg)
         args: dict = {"version": version[0], "versions": version[1]}
+        links: list[tuple[str, str]] = []
+        lines = _status_lines(msg)
         if msg.role == ASSISTANT:
             if status == "streaming":
                 args["streaming"] = True
             elif status in ("stopped", "interrupted"):
-                args["status"] = marker_text(status, msg.kept)
                 if not msg.kept:
-                    args["links"] = [("keep", "keep it")]
+                    links.append(("keep", "keep it"))
             elif not msg.content.strip():
-                args["status"] = EMPTY_REPLY
+                lines.append(EMPTY_REPLY)
+        if msg.role in ("user", ASSISTANT) and status != "streaming":
+            links.append(("unpin", "Unpin") if getattr(msg, "pinned", False) else ("pin", "Pin"))
+        if lines:
+            args["status"] = "\n".join(lines)
+        if links:
+            args["links"] = links
         return args
 
     def add_message(self, msg: Any, version: tuple[int, int] = (1, 1), *,  # type: ignore[override]
@@ -110,8 +172,7 @@ class ChatView(MessagesView):
             self._db_ids[msg.db_id] = msg.id
         args = self._row_args(msg, version)
         self.finish(msg.id, args.get("status", ""))
-        if args.get("links"):
-            self.set_links(msg.id, args["links"])
+        self.set_links(msg.id, args.get("links", []))
 
     def replace_message(self, msg: Any, version: tuple[int, int] = (1, 1)) -> None:
         """Shows message ``msg.id`` anew, in its place (text, versions or status changed)."""
@@ -127,6 +188,35 @@ class ChatView(MessagesView):
     def remove_message(self, message_id: int) -> None:
         if message_id in self._index:
             super().remove_message(message_id)
+            if self._context_marker and self._context_marker[0] == message_id:
+                self._remove_row(self._context_row)
+
+    # -- where the model's view begins (issue 12) --------------------------------------------------
+    def set_context_marker(self, msg_id: int | None, text: str = "") -> None:
+        """Shows ``text`` ("Earlier messages are not sent: …") just above message ``msg_id``, the first
+        one the model still sees; None takes the line away. It stays across redraws."""
+        marker = (msg_id, text) if msg_id is not None and text else None
+        if marker == self._context_marker and (marker is None or self._context_row in self._index):
+            return
+        self._context_marker = marker
+        self._place_context_marker()
+
+    def context_marker(self) -> tuple[int, str] | None:
+        """(the id of the message under the line, its text) as shown, or None."""
+        if self._context_row not in self._index:
+            return None
+        k = self._index[self._context_row]
+        if k + 1 >= len(self._rows):
+            return None
+        return self._rows[k + 1].id, self.text_of(self._context_row)
+
+    def _place_context_marker(self) -> None:
+        self._remove_row(self._context_row)
+        if self._context_marker is None:
+            return
+        msg_id, text = self._context_marker
+        if msg_id in self._index:
+            MessagesView.add_message(self, self._context_row, "context", f"⋯ {text}", index=self._index[msg_id])
 
     def has_message(self, msg_id: int) -> bool:
         return msg_id in self._index
@@ -143,6 +233,7 @@ class ChatView(MessagesView):
         self.highlight_terms = []
         self.set_messages([(m.id, m.role, m.content, self._row_args(m, versions(m.id) if versions else (1, 1)))
                            for m in messages])
+        self._place_context_marker()
 
     def clear_chat(self) -> None:
         self.show_messages([])
@@ -260,7 +351,9 @@ class ChatView(MessagesView):
 
     # -- user's clicks -----------------------------------------------------------------------------
     def _row_action(self, row_id: int, action: str) -> None:
-        if action == "keep":
+        if action in ("pin", "unpin"):
+            self.messageActionRequested.emit(action, row_id)
+        elif action == "keep":
             self.keepRequested.emit(row_id)
         elif action == "retry" and row_id in self._errors:
             self.retryRequested.emit(self._errors[row_id][4])
@@ -317,6 +410,8 @@ class ChatView(MessagesView):
     def _labels(self, row_id: int) -> str:
         role = self.row_role(row_id)
         label = USER_LABEL if role == "user" else ASSISTANT_LABEL
+        if PINNED_TEXT in self.status_of(row_id):
+            label += f"   {PINNED_TEXT}"
         version, versions = self.versions_of(row_id)
         return f"{label}   ‹ {version}/{versions} ›" if versions > 1 else label
 
@@ -332,12 +427,10 @@ class ChatView(MessagesView):
                 out.append(f"{self.text_of(mid)}  {links}" if links else self.text_of(mid))
             elif kind == f"{role}-label" and role in ("user", "assistant"):
                 out.append(self._labels(mid))
-            elif role == "assistant" and self.status_of(mid).startswith("■"):
-                marker, _, kept = self.status_of(mid).partition("\n")
-                if kind == "marker":
-                    out.append(marker)
-                elif kind == "notice" and kept:
-                    out.append(kept)
+            elif role in ("user", "assistant") and kind in ("marker", "notice"):
+                for line in self.status_of(mid).splitlines():
+                    if kind == "marker" and line.startswith("■") or kind == "notice" and line == KEPT_TEXT:
+                        out.append(line)
         return out
 
     def toPlainText(self) -> str:  # noqa: N802 - the name QTextEdit's readers know
@@ -348,6 +441,6 @@ class ChatView(MessagesView):
             if role in ("user", "assistant"):
                 lines.append(self._labels(mid))
             lines.append(self.text_of(mid))
-            if role == "assistant" and self.status_of(mid):
+            if role in ("user", "assistant") and self.status_of(mid):
                 lines.append(self.status_of(mid))
         return "\n".join(lines)

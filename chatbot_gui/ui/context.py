@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from chatbot_gui.core.context import TokenEstimator
+from chatbot_gui.core.windows import ContextWindows
+
 if TYPE_CHECKING:
     from chatbot_gui.core.recorder import ChatRecorder
     from chatbot_gui.ui.controller import ChatController
@@ -29,6 +32,12 @@ class AppContext:
     recorder: ChatRecorder | None = None
     #: Extra listeners for app-level notices (tests, a log).
     listeners: list[Callable[[str], None]] = field(default_factory=list)
+    #: Issue 12: every model's context window (overrides from Settings, learnt, reported, built in) and
+    #: the token estimate calibrated from the servers' usage figures; shared by every chat.
+    windows: ContextWindows = field(default_factory=ContextWindows)
+    estimator: TokenEstimator = field(default_factory=TokenEstimator)
+    #: The price table for cost estimates (Settings' entries over OpenAI's list prices).
+    prices: Any = None
     #: Asks the user for the new text of a message to resend (None: cancelled). Tests swap it.
     ask_edit: Callable[[str], str | None] | None = None
 

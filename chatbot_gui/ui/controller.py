@@ -17,7 +17,7 @@ Signals:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from PySide6.QtCore import QObject, Signal
 
@@ -30,6 +30,8 @@ from chatbot_gui.ui.context import AppContext
 from chatbot_gui.ui.reply import FLUSH_INTERVAL_MS, SAVE_INTERVAL_MS, Reply  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:  # the request machinery loads with the first request, not at start-up
+    from chatbot_gui.core.context import ContextRequest
+    from chatbot_gui.core.usage import ChatUsage, Price, Usage
     from chatbot_gui.core.params import ParameterPolicy
     from chatbot_gui.core.recorder import ChatRecorder
     from chatbot_gui.ui.main_window import MainWindow
@@ -97,6 +99,12 @@ class ChatController(QObject):
         w.transcript.stepRequested.connect(self.switch_version)
         w.transcript.messageActionRequested.connect(self._message_action)
         w.transcript.settingsRequested.connect(w.settings_action.trigger)
+        w.send_everything_action.toggled.connect(self._send_everything_toggled)
+        w.model_combo.currentTextChanged.connect(lambda _text: self._plan_view(self.conversation))
+        #: Per chat (``Conversation.key``): the tokens its replies used this session, and their cost.
+        self._usage: dict[int, ChatUsage] = {}
+        #: (server, model) pairs whose window was asked of the server already.
+        self._windows_asked: set[tuple[str, str]] = set()
 
     @property
     def policy(self) -> ParameterPolicy:
@@ -109,6 +117,14 @@ class ChatController(QObject):
     def set_config(self, config: ConnectionConfig) -> None:
         """Where the next request goes (a reply already streaming keeps its own connection)."""
         self.config = config
+
+    def set_context_settings(self, windows: Mapping[str, int], prices: Mapping[str, Price]) -> None:
+        """The user's context windows and prices from Settings (issue 12)."""
+        from chatbot_gui.core.usage import OPENAI_PRICES
+
+        self.context.windows.set_overrides(windows)
+        self.context.prices = {**OPENAI_PRICES, **prices}
+        self._plan_view(self.conversation)
 
     def set_recorder(self, recorder: ChatRecorder) -> None:
         """The history is open (it opens on a worker after the first paint): chats already begun
@@ -193,6 +209,7 @@ class ChatController(QObject):
     def _render(self) -> None:
         """Show the chat anew (after a change of versions or a delete), with its error if any."""
         conv = self.conversation
+        self._plan_view(conv)
         self.window.transcript.show_messages(conv.messages, versions=conv.version_of)
         reply = self.reply_of(conv)
         if reply is not None and reply.state.error is not None and reply.phase in (Phase.FAILED, Phase.WAITING):
@@ -352,6 +369,8 @@ class ChatController(QObject):
             self.regenerate(message_id)
         elif action == "delete":
             self.delete_message(message_id)
+        elif action in ("pin", "unpin"):
+            self.set_pinned(message_id, action == "pin")
         elif action == "edit":
             msg = self.conversation.find(message_id)
             if msg is None:
@@ -359,6 +378,87 @@ class ChatController(QObject):
             text = self.context.edit_text(msg.content)
             if text is not None:
                 self.edit_and_resend(message_id, text)
+
+    # -- what is sent: trimming, pins, the footer (issue 12) ---------------------------------------
+    def set_pinned(self, message_id: int, pinned: bool) -> None:
+        """Pin a message (always sent, however long the chat grows) or unpin it."""
+        conv = self.conversation
+        msg = conv.find(message_id)
+        if msg is None or msg.role not in ("user", "assistant") or msg.pinned == pinned:
+            return
+        msg.pinned = pinned
+        self.window.transcript.replace_message(msg, conv.version_of(msg.id))
+        if self.recorder is not None:
+            self._note_save_problem(self.recorder.save_pin(msg))
+        self._plan_view(conv)
+
+    def _send_everything_toggled(self, on: bool) -> None:
+        conv = self.conversation
+        mode = "everything" if on else "fit"
+        if conv.context_mode == mode:
+            return
+        conv.context_mode = mode
+        if self.recorder is not None:
+            self._note_save_problem(self.recorder.save_context_mode(conv))
+        self._plan_view(conv)
+
+    def _plan_view(self, conv: Conversation) -> None:
+        """Show where the model's view of the chat shown begins, and its size, as the next send would
+        make them (nothing is sent)."""
+        if not self._shown(conv):
+            return
+        from chatbot_gui.core.context import ContextMode, context_request
+
+        mode = ContextMode.EVERYTHING if conv.context_mode == "everything" else ContextMode.FIT
+        self.window.send_everything_action.setChecked(mode is ContextMode.EVERYTHING)
+        if not any(m.in_context for m in conv.messages):
+            self.window.transcript.set_context_marker(None)
+            self.window.context_label.setText("")
+            return
+        _, ctx = context_request(conv, self.window.current_model(), base_url=self.config.base_url,
+                                 windows=self.context.windows, estimator=self.context.estimator, mode=mode)
+        self._show_plan(conv, ctx)
+        if ctx.window is None:
+            self._ask_server_window(ctx.model)
+
+    def _ask_server_window(self, model: str) -> None:
+        """Ask the server, in the background, what window ``model`` has (its model list; Ollama's own
+        API, since Ollama cuts a long prompt silently instead of refusing it). Once per server and model."""
+        config = self.config
+        if config.is_default_server or (config.base_url, model) in self._windows_asked:
+            return
+        self._windows_asked.add((config.base_url, model))
+        from chatbot_gui.core.windows import fetch_model_windows
+        from chatbot_gui.ui.tasks import runner
+
+        def found(windows: dict[str, int]) -> None:
+            self.context.windows.report(config.base_url, windows)
+            if windows:
+                self._plan_view(self.conversation)
+
+        runner().run(lambda: fetch_model_windows(config, model=model), found, lambda _exc: None,
+                     name="context window", timeout=30)
+
+    def _show_plan(self, conv: Conversation, ctx: ContextRequest) -> None:
+        if not self._shown(conv):
+            return
+        from chatbot_gui.core.context import footer_text
+
+        self.window.transcript.set_context_marker(ctx.marker_id, ctx.plan.marker_text())
+        usage = self._usage.get(conv.key)
+        self.window.context_label.setText(footer_text(ctx.plan, usage.summary() if usage is not None else ""))
+
+    def _reply_usage(self, reply: Reply, usage: Usage) -> None:
+        from chatbot_gui.core.usage import OPENAI_PRICES, ChatUsage
+
+        chat = self._usage.get(reply.conv.key)
+        if chat is None:
+            chat = self._usage[reply.conv.key] = ChatUsage(self.context.prices or OPENAI_PRICES)
+        # Prices are OpenAI's: other servers' replies count their tokens but get no cost.
+        chat.add(reply.ctx.model if reply.ctx is not None else reply.model, usage,
+                 priced=self.config.is_default_server)
+        if reply.ctx is not None:
+            self._show_plan(reply.conv, reply.ctx)
 
     # -- which chat is shown ---------------------------------------------------------------------
     def _draft_key(self, conv: Conversation) -> object:
@@ -451,8 +551,11 @@ class ChatController(QObject):
         self._retired = [r for r in self._retired if r.threads()]
 
     def _start(self, conv: Conversation, regenerate: int | None = None) -> None:
-        reply = Reply(conv, self.config, self.policy, self.recorder, self.window.current_model(), self)
+        reply = Reply(conv, self.config, self.policy, self.recorder, self.window.current_model(), self,
+                      windows=self.context.windows, estimator=self.context.estimator)
         self._replies[conv.key] = reply
+        reply.contextPlanned.connect(lambda ctx, r=reply: self._show_plan(r.conv, ctx))
+        reply.usageReported.connect(lambda usage, r=reply: self._reply_usage(r, usage))
         reply.started.connect(lambda msg, r=reply: self._reply_started(r, msg, regenerate is not None))
         reply.textAppended.connect(lambda mid, text, r=reply: self._reply_text(r, mid, text))
         reply.removed.connect(lambda mid, r=reply: self._reply_removed(r, mid))

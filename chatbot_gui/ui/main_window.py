@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -57,10 +57,18 @@ class ElidingComboBox(QComboBox):
 
 #: The history list's narrowest width; with the pickers' minimum it lets the window be 500 px wide.
 SIDEBAR_MIN_WIDTH = 150
+#: The smallest font the zoom gives the transcript and the input, in points.
+MIN_FONT_POINTS = 6.0
 
 
 class MainWindow(QMainWindow):
-    """The chat window. ``closing`` handlers (the controller's shutdown) run before it closes."""
+    """The chat window. ``closing`` handlers (the controller's shutdown) run before it closes.
+
+    Signals:
+        zoomChanged(int steps): the user zoomed the transcript and input (points above the default).
+    """
+
+    zoomChanged = Signal(int)
 
     def __init__(self, personas: Sequence[Persona] = BUILTIN_PERSONAS, model: str = DEFAULT_MODEL) -> None:
         super().__init__()
@@ -89,10 +97,14 @@ class MainWindow(QMainWindow):
         self.model_combo.currentTextChanged.connect(self._update_picker_tips)
         self.persona_combo.currentIndexChanged.connect(self._update_picker_tips)
         top = QHBoxLayout()
-        top.addWidget(QLabel("Model:"))
+        model_label = QLabel("&Model:")  # Alt+M, Alt+P: the keyboard path to the pickers
+        model_label.setBuddy(self.model_combo)
+        persona_label = QLabel("&Persona:")
+        persona_label.setBuddy(self.persona_combo)
+        top.addWidget(model_label)
         top.addWidget(self.model_combo, 3)
         top.addSpacing(8)
-        top.addWidget(QLabel("Persona:"))
+        top.addWidget(persona_label)
         top.addWidget(self.persona_combo, 2)
         top.addStretch(1)
 
@@ -105,6 +117,7 @@ class MainWindow(QMainWindow):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop the reply (Esc)")
         self.stop_button.setEnabled(False)
+        self._name_controls()
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
@@ -193,6 +206,12 @@ class MainWindow(QMainWindow):
         self.regenerate_action = QAction("&Regenerate last reply", self)
         self.regenerate_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
         chat_menu.addAction(self.regenerate_action)
+        self.send_everything_action = QAction("Send the &whole conversation", self)
+        self.send_everything_action.setCheckable(True)
+        self.send_everything_action.setToolTip(
+            "This chat: send every message, even past the model's limit (the server may refuse it). "
+            "Off: the oldest messages are left out when the chat grows too long.")
+        chat_menu.addAction(self.send_everything_action)
         self.copy_chat_action = QAction("&Copy chat as Markdown", self)
         self.copy_chat_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
         self.copy_chat_action.triggered.connect(lambda: self.transcript.copy_chat())
@@ -200,6 +219,34 @@ class MainWindow(QMainWindow):
         self.search_action = QAction("Search all c&hats", self)
         self.search_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
         chat_menu.addAction(self.search_action)
+        chat_menu.addSeparator()
+        # F2 and Delete act on the open chat wherever focus is, except that a text field keeps
+        # Delete for its text (Qt gives an editable field the key first: ShortcutOverride); in the
+        # chat list they act on the highlighted row (Sidebar's own handling).
+        self.rename_action = QAction("&Rename chat", self)
+        self.rename_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
+        self.rename_action.triggered.connect(lambda: self.sidebar is not None and self.sidebar.rename_open_chat())
+        chat_menu.addAction(self.rename_action)
+        self.delete_action = QAction("&Delete chat", self)
+        self.delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        self.delete_action.triggered.connect(lambda: self.sidebar is not None and self.sidebar.delete_open_chat())
+        chat_menu.addAction(self.delete_action)
+        view_menu = self.menuBar().addMenu("&View")
+        self.zoom_in_action = QAction("Zoom &in", self)
+        # Ctrl+= is Ctrl++ without Shift on most layouts; both work.
+        self.zoom_in_action.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])
+        self.zoom_in_action.triggered.connect(lambda: self.set_zoom(self._zoom + 1))
+        self.zoom_out_action = QAction("Zoom &out", self)
+        self.zoom_out_action.setShortcut(QKeySequence("Ctrl+-"))
+        self.zoom_out_action.triggered.connect(lambda: self.set_zoom(self._zoom - 1))
+        self.zoom_reset_action = QAction("&Reset zoom", self)
+        self.zoom_reset_action.setShortcut(QKeySequence("Ctrl+0"))
+        self.zoom_reset_action.triggered.connect(lambda: self.set_zoom(0))
+        for action in (self.zoom_in_action, self.zoom_out_action, self.zoom_reset_action):
+            view_menu.addAction(action)
+        self._zoom = 0
+        self._base_points = self.transcript.font().pointSizeF()
+        self.transcript.zoomRequested.connect(lambda steps: self.set_zoom(self._zoom + steps))
         self._after_paint: list = []
         self.settings_menu = self.menuBar().addMenu("&Settings")
         self.settings_action = QAction("&Settings…", self)
@@ -207,15 +254,23 @@ class MainWindow(QMainWindow):
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.settings_menu.addAction(self.settings_action)
         help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = QAction("&Keyboard shortcuts", self)
+        self.shortcuts_action.setShortcut(QKeySequence("Ctrl+/"))
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(self.shortcuts_action)
         self.about_action = QAction(f"&About {APP_NAME}", self)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
 
+        #: The chat's size against the model's window, and the tokens it used ("38k / 128k tokens · …").
+        self.context_label = QLabel()
+        self.statusBar().addPermanentWidget(self.context_label)
         self.connection_label = QLabel()
         self.statusBar().addPermanentWidget(self.connection_label)
         # Shown when the keyring could not be read (locked, prompt cancelled, no answer).
         self.keyring_retry_button = QPushButton("Try again", objectName="keyringRetry")
         self.keyring_retry_button.setToolTip("Ask the system keyring for the saved key again")
+        self.keyring_retry_button.setAccessibleName("Try reading the saved key again")
         self.keyring_retry_button.hide()
         self.statusBar().addPermanentWidget(self.keyring_retry_button)
         self.statusBar().showMessage("Ready")
@@ -239,20 +294,69 @@ class MainWindow(QMainWindow):
         """Create the history sidebar in place of its placeholder (once)."""
         if self.sidebar is not None:
             return self.sidebar
+        from datetime import datetime
+
         from chatbot_gui.ui.sidebar import Sidebar
 
-        sidebar = Sidebar()
+        sidebar = Sidebar(clock=datetime.now)
         sidebar.setMinimumWidth(SIDEBAR_MIN_WIDTH)
         self.main_splitter.replaceWidget(0, sidebar)
         self._sidebar_slot.deleteLater()
         # Ctrl+F while the sidebar has focus searches too.
-        self.sidebar_search_action = QAction(sidebar)
+        self.sidebar_search_action = QAction("Search all chats", sidebar)
+        self.sidebar_search_action.setProperty("where", "in the chat list")  # Help > Keyboard shortcuts
         self.sidebar_search_action.setShortcut(QKeySequence.StandardKey.Find)
         self.sidebar_search_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.sidebar_search_action.triggered.connect(sidebar.focus_search)
         sidebar.addAction(self.sidebar_search_action)
         self.sidebar = sidebar
         return sidebar
+
+    def _name_controls(self) -> None:
+        """Accessible names and descriptions (what a screen reader says; a picker's own name would
+        be its current text)."""
+        for widget, name, description in (
+            (self.model_combo, "Model", "The model to use. Type any name your server knows"),
+            (self.persona_combo, "Persona", "The system prompt that sets the assistant's persona"),
+            (self.transcript, "Conversation", "The chat so far; read-only, text can be selected and copied"),
+            (self.input, "Message", "Enter sends, Shift+Enter adds a line"),
+            (self.send_button, "Send", "Send the message (Enter)"),
+            (self.stop_button, "Stop", "Stop the reply (Esc)"),
+        ):
+            widget.setAccessibleName(name)
+            widget.setAccessibleDescription(description)
+
+    # -- zoom ------------------------------------------------------------------------------------
+    @property
+    def zoom(self) -> int:
+        """Points added to (removed from) the transcript's and input's default font size."""
+        return self._zoom
+
+    def set_zoom(self, steps: int, announce: bool = True) -> None:
+        """Make the transcript and input text ``steps`` points larger than the default (0: default);
+        ``announce`` says the new size in the status line."""
+        from chatbot_gui.core.settings import clamp_zoom
+
+        steps = clamp_zoom(steps)
+        if self._base_points + steps < MIN_FONT_POINTS:
+            steps = int(MIN_FONT_POINTS - self._base_points)
+        for widget in (self.transcript, self.input):
+            font = QFont(widget.font())
+            font.setPointSizeF(self._base_points + steps)
+            widget.setFont(font)
+        if steps != self._zoom:
+            self._zoom = steps
+            self.zoomChanged.emit(steps)
+        if announce:
+            self.show_status("Text size: default" if not steps else f"Text size: {steps:+d} pt (Ctrl+0 resets)",
+                             2000)
+
+    # -- help ------------------------------------------------------------------------------------
+    def show_shortcuts(self) -> None:
+        """Help > Keyboard shortcuts: the list made from the window's actions and shortcuts."""
+        from chatbot_gui.ui.shortcuts_dialog import show_shortcuts
+
+        show_shortcuts(self)
 
     def _update_picker_tips(self) -> None:
         """Tooltips with the whole names (the pickers may show them cut short), per item too."""

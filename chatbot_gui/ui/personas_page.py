@@ -26,8 +26,8 @@ from chatbot_gui.core.personas import (
     MAX_TEMPERATURE, MIN_TEMPERATURE, Persona, name_key, name_problem, personas_problem,
     unique_name,
 )
+from chatbot_gui.ui.theme import error_style
 
-ERROR_STYLE = "color: #b00020;"
 MAX_REPLY_TOKENS = 2_000_000_000  # QSpinBox holds a C int; no model comes near this anyway
 
 
@@ -120,7 +120,7 @@ class PersonasPage(QWidget):
         self.status = QLabel(objectName="personaStatus", wordWrap=True)
 
         self.name_edit = QLineEdit(objectName="personaName")
-        self.name_error = QLabel(objectName="personaNameError", wordWrap=True, styleSheet=ERROR_STYLE)
+        self.name_error = QLabel(objectName="personaNameError", wordWrap=True, styleSheet=error_style())
         self.prompt_edit = QPlainTextEdit(objectName="systemPrompt", tabChangesFocus=True, minimumHeight=180,
                                           placeholderText="Empty: no system message is sent.")
         self.model_combo = QComboBox(objectName="personaModel", editable=True,
@@ -261,7 +261,7 @@ class PersonasPage(QWidget):
 
     def _say(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
-        self.status.setStyleSheet(ERROR_STYLE if error else "")
+        self.status.setStyleSheet(error_style() if error else "")
 
     # -- the result --------------------------------------------------------------------------------
     def problem(self) -> str | None:

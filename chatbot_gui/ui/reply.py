@@ -18,6 +18,9 @@ Signals:
     countdown(int): seconds left before the automatic retry (0: retrying now / cancelled).
     changed(): the phase changed (buttons, status line, sidebar marks).
     saveProblem(str): the store could not save; text for the user.
+    contextPlanned(object): the attempt's :class:`~chatbot_gui.core.context.ContextRequest` (what is
+        sent, where the model's view begins) was made, or remade for the retry after a refusal.
+    usageReported(object): the server's :class:`~chatbot_gui.core.usage.Usage` for a finished attempt.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ from typing import TYPE_CHECKING, Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from chatbot_gui.core.connection import ConnectionConfig
-from chatbot_gui.core.conversation import Conversation, Message, Status
+from chatbot_gui.core.context import ContextRequest, TokenEstimator
+from chatbot_gui.core.conversation import ChatRequest, Conversation, Message, Status
 from chatbot_gui.core.reply_state import Phase, ReplyState
+from chatbot_gui.core.windows import ContextWindows
 
 if TYPE_CHECKING:
     from chatbot_gui.core.params import ParameterPolicy
@@ -60,11 +65,18 @@ class Reply(QObject):
     thinking = Signal()
     changed = Signal()
     saveProblem = Signal(str)
+    contextPlanned = Signal(object)
+    usageReported = Signal(object)
 
     def __init__(self, conv: Conversation, config: ConnectionConfig, policy: ParameterPolicy,
                  recorder: ChatRecorder | None, model: str, parent: QObject | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, windows: ContextWindows | None = None,
+                 estimator: TokenEstimator | None = None) -> None:
         super().__init__(parent)
+        self.windows = windows if windows is not None else ContextWindows()
+        self.estimator = estimator if estimator is not None else TokenEstimator()
+        #: The context side of the attempt in flight (issue 12): plan, usage, the one retry.
+        self.ctx: ContextRequest | None = None
         self.key = next(_keys)
         self.conv = conv
         self.config = config
@@ -113,19 +125,32 @@ class Reply(QObject):
         conv = self.conv
         msg = conv.regenerate(regenerate, None) if regenerate is not None else None
         if msg is None:
-            request = conv.build_request(self.model)
+            request = self._build_request()
             msg = conv.start_reply(request.model)
         else:
             conv.messages.pop()  # the request is built from what comes before the new version
-            request = conv.build_request(self.model)
+            request = self._build_request()
             conv.messages.append(msg)
             msg.model = request.model
+        self._launch(request, msg)
+
+    def _build_request(self) -> ChatRequest:
+        """The chat as it stands, trimmed to the model's window unless the chat sends everything."""
+        from chatbot_gui.core.context import ContextMode, context_request
+
+        mode = ContextMode.EVERYTHING if self.conv.context_mode == "everything" else ContextMode.FIT
+        request, self.ctx = context_request(self.conv, self.model, base_url=self.config.base_url,
+                                            windows=self.windows, estimator=self.estimator, mode=mode)
+        self.contextPlanned.emit(self.ctx)
+        return request
+
+    def _launch(self, request: ChatRequest, msg: Message) -> None:
         self.message = msg
         self._saved_len = 0
         self.started.emit(msg)
         from chatbot_gui.ui.worker import CompletionThread
 
-        thread = CompletionThread(request, self.config, self.policy)
+        thread = CompletionThread(request, self.config, self.policy, include_usage=True)
         thread.textAvailable.connect(lambda t=thread: self._text_available(t))
         thread.thinking.connect(lambda t=thread: self._thinking(t))
         thread.outcomeReady.connect(lambda outcome, t=thread: self._outcome(t, outcome))
@@ -274,6 +299,10 @@ class Reply(QObject):
         self._thread = None
         if outcome.model and self.message is not None:
             self.message.model = outcome.model  # saved with the model the server says answered
+        if self._resend_trimmed(outcome):
+            return
+        if outcome.usage is not None:
+            self._count_usage(outcome)
         phase = self.state.ended(outcome.status, outcome.error, outcome.finish_reason)
         if phase is Phase.DONE:
             self._finish(Status.COMPLETE)
@@ -296,6 +325,46 @@ class Reply(QObject):
                 self._tick_countdown()
                 self._tick.start()
             self.changed.emit()
+
+    def _count_usage(self, outcome: Outcome) -> None:
+        """Calibrate the estimate with the server's count; the reply's own size is now known exactly."""
+        from chatbot_gui.core.context import MESSAGE_OVERHEAD
+
+        usage = outcome.usage
+        assert usage is not None
+        if self.ctx is not None and usage.prompt_tokens:
+            self.ctx.on_usage(usage.prompt_tokens)
+        if self.message is not None and outcome.status == "complete" and usage.completion_tokens:
+            self.message.tokens = max(1, usage.completion_tokens - usage.reasoning_tokens) + MESSAGE_OVERHEAD
+        self.usageReported.emit(usage)
+
+    def _resend_trimmed(self, outcome: Outcome) -> bool:
+        """The server refused the length: learn its limit, leave out more, and send once more (visibly).
+
+        True when the request went out again (the empty reply gave way to a notice and a new attempt)."""
+        error, ctx, msg = outcome.error, self.ctx, self.message
+        if outcome.status != "error" or error is None or ctx is None or msg is None or msg.content:
+            return False
+        plan = ctx.on_refused(error.status, error.detail)
+        if plan is None:
+            return False
+        from chatbot_gui.core.context import format_tokens
+
+        self._save_timer.stop()
+        self.conv.remove(msg.id)
+        self.removed.emit(msg.id)
+        limit = f"the model's limit is {format_tokens(plan.window)} tokens" if plan.window else "the chat is too long"
+        note = self.conv.add_notice(f"The server refused the conversation as too long ({limit}): "
+                                    f"{plan.dropped:,} earlier messages were left out and it was sent again.")
+        if self.recorder is not None:
+            self._say(self.recorder.save_notice(self.conv, note))
+        self.noticeAdded.emit(note)
+        self.contextPlanned.emit(ctx)
+        import dataclasses
+
+        request = dataclasses.replace(self.conv.build_request(self.model), messages=ctx.messages())
+        self._launch(request, self.conv.start_reply(request.model))
+        return True
 
     def _finish(self, status: Status, announce: bool = True) -> None:
         self._save_timer.stop()

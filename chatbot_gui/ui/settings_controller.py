@@ -84,6 +84,8 @@ class SettingsController(QObject):
             if persona_notice:
                 chat.context.notify(persona_notice)
         self._apply_personas(first=True)
+        self._apply_appearance()
+        window.zoomChanged.connect(self._zoom_changed)
         self._restore_geometry()
         self._fill_models()
         window.settings_action.triggered.connect(lambda: self.open_settings())
@@ -182,6 +184,7 @@ class SettingsController(QObject):
         """Resolve the connection from what is known now (never asks the keyring) and use it."""
         config = resolve_connection(self.settings, self.keys.cached, self.env)
         self.chat.set_config(config)
+        self.chat.set_context_settings(self.settings.context_windows, self.settings.model_prices)
         what = "waiting for the keyring" if waiting else KEY_SOURCE_LABELS.get(config.key_source, "key")
         self.window.set_connection_label(f"{self._where()} · {what}")
         return config
@@ -195,10 +198,11 @@ class SettingsController(QObject):
             if first_run:
                 self.chat.show_no_key_notice()
             return False
-        new = result.settings
+        new = dataclasses.replace(result.settings, font_zoom=self.window.zoom)  # zoomed meanwhile: kept
         old = self.settings.active_profile
         self.settings = new
         self._save()
+        self._apply_appearance()
         if result.personas is not None and result.personas != self.personas:
             self.personas = result.personas
             self._save_personas()
@@ -208,6 +212,19 @@ class SettingsController(QObject):
         self._fill_models(keep_current=profile.id == old.id and profile.default_model == old.default_model)
         self.load_key()
         return True
+
+    # -- appearance ------------------------------------------------------------------------------
+    def _apply_appearance(self) -> None:
+        """The light/dark choice and the text size from the settings (before the first paint)."""
+        from chatbot_gui.ui.theme import theme
+
+        theme().set_mode(self.settings.theme)
+        if self.window.zoom != self.settings.font_zoom:
+            self.window.set_zoom(self.settings.font_zoom, announce=False)
+
+    def _zoom_changed(self, steps: int) -> None:
+        # Written with the rest at close (or with the next settings change), not at every key press.
+        self.settings = dataclasses.replace(self.settings, font_zoom=steps)
 
     # -- personas --------------------------------------------------------------------------------
     def _apply_personas(self, first: bool = False) -> None:

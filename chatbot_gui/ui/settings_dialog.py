@@ -36,10 +36,10 @@ from chatbot_gui.core.settings import (
 )
 from chatbot_gui.ui.models_thread import ModelsThread, start_models_thread
 from chatbot_gui.ui.tasks import Task, TaskTimeout, runner
+from chatbot_gui.ui.theme import error_style
 
 #: How long the keyring may take (its unlock prompt included) before the dialog stops waiting.
 KEYRING_TIMEOUT = 30.0
-ERROR_STYLE = "color: #b00020;"
 KEYRING_SLOW = (f"The system keyring did not answer within {KEYRING_TIMEOUT:g} s. Press OK to try again, "
                 "or use the key until Chatbot quits.")
 
@@ -588,7 +588,7 @@ class SettingsDialog(QDialog):
         self.intro.setOpenExternalLinks(True)
         self.intro.setVisible(first_run)
         self._first_run = first_run
-        self.tabs = QTabWidget()
+        self.tabs = QTabWidget(objectName="settingsPages")
         self.connection = ConnectionPage(settings, keys, env)
         self.add_page("Connection", self.connection)
         self.personas_page = None
@@ -599,8 +599,13 @@ class SettingsDialog(QDialog):
             self.personas_page = PersonasPage(personas, models=settings.active_profile.models,
                                               interaction=Interaction(self), parent=self)
             self.add_page("Personas", self.personas_page)
+        from chatbot_gui.ui.appearance_page import AppearancePage
+        from chatbot_gui.ui.accessibility import SETTINGS_NAMES, name_controls
+
+        self.appearance = AppearancePage(settings.theme)
+        self.add_page("Appearance", self.appearance)
         self.error_label = QLabel(objectName="dialogError", wordWrap=True)
-        self.error_label.setStyleSheet(ERROR_STYLE)
+        self.error_label.setStyleSheet(error_style())
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
@@ -609,6 +614,7 @@ class SettingsDialog(QDialog):
         for w in (self.intro, self.tabs, self.error_label, self.buttons):
             layout.addWidget(w)
         self.setMinimumWidth(600)
+        name_controls(self, SETTINGS_NAMES)
 
     def showEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         super().showEvent(event)
@@ -657,7 +663,7 @@ class SettingsDialog(QDialog):
     def _saved(self) -> None:
         self._saving = False
         self.error_label.setText("")
-        self._result = self.connection.draft_settings()
+        self._result = dataclasses.replace(self.connection.draft_settings(), theme=self.appearance.mode())
         if self.personas_page is not None:
             self._personas_result = self.personas_page.result()
         super().accept()
@@ -665,7 +671,7 @@ class SettingsDialog(QDialog):
     def _not_saved(self, text: str) -> None:
         self._saving = False
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(True)
-        self.error_label.setStyleSheet(ERROR_STYLE)
+        self.error_label.setStyleSheet(error_style())
         self.error_label.setText(text)
 
     def done(self, result: int) -> None:

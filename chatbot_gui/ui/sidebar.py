@@ -12,19 +12,22 @@ controller does the work and tells the sidebar what changed (:meth:`Sidebar.upse
 from __future__ import annotations
 
 import html
+from bisect import bisect_right
 from collections import OrderedDict
+from datetime import datetime
 from typing import Any, Callable
 
 from PySide6.QtCore import (
     QDateTime, QEvent, QLocale, QModelIndex, QObject, QPersistentModelIndex, QPoint, QStringListModel, Qt,
     QTimer, Signal,
 )
-from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtGui import QFont, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView, QFrame, QHBoxLayout, QLabel, QListView, QMenu, QPushButton, QSizePolicy, QVBoxLayout,
     QWidget,
 )
 
+from chatbot_gui.core.dates import date_groups
 from chatbot_gui.core.store import ChatStore, ChatSummary
 from chatbot_gui.ui.search_panel import ChatIdRole, SearchPanel, display_title
 
@@ -51,16 +54,24 @@ def _mark_icon(mark: str) -> Any:
     if mark not in _icons:
         from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
-        pixmap = QPixmap(12, 12)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pixmap)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setBrush(QColor(_MARK_COLORS[mark]))
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.drawEllipse(2, 2, 8, 8)
-        painter.end()
-        _icons[mark] = QIcon(pixmap)
+        icon = QIcon()
+        for scale in (1, 2, 3):  # sharp at 200 % and 300 % scaling, not a 12-pixel dot blown up
+            pixmap = QPixmap(12 * scale, 12 * scale)
+            pixmap.setDevicePixelRatio(scale)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setBrush(QColor(_MARK_COLORS[mark]))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.drawEllipse(2, 2, 8, 8)
+            painter.end()
+            icon.addPixmap(pixmap)
+        _icons[mark] = icon
     return _icons[mark]
+#: The chat list's date groups ("Today", "Yesterday", ...): header rows, neither selectable nor chats.
+Clock = Callable[[], datetime]
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_HEADER_ROLES = frozenset((_DISPLAY, _FONT, _FOREGROUND))
 
 
 def _order(summary: ChatSummary) -> tuple[float, int]:
@@ -89,6 +100,12 @@ class ChatListModel(QStringListModel):
     Roles: DisplayRole (title, or "New chat"), EditRole (the raw title), ToolTipRole (title and last
     update, escaped rich text), :data:`ChatIdRole`.
 
+    Given a ``clock`` (a ``datetime.now``-like callable), the chats are grouped by their last update
+    ("Today", "Yesterday", "Previous 7 days", "Previous 30 days", then months, as ChatGPT does): a
+    group's header is a row of its own (DisplayRole its label, bold, no ChatIdRole, not selectable),
+    placed from a handful of indexed COUNT queries (``ChatStore.count_chats_since``), never by reading
+    every chat. Row numbers are view rows (headers included); pages are read by chat position.
+
     Signals:
         titleEdited(int chat_id, str title): the user renamed a chat inline (the row already shows it).
     """
@@ -96,9 +113,15 @@ class ChatListModel(QStringListModel):
     titleEdited = Signal(int, str)
 
     def __init__(self, store: ChatStore | None = None, page_size: int = PAGE_SIZE,
-                 parent: QObject | None = None, cache_pages: int = CACHE_PAGES) -> None:
+                 parent: QObject | None = None, cache_pages: int = CACHE_PAGES,
+                 clock: Clock | None = None) -> None:
         super().__init__(parent)
         self._store = store
+        self._clock = clock
+        self._groups: list[tuple[str, int]] = []  # (label, first chat position) of each non-empty group
+        self._firsts: list[int] = []  # the groups' first chat positions
+        self._header_rows: list[int] = []  # the groups' header rows
+        self._today = 0.0  # the "Today" group's start when the groups were placed
         self._page_size = max(1, page_size)
         self._cache_pages = max(1, cache_pages)
         self._count = 0
@@ -114,9 +137,9 @@ class ChatListModel(QStringListModel):
         changed = {i for i in marks.keys() | self._marks.keys() if marks.get(i) != self._marks.get(i)}
         self._marks = marks
         for chat_id in changed:
-            row = self._rows_by_id.get(chat_id)
-            if row is not None:
-                index = self.index(row, 0)
+            position = self._rows_by_id.get(chat_id)
+            if position is not None:
+                index = self.index(self._view_row(position), 0)
                 self.dataChanged.emit(index, index)
 
     def mark_of(self, chat_id: int) -> str | None:
@@ -133,7 +156,72 @@ class ChatListModel(QStringListModel):
         self._titles.clear()
         self._drop_cache()
         self._count = 0 if self._store is None else self._store.count_chats()
-        self.setStringList([""] * self._count)  # a model reset
+        self._set_groups(self._place_groups())
+        self.setStringList([""] * (self._count + len(self._groups)))  # a model reset
+
+    # --- date groups -------------------------------------------------------------------------
+
+    def _place_groups(self) -> list[tuple[str, int]]:
+        """The non-empty date groups with their first chat positions (none without a clock)."""
+        if self._clock is None or self._store is None or not self._count:
+            return []
+        now = self._clock()
+        groups = date_groups(now)
+        self._today = groups[0].start
+        counts, oldest = self._store.count_chats_since([g.start for g in groups])
+        if oldest is not None and oldest < groups[-1].start:
+            groups = date_groups(now, oldest)
+            counts, _ = self._store.count_chats_since([g.start for g in groups])
+        counts[-1] = self._count  # the oldest group takes anything older still
+        placed, before = [], 0
+        for group, upto in zip(groups, counts):
+            if upto > before:
+                placed.append((group.label, before))
+                before = upto
+        return placed
+
+    def _set_groups(self, groups: list[tuple[str, int]]) -> None:
+        self._groups = groups
+        self._firsts = [first for _, first in groups]
+        self._header_rows = [first + i for i, (_, first) in enumerate(groups)]
+
+    def _position(self, row: int) -> int | None:
+        """The chat position (list_chats offset) shown at view ``row``; None for a header row."""
+        if not self._header_rows:
+            return row
+        group = bisect_right(self._header_rows, row) - 1
+        if group >= 0 and self._header_rows[group] == row:
+            return None
+        return row - group - 1
+
+    def _view_row(self, position: int) -> int:
+        """The view row that shows the chat at ``position``."""
+        return position + bisect_right(self._firsts, position) if self._firsts else position
+
+    def header_labels(self) -> list[str]:
+        """The date groups' labels shown, top to bottom (tests, accessibility)."""
+        return [label for label, _ in self._groups]
+
+    def refresh_dates(self) -> bool:
+        """Re-place the groups when the day has changed since they were placed ("Today" became
+        "Yesterday"); True when the list was read again. Cheap: call it from a timer."""
+        if self._clock is None or not self._groups:
+            return False
+        if date_groups(self._clock())[0].start == self._today:
+            return False
+        self.reload()
+        return True
+
+    def _regroup_keeps_rows(self) -> bool:
+        """Place the groups for the store as it is now; False (the caller reloads) when the set of
+        groups shown changed. With the same groups, one chat's insert, move or removal is one row's."""
+        if self._clock is None:
+            return True
+        new = self._place_groups()
+        if [label for label, _ in new] != [label for label, _ in self._groups]:
+            return False
+        self._set_groups(new)
+        return True
 
     # --- the page cache ----------------------------------------------------------------------
 
@@ -142,10 +230,15 @@ class ChatListModel(QStringListModel):
         self._rows_by_id.clear()
 
     def _chat(self, row: int) -> ChatSummary | None:
-        """The chat at ``row`` (None past the end), loading its page if it is not cached."""
-        if not 0 <= row < self._count:
+        """The chat at view ``row`` (None past the end, or a header), loading its page if need be."""
+        position = self._position(row) if row >= 0 else None
+        return None if position is None else self._chat_at(position)
+
+    def _chat_at(self, position: int) -> ChatSummary | None:
+        """The chat at ``position`` in list_chats order, loading its page if it is not cached."""
+        if not 0 <= position < self._count:
             return None
-        number, offset = divmod(row, self._page_size)
+        number, offset = divmod(position, self._page_size)
         page = self._pages.get(number)
         if page is None:
             page = self._load(number)
@@ -173,7 +266,8 @@ class ChatListModel(QStringListModel):
 
     def _evict(self) -> None:
         """Drop the least recently used page that no persistent index (selection, current) points into."""
-        pinned = {index.row() // self._page_size for index in self.persistentIndexList()}
+        pinned = {position // self._page_size for index in self.persistentIndexList()
+                  if (position := self._position(index.row())) is not None}
         for number in self._pages:
             if number not in pinned:
                 for chat in self._pages.pop(number):
@@ -210,14 +304,14 @@ class ChatListModel(QStringListModel):
         return low if found and found[0].id == chat_id else None
 
     def _row_of(self, chat_id: int) -> int:
-        """The chat's row in this model (-1: not listed)."""
-        row = self._rows_by_id.get(chat_id)
-        if row is None:
-            row = self._store_row(chat_id)
-            if row is None:
+        """The chat's view row in this model (-1: not listed)."""
+        position = self._rows_by_id.get(chat_id)
+        if position is None:
+            position = self._store_row(chat_id)
+            if position is None:
                 return -1
-        chat = self._chat(row)  # also caches its page, e.g. for a selection about to point there
-        return row if chat is not None and chat.id == chat_id else -1
+        chat = self._chat_at(position)  # also caches its page, e.g. for a selection about to point there
+        return self._view_row(position) if chat is not None and chat.id == chat_id else -1
 
     # --- changes from the controller ---------------------------------------------------------
 
@@ -248,6 +342,15 @@ class ChatListModel(QStringListModel):
         if new is None:  # deleted meanwhile
             self.remove(summary.id)
             return
+        old = self._view_row(old) if old >= 0 else old
+        if count in (self._count, self._count + 1):
+            count_before, self._count = self._count, count
+            keeps = self._regroup_keeps_rows()
+            self._count = count_before
+            if not keeps:  # a group appeared or emptied ("Today" for the first chat of the day)
+                self.reload()
+                return
+        new = self._view_row(new)
         # The store has the change already: a page read while the rows signals run shows it.
         if old < 0 and count == self._count + 1:
             self._drop_cache()
@@ -284,6 +387,14 @@ class ChatListModel(QStringListModel):
         row = self._rows_by_id.get(chat_id, -1)
         count = self._store.count_chats()
         if row >= 0 and count == self._count - 1:
+            row = self._view_row(row)
+            self._count = count
+            keeps = self._regroup_keeps_rows()
+            self._count += 1
+            if not keeps:
+                self.reload()
+                return
+        if row >= 0 and count == self._count - 1:
             self._drop_cache()
             self._count = count
             self.removeRows(row, 1)
@@ -294,9 +405,22 @@ class ChatListModel(QStringListModel):
     # --- Qt model interface ------------------------------------------------------------------
 
     def data(self, index: _ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role not in _ROLES:
+        if role not in _ROLES and role not in _HEADER_ROLES:
             return None
-        chat = self._chat(index.row())  # an invalid index has row -1: None
+        row = index.row()
+        if self._header_rows and row >= 0 and self._position(row) is None:
+            if role == _DISPLAY:
+                return self._groups[bisect_right(self._header_rows, row) - 1][0]
+            if role == _FOREGROUND:
+                # The theme's note colour, readable on either background (a disabled row's grey is not).
+                from PySide6.QtGui import QColor
+
+                from chatbot_gui.ui.theme import theme
+                return QColor(theme().colors.note)
+            return self._header_font() if role == _FONT else None
+        if role == _FOREGROUND:
+            return None
+        chat = self._chat(row)  # an invalid index has row -1: None
         if chat is None:
             return None
         if role == _DISPLAY:
@@ -340,14 +464,20 @@ class ChatListModel(QStringListModel):
         if chat is None or not title or title == chat.title:
             return False
         self._titles[chat.id] = title  # kept over page reloads until the store has it (or reload())
-        self._pages[row // self._page_size][row % self._page_size] = ChatSummary(
+        position = self._position(row) or 0
+        self._pages[position // self._page_size][position % self._page_size] = ChatSummary(
             chat.id, title, chat.updated_at, chat.message_count)
         self.dataChanged.emit(index, index)
         self.titleEdited.emit(chat.id, title)
         return True
 
+    def _header_font(self) -> QFont:
+        font = QFont()
+        font.setBold(True)
+        return font
+
     def flags(self, index: _ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
+        if not index.isValid() or (self._header_rows and self._position(index.row()) is None):
             return Qt.ItemFlag.NoItemFlags
         return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable
                 | Qt.ItemFlag.ItemNeverHasChildren)
@@ -440,12 +570,18 @@ class Sidebar(QWidget):
     searchResultActivated = Signal(int, int, str)
 
     def __init__(self, store: ChatStore | None = None, page_size: int = PAGE_SIZE,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, clock: Clock | None = None) -> None:
         super().__init__(parent)
         self._active_id: int | None = None
         self.new_button = QPushButton("New chat")
+        self.new_button.setAccessibleDescription("Start a new, empty chat (Ctrl+N)")
 
-        self.chat_model = ChatListModel(store, page_size, self)
+        self.chat_model = ChatListModel(store, page_size, self, clock=clock)
+        if clock is not None:
+            # "Today" becomes "Yesterday" at midnight even when nothing else changes.
+            self._dates_timer = QTimer(self, interval=60_000)
+            self._dates_timer.timeout.connect(self.chat_model.refresh_dates)
+            self._dates_timer.start()
         self.chat_list = QListView()
         self.chat_list.setModel(self.chat_model)
         self.chat_list.setUniformItemSizes(True)
@@ -454,6 +590,8 @@ class Sidebar(QWidget):
         self.chat_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.chat_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.chat_list.setAccessibleName("Chats")
+        self.chat_list.setAccessibleDescription("Your chats, newest first, grouped by date. Enter opens, "
+                                                "F2 renames, Delete deletes")
         self.search = SearchPanel(self.chat_list, store)
         self.search_edit = self.search.search_edit
         self.undo_bar = UndoBar()
@@ -527,6 +665,17 @@ class Sidebar(QWidget):
     def hide_undo(self) -> None:
         """Withdraw the undo offer (the controller calls this when the user does something else)."""
         self.undo_bar.dismiss()
+
+    def rename_open_chat(self) -> None:
+        """Rename the open chat inline (F2 anywhere in the window)."""
+        if self._active_id is not None:
+            if self.search.is_searching():
+                self.search.leave()  # the list, where the title is edited
+            self._rename(self._active_id)
+
+    def delete_open_chat(self) -> None:
+        """Delete the open chat (Delete outside text fields; the undo bar offers it back)."""
+        self._delete(self._active_id)
 
     def context_menu(self, index: QModelIndex) -> QMenu:
         """The Rename / Delete menu for a chat row (the caller shows it)."""

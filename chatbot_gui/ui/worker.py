@@ -44,9 +44,10 @@ class CompletionThread(QThread):
     outcomeReady = Signal(object)
 
     def __init__(self, request: ChatRequest, config: ConnectionConfig,
-                 policy: ParameterPolicy | None = None) -> None:
+                 policy: ParameterPolicy | None = None, include_usage: bool = False) -> None:
         super().__init__()
         self.request = request
+        self.include_usage = include_usage  # ask for the server's token counts (Outcome.usage)
         self._config = config
         self._policy = policy
         self.abort = AbortHandle()
@@ -63,7 +64,8 @@ class CompletionThread(QThread):
 
         try:
             outcome = stream_chat(self.request, self._config, self._on_text, self.abort, policy=self._policy,
-                                  on_thinking=self.thinking.emit, on_model=self._on_model)
+                                  on_thinking=self.thinking.emit, on_model=self._on_model,
+                                  include_usage=self.include_usage)
         except Exception as exc:  # noqa: BLE001 - stream_chat never raises; belt and braces
             from chatbot_gui.core.errors import ErrorInfo
 

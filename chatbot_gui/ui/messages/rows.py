@@ -27,7 +27,7 @@ ROLE_LABELS = {USER: "You", ASSISTANT: "Assistant"}
 #: Rows that are not a turn of the conversation: a note about the chat ("Persona: …"), an error
 #: line (with Details / Retry / Open Settings), its expanded details, a retry countdown. Full width,
 #: small, no bubble and no per-message actions beyond their own links.
-NOTE_ROLES = ("notice", "error", "error-detail", "countdown")
+NOTE_ROLES = ("notice", "error", "error-detail", "countdown", "context")
 _NOTE_PAD = 6
 #: Shown under a reply that finished without any text (instead of a bare label).
 EMPTY_REPLY = "The reply was empty."

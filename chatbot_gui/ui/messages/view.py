@@ -923,7 +923,8 @@ class MessagesView(QAbstractScrollArea):
         self.delegate._layout_row(row)
         names = {"copy": "Copy", "copy_markdown": "Copy Markdown", "regenerate": "Regenerate",
                  "edit": "Edit and resend", "delete": "Delete", "previous_version": "Previous version",
-                 "next_version": "Next version", "toggle_reasoning": "Show or hide reasoning"}
+                 "next_version": "Next version", "toggle_reasoning": "Show or hide reasoning",
+                 "pin": "Pin: always send to the model", "unpin": "Unpin"}
         for hit in row.hits:
             if hit.action in names or (hit.action, hit.label) in row.links:
                 menu.addAction(names.get(hit.action, hit.label), lambda h=hit: self._trigger(message_id, h))
