@@ -112,7 +112,7 @@ def test_text_streams_into_its_own_message_even_with_a_notice_after_it(qtbot):
     view.end_message(reply)
     lines = view.toPlainText().splitlines()
     assert lines[-2].startswith("■ Stopped") and lines[-1] == "Persona: Sarcastic assistant"
-    assert view.links_of(reply.id) == [("keep", "keep it")]
+    assert view.links_of(reply.id) == [("keep", "keep it"), ("pin", "Pin")]
 
 
 def test_a_message_is_replaced_and_removed_in_place(qtbot):
@@ -168,7 +168,8 @@ def test_the_context_menu_offers_what_fits_the_message(qtbot):
     view.add_message(user)
     view.add_message(reply)
     actions = [[a.text() for a in view.context_menu(msg.id).actions() if a.text()] for msg in (user, reply)]
-    assert actions == [["Copy", "Edit and resend", "Delete"], ["Copy", "Copy Markdown", "Regenerate", "Delete"]]
+    pin = "Pin: always send to the model"
+    assert actions == [["Copy", "Edit and resend", "Delete", pin], ["Copy", "Copy Markdown", "Regenerate", "Delete", pin]]
     chosen = []
     view.messageActionRequested.connect(lambda action, mid: chosen.append((action, mid)))
     [a for a in view.context_menu(reply.id).actions() if a.text() == "Regenerate"][0].trigger()
