@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -392,8 +393,25 @@ def test_a_reasoning_model_shows_it_is_thinking_before_the_reply(qtbot, chat, fa
     split = body.index(b"data: ", 10)  # the reasoning event, then a pause, then the rest
     fake_server.queue(raw(200, body, chunk_size=split, delay=0.6))
     type_and_send(qtbot, window, "Why?")
-    qtbot.waitUntil(lambda: "thinking" in window.statusBar().currentMessage(), timeout=3000)
-    assert window.transcript.blocks_of_kind("assistant") == [""]  # the reasoning is not shown
+    view = window.transcript
+    reply_id = controller.conversation.messages[-1].id
+    qtbot.waitUntil(lambda: bool(view.reasoning_of(reply_id)[1]), timeout=10000)
+    assert "thinking" in window.statusBar().currentMessage()
+    assert view.blocks_of_kind("assistant") == [""]  # no answer yet: the reasoning is folded above it
+    assert view.reasoning_of(reply_id) == ("▸ Thinking…", "Let me think about this carefully.")
     wait_idle(qtbot, controller)
-    assert window.transcript.blocks_of_kind("assistant") == ["The answer is 42."]
+    assert view.blocks_of_kind("assistant") == ["The answer is 42."]
+    label, reasoning = view.reasoning_of(reply_id)
+    assert re.fullmatch(r"▸ Thought for \d+ s", label) and reasoning == "Let me think about this carefully."
     assert "thinking" not in window.statusBar().currentMessage()
+    # Kept with the reply (saved, exported) ...
+    reply = controller.conversation.messages[-1]
+    assert reply.content == "<think>\nLet me think about this carefully.\n</think>\n\nThe answer is 42."
+    stored = controller.recorder.store.load_chat(controller.conversation.chat_id).messages
+    assert stored[-1].content == reply.content
+    # ... and never sent back to the model.
+    fake_server.queue(stream(["ok"]))
+    type_and_send(qtbot, window, "And?")
+    wait_idle(qtbot, controller)
+    assert sent_messages(fake_server)[-2:] == [{"role": "assistant", "content": "The answer is 42."},
+                                              {"role": "user", "content": "And?"}]

@@ -17,6 +17,7 @@ Signals:
 from __future__ import annotations
 
 import itertools
+import time
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, Signal
@@ -76,6 +77,7 @@ class ChatView(MessagesView):
         self._countdowns: dict[int, int] = {}  # reply key -> its countdown row
         self._details: dict[int, int] = {}  # error row -> its details row
         self._db_ids: dict[int, int] = {}  # store row id -> message id (search jumps to it)
+        self._thinking: dict[int, float] = {}  # reply id -> when its reasoning began (monotonic)
         self.regenerateRequested.connect(lambda mid: self.messageActionRequested.emit("regenerate", mid))
         self.editRequested.connect(lambda mid: self.messageActionRequested.emit("edit", mid))
         self.deleteRequested.connect(lambda mid: self.messageActionRequested.emit("delete", mid))
@@ -160,9 +162,18 @@ class ChatView(MessagesView):
             self._update_scrollbar()
 
     def append_to(self, msg_id: int, text: str) -> None:
-        """Adds streamed text at the end of message ``msg_id``. Never re-sets existing text."""
-        if text and msg_id in self._index:
-            self.append_text(msg_id, text)
+        """Adds streamed text at the end of message ``msg_id``. Never re-sets existing text.
+
+        A reply that starts with its reasoning (``<think>``, in band) gets "Thought for N s": from
+        its first text to the end of the reasoning."""
+        if not text or msg_id not in self._index:
+            return
+        row = self._row(msg_id)
+        if not row.text and text.startswith("<think>"):
+            self._thinking[msg_id] = time.monotonic()
+        elif msg_id in self._thinking and "</think>" in text:
+            row.reasoning_seconds = time.monotonic() - self._thinking.pop(msg_id)
+        self.append_text(msg_id, text)
 
     def end_message(self, msg: Any, version: tuple[int, int] = (1, 1)) -> None:
         """The reply ended (complete, stopped or interrupted): its last block is final, its marker shown."""
@@ -422,7 +433,9 @@ class ChatView(MessagesView):
         out: list[str] = []
         for mid in self.message_ids():
             role = self.row_role(mid)
-            if kind == role:
+            if kind == role == ASSISTANT:
+                out.append(self.delegate._answer(self._row(mid)))  # its reasoning is shown apart, folded
+            elif kind == role:
                 links = "  ".join(label for _, label in self.links_of(mid)) if role in NOTE_ROLES else ""
                 out.append(f"{self.text_of(mid)}  {links}" if links else self.text_of(mid))
             elif kind == f"{role}-label" and role in ("user", "assistant"):
@@ -432,6 +445,12 @@ class ChatView(MessagesView):
                     if kind == "marker" and line.startswith("■") or kind == "notice" and line == KEPT_TEXT:
                         out.append(line)
         return out
+
+    def reasoning_of(self, message_id: int) -> tuple[str, str]:
+        """(the label shown above a reply's answer, e.g. "▸ Thought for 12 s", its reasoning text)."""
+        row = self._row(message_id)
+        text = row.reasoning or self.delegate._reasoning_text(row)
+        return (self.delegate._reasoning_label(row) if text or self.delegate._thinking(row) else ""), text
 
     def toPlainText(self) -> str:  # noqa: N802 - the name QTextEdit's readers know
         """The chat as text, in order: role labels, texts, markers, notices, errors."""

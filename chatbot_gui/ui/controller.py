@@ -47,6 +47,7 @@ NO_KEY_TEXT = (
 )
 TOO_MANY = (f"{MAX_STREAMS} replies are already coming in other chats. Wait for one to finish, or stop "
             "one, then send again. Your message stays in the input box.")
+THINKING = "The model is thinking… (Esc stops)"
 STATUS = {
     Phase.SENDING: "Sending… (Esc to stop)",
     Phase.STREAMING: "Receiving reply… (Esc to stop)",
@@ -194,6 +195,8 @@ class ChatController(QObject):
             status = f"Rate limited: retrying in {reply.state.seconds_left()} s (Esc cancels)"
         elif reply is not None and reply.active:
             status = STATUS.get(reply.phase)
+            if reply.reasoning_open:
+                status = THINKING
         self.window.set_busy(busy, status)
         if busy != self._shown_busy:
             self._shown_busy = busy
@@ -583,7 +586,7 @@ class ChatController(QObject):
 
     def _reply_thinking(self, reply: Reply) -> None:
         if self._shown(reply.conv):
-            self.window.show_status("The model is thinking… (its reasoning is not shown; Esc stops)", 0)
+            self.window.show_status(THINKING, 0)
 
     def _reply_removed(self, reply: Reply, msg_id: int) -> None:
         if self._shown(reply.conv):

@@ -150,7 +150,7 @@ class Reply(QObject):
         self.started.emit(msg)
         from chatbot_gui.ui.worker import CompletionThread
 
-        thread = CompletionThread(request, self.config, self.policy, include_usage=True)
+        thread = CompletionThread(request, self.config, self.policy, include_usage=True, keep_reasoning=True)
         thread.textAvailable.connect(lambda t=thread: self._text_available(t))
         thread.thinking.connect(lambda t=thread: self._thinking(t))
         thread.outcomeReady.connect(lambda outcome, t=thread: self._outcome(t, outcome))
@@ -194,8 +194,14 @@ class Reply(QObject):
 
     # -- the worker's reports --------------------------------------------------------------------
     def _thinking(self, thread: CompletionThread) -> None:
-        if thread is self._thread and self.message is not None and not self.message.content:
+        if thread is self._thread and self.message is not None and (not self.message.content or self.reasoning_open):
             self.thinking.emit()
+
+    @property
+    def reasoning_open(self) -> bool:
+        """Whether the reply so far is only its reasoning (kept in band as an open <think> block)."""
+        content = self.message.content if self.message is not None else ""
+        return content.startswith("<think>") and "</think>" not in content
 
     def _text_available(self, thread: CompletionThread) -> None:
         if thread is not self._thread:
