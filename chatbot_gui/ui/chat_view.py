@@ -77,7 +77,8 @@ class ChatView(MessagesView):
         self._countdowns: dict[int, int] = {}  # reply key -> its countdown row
         self._details: dict[int, int] = {}  # error row -> its details row
         self._db_ids: dict[int, int] = {}  # store row id -> message id (search jumps to it)
-        self._thinking: dict[int, float] = {}  # reply id -> when its reasoning began (monotonic)
+        self._thinking: dict[int, float] = {}
+        self._usage: dict[int, Any] = {}  # reply id -> the server's usage (this session)  # reply id -> when its reasoning began (monotonic)
         self.regenerateRequested.connect(lambda mid: self.messageActionRequested.emit("regenerate", mid))
         self.editRequested.connect(lambda mid: self.messageActionRequested.emit("edit", mid))
         self.deleteRequested.connect(lambda mid: self.messageActionRequested.emit("delete", mid))
@@ -126,8 +127,7 @@ class ChatView(MessagesView):
             self.set_zoom(0)
 
     # -- messages ----------------------------------------------------------------------------------
-    @staticmethod
-    def _row_args(msg: Any, version: tuple[int, int]) -> dict:
+    def _row_args(self, msg: Any, version: tuple[int, int]) -> dict:
         status = _status(msg)
         args: dict = {"version": version[0], "versions": version[1]}
         links: list[tuple[str, str]] = []
@@ -146,6 +146,8 @@ class ChatView(MessagesView):
             args["status"] = "\n".join(lines)
         if links:
             args["links"] = links
+        if msg.role == ASSISTANT and status != "streaming":
+            args["meta"] = self._meta_text(msg)
         return args
 
     def add_message(self, msg: Any, version: tuple[int, int] = (1, 1), *,  # type: ignore[override]
@@ -184,6 +186,7 @@ class ChatView(MessagesView):
         args = self._row_args(msg, version)
         self.finish(msg.id, args.get("status", ""))
         self.set_links(msg.id, args.get("links", []))
+        self.set_meta(msg)
 
     def replace_message(self, msg: Any, version: tuple[int, int] = (1, 1)) -> None:
         """Shows message ``msg.id`` anew, in its place (text, versions or status changed)."""
@@ -201,6 +204,28 @@ class ChatView(MessagesView):
             super().remove_message(message_id)
             if self._context_marker and self._context_marker[0] == message_id:
                 self._remove_row(self._context_row)
+
+    # -- the quiet line under a reply: model, time, tokens -----------------------------------------
+    def set_meta(self, msg: Any, usage: Any = None) -> None:
+        """Shows the reply's model and time, and the tokens the server counted (``usage``), beside
+        its actions. The figures also go into the message's accessible text."""
+        if msg.id not in self._index:
+            return
+        if usage is not None:
+            self._usage[msg.id] = usage
+        self._row(msg.id).meta = self._meta_text(msg)
+        self.viewport().update()
+
+    def _meta_text(self, msg: Any) -> str:
+        usage = self._usage.get(msg.id)
+        parts = [msg.model] if msg.model else []
+        parts.append(time.strftime("%H:%M", time.localtime(msg.created_at)))
+        if usage is not None and usage.total_tokens:
+            parts.append(f"{usage.total_tokens:,} tokens ({usage.prompt_tokens:,} in, {usage.completion_tokens:,} out)")
+        return " · ".join(parts)
+
+    def meta_of(self, message_id: int) -> str:
+        return self._row(message_id).meta
 
     # -- where the model's view begins (issue 12) --------------------------------------------------
     def set_context_marker(self, msg_id: int | None, text: str = "") -> None:
@@ -244,6 +269,7 @@ class ChatView(MessagesView):
         self.highlight_terms = []
         self.set_messages([(m.id, m.role, m.content, self._row_args(m, versions(m.id) if versions else (1, 1)))
                            for m in messages])
+
         self._place_context_marker()
 
     def clear_chat(self) -> None:

@@ -460,6 +460,8 @@ class ChatController(QObject):
         # Prices are OpenAI's: other servers' replies count their tokens but get no cost.
         chat.add(reply.ctx.model if reply.ctx is not None else reply.model, usage,
                  priced=self.config.is_default_server)
+        if reply.message is not None and self._shown(reply.conv):
+            self.window.transcript.set_meta(reply.message, usage)  # under the reply: its own tokens
         if reply.ctx is not None:
             self._show_plan(reply.conv, reply.ctx)
 

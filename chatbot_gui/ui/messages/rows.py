@@ -97,6 +97,8 @@ class _Row:
     #: Row-specific links (action, label): an error's "Retry", a stopped reply's "keep it".
     links: list[tuple[str, str]] = field(default_factory=list)
     status_h: int = 0
+    #: A quiet line beside the actions: the model, the time, the tokens the server counted.
+    meta: str = ""
 
 
 _SAMPLE = "the quick brown fox jumps over a lazy dog, THEN 42 more "
@@ -395,6 +397,12 @@ class MessageDelegate:
             h = max(row.status_h, fm.lineSpacing())
             y = (row.hits[-1].rect.top() if row.hits else row.height) - h
             p.drawText(QRect(0, y, width, h), Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, row.status)
+        if row.meta and row.hits:
+            bar = row.hits[-1].rect
+            p.setPen(muted)
+            if row.role == ASSISTANT:
+                meta_rect = QRect(bar.right() + 12, bar.top(), max(0, width - bar.right() - 12), bar.height())
+                p.drawText(meta_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, row.meta)
         focus = self.view._current == row.id and self.view.hasFocus()
         for n, hit in enumerate(row.hits):
             if hit.rect.bottom() < shown_top or hit.rect.top() > shown_bottom:

@@ -124,13 +124,13 @@ class MessagesView(QAbstractScrollArea):
     # -- public API (addressed by message id) ---------------------------------------------------------
     def add_message(self, message_id: int, role: str, text: str, *, streaming: bool = False,
                     status: str = "", version: int = 1, versions: int = 1,
-                    links: list[tuple[str, str]] | None = None, index: int | None = None) -> None:
+                    links: list[tuple[str, str]] | None = None, index: int | None = None, meta: str = "") -> None:
         """Adds a message at the end, or at row ``index`` (``streaming``: more text will come with
         ``append_text``). ``links``: the row's own (action, label) links, see ``actionRequested``."""
         if message_id in self._index:
             raise ValueError(f"message {message_id} is already shown")
         row = _Row(message_id, role, text, status=status, version=version, versions=versions,
-                   streaming=streaming and role == ASSISTANT, links=list(links or []))
+                   streaming=streaming and role == ASSISTANT, links=list(links or []), meta=meta)
         row.height = self.delegate._estimate(row)
         if index is None or index >= len(self._rows):
             self._index[message_id] = len(self._rows)
