@@ -111,4 +111,4 @@ def test_a_reply_shows_its_model_time_and_the_tokens_the_server_counted(qtbot, w
     reply = chat.conversation.messages[-1]
     qtbot.waitUntil(lambda: "tokens" in win.transcript.meta_of(reply.id))
     meta = win.transcript.meta_of(reply.id)
-    assert re.fullmatch(r"gpt-4o-mini · \d\d:\d\d · 16 tokens \(5 in, 11 out\)", meta), meta
+    assert re.fullmatch(r"gpt-4o-mini · \d\d:\d\d · 16 tokens", meta), meta

@@ -221,7 +221,7 @@ class ChatView(MessagesView):
         parts = [msg.model] if msg.model else []
         parts.append(time.strftime("%H:%M", time.localtime(msg.created_at)))
         if usage is not None and usage.total_tokens:
-            parts.append(f"{usage.total_tokens:,} tokens ({usage.prompt_tokens:,} in, {usage.completion_tokens:,} out)")
+            parts.append(f"{usage.total_tokens:,} tokens")  # (the chat's sum is in the footer)
         return " · ".join(parts)
 
     def meta_of(self, message_id: int) -> str:

@@ -401,13 +401,16 @@ class MessageDelegate:
             bar = row.hits[-1].rect
             p.setPen(muted)
             if row.role == ASSISTANT:
-                meta_rect = QRect(bar.right() + 12, bar.top(), max(0, width - bar.right() - 12), bar.height())
-                p.drawText(meta_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, row.meta)
+                room = max(0, width - bar.right() - 16)
+                meta = QFontMetrics(small).elidedText(row.meta, Qt.TextElideMode.ElideRight, room)
+                meta_rect = QRect(bar.right() + 16, bar.top(), room, bar.height())
+                p.drawText(meta_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, meta)
         focus = self.view._current == row.id and self.view.hasFocus()
         for n, hit in enumerate(row.hits):
             if hit.rect.bottom() < shown_top or hit.rect.top() > shown_bottom:
                 continue
-            linky = hit.action in ("copy_code", "toggle_reasoning") or (hit.action, hit.label) in row.links
+            linky = hit.action in ("copy_code", "toggle_reasoning") or (
+                (hit.action, hit.label) in row.links and hit.action not in ("pin", "unpin"))
             p.setPen(QColor(c["link"]) if linky else muted)
             p.drawText(hit.rect, Qt.AlignmentFlag.AlignCenter, hit.label)
             if focus and n == self.view._current_hit:
