@@ -112,3 +112,18 @@ def test_a_reply_shows_its_model_time_and_the_tokens_the_server_counted(qtbot, w
     qtbot.waitUntil(lambda: "tokens" in win.transcript.meta_of(reply.id))
     meta = win.transcript.meta_of(reply.id)
     assert re.fullmatch(r"gpt-4o-mini · \d\d:\d\d · 16 tokens", meta), meta
+
+
+def test_the_markdown_libraries_load_after_the_window_is_first_painted():
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from PySide6.QtWidgets import QApplication; app = QApplication([])\n"
+        "from chatbot_gui.ui.main_window import MainWindow\n"
+        "w = MainWindow(); w.show(); app.processEvents()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('markdown_it', 'pygments', 'mdit_py_plugins', 'linkify_it')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
