@@ -176,3 +176,18 @@ def test_the_context_menu_offers_what_fits_the_message(qtbot):
     [a for a in view.context_menu(user.id).actions() if a.text() == "Edit and resend"][0].trigger()
     [a for a in view.context_menu(user.id).actions() if a.text() == "Delete"][0].trigger()
     assert chosen == [("regenerate", reply.id), ("edit", user.id), ("delete", user.id)]
+
+
+def test_the_context_line_stays_above_its_message_when_that_message_is_redrawn(qtbot):
+    view = _view(qtbot)
+    msgs = [Message("user", "q1"), Message("assistant", "a1"), Message("user", "q2"),
+            Message("assistant", "a2", status=Status.STOPPED)]
+    view.show_messages(msgs)
+    view.set_context_marker(msgs[2].id, "Earlier messages are not sent")
+    assert view.context_marker() == (msgs[2].id, "⋯ Earlier messages are not sent")
+    assert view.toPlainText().splitlines()[4] == "⋯ Earlier messages are not sent"
+    msgs[2].pinned = True
+    view.replace_message(msgs[2])
+    assert view.context_marker() == (msgs[2].id, "⋯ Earlier messages are not sent")
+    view.remove_message(msgs[2].id)
+    assert view.context_marker() is None

@@ -194,7 +194,7 @@ class ChatView(MessagesView):
             self.add_message(msg, version)
             return
         k = self._index[msg.id]
-        self.remove_message(msg.id)
+        MessagesView.remove_message(self, msg.id)  # (the context line above it stays where it is)
         if msg.db_id is not None:
             self._db_ids[msg.db_id] = msg.id
         MessagesView.add_message(self, msg.id, msg.role, msg.content, index=k, **self._row_args(msg, version))
