@@ -99,6 +99,26 @@ def test_the_event_decoder_reads_any_split_like_the_reference(body: bytes, cuts:
     assert [(e.type, e.data) for e in events] == reference_events(body)
 
 
+#: Reads as servers make them (one whole event per HTTP chunk, which EventDecoder reads on a fast
+#: path) mixed with the pieces that must make it take the general one.
+_READS = st.sampled_from([
+    b'data: {"a": 1}\n\n', b"data:  two spaces\n\n", b"data: \n\n", b"data: \xff\xfe\n\n", b"event: error\n",
+    b"data: open\n", b": comment\n\n", b"data: crlf\r\n\r\n", b"\r", b"\n", b"\xef\xbb\xbf", b"data: x\n\ndata: y\n\n",
+    b"id: 1\n", b"data: [DONE]\n\n",
+])
+
+
+@FAST
+@given(reads=st.lists(_READS, max_size=12))
+def test_whole_events_read_one_at_a_time_read_like_the_reference(reads: list[bytes]) -> None:
+    decoder = EventDecoder(max_event_bytes=64)
+    events: list[Event] = []
+    for piece in reads:
+        events += decoder.feed(piece)
+    decoder.close()
+    assert [(e.type, e.data) for e in events] == reference_events(b"".join(reads))
+
+
 @FAST
 @given(texts=reply_texts, crlf=st.booleans(), cuts=cuts)
 def test_a_valid_stream_reads_the_same_however_it_is_cut(texts: list[str], crlf: bool, cuts: list[int]) -> None:

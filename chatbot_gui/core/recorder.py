@@ -97,6 +97,7 @@ class ChatRecorder:
             assert conv.chat_id is not None
             msg.db_id = store.add_message(conv.chat_id, msg.role, msg.content, Status.COMPLETE,
                                           created_at=msg.created_at, parent_id=self._parent_row(conv, msg))
+            self.on_chat_changed(conv.chat_id)  # its last update moved: the newest-first list follows
 
         return self._guard(write)
 
@@ -114,6 +115,7 @@ class ChatRecorder:
                 self.on_chat_changed(conv.chat_id)
             else:
                 store.update_message(msg.db_id, msg.content, msg.status, kept=msg.kept, model=msg.model)
+                self.on_chat_changed(conv.chat_id)
 
         return self._guard(write)
 

@@ -22,6 +22,7 @@ from keyring.compat import properties
 from keyring.errors import KeyringError, PasswordDeleteError
 
 from chatbot_gui.core.errors import redact
+from chatbot_gui.core.logs import add_secret
 
 SERVICE = "chatbot-gui"
 PROXY_SUFFIX = ":proxy"
@@ -221,6 +222,7 @@ class KeyStore:
             raise KeyStoreError(failure, kind)
         self._reason = ""
         self._cache[user] = value or None
+        add_secret(value)  # never in the log, whatever its shape (an Azure key is 32 hex digits)
         return (value, "keyring") if value else (None, "")
 
     def peek(self, profile_id: str, *, proxy: bool = False, keyring: bool = True) -> tuple[str | None, str]:
@@ -259,6 +261,7 @@ class KeyStore:
             raise KeyStoreError(failure)
         self._reason = ""
         self._cache[user] = secret
+        add_secret(secret)
         try:
             self._session.delete_password(self._service, user)  # the saved one is the one to use now
         except PasswordDeleteError:
@@ -266,6 +269,7 @@ class KeyStore:
 
     def set_session(self, profile_id: str, secret: str, *, proxy: bool = False) -> None:
         """Keep ``secret`` in memory until the app quits; never written anywhere."""
+        add_secret(secret)
         self._session.set_password(self._service, _username(profile_id, proxy), secret)
 
     def delete(self, profile_id: str, *, proxy: bool = False) -> None:

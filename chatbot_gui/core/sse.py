@@ -64,6 +64,12 @@ class EventDecoder:
             raise self._failed
         if not chunk:
             return []
+        if (chunk[:6] == b"data: " and chunk[-2:] == b"\n\n" and chunk.count(b"\n") == 2 and b"\r" not in chunk
+                and self._started and not self._pending and not self._data and not self._type
+                and not self._after_cr and (self.max_event_bytes is None or len(chunk) <= self.max_event_bytes)):
+            # The common case, one whole "data: …" event in one read (servers send one HTTP chunk per
+            # event): what the general path below makes of it, with a fraction of the Python per chunk.
+            return [Event("", chunk[6:-2].decode("utf-8", "replace"))]
         if self._after_cr:
             self._after_cr = False
             if chunk[:1] == b"\n":

@@ -29,6 +29,7 @@ from chatbot_gui.core.errors import ErrorInfo, describe_exception, plain_text, r
 from chatbot_gui.core.limits import DEFAULT_LIMITS, LimitExceeded, Limits, duration_text, size_text
 from chatbot_gui.core.params import ParameterPolicy, build_body
 from chatbot_gui.core.sse import InBandError, ReplyReader, text_parts
+from chatbot_gui.core import turnstile
 from chatbot_gui.core.unicode import clean_text
 from chatbot_gui.core.usage import Usage, parse_usage
 
@@ -142,7 +143,8 @@ def _shared_context_type() -> type:
     return _SharedSSLContext
 
 
-def make_client(config: ConnectionConfig, abort: AbortHandle, limits: Limits = DEFAULT_LIMITS) -> Any:
+def make_client(config: ConnectionConfig, abort: AbortHandle, limits: Limits = DEFAULT_LIMITS,
+                turn: turnstile.Pass | None = None) -> Any:
     """An ``openai.OpenAI`` on a fresh ``httpx2.Client`` whose sockets the abort handle can reach.
 
     One client per request: a fresh connection is opened, so the socket is always seen by the
@@ -150,7 +152,8 @@ def make_client(config: ConnectionConfig, abort: AbortHandle, limits: Limits = D
     The SSL context is the shared one (:func:`shared_ssl_context`); proxies, given or from the
     ``*_PROXY`` variables, are httpx2's business as before. Every response body, whoever reads it
     (this module, or the SDK reading an error body or a model list), is held to ``limits``
-    (:func:`guard_body`).
+    (:func:`guard_body`). With a ``turn``, every socket read of the connection lets go of the
+    turnstile while it waits (:meth:`~.turnstile.Pass.blocking`).
     """
     import httpx2
     import openai
@@ -161,6 +164,8 @@ def make_client(config: ConnectionConfig, abort: AbortHandle, limits: Limits = D
             sock = stream.get_extra_info("socket") if stream is not None else None
             if isinstance(sock, socket.socket):
                 abort.register(sock)
+        if turn is not None and event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            _read_outside(info.get("return_value"), turn)
 
     def on_request(request: Any) -> None:
         request.extensions["trace"] = trace
@@ -192,6 +197,21 @@ def make_client(config: ConnectionConfig, abort: AbortHandle, limits: Limits = D
     # any server; the config already decided (they go only to OpenAI's own server: issue 9).
     client.organization, client.project = config.organization, config.project
     return client
+
+
+def _read_outside(stream: Any, turn: turnstile.Pass) -> None:
+    """Make ``stream`` (an httpcore2 network stream) let go of ``turn`` while it reads the socket."""
+    read = getattr(stream, "read", None)
+    if read is None:
+        return
+
+    def read_outside(max_bytes: int, timeout: float | None = None) -> bytes:
+        return turn.blocking(read, max_bytes, timeout)
+
+    try:
+        stream.read = read_outside
+    except AttributeError:
+        pass  # a stream type without instance attributes: reads then hold the turn (bounded wait)
 
 
 #: Largest piece a compressed body is inflated in at once.
@@ -392,12 +412,17 @@ def _stream_chat(
     is_event_stream = True
     client = None
     response = None
+    # Several replies streaming: their parsing takes turns (core/turnstile.py), socket waits do not.
+    turn = turnstile.shared.new_pass() if turnstile.shared is not None else None
+    turns = 0
     try:
         if abort.aborted:
             return Outcome("stopped")
-        client = make_client(config, abort, limits)
+        client = make_client(config, abort, limits, turn)
         response = _create_stream(client, request, policy, abort, include_usage)
         try:
+            if turn is not None:
+                turn.enter()
             content_type = str(response.headers.get("content-type", "")).lower()
             is_event_stream = "event-stream" in content_type
             if "json" in content_type and not is_event_stream:
@@ -419,6 +444,11 @@ def _stream_chat(
                                             "characters, far more than any real reply.")
                     received += len(text)
                     on_text(text)
+                    if turn is not None:
+                        turns += 1
+                        if turns >= turnstile.HANDOVER_EVERY:
+                            turns = 0
+                            turn.handover()
                 if on_model is not None and reader.model is not None:
                     on_model(reader.model)
                     on_model = None
@@ -430,6 +460,8 @@ def _stream_chat(
             else:
                 reader.close()
         finally:
+            if turn is not None:
+                turn.leave()
             response.close()
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
         if abort.aborted:

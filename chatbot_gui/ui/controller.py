@@ -12,6 +12,8 @@ Signals:
     busyChanged(bool): the shown chat's reply started (True) or ended (False).
     replyFinished(str): a reply (in any chat) ended: "complete", "stopped" or "error".
     chatChanged(int): a chat in the store changed (new message, new chat); the id.
+    chatTouched(int): a reply's final background save moved a chat's last update (its place in the
+        newest-first list); the id.
     marksChanged(): the set of streaming chats or of chats with an unread reply changed.
 """
 
@@ -48,6 +50,12 @@ NO_KEY_TEXT = (
 TOO_MANY = (f"{MAX_STREAMS} replies are already coming in other chats. Wait for one to finish, or stop "
             "one, then send again. Your message stays in the input box.")
 THINKING = "The model is thinking… (Esc stops)"
+#: Status while a message sent during the start-up keyring read waits for the saved key.
+WAITING_FOR_KEY = "Waiting for the system keyring to send your message… (Esc cancels)"
+#: Said in the chat when such a message cannot go out yet (the keyring failed, or there is no key).
+HELD_TEXT = ("Not sent yet: {why} It goes out as soon as a key is available (Try again at the bottom "
+             "right, or Settings, Ctrl+,). Stop cancels it.")
+NO_KEY_YET = "no API key is set."
 STATUS = {
     Phase.SENDING: "Sending… (Esc to stop)",
     Phase.STREAMING: "Receiving reply… (Esc to stop)",
@@ -60,6 +68,7 @@ class ChatController(QObject):
     busyChanged = Signal(bool)
     replyFinished = Signal(str)
     chatChanged = Signal(int)
+    chatTouched = Signal(int)
     marksChanged = Signal()
 
     def __init__(self, context: AppContext | MainWindow, config: ConnectionConfig) -> None:
@@ -81,11 +90,20 @@ class ChatController(QObject):
         self._replies: dict[int, Reply] = {}
         #: Replies dropped from ``_replies`` whose threads may still be finishing.
         self._retired: list[Reply] = []
+        # Errors of earlier turns, per chat (draft key): (row id, message id, error) of the message they
+        # followed. Never saved and never sent; kept so the chat drawn again shows them at their place.
+        self._old_errors: dict[object, list[tuple[int | None, int, ErrorInfo]]] = {}
         #: Per chat (store id, else ``("new", key)``): the text left in the input box.
         self._drafts: dict[object, str] = {}
         #: Chats (store ids) with a reply that finished while another chat was shown.
         self._unread: set[int] = set()
         self._shown_busy = False
+        #: The start-up keyring read is still running (or failed: ``_key_problem`` says why), so a
+        #: message sent now waits for the key instead of going out without it.
+        self._key_pending = False
+        self._key_problem = ""
+        #: Per chat (``Conversation.key``): a sent message waiting for the key, with its model.
+        self._queued: dict[int, tuple[Conversation, str]] = {}
 
         w = window
         w.input.submitted.connect(self.send_from_input)
@@ -115,9 +133,31 @@ class ChatController(QObject):
             self._policy = ParameterPolicy()
         return self._policy
 
-    def set_config(self, config: ConnectionConfig) -> None:
-        """Where the next request goes (a reply already streaming keeps its own connection)."""
+    def set_config(self, config: ConnectionConfig, *, key_pending: bool = False, key_problem: str = "") -> None:
+        """Where the next request goes (a reply already streaming keeps its own connection).
+
+        ``key_pending``: the saved key is still being read from the keyring; ``key_problem``: the read
+        failed (why, in a few words). Messages sent meanwhile wait and go out once a key is there."""
         self.config = config
+        self._key_pending = key_pending or bool(key_problem)
+        self._key_problem = key_problem
+        self._release_queued()
+
+    def _release_queued(self) -> None:
+        """Send the messages that waited for the key, or say in their chat why they still wait."""
+        if not self._queued:
+            return
+        if not self._key_pending and self.config.usable_key is not None:
+            queued, self._queued = self._queued, {}
+            for conv, model in queued.values():
+                self._start(conv, model=model)
+            self._refresh_window()
+            return
+        if self._key_problem or not self._key_pending:
+            why = self._key_problem or NO_KEY_YET
+            if self.conversation.key in self._queued:
+                self.window.transcript.add_notice(HELD_TEXT.format(why=why))
+        self._refresh_window()
 
     def set_context_settings(self, windows: Mapping[str, int], prices: Mapping[str, Price]) -> None:
         """The user's context windows and prices from Settings (issue 12)."""
@@ -165,6 +205,8 @@ class ChatController(QObject):
     @property
     def busy_here(self) -> bool:
         """Whether the chat shown has a reply in flight or waiting to retry."""
+        if self.conversation.key in self._queued:
+            return True
         reply = self.reply_of(self.conversation)
         return reply is not None and reply.active
 
@@ -191,7 +233,11 @@ class ChatController(QObject):
         reply = self.reply_of(self.conversation)
         busy = reply is not None and reply.active
         status = None
-        if reply is not None and reply.phase is Phase.WAITING:
+        if self.conversation.key in self._queued:
+            busy = True
+            status = WAITING_FOR_KEY if self._key_pending and not self._key_problem else None
+            status = status or "Not sent yet: waiting for a key (Esc cancels)"
+        elif reply is not None and reply.phase is Phase.WAITING:
             status = f"Rate limited: retrying in {reply.state.seconds_left()} s (Esc cancels)"
         elif reply is not None and reply.active:
             status = STATUS.get(reply.phase)
@@ -213,12 +259,22 @@ class ChatController(QObject):
         """Show the chat anew (after a change of versions or a delete), with its error if any."""
         conv = self.conversation
         self._plan_view(conv)
-        self.window.transcript.show_messages(conv.messages, versions=conv.version_of)
+        self.window.transcript.show_messages(conv.messages, versions=conv.version_of, errors=self._errors_after(conv))
         reply = self.reply_of(conv)
         if reply is not None and reply.state.error is not None and reply.phase in (Phase.FAILED, Phase.WAITING):
             self.window.transcript.show_error(reply.state.error, can_retry=reply.can_retry, key=reply.key)
             if reply.phase is Phase.WAITING:
                 self._show_countdown(reply, reply.state.seconds_left())
+
+    def _errors_after(self, conv: Conversation) -> dict[int, list[ErrorInfo]]:
+        """The earlier turns' errors of ``conv``, by the id of the shown message each follows."""
+        out: dict[int, list[ErrorInfo]] = {}
+        for db_id, msg_id, info in self._old_errors.get(self._draft_key(conv), ()):
+            for msg in conv.messages:
+                if (msg.db_id == db_id) if db_id is not None else (msg.id == msg_id):
+                    out.setdefault(msg.id, []).append(info)
+                    break
+        return out
 
     # -- user actions ----------------------------------------------------------------------------
     def send_from_input(self) -> None:
@@ -228,7 +284,7 @@ class ChatController(QObject):
             return
         if not self.window.input.toPlainText().strip():
             return
-        if self.config.usable_key is None:
+        if self.config.usable_key is None and not self._key_pending:
             self.show_no_key_notice()
             return
         if not self._room_for_one_more():
@@ -251,6 +307,12 @@ class ChatController(QObject):
         if self.recorder is not None:
             # Committed before the request goes out: a crash or a kill never loses what was typed.
             self._note_save_problem(self.recorder.save_user(conv, msg, self.window.current_model()))
+        if self._key_pending:
+            # The keyring is still being read (or failed): the message waits for the key rather
+            # than going out without one. It is on screen and saved; Stop cancels the wait.
+            self._queued[conv.key] = (conv, self.window.current_model())
+            self._release_queued()
+            return
         self._start(conv)
 
     def retry(self, key: int = 0) -> None:
@@ -264,12 +326,20 @@ class ChatController(QObject):
 
     def stop(self) -> None:
         """Stop whatever the chat shown is doing: its stream, or its wait before retrying."""
+        if self._queued.pop(self.conversation.key, None) is not None:
+            self.window.transcript.add_notice("Not sent: stopped while waiting for the key.")
+            self._refresh_window()
+            return
         reply = self.reply_of(self.conversation)
         if reply is not None:
             reply.stop()
 
     def stop_chat(self, chat_id: int) -> None:
         """Stop the reply of the chat with store id ``chat_id`` (it is being deleted)."""
+        for key, (conv, _model) in list(self._queued.items()):
+            if conv.chat_id == chat_id:
+                del self._queued[key]
+        self._old_errors.pop(chat_id, None)  # its ids may be given to a new chat
         for reply in list(self._replies.values()):
             if reply.conv.chat_id == chat_id:
                 reply.stop()
@@ -481,6 +551,9 @@ class ChatController(QObject):
         for reply in self._replies.values():
             if reply.conv.chat_id == chat_id:
                 return reply.conv
+        for conv, _model in self._queued.values():
+            if conv.chat_id == chat_id:
+                return conv
         return None
 
     def show_conversation(self, conv: Conversation) -> None:
@@ -543,6 +616,9 @@ class ChatController(QObject):
         old = self._replies.pop(conv.key, None)
         if old is None:
             return
+        if old.phase is Phase.FAILED and old.state.error is not None and conv.messages:
+            anchor = conv.messages[-1]  # what the error was shown under: the turn that failed
+            self._old_errors.setdefault(self._draft_key(conv), []).append((anchor.db_id, anchor.id, old.state.error))
         if self._shown(conv):
             self.window.transcript.disable_retry(old.key)
         self._retired.append(old)
@@ -555,8 +631,8 @@ class ChatController(QObject):
                 self._retired.append(reply)
         self._retired = [r for r in self._retired if r.threads()]
 
-    def _start(self, conv: Conversation, regenerate: int | None = None) -> None:
-        reply = Reply(conv, self.config, self.policy, self.recorder, self.window.current_model(), self,
+    def _start(self, conv: Conversation, regenerate: int | None = None, model: str | None = None) -> None:
+        reply = Reply(conv, self.config, self.policy, self.recorder, model or self.window.current_model(), self,
                       windows=self.context.windows, estimator=self.context.estimator)
         self._replies[conv.key] = reply
         reply.contextPlanned.connect(lambda ctx, r=reply: self._show_plan(r.conv, ctx))
@@ -571,6 +647,7 @@ class ChatController(QObject):
         reply.thinking.connect(lambda r=reply: self._reply_thinking(r))
         reply.changed.connect(self._reply_changed)
         reply.saveProblem.connect(self._note_save_problem)
+        reply.saved.connect(lambda r=reply: r.conv.chat_id is not None and self.chatTouched.emit(r.conv.chat_id))
         reply.start(regenerate)
 
     def _reply_started(self, reply: Reply, msg: Message, regenerated: bool) -> None:

@@ -104,6 +104,7 @@ class HistoryController(QObject):
         window.export_all_action.triggered.connect(self.export_all)
         window.import_action.triggered.connect(self.import_chat)
         chat.chatChanged.connect(self._chat_changed)
+        chat.chatTouched.connect(self._chat_touched)
         chat.marksChanged.connect(self._marks_changed)
         window.on_close(self.close)
 
@@ -201,6 +202,16 @@ class HistoryController(QObject):
             self.window.sidebar.select_chat(chat_id)
             self.store.set_meta(LAST_CHAT, str(chat_id))
         self.window.sidebar.hide_undo()
+
+    def _chat_touched(self, chat_id: int) -> None:
+        """A reply's final save changed a chat's last update: move its row (the selection follows its
+        chat). Only the list: no write on the GUI thread here, and an undo bar stays."""
+        if self.store is None or self.window.sidebar is None:
+            return
+        try:
+            self.window.sidebar.upsert_chat(self.store.summary(chat_id))
+        except KeyError:
+            return
 
     def _marks_changed(self) -> None:
         if self.window.sidebar is not None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -32,7 +32,19 @@ from chatbot_gui.ui.chat_view import ChatView
 SUGGESTED_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o4-mini")
 
 
-class ElidingComboBox(QComboBox):
+class WidePopupComboBox(QComboBox):
+    """A combo box whose open list is as wide as its longest entry (at most its window's width):
+    a picker shrunk in a narrow window still lists whole names, not "accoun…ontext"."""
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt override
+        view = self.view()
+        extra = 2 * view.frameWidth() + view.verticalScrollBar().sizeHint().width() + 8
+        room = max(self.width(), self.window().width() - 16)
+        view.setMinimumWidth(min(view.sizeHintForColumn(0) + extra, room))
+        super().showPopup()
+
+
+class ElidingComboBox(WidePopupComboBox):
     """A (non-editable) combo box that shows a name too long for it as "A very long na…"; Qt's
     styles just cut it off."""
 
@@ -61,6 +73,30 @@ SIDEBAR_MIN_WIDTH = 150
 MIN_FONT_POINTS = 6.0
 
 
+class StatusLabel(QLabel):
+    """The connection line at the right of the status bar. It may shrink to nothing (the window
+    caps it at :data:`STATUS_LABEL_SHARE` of its width, so the status message keeps its room in a
+    narrow window) and then paints its text elided; ``text()`` and the tooltip keep all of it."""
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt override
+        super().setText(text)
+        self.setToolTip(text)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(0, super().minimumSizeHint().height())
+
+    def paintEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), shown)
+
+
+#: At most this share of the window's width goes to the connection line in the status bar.
+STATUS_LABEL_SHARE = 0.45
+
+
 class MainWindow(QMainWindow):
     """The chat window. ``closing`` handlers (the controller's shutdown) run before it closes.
 
@@ -78,7 +114,7 @@ class MainWindow(QMainWindow):
         self._close_handlers: list = []
 
         # Top bar: model and persona pickers.
-        self.model_combo = QComboBox()
+        self.model_combo = WidePopupComboBox()
         self.model_combo.setEditable(True)
         self.model_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.model_combo.addItems(list(dict.fromkeys((model, *SUGGESTED_MODELS))))
@@ -265,7 +301,7 @@ class MainWindow(QMainWindow):
         #: The chat's size against the model's window, and the tokens it used ("38k / 128k tokens · …").
         self.context_label = QLabel()
         self.statusBar().addPermanentWidget(self.context_label)
-        self.connection_label = QLabel()
+        self.connection_label = StatusLabel()
         self.statusBar().addPermanentWidget(self.connection_label)
         # Shown when the keyring could not be read (locked, prompt cancelled, no answer).
         self.keyring_retry_button = QPushButton("Try again", objectName="keyringRetry")
@@ -413,6 +449,10 @@ class MainWindow(QMainWindow):
 
     def set_connection_label(self, text: str) -> None:
         self.connection_label.setText(text)
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        super().resizeEvent(event)
+        self.connection_label.setMaximumWidth(max(120, int(event.size().width() * STATUS_LABEL_SHARE)))
 
     def set_busy(self, busy: bool, status: str | None = None) -> None:
         """The shown chat's Send/Stop state and its status line."""

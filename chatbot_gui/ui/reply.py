@@ -18,6 +18,8 @@ Signals:
     countdown(int): seconds left before the automatic retry (0: retrying now / cancelled).
     changed(): the phase changed (buttons, status line, sidebar marks).
     saveProblem(str): the store could not save; text for the user.
+    saved(): the reply's last background save (not a streaming one) landed: the chat's last update
+        moved. Not after each 0.5 s streaming save: the newest-first list would reorder that often.
     contextPlanned(object): the attempt's :class:`~chatbot_gui.core.context.ContextRequest` (what is
         sent, where the model's view begins) was made, or remade for the retry after a refusal.
     usageReported(object): the server's :class:`~chatbot_gui.core.usage.Usage` for a finished attempt.
@@ -65,6 +67,7 @@ class Reply(QObject):
     thinking = Signal()
     changed = Signal()
     saveProblem = Signal(str)
+    saved = Signal()
     contextPlanned = Signal(object)
     usageReported = Signal(object)
 
@@ -102,6 +105,7 @@ class Reply(QObject):
         self._deferred: list[Message] = []
         self._write_task: Task | None = None  # the background save in flight
         self._dirty = False  # the reply changed since that save's snapshot
+        self._write_final = False  # that save writes the reply's end (not a streaming save)
 
     # -- state -----------------------------------------------------------------------------------
     @property
@@ -256,12 +260,15 @@ class Reply(QObject):
         from chatbot_gui.ui.tasks import runner
 
         db_id, content, status, model = msg.db_id, msg.content, msg.status, msg.model
+        self._write_final = status is not Status.STREAMING
         self._write_task = runner().run(lambda: recorder.update_in_background(db_id, content, status, model),
                                         self._written, self._write_failed, name="save reply")
 
     def _written(self, problem: str | None) -> None:
         self._write_task = None
         self._say(problem)
+        if problem is None and self._write_final:
+            self.saved.emit()
         if self._dirty:
             self._start_write()
 

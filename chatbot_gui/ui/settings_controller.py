@@ -159,7 +159,7 @@ class SettingsController(QObject):
             detail = str(exc)
         else:
             text = f"The saved key could not be read ({type(exc).__name__})."
-        self.apply_connection()
+        self.apply_connection(problem=text)
         self.window.set_connection_label(f"{self._where()} · key not read")
         # One short line (the status bar cuts long ones); the keyring's full words are the tooltip.
         self.window.show_status(f"{text} Try again?", 0)
@@ -180,10 +180,11 @@ class SettingsController(QObject):
         base = env_base_url(self.env)
         return f"{server_label(base)} (OPENAI_BASE_URL)" if base else self.settings.active_profile.name
 
-    def apply_connection(self, waiting: bool = False) -> ConnectionConfig:
-        """Resolve the connection from what is known now (never asks the keyring) and use it."""
+    def apply_connection(self, waiting: bool = False, problem: str = "") -> ConnectionConfig:
+        """Resolve the connection from what is known now (never asks the keyring) and use it.
+        ``waiting``/``problem``: the keyring read runs or failed, so a message sent waits for the key."""
         config = resolve_connection(self.settings, self.keys.cached, self.env)
-        self.chat.set_config(config)
+        self.chat.set_config(config, key_pending=waiting, key_problem=problem)
         self.chat.set_context_settings(self.settings.context_windows, self.settings.model_prices)
         what = "waiting for the keyring" if waiting else KEY_SOURCE_LABELS.get(config.key_source, "key")
         self.window.set_connection_label(f"{self._where()} · {what}")

@@ -23,7 +23,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFrame, QHBoxLayout, QLabel, QListView, QMenu, QPushButton, QSizePolicy, QVBoxLayout,
+    QAbstractItemView, QBoxLayout, QFrame, QHBoxLayout, QLabel, QListView, QMenu, QPushButton, QSizePolicy, QVBoxLayout,
     QWidget,
 )
 
@@ -336,6 +336,7 @@ class ChatListModel(QStringListModel):
         if self._store is None:
             return
         self._titles.pop(summary.id, None)
+        pinned = self._pinned()
         old = self._rows_by_id.get(summary.id, -1)
         new = self._store_row(summary.id)
         count = self._store.count_chats()
@@ -365,8 +366,33 @@ class ChatListModel(QStringListModel):
         elif count == self._count:
             # Its old row is not cached, so nothing on screen or selected is there: re-place what is.
             self._relayout()
+            return
         else:  # another app instance added or deleted chats too
             self.reload()
+            return
+        self._repin(pinned)
+
+    def _pinned(self) -> list[tuple[QPersistentModelIndex, int]]:
+        """The chat each persistent index (selection, current row) shows now, from the cached pages."""
+        pinned = []
+        for index in self.persistentIndexList():
+            number, offset = divmod(index.row(), self._page_size)
+            page = self._pages.get(number)  # only what is on screen now: the store may have moved on
+            if page is not None and offset < len(page):
+                pinned.append((QPersistentModelIndex(index), page[offset].id))
+        return pinned
+
+    def _repin(self, pinned: list[tuple[QPersistentModelIndex, int]]) -> None:
+        """Other chats may have moved in the store unannounced (a notice, a kept reply, a streaming
+        save): after re-reading, put the selection back on the chats it was on."""
+        moved = [(index, row) for index, chat_id in pinned if index.isValid()
+                 and (row := self._row_of(chat_id)) >= 0 and row != index.row()]
+        if not moved:
+            return
+        self.layoutAboutToBeChanged.emit()
+        for index, row in moved:
+            self.changePersistentIndex(QModelIndex(index), self.index(row))
+        self.layoutChanged.emit()
 
     def _relayout(self) -> None:
         """The store's order changed with the count kept: move persistent indexes to their chats' rows."""
@@ -523,12 +549,25 @@ class UndoBar(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 3, 3, 3)
         layout.addWidget(self.label, 1)
-        layout.addWidget(self.undo_button)
+        layout.addWidget(self.undo_button, 0, Qt.AlignmentFlag.AlignRight)
+        self._layout = layout
         self._callback: Callable[[], object] | None = None
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self.dismiss)
         self.undo_button.clicked.connect(self._undo)
         self.hide()
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        """In a narrow sidebar (a 500 px window) the button leaves the label too little room to say
+        which chat was deleted ("Del…n”."): then the label gets a row of its own, the button below."""
+        super().resizeEvent(event)
+        margins = self._layout.contentsMargins()
+        beside = (event.size().width() - margins.left() - margins.right() - self._layout.spacing()
+                  - self.undo_button.sizeHint().width())
+        wanted = QBoxLayout.Direction.LeftToRight if beside >= self.fontMetrics().averageCharWidth() * 24 \
+            else QBoxLayout.Direction.TopToBottom
+        if self._layout.direction() != wanted:
+            self._layout.setDirection(wanted)
 
     def show_for(self, text: str, callback: Callable[[], object], timeout_ms: int) -> None:
         """Offer ``callback`` as Undo for ``timeout_ms``; replaces an offer already showing."""
@@ -645,6 +684,13 @@ class Sidebar(QWidget):
     def upsert_chat(self, summary: ChatSummary) -> None:
         """A chat was created or changed: move it to its place (the top, for a new message)."""
         self.chat_model.upsert(summary)
+        if self._active_id is not None:  # the open chat stays highlighted, wherever the list put it
+            current = self.chat_list.currentIndex()
+            if current.data(ChatIdRole) != self._active_id:
+                index = self.chat_model.index_of(self._active_id)
+                if index.isValid():
+                    self.chat_list.selectionModel().setCurrentIndex(
+                        index, self.chat_list.selectionModel().SelectionFlag.ClearAndSelect)
 
     def remove_chat(self, chat_id: int) -> None:
         """A chat was deleted from the store: drop it from the list and from search results."""

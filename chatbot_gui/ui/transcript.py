@@ -148,6 +148,7 @@ class TranscriptView(QTextBrowser):
         #: Reply key -> the id of its latest error line.
         self._reply_errors: dict[int, int] = {}
         self._versions = None
+        self._errors_after: dict = {}  # message id -> earlier errors shown after it (show_earlier keeps them)
         self._messages: list = []
         self._hidden = 0
         #: Where the model's view begins (issue 12): the message id and the words, kept across redraws.
@@ -638,15 +639,17 @@ class TranscriptView(QTextBrowser):
         self.document().clear()
 
     def show_messages(self, messages, recent: int | None = None,  # noqa: ANN001 - core Messages
-                      versions=None) -> None:  # noqa: ANN001 - Callable[[int], tuple[int, int]]
+                      versions=None, errors=None) -> None:  # noqa: ANN001 - Callable[[int], tuple[int, int]]
         """Replace the view with a chat (one edit block, repainted once).
 
         A long chat opens with its last ``recent`` messages (default :data:`RECENT_MESSAGES`); the
         earlier ones are shown when the user scrolls to the top or clicks the note there, so opening
-        a chat costs the same whatever its length. ``versions(message_id)`` gives "2/3"."""
+        a chat costs the same whatever its length. ``versions(message_id)`` gives "2/3";
+        ``errors[message_id]``: earlier turns' errors shown (without Retry) after that message."""
         recent = RECENT_MESSAGES if recent is None else recent
         hidden = max(0, len(messages) - recent) if recent > 0 else 0
         self._versions = versions
+        errors = errors or {}
         self.setUpdatesEnabled(False)
         try:
             self.clear_chat()
@@ -660,10 +663,13 @@ class TranscriptView(QTextBrowser):
                 note.insertText(".", self._note_format)
             for msg in messages[hidden:] if hidden else messages:
                 self._write_message(self._end_cursor(), msg, versions(msg.id) if versions else (1, 1))
+                for info in errors.get(msg.id, ()):
+                    self.show_error(info, can_retry=False, key=-1 - self._next_error)  # history: no reply key
             cursor.endEditBlock()
             self._place_context_marker()
         finally:
             self.setUpdatesEnabled(True)
+        self._errors_after = errors
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 
@@ -678,7 +684,7 @@ class TranscriptView(QTextBrowser):
             return
         bar = self.verticalScrollBar()
         from_bottom = bar.maximum() - bar.value()
-        self.show_messages(self._messages, recent=0, versions=self._versions)
+        self.show_messages(self._messages, recent=0, versions=self._versions, errors=self._errors_after)
         self.document().documentLayout().documentSize()  # lay out now, so the range is final
         bar.setValue(max(0, bar.maximum() - from_bottom))
 
