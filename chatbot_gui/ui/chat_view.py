@@ -261,14 +261,24 @@ class ChatView(MessagesView):
         """A line about this chat that is not part of it (not saved): "Stopped before any reply"."""
         MessagesView.add_message(self, next(self._ids), "notice", text)
 
-    def show_messages(self, messages: Any, recent: int | None = None, versions: Any = None) -> None:
+    def show_messages(self, messages: Any, recent: int | None = None, versions: Any = None,
+                      errors: dict[int, list] | None = None) -> None:
         """Replaces the view with a chat. Only what is on screen is rendered, so opening costs the
-        same whatever the chat's length (``recent`` is accepted for the old transcript's callers)."""
+        same whatever the chat's length (``recent`` is accepted for the old transcript's callers).
+        ``errors[message_id]``: earlier turns' errors, shown (without Retry) after that message."""
         self._clear_errors()
         self._db_ids = {m.db_id: m.id for m in messages if m.db_id is not None}
         self.highlight_terms = []
-        self.set_messages([(m.id, m.role, m.content, self._row_args(m, versions(m.id) if versions else (1, 1)))
-                           for m in messages])
+        rows: list[tuple] = []
+        for m in messages:
+            rows.append((m.id, m.role, m.content, self._row_args(m, versions(m.id) if versions else (1, 1))))
+            for info in (errors or {}).get(m.id, ()):
+                error_id = next(self._ids)
+                self._errors[error_id] = [info, False, 1, False, error_id]  # history: its own key, no Retry
+                self._reply_errors[error_id] = error_id
+                text, links = self._error_row(error_id)
+                rows.append((error_id, "error", text, {"links": links}))
+        self.set_messages(rows)
 
         self._place_context_marker()
 
