@@ -127,3 +127,25 @@ def test_the_markdown_libraries_load_after_the_window_is_first_painted():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_tool_call_only_reply_says_so_instead_of_a_bare_heading(qtbot, window, fake_server):
+    import json
+
+    from fakeserver import raw
+
+    win, chat = window
+
+    def event(delta: dict, finish=None) -> bytes:
+        chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    fake_server.queue(raw(200, event({"role": "assistant", "tool_calls": [call]}) + event({}, "tool_calls")
+                          + b"data: [DONE]\n\n", headers={"Content-Type": "text/event-stream"}))
+    send(qtbot, win, chat, "weather?")
+    view = win.transcript
+    assert view.blocks_of_kind("assistant") == [] and view.blocks_of_kind("assistant-label") == []
+    assert view.blocks_of_kind("notice") == [
+        "The model answered with a tool call and no text (this app does not run tools)."]

@@ -54,6 +54,10 @@ SAVE_INTERVAL_MS = 500
 _keys = itertools.count(1)
 
 
+#: A reply that asked to call a tool (or function) and said nothing: this app runs no tools.
+TOOL_CALL_TEXT = "The model answered with a tool call and no text (this app does not run tools)."
+
+
 class Reply(QObject):
     """A reply to one chat, from the request until it is done, stopped or given up."""
 
@@ -320,8 +324,12 @@ class Reply(QObject):
         if phase is Phase.DONE:
             self._finish(Status.COMPLETE)
             notice = {"length": "The reply was cut off: it reached the maximum length.",
-                      "content_filter": "The server's content filter stopped this reply."}.get(
+                      "content_filter": "The server's content filter stopped this reply.",
+                      # A reply that is only a tool call has no text: said, instead of a bare heading.
+                      "tool_calls": TOOL_CALL_TEXT, "function_call": TOOL_CALL_TEXT}.get(
                           outcome.finish_reason or "")
+            if notice is TOOL_CALL_TEXT and outcome.received_chars:
+                notice = None  # it said something too: that is the reply
             if notice and self.message is not None:
                 note = self.conv.add_notice(notice)
                 if self.recorder is not None:
