@@ -80,6 +80,9 @@ class MessagesView(QAbstractScrollArea):
 
     def __init__(self, parent: QWidget | None = None, theme: str = "light") -> None:
         super().__init__(parent)
+        # A viewport made here: the first Python call to the one Qt makes costs ~50 ms in a process
+        # (shiboken resolving its private class), which would land on the window's first paint.
+        self.setViewport(QWidget())
         self._rows: list[_Row] = []
         self._index: dict[int, int] = {}
         self._tops: list[int] = [0]
@@ -399,8 +402,9 @@ class MessagesView(QAbstractScrollArea):
         return self._font_cache[2], self._font_cache[3]
 
     def colors(self) -> dict[str, str]:
-        md, _ = render_module()
-        return md.THEMES[self._resolved_theme()]
+        from chatbot_gui.ui.render.themes import THEMES
+
+        return THEMES[self._resolved_theme()]
 
     # -- internals: rows and rendering --------------------------------------------------------------
     def _row(self, message_id: int) -> _Row:
@@ -413,8 +417,9 @@ class MessagesView(QAbstractScrollArea):
         return self._theme
 
     def _apply_theme(self) -> None:
-        md, _ = render_module()  # (cheap: the Markdown libraries load only when a block renders)
-        bg = md.THEMES[self._resolved_theme()]["background"]
+        from chatbot_gui.ui.render.themes import THEMES  # (not the renderer: that loads after first paint)
+
+        bg = THEMES[self._resolved_theme()]["background"]
         pal = self.viewport().palette()
         pal.setColor(QPalette.ColorRole.Base, QColor(bg))
         pal.setColor(QPalette.ColorRole.Window, QColor(bg))
