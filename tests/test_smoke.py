@@ -100,8 +100,9 @@ def test_first_start_key_typed_message_sent_reply_shown_and_saved(desktop: Deskt
     server = FakeServer(default_reply=stream(REPLY))
     out_path, err_path = desktop.root / "app.out", desktop.root / "app.err"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        app = subprocess.Popen(command, env=dict(desktop.env, QT_QPA_PLATFORM="xcb"), cwd=desktop.tmp,
-                               stdout=out, stderr=err)
+        # PYTHONFAULTHANDLER: a crash prints the Python stack of every thread to app.err (shown below).
+        app = subprocess.Popen(command, env=dict(desktop.env, QT_QPA_PLATFORM="xcb", PYTHONFAULTHANDLER="1"),
+                               cwd=desktop.tmp, stdout=out, stderr=err)
     try:
         # First start, no key anywhere: Settings opens by itself.
         dialog, nodes = desktop.wait_for_window(APP_NAME, "dialog", "Settings", timeout=90)
@@ -144,7 +145,8 @@ def test_first_start_key_typed_message_sent_reply_shown_and_saved(desktop: Deskt
         assert request.json["messages"][-1] == {"role": "user", "content": message}
 
         desktop.key("ctrl+q")
-        assert app.wait(30) == 0
+        code = app.wait(30)
+        assert code == 0, f"the app exited with {code} after Ctrl+Q:\n{err_path.read_text(errors='replace')[-4000:]}"
     finally:
         if app.poll() is None:
             app.kill()

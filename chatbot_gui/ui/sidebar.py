@@ -337,6 +337,15 @@ class ChatListModel(QStringListModel):
             return
         self._titles.pop(summary.id, None)
         pinned = self._pinned()
+        try:
+            self._upsert(summary, pinned)
+        finally:
+            # A QPersistentModelIndex that outlives its model (kept by a traceback's frame, say) makes
+            # its destructor touch freed memory at exit: never let one live past this call.
+            pinned.clear()
+
+    def _upsert(self, summary: ChatSummary, pinned: list[tuple[QPersistentModelIndex, int]]) -> None:
+        assert self._store is not None
         old = self._rows_by_id.get(summary.id, -1)
         new = self._store_row(summary.id)
         count = self._store.count_chats()
@@ -376,7 +385,10 @@ class ChatListModel(QStringListModel):
         """The chat each persistent index (selection, current row) shows now, from the cached pages."""
         pinned = []
         for index in self.persistentIndexList():
-            number, offset = divmod(index.row(), self._page_size)
+            position = self._position(index.row())
+            if position is None:  # a date header
+                continue
+            number, offset = divmod(position, self._page_size)
             page = self._pages.get(number)  # only what is on screen now: the store may have moved on
             if page is not None and offset < len(page):
                 pinned.append((QPersistentModelIndex(index), page[offset].id))
