@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -59,8 +60,10 @@ def sent_messages(server: FakeServer, index: int = -1) -> list[dict]:
 def test_window_has_the_parts_a_user_expects(chat):
     window, _ = chat
     assert window.windowTitle() == "Chatbot"
-    assert window.transcript.isReadOnly()
-    assert window.transcript.textInteractionFlags() & Qt.TextInteractionFlag.TextSelectableByMouse
+    # The message list: reachable by keyboard, named for screen readers (selection by mouse and
+    # keyboard is tested on the view itself, tests/test_messages_view.py).
+    assert window.transcript.focusPolicy() == Qt.FocusPolicy.StrongFocus
+    assert window.transcript.accessibleName() == "Conversation"
     assert window.send_button.isEnabled() and not window.stop_button.isEnabled()
     assert window.model_combo.isEditable() and window.model_combo.currentText() == "gpt-4o-mini"
     names = [window.persona_combo.itemText(i) for i in range(window.persona_combo.count())]
@@ -370,7 +373,8 @@ def test_a_one_megabyte_single_line_paste_is_laid_out_cheaply_and_sent_exactly(q
     assert sent_messages(fake_server)[-1]["content"] == blob, "the message itself is never altered"
     assert controller.conversation.messages[0].content == blob
     assert window.transcript.blocks_of_kind("user") == [blob]
-    assert "\u200b" in window.transcript.toPlainText()
+    shown = window.transcript.message_ids()[0]
+    assert "\u200b" in window.transcript.shown_text(shown), "laid out with display-only breaks"
     assert window.input.wordWrapMode() == QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere
 
 
@@ -389,8 +393,25 @@ def test_a_reasoning_model_shows_it_is_thinking_before_the_reply(qtbot, chat, fa
     split = body.index(b"data: ", 10)  # the reasoning event, then a pause, then the rest
     fake_server.queue(raw(200, body, chunk_size=split, delay=0.6))
     type_and_send(qtbot, window, "Why?")
-    qtbot.waitUntil(lambda: "thinking" in window.statusBar().currentMessage(), timeout=3000)
-    assert window.transcript.blocks_of_kind("assistant") == [""]  # the reasoning is not shown
+    view = window.transcript
+    reply_id = controller.conversation.messages[-1].id
+    qtbot.waitUntil(lambda: bool(view.reasoning_of(reply_id)[1]), timeout=10000)
+    assert "thinking" in window.statusBar().currentMessage()
+    assert view.blocks_of_kind("assistant") == [""]  # no answer yet: the reasoning is folded above it
+    assert view.reasoning_of(reply_id) == ("▸ Thinking…", "Let me think about this carefully.")
     wait_idle(qtbot, controller)
-    assert window.transcript.blocks_of_kind("assistant") == ["The answer is 42."]
+    assert view.blocks_of_kind("assistant") == ["The answer is 42."]
+    label, reasoning = view.reasoning_of(reply_id)
+    assert re.fullmatch(r"▸ Thought for \d+ s", label) and reasoning == "Let me think about this carefully."
     assert "thinking" not in window.statusBar().currentMessage()
+    # Kept with the reply (saved, exported) ...
+    reply = controller.conversation.messages[-1]
+    assert reply.content == "<think>\nLet me think about this carefully.\n</think>\n\nThe answer is 42."
+    stored = controller.recorder.store.load_chat(controller.conversation.chat_id).messages
+    assert stored[-1].content == reply.content
+    # ... and never sent back to the model.
+    fake_server.queue(stream(["ok"]))
+    type_and_send(qtbot, window, "And?")
+    wait_idle(qtbot, controller)
+    assert sent_messages(fake_server)[-2:] == [{"role": "assistant", "content": "The answer is 42."},
+                                              {"role": "user", "content": "And?"}]

@@ -168,23 +168,21 @@ def test_an_ollama_servers_window_is_asked_before_it_matters(qtbot, chat, fake_s
 
 
 def test_a_pinned_message_offers_unpin_and_says_it_is_pinned(qtbot):
-    from PySide6.QtWidgets import QMenu
-
     from chatbot_gui.core.conversation import Message
-    from chatbot_gui.ui.transcript import TranscriptView
+    from chatbot_gui.ui.chat_view import ChatView
 
-    view = TranscriptView()
+    view = ChatView()
     qtbot.addWidget(view)
     msg = Message("user", "remember this", pinned=True)
     view.add_message(msg)
     assert "pinned: always sent" in view.toPlainText()
-    menu = QMenu()
-    view.add_message_actions(menu, msg.id)
     chosen = []
     view.messageActionRequested.connect(lambda action, mid: chosen.append((action, mid)))
-    unpin = next(a for a in menu.actions() if a.text() == "Unpin")
+    unpin = next(a for a in view.context_menu(msg.id).actions() if a.text() == "Unpin")
     unpin.trigger()
     assert chosen == [("unpin", msg.id)]
+    view.trigger_action(msg.id, "unpin")  # the message's own "Unpin" button
+    assert chosen == [("unpin", msg.id)] * 2
     msg.pinned = False
     view.replace_message(msg)
     assert "pinned" not in view.toPlainText()

@@ -263,7 +263,7 @@ def test_regenerate_keeps_the_earlier_reply_and_sends_the_conversation_before_it
     labels = window.transcript.blocks_of_kind("assistant-label")
     assert labels[-1].endswith("‹ 2/2 ›")
     last = chat.conversation.messages[-1]
-    window.transcript.versionRequested.emit(last.id, -1)  # "‹"
+    window.transcript.trigger_action(last.id, "previous_version")  # "‹"
     assert window.transcript.blocks_of_kind("assistant") == ["one", "two"]
     type_and_send(qtbot, window, "q3")  # the conversation continues from the version shown
     idle(qtbot, chat)
@@ -277,7 +277,7 @@ def test_regenerate_keeps_the_earlier_reply_and_sends_the_conversation_before_it
     assert window2.transcript.blocks_of_kind("assistant") == ["one", "two", "after"]
     reply = chat2.conversation.messages[3]
     assert chat2.conversation.version_of(reply.id) == (1, 2)
-    window2.transcript.versionRequested.emit(reply.id, 1)
+    window2.transcript.trigger_action(reply.id, "next_version")  # "›"
     assert window2.transcript.blocks_of_kind("assistant") == ["one", "three"]
 
 
@@ -291,13 +291,13 @@ def test_edit_and_resend_continues_from_there_and_keeps_the_old_branch(qtbot, st
     q1 = chat.conversation.messages[0]
     asked = []
     chat.context.ask_edit = lambda text: (asked.append(text), "q1, better")[1]
-    window.transcript.messageActionRequested.emit("edit", q1.id)  # the context menu's "Edit and resend…"
+    window.transcript.trigger_action(q1.id, "edit")  # the message's "Edit" button
     assert asked == ["q1"]
     idle(qtbot, chat)
     assert sent(fake_server) == [SYSTEM, {"role": "user", "content": "q1, better"}]
     assert window.transcript.blocks_of_kind("user") == ["q1, better"]
     assert window.transcript.blocks_of_kind("assistant") == ["a2 edited"]
-    window.transcript.versionRequested.emit(chat.conversation.messages[0].id, -1)
+    window.transcript.trigger_action(chat.conversation.messages[0].id, "previous_version")
     assert window.transcript.blocks_of_kind("user") == ["q1", "q2"]
     assert window.transcript.blocks_of_kind("assistant") == ["a1", "a2"]
 
@@ -309,7 +309,7 @@ def test_delete_a_message_takes_it_out_of_the_chat_and_the_next_request(qtbot, s
     idle(qtbot, chat)
     type_and_send(qtbot, window, "q2")
     idle(qtbot, chat)
-    window.transcript.messageActionRequested.emit("delete", chat.conversation.messages[1].id)
+    window.transcript.trigger_action(chat.conversation.messages[1].id, "delete")
     assert window.transcript.blocks_of_kind("assistant") == ["a2"]
     type_and_send(qtbot, window, "q3")
     idle(qtbot, chat)

@@ -11,7 +11,6 @@ import sqlite3
 from PySide6.QtCore import Qt
 
 from chatbot_gui.ui.search_panel import ChatIdRole
-from chatbot_gui.ui.transcript import KIND_PROPERTY
 from fakeserver import FakeServer, error, stream
 from test_replies import SERVER_ERROR, idle, new_chat, slow, start, paths, type_and_send  # noqa: F401 - fixtures
 
@@ -80,14 +79,8 @@ def test_a_persona_change_in_one_chat_while_another_streams_keeps_the_selection_
 
 def kinds(window) -> list[str]:
     """The transcript's blocks by kind, in order (you, assistant, error, notice ...)."""
-    doc = window.transcript.document()
-    out, block = [], doc.begin()
-    while block.isValid():
-        kind = block.blockFormat().property(KIND_PROPERTY)
-        if kind in ("user", "assistant", "error"):
-            out.append(kind)
-        block = block.next()
-    return out
+    view = window.transcript
+    return [view.row_role(m) for m in view.message_ids() if view.row_role(m) in ("user", "assistant", "error")]
 
 
 def test_an_older_error_stays_at_its_place_after_a_regenerate_and_a_chat_switch(

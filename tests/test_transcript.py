@@ -1,11 +1,12 @@
-"""The transcript view on its own: text shown as text, long chats, long unbroken runs."""
+"""The chat pane (ChatView over the message list) on its own: long chats, long unbroken runs, rows by id."""
 
 from __future__ import annotations
 
 import random
 
 from chatbot_gui.core.conversation import Message, Status
-from chatbot_gui.ui.transcript import SOFT_BREAK_EVERY, SoftBreaker, TranscriptView
+from chatbot_gui.ui.chat_view import ChatView
+from chatbot_gui.ui.render.softbreak import SOFT_BREAK_EVERY, SoftBreaker
 
 
 def reference_breaks(pieces: list[str]) -> str:
@@ -37,14 +38,19 @@ def test_soft_breaks_match_the_rule_across_any_split():
         assert shown == reference_breaks(pieces)
 
 
-def test_a_long_chat_opens_scrolled_to_its_last_message(qtbot):
-    view = TranscriptView()
+def _shown_view(qtbot) -> ChatView:
+    view = ChatView()
     qtbot.addWidget(view)
     view.resize(700, 400)
     view.show()
     qtbot.waitExposed(view)
+    return view
+
+
+def test_a_long_chat_opens_scrolled_to_its_last_message(qtbot):
+    view = _shown_view(qtbot)
     messages = []
-    for i in range(1000):  # ~2 M characters: Qt lays out a document this size in the background
+    for i in range(1000):  # ~2 M characters
         messages.append(Message("user", f"question {i} " + "words " * 40))
         messages.append(Message("assistant", f"answer {i}\n\n" + "more words here " * 110, status=Status.COMPLETE))
     view.show_messages(messages)
@@ -52,55 +58,41 @@ def test_a_long_chat_opens_scrolled_to_its_last_message(qtbot):
     bar = view.verticalScrollBar()
     assert bar.maximum() > 10_000
     assert bar.value() == bar.maximum()
+    assert messages[-1].id in view.visible_ids()
     assert view.blocks_of_kind("user")[-1].startswith("question 999")
 
 
-def test_a_long_chat_shows_its_recent_messages_and_the_rest_on_scrolling_up(qtbot):
-    from chatbot_gui.ui.transcript import RECENT_MESSAGES
-
-    view = TranscriptView()
-    qtbot.addWidget(view)
-    view.resize(700, 400)
-    view.show()
-    qtbot.waitExposed(view)
+def test_a_long_chat_has_every_message_and_scrolls_to_the_top(qtbot):
+    # The old transcript showed the last 300 messages and "N earlier messages"; the message list
+    # lays out only what is seen, so it holds them all and there is nothing to "show earlier".
+    view = _shown_view(qtbot)
     messages = [Message("user" if i % 2 == 0 else "assistant", f"message {i} " + "text " * 30)
-                for i in range(RECENT_MESSAGES + 100)]
-    for i, msg in enumerate(messages):
-        msg.db_id = i + 1
+                for i in range(400)]
     view.show_messages(messages)
-    assert view.hidden_earlier == 100
-    assert "100 earlier messages" in view.blocks_of_kind("earlier")[0]
-    assert view.blocks_of_kind("user")[0].startswith("message 100 ")
-    shown_last = view.blocks_of_kind("assistant")[-1]
-    view.verticalScrollBar().setValue(0)  # the user scrolls to the top
-    qtbot.waitUntil(lambda: view.hidden_earlier == 0)
+    assert view.hidden_earlier == 0
     assert view.blocks_of_kind("user")[0].startswith("message 0 ")
-    assert view.blocks_of_kind("earlier") == []
-    assert view.blocks_of_kind("assistant")[-1] == shown_last
-    bar = view.verticalScrollBar()
-    assert 0 < bar.value() < bar.maximum(), "the view stays where the user was, not at an end"
+    view.verticalScrollBar().setValue(0)  # the user scrolls to the top
+    qtbot.waitUntil(lambda: messages[0].id in view.visible_ids())
+    assert "message 0 " in view.shown_text(messages[0].id)
 
 
-def test_a_search_match_in_an_earlier_message_is_shown(qtbot):
-    from chatbot_gui.ui.transcript import RECENT_MESSAGES
-
-    view = TranscriptView()
-    qtbot.addWidget(view)
-    view.show()
-    messages = [Message("user", f"message {i}") for i in range(RECENT_MESSAGES + 50)]
+def test_a_search_match_in_an_early_message_is_marked_and_scrolled_to(qtbot):
+    view = _shown_view(qtbot)
+    messages = [Message("user", f"message {i}") for i in range(350)]
     messages[3].content = "the needle is here"
     for i, msg in enumerate(messages):
         msg.db_id = i + 1
     view.show_messages(messages)
-    assert "needle" not in view.toPlainText()
+    assert messages[3].id not in view.visible_ids()
     assert view.highlight("needle", message_db_id=4) == 1
-    assert view.textCursor().selectedText() == "needle"
+    assert messages[3].id in view.visible_ids()
+    assert view.highlighted() == ["needle"]
 
 
 # -- messages addressed by id (issue 10) ----------------------------------------------------------
 
-def _view(qtbot) -> TranscriptView:
-    view = TranscriptView()
+def _view(qtbot) -> ChatView:
+    view = ChatView()
     qtbot.addWidget(view)
     return view
 
@@ -114,12 +106,13 @@ def test_text_streams_into_its_own_message_even_with_a_notice_after_it(qtbot):
         view.add_message(msg)
     view.append_to(reply.id, "first part, ")
     view.append_to(reply.id, "second line\nand a third")
-    assert view.blocks_of_kind("assistant") == ["first part, second line", "and a third"]
+    assert view.blocks_of_kind("assistant") == ["first part, second line\nand a third"]
     assert view.toPlainText().splitlines()[-1] == "Persona: Sarcastic assistant"
     reply.content, reply.status = "first part, second line\nand a third", Status.STOPPED
     view.end_message(reply)
     lines = view.toPlainText().splitlines()
     assert lines[-2].startswith("■ Stopped") and lines[-1] == "Persona: Sarcastic assistant"
+    assert view.links_of(reply.id) == [("keep", "keep it"), ("pin", "Pin")]
 
 
 def test_a_message_is_replaced_and_removed_in_place(qtbot):
@@ -134,6 +127,7 @@ def test_a_message_is_replaced_and_removed_in_place(qtbot):
     assert view.blocks_of_kind("marker")[0].endswith("unless you keep it.")
     assert view.blocks_of_kind("notice") == ["Kept: this partial reply is part of the conversation."]
     assert view.blocks_of_kind("assistant-label")[0].endswith("‹ 2/3 ›")
+    assert view.row_index(msgs[1].id) == 1, "replaced in its place"
     view.remove_message(msgs[2].id)
     assert view.blocks_of_kind("user") == ["q1"]
     view.remove_message(msgs[0].id)  # the first one too
@@ -157,6 +151,11 @@ def test_errors_are_addressed_by_their_reply(qtbot):
     view.show_error(first, can_retry=True, key=7)  # the same again: one line
     (line,) = view.blocks_of_kind("error")
     assert "(failed 2 times)" in line and "Retry" in line and view.blocks_of_kind("countdown") == []
+    retried = []
+    view.retryRequested.connect(retried.append)
+    (error_row,) = [mid for mid, action, _ in view.links() if action == "retry"]
+    view.trigger_action(error_row, "retry")
+    assert retried == [7], "Retry names the reply that failed"
     view.disable_retry(7)
     assert "Retry" not in view.blocks_of_kind("error")[0]
     view.remove_error(7)
@@ -164,22 +163,31 @@ def test_errors_are_addressed_by_their_reply(qtbot):
 
 
 def test_the_context_menu_offers_what_fits_the_message(qtbot):
-    from PySide6.QtWidgets import QMenu
-
     view = _view(qtbot)
     user, reply = Message("user", "q"), Message("assistant", "a")
     view.add_message(user)
     view.add_message(reply)
-    actions = []
-    for msg in (user, reply):
-        menu = QMenu()
-        view.add_message_actions(menu, msg.id)
-        actions.append([a.text() for a in menu.actions() if a.text()])
-    assert actions == [["Edit and resend…", "Pin: always send to the model", "Delete message"],
-                       ["Regenerate reply", "Pin: always send to the model", "Delete message"]]
+    actions = [[a.text() for a in view.context_menu(msg.id).actions() if a.text()] for msg in (user, reply)]
+    pin = "Pin: always send to the model"
+    assert actions == [["Copy", "Edit and resend", "Delete", pin], ["Copy", "Copy Markdown", "Regenerate", "Delete", pin]]
     chosen = []
     view.messageActionRequested.connect(lambda action, mid: chosen.append((action, mid)))
-    menu = QMenu()
-    view.add_message_actions(menu, reply.id)
-    menu.actions()[1].trigger()
-    assert chosen == [("regenerate", reply.id)]
+    [a for a in view.context_menu(reply.id).actions() if a.text() == "Regenerate"][0].trigger()
+    [a for a in view.context_menu(user.id).actions() if a.text() == "Edit and resend"][0].trigger()
+    [a for a in view.context_menu(user.id).actions() if a.text() == "Delete"][0].trigger()
+    assert chosen == [("regenerate", reply.id), ("edit", user.id), ("delete", user.id)]
+
+
+def test_the_context_line_stays_above_its_message_when_that_message_is_redrawn(qtbot):
+    view = _view(qtbot)
+    msgs = [Message("user", "q1"), Message("assistant", "a1"), Message("user", "q2"),
+            Message("assistant", "a2", status=Status.STOPPED)]
+    view.show_messages(msgs)
+    view.set_context_marker(msgs[2].id, "Earlier messages are not sent")
+    assert view.context_marker() == (msgs[2].id, "⋯ Earlier messages are not sent")
+    assert view.toPlainText().splitlines()[4] == "⋯ Earlier messages are not sent"
+    msgs[2].pinned = True
+    view.replace_message(msgs[2])
+    assert view.context_marker() == (msgs[2].id, "⋯ Earlier messages are not sent")
+    view.remove_message(msgs[2].id)
+    assert view.context_marker() is None

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QTextCursor
 
 from chatbot_gui.app import create_window
 from chatbot_gui.core.paths import AppPaths
@@ -59,38 +58,17 @@ def send(qtbot, window, controller, text: str, timeout: int = 5000) -> None:
 
 
 def link_labels(view) -> list[str]:
-    """The text of every link on screen, in order."""
-    labels = []
-    block = view.document().begin()
-    while block.isValid():
-        it = block.begin()
-        while not it.atEnd():
-            frag = it.fragment()
-            if frag.charFormat().isAnchor():
-                labels.append(frag.text())
-            it += 1
-        block = block.next()
-    return labels
+    """The text of every link on screen (an error's Details / Retry / Open Settings ...), in order."""
+    return [label for _, _, label in view.links()]
 
 
 def click_link(qtbot, view, label: str) -> None:
     """Click the last link reading ``label`` with the mouse, as a user would."""
-    found = None
-    block = view.document().begin()
-    while block.isValid():
-        it = block.begin()
-        while not it.atEnd():
-            frag = it.fragment()
-            if frag.charFormat().isAnchor() and frag.text() == label:
-                found = frag.position() + frag.length() // 2
-            it += 1
-        block = block.next()
-    assert found is not None, f"no link {label!r} among {link_labels(view)}"
-    cursor = QTextCursor(view.document())
-    cursor.setPosition(found)
-    view.setTextCursor(cursor)
-    view.ensureCursorVisible()
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.cursorRect(cursor).center())
+    found = [(mid, action) for mid, action, text in view.links() if text == label]
+    assert found, f"no link {label!r} among {link_labels(view)}"
+    mid, action = found[-1]
+    point = view.action_point(mid, action, label)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
 
 
 def stored_messages(controller):

@@ -20,6 +20,7 @@ the transcript view.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -78,7 +79,19 @@ class ChatRequest:
     max_tokens: int | None = None
 
     def as_openai_messages(self) -> list[dict[str, str]]:
-        return [{"role": role, "content": content} for role, content in self.messages]
+        # A reply's reasoning (its leading <think> block) is kept with it but never sent back.
+        return [{"role": role, "content": strip_reasoning(content) if role == "assistant" else content}
+                for role, content in self.messages]
+
+
+_THINK = re.compile(r"\A\s*<think>.*?(?:</think>\s*|\Z)", re.DOTALL | re.IGNORECASE)
+
+
+def strip_reasoning(text: str) -> str:
+    """``text`` without a leading ``<think>…</think>`` block (the reasoning a server streamed)."""
+    if "<think" not in text[:64].lower():
+        return text
+    return _THINK.sub("", text, count=1)
 
 
 NOTICE = "notice"

@@ -207,10 +207,15 @@ class ReplyReader:
     """
 
     __slots__ = ("_decoder", "done", "finish_reason", "chunks", "reasoning_chars", "model", "other_output",
-                 "usage")
+                 "usage", "keep_reasoning", "_in_think")
 
-    def __init__(self, max_event_bytes: int | None = None) -> None:
+    def __init__(self, max_event_bytes: int | None = None, keep_reasoning: bool = False) -> None:
         self._decoder = EventDecoder(max_event_bytes)
+        #: Yield the reasoning too, in band, as a leading ``<think>…</think>`` block (the form
+        #: DeepSeek-R1 and Qwen use in ``content``), so it is kept with the reply; it is taken out
+        #: again before the reply is ever sent back (``ChatRequest.as_openai_messages``).
+        self.keep_reasoning = keep_reasoning
+        self._in_think = False
         self.done = False
         self.finish_reason: str | None = None
         self.chunks = 0
@@ -221,6 +226,11 @@ class ReplyReader:
         self.model: str | None = None
         #: Whether a chunk carried output that is not text (``tool_calls``, ``function_call``, ``audio``).
         self.other_output = False
+
+    @property
+    def thinking(self) -> bool:
+        """Whether the reasoning block kept in band is still open (no reply text after it yet)."""
+        return self._in_think
 
     def feed(self, data: bytes) -> Iterator[str]:
         """The pieces of reply text in ``data`` (non-empty strings), as they come.
@@ -287,7 +297,14 @@ class ReplyReader:
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str):
             self.reasoning_chars += len(reasoning)
+            if self.keep_reasoning and reasoning:
+                opened = "" if self._in_think else "<think>\n"
+                self._in_think = True
+                return opened + clean_text(reasoning)
         text = delta.get("content")
+        if self._in_think and text and isinstance(text, str):
+            self._in_think = False
+            return "\n</think>\n\n" + (text if text.isascii() else clean_text(text))
         if text and isinstance(text, str):  # the common case: no more look-ups
             return text if text.isascii() else clean_text(text)
         if not self.other_output and (delta.get("tool_calls") or delta.get("function_call") or delta.get("audio")):

@@ -341,8 +341,12 @@ def stream_chat(
     limits: Limits = DEFAULT_LIMITS,
     on_model: Callable[[str], None] | None = None,
     include_usage: bool = False,
+    keep_reasoning: bool = False,
 ) -> Outcome:
     """Send ``request`` and pass each piece of reply text to ``on_text``. Never raises.
+
+    ``keep_reasoning``: the reasoning a server streams (``reasoning_content`` / ``reasoning``) comes
+    to ``on_text`` too, as a leading ``<think>…</think>`` block (see ``ReplyReader``).
 
     ``include_usage`` asks for the server's token counts (``stream_options``); the outcome carries
     them (``usage``) when the server sent them, whatever ended the reply.
@@ -363,7 +367,7 @@ def stream_chat(
     started = time.monotonic()
     _log_request(request, config)
     watchdog.start()
-    reader = ReplyReader(limits.max_event_bytes)
+    reader = ReplyReader(limits.max_event_bytes, keep_reasoning=keep_reasoning)
     try:
         outcome = _stream_chat(request, config, on_text, abort, policy=policy, on_thinking=on_thinking,
                                limits=limits, on_model=on_model, include_usage=include_usage, reader=reader)
@@ -482,7 +486,7 @@ def _stream_chat(
                 if on_model is not None and reader.model is not None:
                     on_model(reader.model)
                     on_model = None
-                if on_thinking is not None and reader.reasoning_chars and not received:
+                if on_thinking is not None and reader.reasoning_chars and (not received or reader.thinking):
                     on_thinking()
                     on_thinking = None
                 if reader.done:

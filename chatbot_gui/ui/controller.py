@@ -52,6 +52,7 @@ NO_KEY_TEXT = (
 )
 TOO_MANY = (f"{MAX_STREAMS} replies are already coming in other chats. Wait for one to finish, or stop "
             "one, then send again. Your message stays in the input box.")
+THINKING = "The model is thinking… (Esc stops)"
 #: Status while a message sent during the start-up keyring read waits for the saved key.
 WAITING_FOR_KEY = "Waiting for the system keyring to send your message… (Esc cancels)"
 #: Said in the chat when such a message cannot go out yet (the keyring failed, or there is no key).
@@ -117,7 +118,7 @@ class ChatController(QObject):
         w.persona_combo.currentIndexChanged.connect(self._persona_changed)
         w.transcript.retryRequested.connect(self.retry)
         w.transcript.keepRequested.connect(self.keep)
-        w.transcript.versionRequested.connect(self.switch_version)
+        w.transcript.stepRequested.connect(self.switch_version)
         w.transcript.messageActionRequested.connect(self._message_action)
         w.transcript.settingsRequested.connect(w.settings_action.trigger)
         w.send_everything_action.toggled.connect(self._send_everything_toggled)
@@ -252,6 +253,8 @@ class ChatController(QObject):
             status = f"Rate limited: retrying in {reply.state.seconds_left()} s (Esc cancels)"
         elif reply is not None and reply.active:
             status = STATUS.get(reply.phase)
+            if reply.reasoning_open:
+                status = THINKING
         self.window.set_busy(busy, status)
         if busy != self._shown_busy:
             self._shown_busy = busy
@@ -541,6 +544,8 @@ class ChatController(QObject):
         # Prices are OpenAI's: other servers' replies count their tokens but get no cost.
         chat.add(reply.ctx.model if reply.ctx is not None else reply.model, usage,
                  priced=self.config.is_default_server)
+        if reply.message is not None and self._shown(reply.conv):
+            self.window.transcript.set_meta(reply.message, usage)  # under the reply: its own tokens
         if reply.ctx is not None:
             self._show_plan(reply.conv, reply.ctx)
 
@@ -674,7 +679,7 @@ class ChatController(QObject):
 
     def _reply_thinking(self, reply: Reply) -> None:
         if self._shown(reply.conv):
-            self.window.show_status("The model is thinking… (its reasoning is not shown; Esc stops)", 0)
+            self.window.show_status(THINKING, 0)
 
     def _reply_removed(self, reply: Reply, msg_id: int) -> None:
         if self._shown(reply.conv):

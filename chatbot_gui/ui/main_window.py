@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from chatbot_gui import APP_NAME
 from chatbot_gui.core.personas import BUILTIN_PERSONAS, DEFAULT_MODEL, Persona
 from chatbot_gui.ui.input_box import ChatInput
-from chatbot_gui.ui.transcript import TranscriptView
+from chatbot_gui.ui.chat_view import ChatView
 
 SUGGESTED_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o4-mini")
 
@@ -145,7 +145,7 @@ class MainWindow(QMainWindow):
         top.addStretch(1)
 
         # Transcript above input.
-        self.transcript = TranscriptView()
+        self.transcript = ChatView()
         self.input = ChatInput()
         self.send_button = QPushButton("Send")
         self.send_button.setDefault(False)
@@ -248,6 +248,10 @@ class MainWindow(QMainWindow):
             "This chat: send every message, even past the model's limit (the server may refuse it). "
             "Off: the oldest messages are left out when the chat grows too long.")
         chat_menu.addAction(self.send_everything_action)
+        self.copy_chat_action = QAction("&Copy chat as Markdown", self)
+        self.copy_chat_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
+        self.copy_chat_action.triggered.connect(lambda: self.transcript.copy_chat())
+        chat_menu.addAction(self.copy_chat_action)
         self.search_action = QAction("Search all c&hats", self)
         self.search_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
         chat_menu.addAction(self.search_action)
@@ -278,6 +282,7 @@ class MainWindow(QMainWindow):
             view_menu.addAction(action)
         self._zoom = 0
         self._base_points = self.transcript.font().pointSizeF()
+        self.transcript.zoomRequested.connect(lambda steps: self.set_zoom(self._zoom + steps))
         self._after_paint: list = []
         self.settings_menu = self.menuBar().addMenu("&Settings")
         self.settings_action = QAction("&Settings…", self)

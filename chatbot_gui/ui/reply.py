@@ -54,6 +54,10 @@ SAVE_INTERVAL_MS = 500
 _keys = itertools.count(1)
 
 
+#: A reply that asked to call a tool (or function) and said nothing: this app runs no tools.
+TOOL_CALL_TEXT = "The model answered with a tool call and no text (this app does not run tools)."
+
+
 class Reply(QObject):
     """A reply to one chat, from the request until it is done, stopped or given up."""
 
@@ -154,7 +158,7 @@ class Reply(QObject):
         self.started.emit(msg)
         from chatbot_gui.ui.worker import CompletionThread
 
-        thread = CompletionThread(request, self.config, self.policy, include_usage=True)
+        thread = CompletionThread(request, self.config, self.policy, include_usage=True, keep_reasoning=True)
         thread.textAvailable.connect(lambda t=thread: self._text_available(t))
         thread.thinking.connect(lambda t=thread: self._thinking(t))
         thread.outcomeReady.connect(lambda outcome, t=thread: self._outcome(t, outcome))
@@ -198,8 +202,14 @@ class Reply(QObject):
 
     # -- the worker's reports --------------------------------------------------------------------
     def _thinking(self, thread: CompletionThread) -> None:
-        if thread is self._thread and self.message is not None and not self.message.content:
+        if thread is self._thread and self.message is not None and (not self.message.content or self.reasoning_open):
             self.thinking.emit()
+
+    @property
+    def reasoning_open(self) -> bool:
+        """Whether the reply so far is only its reasoning (kept in band as an open <think> block)."""
+        content = self.message.content if self.message is not None else ""
+        return content.startswith("<think>") and "</think>" not in content
 
     def _text_available(self, thread: CompletionThread) -> None:
         if thread is not self._thread:
@@ -314,8 +324,12 @@ class Reply(QObject):
         if phase is Phase.DONE:
             self._finish(Status.COMPLETE)
             notice = {"length": "The reply was cut off: it reached the maximum length.",
-                      "content_filter": "The server's content filter stopped this reply."}.get(
+                      "content_filter": "The server's content filter stopped this reply.",
+                      # A reply that is only a tool call has no text: said, instead of a bare heading.
+                      "tool_calls": TOOL_CALL_TEXT, "function_call": TOOL_CALL_TEXT}.get(
                           outcome.finish_reason or "")
+            if notice is TOOL_CALL_TEXT and outcome.received_chars:
+                notice = None  # it said something too: that is the reply
             if notice and self.message is not None:
                 note = self.conv.add_notice(notice)
                 if self.recorder is not None:

@@ -44,10 +44,12 @@ class CompletionThread(QThread):
     outcomeReady = Signal(object)
 
     def __init__(self, request: ChatRequest, config: ConnectionConfig,
-                 policy: ParameterPolicy | None = None, include_usage: bool = False) -> None:
+                 policy: ParameterPolicy | None = None, include_usage: bool = False,
+                 keep_reasoning: bool = False) -> None:
         super().__init__()
         self.request = request
         self.include_usage = include_usage  # ask for the server's token counts (Outcome.usage)
+        self.keep_reasoning = keep_reasoning  # the reasoning comes in band, as a <think> block
         self._config = config
         self._policy = policy
         self.abort = AbortHandle()
@@ -68,7 +70,8 @@ class CompletionThread(QThread):
             with gcpolicy.streaming():  # no collector pass holds the GUI thread up mid-reply
                 outcome = stream_chat(self.request, self._config, self._on_text, self.abort,
                                       policy=self._policy, on_thinking=self.thinking.emit,
-                                      on_model=self._on_model, include_usage=self.include_usage)
+                                      on_model=self._on_model, include_usage=self.include_usage,
+                                      keep_reasoning=self.keep_reasoning)
         except Exception as exc:  # noqa: BLE001 - stream_chat never raises; belt and braces
             from chatbot_gui.core.errors import ErrorInfo
 

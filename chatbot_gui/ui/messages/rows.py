@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 USER, ASSISTANT = "user", "assistant"
 ROLE_LABELS = {USER: "You", ASSISTANT: "Assistant"}
+#: Rows that are not a turn of the conversation: a note about the chat ("Persona: …"), an error
+#: line (with Details / Retry / Open Settings), its expanded details, a retry countdown. Full width,
+#: small, no bubble and no per-message actions beyond their own links.
+NOTE_ROLES = ("notice", "error", "error-detail", "countdown", "context")
+_NOTE_PAD = 6
 #: Shown under a reply that finished without any text (instead of a bare label).
 EMPTY_REPLY = "The reply was empty."
 #: Column width in average characters (ChatGPT's reading column is about this wide).
@@ -89,6 +94,11 @@ class _Row:
     measured: bool = False
     hits: list[_Hit] = field(default_factory=list)
     bubble: QRect | None = None
+    #: Row-specific links (action, label): an error's "Retry", a stopped reply's "keep it".
+    links: list[tuple[str, str]] = field(default_factory=list)
+    status_h: int = 0
+    #: A quiet line beside the actions: the model, the time, the tokens the server counted.
+    meta: str = ""
 
 
 _SAMPLE = "the quick brown fox jumps over a lazy dog, THEN 42 more "
@@ -124,11 +134,14 @@ class MessageDelegate:
         if not per_line:
             per_line = max(20, int(self.view._column()[1] / char_w))
         lines = len(row.text) / per_line + row.text.count("\n") * 0.6 + 1
+        if row.role in NOTE_ROLES:
+            return int(lines * line) + 2 * _NOTE_PAD + (_ACTION_H if row.links else 0)
         extra = line if row.role == ASSISTANT else 2 * _BUBBLE_PAD
         return int(lines * line) + 2 * _PAD + _ACTION_H + extra
 
     def _piece_text(self, piece: _Piece) -> str:
-        return piece.code if piece.kind == "code" else piece.doc.toPlainText()
+        # (without the display-only zero-width spaces of long runs, see render/softbreak.py)
+        return piece.code if piece.kind == "code" else piece.doc.toPlainText().replace("\u200b", "")
 
     def _block_piece(self, block: Any, font: QFont) -> _Piece:
         _, doc = render_module()
@@ -179,6 +192,8 @@ class MessageDelegate:
         """Positions a rendered row's documents and hit areas; returns its height. ``start``: the
         blocks before it are laid out already and unchanged (a streaming reply's finished ones)."""
         assert row.pieces is not None
+        if row.role in NOTE_ROLES:
+            return self._layout_note(row)
         x0, width = self.view._column()
         fm = QFontMetrics(self.view.content_font())
         line = fm.lineSpacing()
@@ -234,7 +249,9 @@ class MessageDelegate:
             y = row.pieces[-1].bottom
             hits += [p.hit for p in row.pieces if p.hit is not None]
         if row.status:
-            y += line
+            row.status_h = fm.boundingRect(QRect(0, 0, width, 10 * line), Qt.TextFlag.TextWordWrap,
+                                           row.status).height()
+            y += row.status_h
         # The action bar.
         ax = 0 if row.role == ASSISTANT else None
         labels = self._actions(row)
@@ -249,8 +266,38 @@ class MessageDelegate:
         row.measured = True
         return y
 
+    def _layout_note(self, row: _Row) -> int:
+        """A note, error or countdown row: its text across the column, its links under it."""
+        assert row.pieces is not None
+        _, width = self.view._column()
+        fm = QFontMetrics(self.view.content_font())
+        y = _NOTE_PAD
+        inset = 10 if row.role in ("error", "error-detail") else 0
+        for piece in row.pieces:
+            inner = width - 2 * inset
+            if piece.width != inner:
+                piece.doc.setTextWidth(inner)
+                piece.width = inner
+            piece.height = math.ceil(piece.doc.size().height())
+            piece.x, piece.y = inset, y + (4 if inset else 0)
+            y += piece.height + (8 if inset else 0)
+            piece.bottom = y
+        hits: list[_Hit] = []
+        ax = inset
+        for action, label in row.links:
+            w = fm.horizontalAdvance(label) + 14
+            hits.append(_Hit(QRect(ax, y, w, _ACTION_H - 2), action, label))
+            ax += w
+        if hits:
+            y += _ACTION_H
+        row.hits = hits
+        row.measured = True
+        return y + _NOTE_PAD
+
     def _actions(self, row: _Row) -> list[tuple[str, str]]:
         acts: list[tuple[str, str]] = []
+        if row.role in NOTE_ROLES:
+            return list(row.links)
         if row.versions > 1:
             acts += [("previous_version", "‹"), ("version", f"{row.version}/{row.versions}"),
                      ("next_version", "›")]
@@ -261,7 +308,7 @@ class MessageDelegate:
         else:
             acts.append(("edit", "Edit"))
         acts.append(("delete", "Delete"))
-        return acts
+        return acts + row.links
 
     def _reasoning_text(self, row: _Row) -> str:
         if row.role != ASSISTANT or "<think" not in row.text[:64].lower():
@@ -291,6 +338,13 @@ class MessageDelegate:
         shown_top, shown_bottom = shown
         x0, width = self.view._column()
         muted, text = QColor(c["muted"]), QColor(c["text"])
+        if row.role in ("error", "error-detail"):
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(c["error_bg"]))
+            p.drawRoundedRect(QRectF(0, _NOTE_PAD, width, row.height - 2 * _NOTE_PAD), 8, 8)
+            text = QColor(c["error"])
+        elif row.role in NOTE_ROLES:
+            text = muted
         if row.role == ASSISTANT:
             p.setFont(small)
             p.setPen(muted)
@@ -322,6 +376,7 @@ class MessageDelegate:
             pal.setColor(QPalette.ColorRole.Link, QColor(c["link"]))
             ctx.palette = pal
             sel = self._piece_selection(rng, k, j, piece)
+            ctx.selections = self._highlights(piece, c) if self.view.highlight_terms else []
             if sel is not None:
                 s = QAbstractTextDocumentLayout.Selection()
                 cur = QTextCursor(piece.doc)
@@ -331,7 +386,7 @@ class MessageDelegate:
                 fmt = s.format
                 fmt.setBackground(QColor(c["selection"]))
                 s.format = fmt
-                ctx.selections = [s]
+                ctx.selections = ctx.selections + [s]
             p.save()
             p.translate(piece.x, piece.y)
             piece.doc.documentLayout().draw(p, ctx)
@@ -339,13 +394,24 @@ class MessageDelegate:
         p.setFont(small)
         if row.status:
             p.setPen(QColor(c["error"]) if row.status.lower().startswith(("error", "failed")) else muted)
-            y = (row.hits[-1].rect.top() if row.hits else row.height) - fm.lineSpacing()
-            p.drawText(QRect(0, y, width, fm.lineSpacing()), Qt.AlignmentFlag.AlignVCenter, row.status)
+            h = max(row.status_h, fm.lineSpacing())
+            y = (row.hits[-1].rect.top() if row.hits else row.height) - h
+            p.drawText(QRect(0, y, width, h), Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, row.status)
+        if row.meta and row.hits:
+            bar = row.hits[-1].rect
+            p.setPen(muted)
+            if row.role == ASSISTANT:
+                room = max(0, width - bar.right() - 16)
+                meta = QFontMetrics(small).elidedText(row.meta, Qt.TextElideMode.ElideRight, room)
+                meta_rect = QRect(bar.right() + 16, bar.top(), room, bar.height())
+                p.drawText(meta_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, meta)
         focus = self.view._current == row.id and self.view.hasFocus()
         for n, hit in enumerate(row.hits):
             if hit.rect.bottom() < shown_top or hit.rect.top() > shown_bottom:
                 continue
-            p.setPen(QColor(c["link"]) if hit.action in ("copy_code", "toggle_reasoning") else muted)
+            linky = hit.action in ("copy_code", "toggle_reasoning") or (
+                (hit.action, hit.label) in row.links and hit.action not in ("pin", "unpin"))
+            p.setPen(QColor(c["link"]) if linky else muted)
             p.drawText(hit.rect, Qt.AlignmentFlag.AlignCenter, hit.label)
             if focus and n == self.view._current_hit:
                 p.setPen(QColor(c["focus"]))
@@ -355,6 +421,22 @@ class MessageDelegate:
             p.setPen(QColor(c["focus"]))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRoundedRect(QRectF(-6, 4, width + 12, row.height - 8), 8, 8)
+
+    def _highlights(self, piece: _Piece, c: dict[str, str]) -> list[Any]:
+        """Search words found in a block, marked (the history search's "highlight the match")."""
+        out = []
+        for term in self.view.highlight_terms:
+            found = piece.doc.find(term, 0)
+            while not found.isNull() and len(out) < 200:
+                s = QAbstractTextDocumentLayout.Selection()
+                s.cursor = found
+                fmt = s.format
+                fmt.setBackground(QColor(c["highlight"]))
+                fmt.setForeground(QColor(c["text"]))
+                s.format = fmt
+                out.append(s)
+                found = piece.doc.find(term, found)
+        return out
 
     @staticmethod
     def _piece_selection(rng: Any, k: int, j: int, piece: _Piece) -> tuple[int, int] | None:

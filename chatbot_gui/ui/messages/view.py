@@ -75,9 +75,14 @@ class MessagesView(QAbstractScrollArea):
     versionRequested = Signal(int, int)
     linkActivated = Signal(str)
     copied = Signal(str)
+    #: A row's own link (``_Row.links``): an error's "Retry" or "Details", a stopped reply's "keep it".
+    actionRequested = Signal(int, str)
 
     def __init__(self, parent: QWidget | None = None, theme: str = "light") -> None:
         super().__init__(parent)
+        # A viewport made here: the first Python call to the one Qt makes costs ~50 ms in a process
+        # (shiboken resolving its private class), which would land on the window's first paint.
+        self.setViewport(QWidget())
         self._rows: list[_Row] = []
         self._index: dict[int, int] = {}
         self._tops: list[int] = [0]
@@ -95,6 +100,7 @@ class MessagesView(QAbstractScrollArea):
         self._pressed_anchor = ""
         self._pressed_hit: tuple[int, str, int] | None = None
         self._current = -1  # keyboard: the current message id (-1: none)
+        self.highlight_terms: list[str] = []  # search words marked in every message
         self._current_hit = -1
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -120,22 +126,54 @@ class MessagesView(QAbstractScrollArea):
 
     # -- public API (addressed by message id) ---------------------------------------------------------
     def add_message(self, message_id: int, role: str, text: str, *, streaming: bool = False,
-                    status: str = "", version: int = 1, versions: int = 1) -> None:
-        """Adds a message at the end (``streaming``: more text will come with ``append_text``)."""
+                    status: str = "", version: int = 1, versions: int = 1,
+                    links: list[tuple[str, str]] | None = None, index: int | None = None, meta: str = "") -> None:
+        """Adds a message at the end, or at row ``index`` (``streaming``: more text will come with
+        ``append_text``). ``links``: the row's own (action, label) links, see ``actionRequested``."""
         if message_id in self._index:
             raise ValueError(f"message {message_id} is already shown")
         row = _Row(message_id, role, text, status=status, version=version, versions=versions,
-                   streaming=streaming and role == ASSISTANT)
-        self._index[message_id] = len(self._rows)
-        self._rows.append(row)
+                   streaming=streaming and role == ASSISTANT, links=list(links or []), meta=meta)
         row.height = self.delegate._estimate(row)
-        self._relayout_from(len(self._rows) - 1)
+        if index is None or index >= len(self._rows):
+            self._index[message_id] = len(self._rows)
+            self._rows.append(row)
+            self._relayout_from(len(self._rows) - 1)
+            return
+        index = max(0, index)
+        self._rows.insert(index, row)
+        self._index = {r.id: i for i, r in enumerate(self._rows)}
+        self._tops.insert(index, self._tops[index])
+        self._relayout_from(index)
 
-    def set_messages(self, messages: list[tuple[int, str, str]]) -> None:
-        """Replaces everything with ``(id, role, text)`` messages (opening a chat); nothing is
-        rendered until it is scrolled into view, so this costs microseconds per message."""
+    def row_index(self, message_id: int) -> int:
+        """Where a message is in the list (``KeyError`` if it is not shown)."""
+        return self._index[message_id]
+
+    def row_role(self, message_id: int) -> str:
+        return self._row(message_id).role
+
+    def status_of(self, message_id: int) -> str:
+        return self._row(message_id).status
+
+    def versions_of(self, message_id: int) -> tuple[int, int]:
+        row = self._row(message_id)
+        return row.version, row.versions
+
+    def links_of(self, message_id: int) -> list[tuple[str, str]]:
+        return list(self._row(message_id).links)
+
+    def set_links(self, message_id: int, links: list[tuple[str, str]]) -> None:
+        row = self._row(message_id)
+        row.links = list(links)
+        self._measure(row, force=True)
+
+    def set_messages(self, messages: list[tuple]) -> None:
+        """Replaces everything with ``(id, role, text)`` messages (opening a chat), each optionally
+        followed by a dict of ``add_message``'s keywords (status, version, versions, links, streaming);
+        nothing is rendered until it is scrolled into view, so this costs microseconds per message."""
         self._drop_all()
-        self._rows = [_Row(i, role, text) for i, role, text in messages]
+        self._rows = [_Row(m[0], m[1], m[2], **(m[3] if len(m) > 3 else {})) for m in messages]
         self._index = {row.id: k for k, row in enumerate(self._rows)}
         self._sel_anchor = self._sel_end = None
         self._current, self._current_hit = -1, -1
@@ -180,9 +218,11 @@ class MessagesView(QAbstractScrollArea):
         else:
             self._invalidate(row)
 
-    def set_status(self, message_id: int, status: str) -> None:
+    def set_status(self, message_id: int, status: str, links: list[tuple[str, str]] | None = None) -> None:
         row = self._row(message_id)
         row.status = status
+        if links is not None:
+            row.links = list(links)
         self._measure(row, force=True)
 
     def set_versions(self, message_id: int, version: int, versions: int) -> None:
@@ -233,6 +273,13 @@ class MessagesView(QAbstractScrollArea):
         self._ensure(row)
         assert row.pieces is not None
         return "\n\n".join(self.delegate._piece_text(p) for p in row.pieces[row.answer_start:])
+
+    def shown_text(self, message_id: int) -> str:
+        """The text of a message's rendered documents, as laid out (display-only breaks included)."""
+        row = self._row(message_id)
+        self._ensure(row)
+        assert row.pieces is not None
+        return "\n\n".join(p.doc.toPlainText() for p in row.pieces[row.answer_start:])
 
     def copy_message(self, message_id: int, markdown: bool = False) -> None:
         text = self.delegate._answer(self._row(message_id)) if markdown else self.plain_text(message_id)
@@ -298,7 +345,7 @@ class MessagesView(QAbstractScrollArea):
                 cursor = QTextCursor(piece.doc)
                 cursor.setPosition(a)
                 cursor.setPosition(b, QTextCursor.MoveMode.KeepAnchor)
-                parts.append(cursor.selection().toPlainText())
+                parts.append(cursor.selection().toPlainText().replace("\u200b", ""))
             if parts:
                 out.append("\n\n".join(parts))
         return "\n\n".join(out)
@@ -355,8 +402,9 @@ class MessagesView(QAbstractScrollArea):
         return self._font_cache[2], self._font_cache[3]
 
     def colors(self) -> dict[str, str]:
-        md, _ = render_module()
-        return md.THEMES[self._resolved_theme()]
+        from chatbot_gui.ui.render.themes import THEMES
+
+        return THEMES[self._resolved_theme()]
 
     # -- internals: rows and rendering --------------------------------------------------------------
     def _row(self, message_id: int) -> _Row:
@@ -369,8 +417,9 @@ class MessagesView(QAbstractScrollArea):
         return self._theme
 
     def _apply_theme(self) -> None:
-        md, _ = render_module()  # (cheap: the Markdown libraries load only when a block renders)
-        bg = md.THEMES[self._resolved_theme()]["background"]
+        from chatbot_gui.ui.render.themes import THEMES  # (not the renderer: that loads after first paint)
+
+        bg = THEMES[self._resolved_theme()]["background"]
         pal = self.viewport().palette()
         pal.setColor(QPalette.ColorRole.Base, QColor(bg))
         pal.setColor(QPalette.ColorRole.Window, QColor(bg))
@@ -744,6 +793,8 @@ class MessagesView(QAbstractScrollArea):
             self.versionRequested.emit(message_id, row.version - 1)
         elif action == "next_version" and row.version < row.versions:
             self.versionRequested.emit(message_id, row.version + 1)
+        elif (action, hit.label) in row.links:
+            self.actionRequested.emit(message_id, action)
 
     def trigger_action(self, message_id: int, action: str, piece: int = -1) -> None:
         """Does what clicking the message's ``action`` button does (as the keyboard path does)."""
@@ -755,6 +806,30 @@ class MessagesView(QAbstractScrollArea):
                 self._trigger(message_id, hit)
                 return
         raise KeyError(f"message {message_id} has no {action!r} action")
+
+    def action_point(self, message_id: int, action: str, label: str = "") -> QPoint:
+        """Where a message's ``action`` button (reading ``label``, if given) is in the viewport,
+        scrolled into view first: what a mouse click there does is what the user gets."""
+        row = self._row(message_id)
+        self._ensure(row)
+        self._measure(row, force=True)
+        hit = next((h for h in row.hits if h.action == action and (not label or h.label == label)), None)
+        if hit is None:
+            raise KeyError(f"message {message_id} has no {action!r} action")
+        bar = self.verticalScrollBar()
+        k = self._index[message_id]
+        y = self._tops[k] + hit.rect.center().y()
+        if not bar.value() <= y < bar.value() + self.viewport().height():
+            self._stick = False
+            bar.setValue(max(0, y - self.viewport().height() // 2))
+            self._prepare_visible()
+            y = self._tops[self._index[message_id]] + hit.rect.center().y()
+        x0, _ = self._column()
+        return QPoint(x0 + hit.rect.center().x(), y - bar.value())
+
+    def links(self) -> list[tuple[int, str, str]]:
+        """Every row's own link on screen, in order: (message id, action, label)."""
+        return [(row.id, action, label) for row in self._rows for action, label in row.links]
 
     def action_labels(self, message_id: int) -> list[str]:
         """The actions shown for a message, in keyboard order."""
@@ -853,10 +928,11 @@ class MessagesView(QAbstractScrollArea):
         self.delegate._layout_row(row)
         names = {"copy": "Copy", "copy_markdown": "Copy Markdown", "regenerate": "Regenerate",
                  "edit": "Edit and resend", "delete": "Delete", "previous_version": "Previous version",
-                 "next_version": "Next version", "toggle_reasoning": "Show or hide reasoning"}
+                 "next_version": "Next version", "toggle_reasoning": "Show or hide reasoning",
+                 "pin": "Pin: always send to the model", "unpin": "Unpin"}
         for hit in row.hits:
-            if hit.action in names:
-                menu.addAction(names[hit.action], lambda h=hit: self._trigger(message_id, h))
+            if hit.action in names or (hit.action, hit.label) in row.links:
+                menu.addAction(names.get(hit.action, hit.label), lambda h=hit: self._trigger(message_id, h))
         return menu
 
     def contextMenuEvent(self, event: Any) -> None:  # noqa: N802

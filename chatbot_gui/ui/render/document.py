@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from chatbot_gui.ui.render.softbreak import soft_breaks
+
 from typing import Any
 
 from PySide6.QtGui import QFont, QImage, QTextDocument, QTextOption
@@ -68,5 +70,5 @@ def plain_document(text: str, font: QFont) -> SafeDocument:
     option = QTextOption()
     option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
     doc.setDefaultTextOption(option)
-    doc.setPlainText(text)
+    doc.setPlainText(soft_breaks(text))
     return doc

@@ -32,20 +32,7 @@ SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 MAX_TABLE_COLUMNS = 40
 MAX_TABLE_ROWS = 2000
 
-THEMES: dict[str, dict[str, str]] = {
-    "light": {
-        "text": "#1f2328", "muted": "#6e7781", "link": "#0969da", "code_bg": "#f6f8fa",
-        "code_head": "#eaeef2", "border": "#d0d7de", "inline_code_bg": "#eff1f3",
-        "pygments": "default", "bubble": "#f0f0f0", "background": "#ffffff",
-        "selection": "#b6d7ff", "focus": "#0969da", "error": "#b3261e",
-    },
-    "dark": {
-        "text": "#e6edf3", "muted": "#8d96a0", "link": "#4493f8", "code_bg": "#161b22",
-        "code_head": "#262c36", "border": "#3d444d", "inline_code_bg": "#2a2f37",
-        "pygments": "github-dark", "bubble": "#2f2f2f", "background": "#212121",
-        "selection": "#264f78", "focus": "#4493f8", "error": "#f85149",
-    },
-}
+from chatbot_gui.ui.render.themes import THEMES  # noqa: E402 - re-exported: THEMES lives there
 
 
 @dataclass(frozen=True)

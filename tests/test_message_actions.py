@@ -1,0 +1,151 @@
+"""Issue 11 stories in the real window: the message list's own buttons, clicked with the mouse,
+do what they say, against the loopback server (request bodies asserted) and the real clipboard."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from chatbot_gui.app import create_window
+from chatbot_gui.core.paths import AppPaths
+from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
+from fakeserver import FakeServer, stream
+
+KEY = "sk-test-actions-0123456789"
+SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
+MARKDOWN = "## Plan\n\n- **one**\n- two\n\n```python\nprint('hi')\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+
+
+def _never(*args, **kwargs):
+    raise AssertionError("no Settings dialog expected")
+
+
+@pytest.fixture
+def window(qtbot, fake_server: FakeServer, tmp_path):
+    paths = AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data")
+    win, chat = create_window({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake_server.base_url},
+                              paths=paths, keys=KeyStore(MemoryKeyring()), ask_settings=_never)
+    qtbot.addWidget(win)
+    win.resize(1000, 760)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: win.history_controller.store is not None, timeout=15000)
+    yield win, chat
+    assert chat.shutdown(3000)
+    win.close()
+
+
+def send(qtbot, win, chat, text: str) -> None:
+    win.input.setFocus()
+    qtbot.keyClicks(win.input, text)
+    qtbot.keyClick(win.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not chat.busy, timeout=15000)
+
+
+def click(qtbot, win, message_id: int, action: str) -> None:
+    """A left click on the message's button, where it is drawn."""
+    view = win.transcript
+    point = view.action_point(message_id, action)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+
+
+def test_copy_buttons_and_copy_chat_put_what_they_say_on_the_clipboard(qtbot, window, fake_server):
+    win, chat = window
+    fake_server.queue(stream([MARKDOWN[:20], MARKDOWN[20:]]))
+    send(qtbot, win, chat, "make a plan")
+    reply = chat.conversation.messages[-1]
+    clipboard = QApplication.clipboard()
+    click(qtbot, win, reply.id, "copy_markdown")
+    assert clipboard.text() == MARKDOWN
+    click(qtbot, win, reply.id, "copy")
+    plain = clipboard.text()
+    assert "**" not in plain and "##" not in plain and "Plan" in plain and "print('hi')" in plain
+    click(qtbot, win, reply.id, "copy_code")
+    assert clipboard.text() == "print('hi')"
+    clipboard.clear()
+    win.copy_chat_action.trigger()  # Chat > Copy chat as Markdown
+    assert clipboard.text() == f"**You:**\n\nmake a plan\n\n**Assistant:**\n\n{MARKDOWN.strip()}\n"
+
+
+def test_regenerate_button_sends_the_conversation_before_the_reply_and_keeps_both(qtbot, window, fake_server):
+    win, chat = window
+    fake_server.queue(stream(["first answer"]), stream(["second answer"]))
+    send(qtbot, win, chat, "q")
+    reply = chat.conversation.messages[-1]
+    click(qtbot, win, reply.id, "regenerate")
+    qtbot.waitUntil(lambda: not chat.busy, timeout=15000)
+    assert fake_server.requests[-1].json["messages"] == [SYSTEM, {"role": "user", "content": "q"}]
+    view = win.transcript
+    assert view.blocks_of_kind("assistant") == ["second answer"]
+    shown = chat.conversation.messages[-1]
+    assert view.versions_of(shown.id) == (2, 2)
+    click(qtbot, win, shown.id, "previous_version")  # "‹"
+    assert view.blocks_of_kind("assistant") == ["first answer"]
+
+
+def test_edit_and_delete_buttons_change_what_is_sent_next(qtbot, window, fake_server):
+    win, chat = window
+    fake_server.queue(stream(["a1"]), stream(["a1 again"]), stream(["a2"]))
+    send(qtbot, win, chat, "q1")
+    chat.context.ask_edit = lambda text: text + ", please"
+    click(qtbot, win, chat.conversation.messages[0].id, "edit")
+    qtbot.waitUntil(lambda: not chat.busy, timeout=15000)
+    assert fake_server.requests[-1].json["messages"] == [SYSTEM, {"role": "user", "content": "q1, please"}]
+    assert win.transcript.blocks_of_kind("user") == ["q1, please"]
+    click(qtbot, win, chat.conversation.messages[-1].id, "delete")
+    assert win.transcript.blocks_of_kind("assistant") == []
+    send(qtbot, win, chat, "q2")
+    assert fake_server.requests[-1].json["messages"] == [
+        SYSTEM, {"role": "user", "content": "q1, please"}, {"role": "user", "content": "q2"}]
+
+
+def test_a_reply_shows_its_model_time_and_the_tokens_the_server_counted(qtbot, window, fake_server):
+    win, chat = window
+    fake_server.queue(stream(["Hello there"], usage=True))
+    send(qtbot, win, chat, "hi")
+    body = fake_server.requests[-1].json
+    assert body["stream_options"] == {"include_usage": True}
+    reply = chat.conversation.messages[-1]
+    qtbot.waitUntil(lambda: "tokens" in win.transcript.meta_of(reply.id))
+    meta = win.transcript.meta_of(reply.id)
+    assert re.fullmatch(r"gpt-4o-mini · \d\d:\d\d · 16 tokens", meta), meta
+
+
+def test_the_markdown_libraries_load_after_the_window_is_first_painted():
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from PySide6.QtWidgets import QApplication; app = QApplication([])\n"
+        "from chatbot_gui.ui.main_window import MainWindow\n"
+        "w = MainWindow(); w.show(); app.processEvents()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('markdown_it', 'pygments', 'mdit_py_plugins', 'linkify_it')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_tool_call_only_reply_says_so_instead_of_a_bare_heading(qtbot, window, fake_server):
+    import json
+
+    from fakeserver import raw
+
+    win, chat = window
+
+    def event(delta: dict, finish=None) -> bytes:
+        chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    fake_server.queue(raw(200, event({"role": "assistant", "tool_calls": [call]}) + event({}, "tool_calls")
+                          + b"data: [DONE]\n\n", headers={"Content-Type": "text/event-stream"}))
+    send(qtbot, win, chat, "weather?")
+    view = win.transcript
+    assert view.blocks_of_kind("assistant") == [] and view.blocks_of_kind("assistant-label") == []
+    assert view.blocks_of_kind("notice") == [
+        "The model answered with a tool call and no text (this app does not run tools)."]
