@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPersistentModelIndex, Qt
 
 from chatbot_gui.core.dates import date_groups, group_index
 from chatbot_gui.core.store import ChatStore
@@ -219,3 +219,32 @@ def test_count_chats_since_matches_counting_by_hand(store, clock):
     assert counts == [sum(t.timestamp() >= g.start for t in times) for g in groups]
     assert oldest == min(t.timestamp() for t in times)
     assert store.count_chats_since([NOW.timestamp()]) == ([0], oldest)
+
+
+def test_indexes_on_headers_and_chats_stay_put_when_others_moved_unannounced(qtbot, store, clock):
+    """A reply's final save or a notice moves a chat in the store without telling the list; the next
+    upsert re-reads the rows and puts persistent indexes back on their chats. Indexes on headers (the
+    accessibility bridge keeps one per row it has announced) stay on their headers: moving one onto
+    a chat's row crashed the app at quit under AT-SPI."""
+    make_chat(store, clock, "y0", NOW - timedelta(days=1, hours=3))
+    y1 = make_chat(store, clock, "y1", NOW - timedelta(days=1, hours=2))
+    y2 = make_chat(store, clock, "y2", NOW - timedelta(days=1, hours=1))
+    t1 = make_chat(store, clock, "t1", NOW - timedelta(hours=2))
+    make_chat(store, clock, "t2", NOW - timedelta(hours=1))
+    sidebar = shown(qtbot, Sidebar(store, clock=clock.datetime))
+    model = sidebar.chat_model
+    assert rows(sidebar) == ["[Today]", "t2", "t1", "[Yesterday]", "y2", "y1", "y0"]
+    sidebar.select_chat(t1)
+    held = [QPersistentModelIndex(model.index(0)), QPersistentModelIndex(model.index(3))]
+    try:
+        store.add_message(y1, "user", "unannounced")  # y1 moves to the top of the store; the list is not told
+        clock.now = NOW + timedelta(minutes=1)
+        store.add_message(y2, "user", "announced")
+        clock.now = NOW
+        with qtbot.assertNotEmitted(model.modelReset):  # same groups: rows move, no reset
+            sidebar.upsert_chat(store.summary(y2))
+        assert rows(sidebar) == ["[Today]", "y2", "y1", "t2", "t1", "[Yesterday]", "y0"]
+        assert [(index.row(), index.data()) for index in held] == [(0, "Today"), (5, "Yesterday")]
+        assert sidebar.chat_list.currentIndex().data(ChatIdRole) == t1
+    finally:
+        held.clear()  # a persistent index must not outlive its model (it touches it when destroyed)

@@ -39,6 +39,9 @@ if TYPE_CHECKING:  # the request machinery loads with the first request, not at 
     from chatbot_gui.ui.main_window import MainWindow
     from chatbot_gui.ui.worker import CompletionThread
 
+#: A chat this large (estimated tokens) on a server that did not say its model's window: ask it (the
+#: smallest windows local servers run with are 2k-4k; a shorter chat needs no lookup).
+ASK_WINDOW_FROM = 2048
 #: How many chats may have a reply in flight (or waiting to retry) at once.
 MAX_STREAMS = 4
 
@@ -488,8 +491,6 @@ class ChatController(QObject):
         _, ctx = context_request(conv, self.window.current_model(), base_url=self.config.base_url,
                                  windows=self.context.windows, estimator=self.context.estimator, mode=mode)
         self._show_plan(conv, ctx)
-        if ctx.window is None:
-            self._ask_server_window(ctx.model)
 
     def _ask_server_window(self, model: str) -> None:
         """Ask the server, in the background, what window ``model`` has (its model list; Ollama's own
@@ -515,6 +516,8 @@ class ChatController(QObject):
         from chatbot_gui.core.context import footer_text
 
         self.window.transcript.set_context_marker(ctx.marker_id, ctx.plan.marker_text())
+        if ctx.window is None and ctx.plan.tokens >= ASK_WINDOW_FROM:
+            self._ask_server_window(ctx.model)
         usage = self._usage.get(conv.key)
         self.window.context_label.setText(footer_text(ctx.plan, usage.summary() if usage is not None else ""))
 

@@ -344,7 +344,7 @@ class ChatListModel(QStringListModel):
             # its destructor touch freed memory at exit: never let one live past this call.
             pinned.clear()
 
-    def _upsert(self, summary: ChatSummary, pinned: list[tuple[QPersistentModelIndex, int]]) -> None:
+    def _upsert(self, summary: ChatSummary, pinned: list[tuple[QPersistentModelIndex, int | str]]) -> None:
         assert self._store is not None
         old = self._rows_by_id.get(summary.id, -1)
         new = self._store_row(summary.id)
@@ -381,12 +381,14 @@ class ChatListModel(QStringListModel):
             return
         self._repin(pinned)
 
-    def _pinned(self) -> list[tuple[QPersistentModelIndex, int]]:
-        """The chat each persistent index (selection, current row) shows now, from the cached pages."""
-        pinned = []
+    def _pinned(self) -> list[tuple[QPersistentModelIndex, int | str]]:
+        """The chat (id) or date header (label) each persistent index (selection, current row, the
+        accessibility bridge's rows) shows now, from the cached pages."""
+        pinned: list[tuple[QPersistentModelIndex, int | str]] = []
         for index in self.persistentIndexList():
-            position = self._position(index.row())
-            if position is None:  # a date header
+            position = self._position(index.row())  # view rows count the date headers
+            if position is None:
+                pinned.append((QPersistentModelIndex(index), self._header_label(index.row())))
                 continue
             number, offset = divmod(position, self._page_size)
             page = self._pages.get(number)  # only what is on screen now: the store may have moved on
@@ -394,11 +396,22 @@ class ChatListModel(QStringListModel):
                 pinned.append((QPersistentModelIndex(index), page[offset].id))
         return pinned
 
-    def _repin(self, pinned: list[tuple[QPersistentModelIndex, int]]) -> None:
+    def _header_label(self, row: int) -> str:
+        return self._groups[bisect_right(self._header_rows, row) - 1][0]
+
+    def _row_of_key(self, key: int | str) -> int:
+        """The view row of a chat (by id) or of a date header (by label); -1: not shown."""
+        if isinstance(key, str):
+            labels = [label for label, _ in self._groups]
+            return self._header_rows[labels.index(key)] if key in labels else -1
+        return self._row_of(key)
+
+    def _repin(self, pinned: list[tuple[QPersistentModelIndex, int | str]]) -> None:
         """Other chats may have moved in the store unannounced (a notice, a kept reply, a streaming
-        save): after re-reading, put the selection back on the chats it was on."""
-        moved = [(index, row) for index, chat_id in pinned if index.isValid()
-                 and (row := self._row_of(chat_id)) >= 0 and row != index.row()]
+        save): after re-reading, put the selection back on the chats it was on, and indexes on date
+        headers back on their headers."""
+        moved = [(index, row) for index, key in pinned if index.isValid()
+                 and (row := self._row_of_key(key)) >= 0 and row != index.row()]
         if not moved:
             return
         self.layoutAboutToBeChanged.emit()
@@ -410,10 +423,16 @@ class ChatListModel(QStringListModel):
         """The store's order changed with the count kept: move persistent indexes to their chats' rows."""
         self.layoutAboutToBeChanged.emit()
         persistent = self.persistentIndexList()
-        chats = [self._chat(index.row()) for index in persistent]  # their pages are cached (pinned)
+        keys: list[int | str | None] = []
+        for index in persistent:  # their pages are cached (pinned)
+            if self._position(index.row()) is None:
+                keys.append(self._header_label(index.row()))
+            else:
+                chat = self._chat(index.row())
+                keys.append(None if chat is None else chat.id)
         self._drop_cache()
-        for index, chat in zip(persistent, chats):
-            row = -1 if chat is None else self._row_of(chat.id)
+        for index, key in zip(persistent, keys):
+            row = -1 if key is None else self._row_of_key(key)
             self.changePersistentIndex(index, self.index(row) if row >= 0 else QModelIndex())
         self.layoutChanged.emit()
 
@@ -448,7 +467,7 @@ class ChatListModel(QStringListModel):
         row = index.row()
         if self._header_rows and row >= 0 and self._position(row) is None:
             if role == _DISPLAY:
-                return self._groups[bisect_right(self._header_rows, row) - 1][0]
+                return self._header_label(row)
             if role == _FOREGROUND:
                 # The theme's note colour, readable on either background (a disabled row's grey is not).
                 from PySide6.QtGui import QColor
