@@ -123,12 +123,14 @@ def test_a_language_whose_lexer_module_is_missing_is_plain_text(monkeypatch) -> 
     Pygments still lists the others and importing their module fails. That is plain text, not an
     error (the frozen self-check checks the same in the build)."""
     import pygments.lexers
+    from pygments.lexers._mapping import LEXERS
 
     from chatbot_gui.ui.render import markdown_html
 
     # What an excluded module looks like to an import: absent (None in sys.modules makes it fail).
     monkeypatch.setitem(sys.modules, "pygments.lexers.business", None)
-    monkeypatch.delitem(pygments.lexers._lexer_cache, "CobolLexer", raising=False)
+    # Pygments caches a loaded lexer class under its display name ("COBOL"), never re-importing it.
+    monkeypatch.delitem(pygments.lexers._lexer_cache, LEXERS["CobolLexer"][1], raising=False)
     markdown_html._lexer.cache_clear()
     try:
         block = render_blocks("```cobol\n       IDENTIFICATION DIVISION.\n```\n")[0]
