@@ -33,10 +33,13 @@ Other options are passed to Qt (e.g. -platform offscreen, -style fusion).
 environment:
   OPENAI_API_KEY        a key for this run (never stored)
   OPENAI_BASE_URL       the server for this run, e.g. http://localhost:11434/v1
+  OPENAI_ORG_ID, OPENAI_PROJECT_ID
+                        organization / project for OpenAI's own server (never sent elsewhere)
   HTTPS_PROXY, HTTP_PROXY, NO_PROXY
                         the usual proxy variables (a proxy set in Settings wins)
-  CHATBOT_DEBUG=1       debug logging: the log then also holds request and message text
-                        (never the API key)
+  CHATBOT_DEBUG=1       debug logging: the log then also holds the text of each request's
+                        messages (never the API key); without it, one line per request
+                        (server, model, how it ended)
 
 The log is written to {log_dir}.
 Help > About in the window shows where settings and chats are kept.

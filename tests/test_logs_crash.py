@@ -96,6 +96,9 @@ def test_log_rotates_at_one_mebibyte(log_setup: logs.LogSetup) -> None:
     _flush()
     assert log_setup.path.stat().st_size <= logs.MAX_BYTES
     assert (log_setup.directory / "chatbot.log.1").is_file()
+    # Readable by the user only, before and after rotation (a debug log may hold message text).
+    for path in (log_setup.path, log_setup.directory / "chatbot.log.1"):
+        assert path.stat().st_mode & 0o777 == 0o600, oct(path.stat().st_mode)
 
 
 @pytest.fixture
@@ -255,3 +258,29 @@ def test_other_providers_key_shapes_are_scrubbed() -> None:
     assert text.count("[redacted]") == 5
     assert logs.scrub("an ordinary sentence about hf_ and sk- prefixes") == \
         "an ordinary sentence about hf_ and sk- prefixes"
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_each_request_is_logged_without_its_text_unless_debugging(tmp_path: Path, fake_server, debug: bool) -> None:
+    from chatbot_gui.core.connection import ConnectionConfig
+    from chatbot_gui.core.conversation import ChatRequest
+    from chatbot_gui.core.streaming import AbortHandle, stream_chat
+    from fakeserver import stream
+
+    fake_server.queue(stream(["The ", "answer."]))
+    logs.shutdown()
+    setup = logs.setup(tmp_path, debug=debug, stderr=False)
+    try:
+        config = ConnectionConfig(api_key=KEY, base_url=fake_server.base_url)
+        request = ChatRequest(model="gpt-4o-mini", messages=(("user", "my private question"),))
+        outcome = stream_chat(request, config, lambda _t: None, AbortHandle())
+        _flush()
+        text = setup.path.read_text(encoding="utf-8")
+    finally:
+        logs.shutdown()
+    assert outcome.status == "complete"
+    port = fake_server.base_url.split(":")[2].split("/")[0]
+    assert f"request to http://127.0.0.1:{port}: model gpt-4o-mini, 1 messages" in text
+    assert "reply complete after" in text and "11 characters, finish stop" in text
+    assert ("my private question" in text) is debug
+    assert KEY not in text

@@ -112,6 +112,7 @@ def test_a_failed_keyring_holds_the_message_and_try_again_sends_it(qtbot, starte
     qtbot.mouseClick(window.keyring_retry_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "Got it" in window.transcript.toPlainText(), timeout=5000)
     assert [r.headers["authorization"] for r in server.requests] == [f"Bearer {STORED}"]
+    assert "Not sent yet" not in window.transcript.toPlainText(), "the line goes once the message is sent"
     qtbot.waitUntil(lambda: window.send_button.isEnabled(), timeout=5000)
 
 

@@ -85,6 +85,22 @@ class _ScrubbingFormatter(logging.Formatter):
         return scrub(super().format(record))
 
 
+def _private_file_handler(path: Path) -> logging.Handler:
+    """A rotating log file readable by its owner only (0600), like the chats: Debian homes are
+    world-readable, and a debug log may hold message text."""
+    import logging.handlers
+
+    class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+        def _open(self):  # noqa: ANN202 - logging's own signature
+            fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            if os.name == "posix":
+                os.fchmod(fd, 0o600)  # a file an older version created 0644
+            return open(fd, "a", encoding=self.encoding, errors=self.errors)  # noqa: SIM115
+
+    return PrivateRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8",
+                                      delay=True)
+
+
 class LogSetup:
     """The installed handlers; :meth:`close` removes them again (tests, a second set-up)."""
 
@@ -97,8 +113,7 @@ class LogSetup:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         formatter = _ScrubbingFormatter(FORMAT)
         self.handlers: list[logging.Handler] = []
-        file_handler = logging.handlers.RotatingFileHandler(
-            self.path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True)
+        file_handler = _private_file_handler(self.path)
         self.handlers.append(file_handler)
         if stderr and sys.stderr is not None:
             self.handlers.append(logging.StreamHandler(sys.stderr))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 import os
 import socket
 import threading
@@ -32,6 +33,10 @@ from chatbot_gui.core.sse import InBandError, ReplyReader, text_parts
 from chatbot_gui.core import turnstile
 from chatbot_gui.core.unicode import clean_text
 from chatbot_gui.core.usage import Usage, parse_usage
+
+#: One INFO line per request (where, which model, how it ended; never text or the key); the message
+#: text only at DEBUG (``CHATBOT_DEBUG=1``).
+_log = logging.getLogger(__name__)
 
 
 class AbortHandle:
@@ -355,6 +360,8 @@ def stream_chat(
 
     watchdog = threading.Timer(limits.max_seconds, time_up)
     watchdog.daemon = True
+    started = time.monotonic()
+    _log_request(request, config)
     watchdog.start()
     reader = ReplyReader(limits.max_event_bytes)
     try:
@@ -368,7 +375,34 @@ def stream_chat(
         outcome = Outcome("error", outcome.finish_reason, error, outcome.received_chars, outcome.reasoning_chars,
                           outcome.model)
     usage = parse_usage(reader.usage)
-    return outcome if usage is None else dataclasses.replace(outcome, usage=usage)
+    if usage is not None:
+        outcome = dataclasses.replace(outcome, usage=usage)
+    _log_outcome(outcome, time.monotonic() - started)
+    return outcome
+
+
+def _server(config: ConnectionConfig) -> str:
+    """Where a request goes, for the log: scheme, host and port only (a URL may carry a password)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(config.base_url)
+        return f"{parts.scheme}://{parts.hostname or '?'}{f':{parts.port}' if parts.port else ''}"
+    except ValueError:
+        return "(unreadable address)"
+
+
+def _log_request(request: ChatRequest, config: ConnectionConfig) -> None:
+    _log.info("request to %s: model %s, %d messages", _server(config), request.model, len(request.messages))
+    if _log.isEnabledFor(logging.DEBUG):
+        for role, content in request.messages:
+            _log.debug("  %s: %s", role, redact(content, config.api_key))
+
+
+def _log_outcome(outcome: Outcome, seconds: float) -> None:
+    how = outcome.status if outcome.error is None else f"{outcome.status} ({outcome.error.kind})"
+    _log.info("reply %s after %.1f s: %d characters, finish %s, model %s", how, seconds,
+              outcome.received_chars, outcome.finish_reason, outcome.model)
 
 
 def _stream_chat(

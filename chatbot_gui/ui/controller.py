@@ -152,14 +152,20 @@ class ChatController(QObject):
         if not self._key_pending and self.config.usable_key is not None:
             queued, self._queued = self._queued, {}
             for conv, model in queued.values():
+                if self._shown(conv):
+                    self.window.transcript.remove_error(-conv.key)  # the "Not sent yet" line
                 self._start(conv, model=model)
             self._refresh_window()
             return
-        if self._key_problem or not self._key_pending:
-            why = self._key_problem or NO_KEY_YET
-            if self.conversation.key in self._queued:
-                self.window.transcript.add_notice(HELD_TEXT.format(why=why))
+        self._show_held()
         self._refresh_window()
+
+    def _show_held(self) -> None:
+        """Say under the shown chat's waiting message why it is not sent yet (a line of its own,
+        keyed like a reply's countdown, that goes when the message goes or is cancelled)."""
+        if self.conversation.key in self._queued and (self._key_problem or not self._key_pending):
+            why = self._key_problem or NO_KEY_YET
+            self.window.transcript.set_countdown(HELD_TEXT.format(why=why), -self.conversation.key)
 
     def set_context_settings(self, windows: Mapping[str, int], prices: Mapping[str, Price]) -> None:
         """The user's context windows and prices from Settings (issue 12)."""
@@ -265,6 +271,7 @@ class ChatController(QObject):
             self.window.transcript.show_error(reply.state.error, can_retry=reply.can_retry, key=reply.key)
             if reply.phase is Phase.WAITING:
                 self._show_countdown(reply, reply.state.seconds_left())
+        self._show_held()
 
     def _errors_after(self, conv: Conversation) -> dict[int, list[ErrorInfo]]:
         """The earlier turns' errors of ``conv``, by the id of the shown message each follows."""
@@ -327,6 +334,7 @@ class ChatController(QObject):
     def stop(self) -> None:
         """Stop whatever the chat shown is doing: its stream, or its wait before retrying."""
         if self._queued.pop(self.conversation.key, None) is not None:
+            self.window.transcript.remove_error(-self.conversation.key)
             self.window.transcript.add_notice("Not sent: stopped while waiting for the key.")
             self._refresh_window()
             return

@@ -60,12 +60,15 @@ class CompletionThread(QThread):
 
     def run(self) -> None:
         # Imported here so `import openai` (~0.4 s) happens on this thread, never on the start-up path.
+        from chatbot_gui.core import gcpolicy
         from chatbot_gui.core.streaming import stream_chat
 
+        gcpolicy.freeze_loaded_modules()  # the SDK's module objects leave the collector's full passes
         try:
-            outcome = stream_chat(self.request, self._config, self._on_text, self.abort, policy=self._policy,
-                                  on_thinking=self.thinking.emit, on_model=self._on_model,
-                                  include_usage=self.include_usage)
+            with gcpolicy.streaming():  # no collector pass holds the GUI thread up mid-reply
+                outcome = stream_chat(self.request, self._config, self._on_text, self.abort,
+                                      policy=self._policy, on_thinking=self.thinking.emit,
+                                      on_model=self._on_model, include_usage=self.include_usage)
         except Exception as exc:  # noqa: BLE001 - stream_chat never raises; belt and braces
             from chatbot_gui.core.errors import ErrorInfo
 
