@@ -8,7 +8,9 @@ checkout: ``python -m chatbot_gui.selfcheck``) reports, without a window and wit
 - the OS keyring backend that :func:`chatbot_gui.core.secrets.select_backend` finds here;
 - where TLS trust comes from for HTTPS (the SSL context httpx2 builds, and how many CAs it holds);
 - that the openai SDK, httpx2 (with SOCKS proxy support), SQLite FTS5 trigram search, the Qt
-  modules, the platform plugin and the package's assets can be loaded.
+  modules, the platform plugin and the package's assets can be loaded;
+- that the Markdown view renders and highlights code (and, frozen, that a language whose lexer the
+  build leaves out comes back as plain text).
 
 Each line is ``ok``, ``warn`` (this machine lacks something the build cannot supply: no keyring
 service, no CA certificates) or ``FAIL`` (the build itself is incomplete); the exit status is 1 when
@@ -170,6 +172,36 @@ def check_qt() -> tuple[str, str]:
     return OK, f"PySide6 {PySide6.__version__}; platforms: {', '.join(platforms)}; plugin types: {', '.join(kinds)}"
 
 
+#: A language Pygments has a lexer for that build.spec does not bundle (PYGMENTS_LANGUAGES).
+UNBUNDLED_LANGUAGE = "cobol"
+
+
+def check_render() -> tuple[str, str]:
+    """The Markdown view's libraries: a reply with a table, a link, a Python fence (highlighted in
+    both themes' styles) and a fence in a language whose lexer the frozen build leaves out (plain
+    text there, not an error)."""
+    import markdown_it
+    import pygments
+
+    from chatbot_gui.ui.render.markdown_html import render_blocks
+
+    reply = ("| a | b |\n|---|---|\n| 1 | 2 |\n\nSee https://example.com\n\n"
+             "```python\ndef f():\n    return 1\n```\n\n"
+             f"```{UNBUNDLED_LANGUAGE}\n       IDENTIFICATION DIVISION.\n```\n")
+    for theme in ("light", "dark"):
+        kinds = [b.kind for b in render_blocks(reply, theme)]
+        if kinds != ["table", "text", "code", "code"]:
+            return FAIL, f"a Markdown reply rendered as {kinds} ({theme})"
+        python, other = render_blocks(reply, theme)[2:]
+        if "<span" not in python.html:
+            return FAIL, f"Python code is not highlighted ({theme})"
+    other_plain = "<span" not in other.html and "IDENTIFICATION DIVISION." in other.html
+    if getattr(sys, "frozen", False) and not other_plain:
+        return FAIL, f"{UNBUNDLED_LANGUAGE} code is highlighted: build.spec's Pygments trim did not apply"
+    return OK, (f"markdown-it-py {markdown_it.__version__}, Pygments {pygments.__version__}; Python code "
+                f"highlighted, {UNBUNDLED_LANGUAGE} code {'plain (lexer not bundled)' if other_plain else 'highlighted'}")
+
+
 def _plugin_name(filename: str) -> str:
     stem = filename.split(".")[0]
     return stem[3:] if stem.startswith("lib") else stem
@@ -181,6 +213,7 @@ CHECKS: tuple[tuple[str, Callable[[], tuple[str, str]]], ...] = (
     ("sqlite", check_sqlite),
     ("assets", check_assets),
     ("qt", check_qt),
+    ("render", check_render),
 )
 
 

@@ -120,8 +120,18 @@ def test_self_check_passes_from_source() -> None:
     lines = out.getvalue().splitlines()
     assert code == 0, out.getvalue()
     names = {line.split()[1] for line in lines[1:]}
-    assert names == {"keyring", "tls", "sdk", "sqlite", "assets", "qt"}
+    assert names == {"keyring", "tls", "sdk", "sqlite", "assets", "qt", "render"}
     assert not [line for line in lines if line.startswith("FAIL")]
+    # From source every Pygments lexer is there: the unbundled language is highlighted too.
+    assert "Python code highlighted, cobol code highlighted" in out.getvalue()
+
+
+def test_frozen_self_check_fails_when_the_pygments_trim_did_not_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a frozen build, a language build.spec leaves out must come back plain: here (every lexer
+    installed) it is highlighted, which is what a build without the trim would do."""
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    status, text = selfcheck.check_render()
+    assert (status, text) == ("FAIL", "cobol code is highlighted: build.spec's Pygments trim did not apply")
 
 
 def test_self_check_fails_when_a_check_breaks(monkeypatch: pytest.MonkeyPatch) -> None:

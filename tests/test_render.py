@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 
 import pytest
 from PySide6.QtGui import QFontInfo, QImage, QTextDocument, QTextTable
@@ -115,6 +116,30 @@ def test_code_language_guessed_or_plain() -> None:
     unknown = render_blocks("```nosuchlang\nx = 1\n```\n")[0]
     assert unknown.language == "nosuchlang" and unknown.code == "x = 1"
     assert guess_language('{\n  "a": 1\n}') == "json"
+
+
+def test_a_language_whose_lexer_module_is_missing_is_plain_text(monkeypatch) -> None:
+    """The frozen app bundles the lexers of common languages only (build.spec PYGMENTS_LANGUAGES):
+    Pygments still lists the others and importing their module fails. That is plain text, not an
+    error (the frozen self-check checks the same in the build)."""
+    import pygments.lexers
+    from pygments.lexers._mapping import LEXERS
+
+    from chatbot_gui.ui.render import markdown_html
+
+    # What an excluded module looks like to an import: absent (None in sys.modules makes it fail).
+    monkeypatch.setitem(sys.modules, "pygments.lexers.business", None)
+    # Pygments caches a loaded lexer class under its display name ("COBOL"), never re-importing it.
+    monkeypatch.delitem(pygments.lexers._lexer_cache, LEXERS["CobolLexer"][1], raising=False)
+    markdown_html._lexer.cache_clear()
+    try:
+        block = render_blocks("```cobol\n       IDENTIFICATION DIVISION.\n```\n")[0]
+        python = render_blocks("```python\nx = 1\n```\n")[0]
+    finally:
+        markdown_html._lexer.cache_clear()
+    assert (block.kind, block.language, block.code) == ("code", "cobol", "       IDENTIFICATION DIVISION.")
+    assert "<span" not in block.html and "IDENTIFICATION DIVISION." in block.html
+    assert "<span" in python.html  # a bundled language is still highlighted
 
 
 def test_links_only_http_https_mailto(qapp) -> None:

@@ -286,7 +286,9 @@ def _lexer(lang: str) -> Any:
 
     try:
         return get_lexer_by_name(lang, stripnl=False, ensurenl=False)
-    except ClassNotFound:
+    except (ClassNotFound, ImportError):
+        # ImportError: Pygments knows the language but its lexer module is not there (the frozen app
+        # bundles the lexers of common languages only, build.spec PYGMENTS_LANGUAGES): plain text.
         return None
 
 
