@@ -48,8 +48,11 @@ def locked_secret_service(tmp_path, monkeypatch):
         pytest.skip(why)
     runtime = tmp_path / "run"
     runtime.mkdir(mode=0o700)
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")}
-    env.update(XDG_RUNTIME_DIR=str(runtime), XDG_DATA_HOME=str(tmp_path / "share"), HOME=str(tmp_path))
+    # A minimal environment, as tests/desktop.py gives its daemons (which start reliably in CI): with a
+    # copy of the whole environment the daemon started in CI but never unlocked its keyring.
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(tmp_path),
+           "XDG_RUNTIME_DIR": str(runtime), "XDG_DATA_HOME": str(tmp_path / "share"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "TMPDIR": str(tmp_path)}
     bus = subprocess.Popen([bus_bin, "--session", "--nofork", "--nopidfile", "--print-address=1"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
     daemon = None
