@@ -74,7 +74,23 @@ def locked_secret_service(tmp_path, monkeypatch):
         # Wait until the daemon has read the password and unlocked its login keyring. A write that
         # arrives before that asks for an unlock prompt, which nobody can answer here, and leaves the
         # collection locked (seen once in CI: "Failed to unlock the collection!").
+        # First wait for OUR daemon to own the Secret Service name, asking the bus itself
+        # (NameHasOwner starts nothing). Any call to org.freedesktop.secrets before that makes the
+        # bus start a second gnome-keyring by D-Bus activation, without our password; ours then
+        # exits with "another secret service is running" (seen in .ci/run's full suite).
+        from jeepney import DBusAddress, new_method_call
+        from jeepney.io.blocking import open_dbus_connection
+
+        bus_object = DBusAddress("/org/freedesktop/DBus", bus_name="org.freedesktop.DBus",
+                                 interface="org.freedesktop.DBus")
         deadline = time.monotonic() + 15
+        with open_dbus_connection(address) as raw:
+            while not raw.send_and_get_reply(
+                    new_method_call(bus_object, "NameHasOwner", "s", ("org.freedesktop.secrets",))).body[0]:
+                assert daemon.poll() is None, (
+                    "gnome-keyring-daemon exited: " + (tmp_path / "gnome-keyring.log").read_text(errors="replace"))
+                assert time.monotonic() < deadline, "gnome-keyring-daemon never took the Secret Service name"
+                time.sleep(0.05)
         while True:
             try:
                 with closing(secretstorage.dbus_init()) as probe:
@@ -84,13 +100,12 @@ def locked_secret_service(tmp_path, monkeypatch):
             except Exception:  # noqa: BLE001 - the daemon is still starting
                 pass
             if time.monotonic() > deadline:
-                # Seen only in .ci/run's full suite (never alone, nor with the tests before it in one
-                # run, nor in CI's own copy and venv): the private daemon starts but never unlocks its
-                # keyring. Without an unlocked keyring there is nothing to lock, so this story cannot
-                # run; the locked, failing and blocking keyring paths are also covered by
-                # tests/test_app_keys.py with keyring's own errors.
+                # Should not happen since the NameHasOwner wait above (the cause in CI was a second,
+                # bus-activated daemon). If it does, there is nothing to lock and this story cannot
+                # run: say so with the daemon's own words. The app's locked/failing/blocking keyring
+                # paths stay covered by tests/test_app_keys.py with keyring's own errors.
                 pytest.skip("the private gnome-keyring did not unlock its login keyring within 15 s "
-                            "(a test-rig problem seen only in the full CI run); it said: "
+                            "(a test-rig problem, not the app); it said: "
                             + (tmp_path / "gnome-keyring.log").read_text(errors="replace")[-500:])
             time.sleep(0.05)
         backend = SecretService.Keyring()
