@@ -21,8 +21,8 @@ from chatbot_gui.core.settings import (
 )
 from fakeserver import FakeServer
 
-STORED = "sk-stored-for-openai-7d3e91c2"
-ENV_KEY = "sk-from-environment-55aa11"
+STORED = "fake-test-key-stored-for-openai"  # not a real key
+ENV_KEY = "fake-test-key-from-environment"  # not a real key
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::ResourceWarning"),
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
 ]
-STORED = "sk-locked-away-1c2d3e4f"
+STORED = "fake-test-key-locked-away"  # not a real key
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from chatbot_gui.core.settings import Profile, Settings, SettingsStore
 from fakeserver import FakeServer, stream
 from test_app_keys import BlockingKeyring
 
-STORED = "sk-stored-while-the-keyring-waits-5d1e"
+STORED = "fake-test-key-stored-while-the-keyring-waits"  # not a real key
 
 
 def never_asked(*args, **kwargs):
