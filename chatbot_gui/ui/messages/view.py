@@ -65,6 +65,12 @@ from chatbot_gui.ui.messages.rows import (
 
 __all__ = ["ASSISTANT", "EMPTY_REPLY", "USER", "MessagesView"]
 
+#: While streamed rendering has a backlog (more passes to come), the view is repainted at most this
+#: often; when the backlog is done it is repainted at once.
+REPAINT_EVERY_S = 0.016
+PASS_GAP_MS = 2
+SETTLE_GAP_MS = 1
+
 
 class MessagesView(QAbstractScrollArea):
     """A chat's messages, addressed by id. Holds no chat state beyond what it is told to show."""
@@ -106,6 +112,14 @@ class MessagesView(QAbstractScrollArea):
         self._timer.setSingleShot(True)
         self._timer.setInterval(_COALESCE_MS)
         self._timer.timeout.connect(self._flush)
+        #: message id -> where in it (row coordinates) laid-out-but-unshown change starts (None: the
+        #: whole row); shown by ``_settle`` in a pass of its own.
+        self._unsettled: dict[int, int | None] = {}
+        self._settled_at = 0.0
+        self._settle_timer = QTimer(self)
+        self._settle_timer.setSingleShot(True)
+        self._settle_timer.setInterval(0)
+        self._settle_timer.timeout.connect(self._settle)
         self._ahead = QTimer(self)
         self._ahead.setSingleShot(True)
         self._ahead.setInterval(0)
@@ -212,7 +226,7 @@ class MessagesView(QAbstractScrollArea):
         if row.pieces is not None:
             until = time.perf_counter() + FLUSH_BUDGET_S
             self._measure(row, force=True, start=self.delegate._update_stream(row, final=True, until=until))
-            if row.pending:
+            if self.delegate._behind(row):
                 self._dirty.add(message_id)
                 self._timer.start(0)
         else:
@@ -440,6 +454,7 @@ class MessagesView(QAbstractScrollArea):
     def _drop_all(self) -> None:
         self._cache.clear()
         self._dirty.clear()
+        self._unsettled.clear()
 
     def _invalidate(self, row: _Row, relayout: bool = True) -> None:
         row.pieces = None
@@ -470,6 +485,10 @@ class MessagesView(QAbstractScrollArea):
                 self._rows[k].pieces = None  # its height stays; documents come back when seen
 
     def _flush(self) -> None:
+        """One pass of streamed rendering, within FLUSH_BUDGET_S: parse what is new, turn finished
+        blocks (then the open one) into laid-out documents. The scroll and repaint that show them
+        come in a pass of their own (``_settle``), so neither this work nor the paint holds the GUI
+        thread for long at a time; while a backlog remains, at most one repaint per frame."""
         until = time.perf_counter() + FLUSH_BUDGET_S
         dirty, self._dirty = self._dirty, set()
         for message_id in dirty:
@@ -484,15 +503,31 @@ class MessagesView(QAbstractScrollArea):
             if row.stream is None and not row.streaming:
                 self._invalidate(row)
                 continue
-            self._measure(row, force=True, start=self.delegate._update_stream(row, final=row.fed_final, until=until))
-            if row.pending:
+            start = self.delegate._update_stream(row, final=row.fed_final or not row.streaming, until=until)
+            row.height = self.delegate._layout_row(row, start)
+            rel = row.pieces[start - 1].bottom if 0 < start <= len(row.pieces) else None
+            old = self._unsettled.get(message_id, -1)
+            self._unsettled[message_id] = None if rel is None or old is None else (rel if old < 0 else min(old, rel))
+            if self.delegate._behind(row):
                 self._dirty.add(message_id)
         if self._dirty:
-            self._timer.start(0)  # the rest in the next pass, after input and timers had their turn
+            self._timer.start(PASS_GAP_MS)  # the rest in the next pass, after input and timers had their turn
+        if self._unsettled and not self._settle_timer.isActive() and (
+                not self._dirty or time.perf_counter() - self._settled_at >= REPAINT_EVERY_S):
+            self._settle_timer.start(SETTLE_GAP_MS)
+
+    def _settle(self) -> None:
+        """Row tops, the scroll bar and the repaint for rows ``_flush`` laid out (see there)."""
+        self._settled_at = time.perf_counter()
+        unsettled, self._unsettled = self._unsettled, {}
+        for message_id, rel in unsettled.items():
+            k = self._index.get(message_id)
+            if k is not None:
+                self._relayout_from(k, dirty_y=None if rel is None or rel < 0 else self._tops[k] + rel)
 
     def rendering_pending(self) -> bool:
         """Whether streamed text is still waiting to be shown (benchmarks wait for this)."""
-        return bool(self._dirty) or self._timer.isActive()
+        return bool(self._dirty) or self._timer.isActive() or bool(self._unsettled)
 
     # -- layout -------------------------------------------------------------------------------------
     def _measure(self, row: _Row, force: bool = False, start: int = 0) -> None:
