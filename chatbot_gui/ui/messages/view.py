@@ -72,6 +72,15 @@ PASS_GAP_MS = 2
 SETTLE_GAP_MS = 1
 
 
+#: How long after the last scroll a full garbage collection may run again (see _hold_collector).
+GC_HOLD_MS = 2000
+
+
+def _release(held: list[Any]) -> None:
+    while held:
+        held.pop().__exit__(None, None, None)
+
+
 class MessagesView(QAbstractScrollArea):
     """A chat's messages, addressed by id. Holds no chat state beyond what it is told to show."""
 
@@ -120,6 +129,13 @@ class MessagesView(QAbstractScrollArea):
         self._settle_timer.setSingleShot(True)
         self._settle_timer.setInterval(0)
         self._settle_timer.timeout.connect(self._settle)
+        # No full garbage collection while the user scrolls (see _hold_collector).
+        self._gc_hold: list[Any] = []
+        self._gc_release = QTimer(self)
+        self._gc_release.setSingleShot(True)
+        self._gc_release.setInterval(GC_HOLD_MS)
+        self._gc_release.timeout.connect(self._release_collector)
+        self.destroyed.connect(lambda *_args, held=self._gc_hold: _release(held))
         self._ahead = QTimer(self)
         self._ahead.setSingleShot(True)
         self._ahead.setInterval(0)
@@ -544,7 +560,8 @@ class MessagesView(QAbstractScrollArea):
             row.height = height
             self._relayout_from(k, dirty_y=dirty_y)
 
-    def _relayout_from(self, k: int, reestimate: bool = False, dirty_y: int | None = None) -> None:
+    def _relayout_from(self, k: int, reestimate: bool = False, dirty_y: int | None = None,
+                       quiet: bool = False) -> None:
         """Row tops from row ``k`` down; keeps the view at the end while following it.
 
         Only what changed is painted again: content from ``dirty_y`` (content coordinates; default:
@@ -563,6 +580,8 @@ class MessagesView(QAbstractScrollArea):
         bar = self.verticalScrollBar()
         before = bar.value()
         self._update_scrollbar()
+        if quiet:
+            return
         vp = self.viewport()
         dy = bar.value() - before
         if self._painting or reestimate or abs(dy) >= vp.height():
@@ -611,6 +630,7 @@ class MessagesView(QAbstractScrollArea):
         top = bar.value()
         first_changed = -1
         shift_above = 0
+        unseen = True  # every row that changed height is wholly above the screen
         for k in rows:
             row = self._rows[k]
             if row.pieces is not None and row.measured:
@@ -622,9 +642,13 @@ class MessagesView(QAbstractScrollArea):
                 first_changed = k if first_changed < 0 else min(first_changed, k)
                 if self._tops[k] < top:
                     shift_above += row.height - old
+                unseen = unseen and self._tops[k] + old <= top
         if first_changed < 0:
             return False
-        self._relayout_from(first_changed)
+        # Rows rendered ahead above the screen: the scroll position moves with them, so nothing on
+        # screen changes and nothing is repainted (a full repaint per row rendered ahead made the
+        # idle rendering fall behind PageUp, and the steps then rendered rows themselves).
+        self._relayout_from(first_changed, quiet=unseen and (bool(shift_above) or self._stick))
         if shift_above and not self._stick:
             bar.blockSignals(True)
             bar.setValue(top + shift_above)
@@ -986,7 +1010,25 @@ class MessagesView(QAbstractScrollArea):
             return
         super().wheelEvent(event)
 
+    def _hold_collector(self) -> None:
+        """Scrolling renders messages, which allocates; CPython's full (generation 2) collection then
+        comes every few hundred rows and walks every object of the process, 15-40 ms with a
+        10,000-message chat open (measured: the longest PageUp steps of benchmarks/bench_render.py
+        were such passes). While the user scrolls, and GC_HOLD_MS after, none starts
+        (``core/gcpolicy.streaming``, as for a streaming reply); young generations still run."""
+        if not self._gc_hold:
+            from chatbot_gui.core import gcpolicy
+
+            hold = gcpolicy.streaming()
+            hold.__enter__()
+            self._gc_hold.append(hold)
+        self._gc_release.start()
+
+    def _release_collector(self) -> None:
+        _release(self._gc_hold)
+
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
+        self._hold_collector()
         bar = self.verticalScrollBar()
         self._stick = bar.value() >= bar.maximum()
         self.viewport().scroll(dx, dy)  # a copy of what stays on screen; only the new strip is drawn
