@@ -145,6 +145,12 @@ class MessagesView(QAbstractScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.viewport().setMouseTracking(True)
         self.verticalScrollBar().setSingleStep(40)
+        # The scroll bar changes with every streamed frame (its range grows). Opaque, it is repainted
+        # alone; otherwise Qt first paints every ancestor under it, up to the main window (measured:
+        # 8 widgets' paint events per frame instead of 3, the window's through its Python event()).
+        for widget in (self.verticalScrollBar(), self.verticalScrollBar().parentWidget()):
+            if widget is not None:
+                widget.setAutoFillBackground(True)
         self.delegate = MessageDelegate(self)
         self.setAccessibleName("Messages")
         self._apply_theme()
@@ -1031,7 +1037,11 @@ class MessagesView(QAbstractScrollArea):
         self._hold_collector()
         bar = self.verticalScrollBar()
         self._stick = bar.value() >= bar.maximum()
-        self.viewport().scroll(dx, dy)  # a copy of what stays on screen; only the new strip is drawn
+        vp = self.viewport()
+        if abs(dy) >= vp.height() or abs(dx) >= vp.width():
+            vp.update()  # nothing stays on screen (PageUp): nothing to copy
+        else:
+            vp.scroll(dx, dy)  # a copy of what stays on screen; only the new strip is drawn
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802
         super().resizeEvent(event)
