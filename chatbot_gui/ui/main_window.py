@@ -17,9 +17,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
-    QStyle,
-    QStyleOptionComboBox,
-    QStylePainter,
     QVBoxLayout,
     QWidget,
 )
@@ -49,22 +46,50 @@ class ElidingComboBox(WidePopupComboBox):
     styles just cut it off."""
 
     def paintEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        if self.fontMetrics().horizontalAdvance(self.currentText()) <= self.text_room():
+            # The name fits: QComboBox paints it exactly as the code below would, in C++. (On the
+            # start-up path: touching QStyle from Python builds its ~600 enum members, ~4 ms.)
+            super().paintEvent(event)
+            return
+        from PySide6.QtWidgets import QStyle, QStyleOptionComboBox, QStylePainter
+
         painter = QStylePainter(self)
         opt = QStyleOptionComboBox()
         self.initStyleOption(opt)
         painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
-        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
-                                            QStyle.SubControl.SC_ComboBoxEditField, self)
-        opt.currentText = opt.fontMetrics.elidedText(opt.currentText, Qt.TextElideMode.ElideRight, field.width())
+        opt.currentText = self._elided(opt)
         painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
 
-    def displayed_text(self) -> str:
-        """What the closed picker shows (tests)."""
-        opt = QStyleOptionComboBox()
-        self.initStyleOption(opt)
+    def text_room(self) -> int:
+        """A width any name up to which fits in the field, from what the style itself asks to have
+        around the text (the minimum size hint is the style's size for 7 "X", plus the icon and 4
+        px, by QComboBox's rule for this size policy); asked of Qt in C++, so QStyle stays unbuilt."""
+        content = self.minimumContentsLength() * self.fontMetrics().horizontalAdvance("X")
+        content += self.iconSize().width() + 4
+        return self.width() - (self.minimumSizeHint().width() - content)
+
+    def _elided(self, opt) -> str:  # noqa: ANN001 - a QStyleOptionComboBox
+        from PySide6.QtWidgets import QStyle
+
         field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
                                             QStyle.SubControl.SC_ComboBoxEditField, self)
         return opt.fontMetrics.elidedText(opt.currentText, Qt.TextElideMode.ElideRight, field.width())
+
+    def displayed_text(self) -> str:
+        """What the closed picker shows (tests)."""
+        from PySide6.QtWidgets import QStyleOptionComboBox
+
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        return self._elided(opt)
+
+
+def _action(text: str, parent) -> QAction:  # noqa: ANN001 - a QObject
+    """``QAction(text, parent)`` without its overload check against ``QAction(QIcon, ...)``, which
+    builds the QIcon type and its ~150 theme-icon enum members (~1 ms on the start-up path)."""
+    action = QAction(parent)
+    action.setText(text)
+    return action
 
 
 #: The history list's narrowest width; with the pickers' minimum it lets the window be 500 px wide.
@@ -215,67 +240,67 @@ class MainWindow(QMainWindow):
 
         # Menus and shortcuts.
         file_menu = self.menuBar().addMenu("&File")
-        self.new_chat_action = QAction("&New chat", self)
+        self.new_chat_action = _action("&New chat", self)
         self.new_chat_action.setShortcut(QKeySequence.StandardKey.New)
         file_menu.addAction(self.new_chat_action)
-        self.import_action = QAction("&Import chat…", self)
+        self.import_action = _action("&Import chat…", self)
         file_menu.addAction(self.import_action)
         file_menu.addSeparator()
-        self.export_action = QAction("&Export chat…", self)
+        self.export_action = _action("&Export chat…", self)
         self.export_action.setShortcut(QKeySequence("Ctrl+E"))
         file_menu.addAction(self.export_action)
-        self.export_all_action = QAction("Export &all chats…", self)
+        self.export_all_action = _action("Export &all chats…", self)
         file_menu.addAction(self.export_all_action)
         file_menu.addSeparator()
-        self.quit_action = QAction("&Quit", self)
+        self.quit_action = _action("&Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.quit_action.triggered.connect(self.close)
         file_menu.addAction(self.quit_action)
         chat_menu = self.menuBar().addMenu("&Chat")
-        self.stop_action = QAction("&Stop reply", self)
+        self.stop_action = _action("&Stop reply", self)
         self.stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         self.stop_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.stop_action.setEnabled(False)
         chat_menu.addAction(self.stop_action)
         self.addAction(self.stop_action)
-        self.regenerate_action = QAction("&Regenerate last reply", self)
+        self.regenerate_action = _action("&Regenerate last reply", self)
         self.regenerate_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
         chat_menu.addAction(self.regenerate_action)
-        self.send_everything_action = QAction("Send the &whole conversation", self)
+        self.send_everything_action = _action("Send the &whole conversation", self)
         self.send_everything_action.setCheckable(True)
         self.send_everything_action.setToolTip(
             "This chat: send every message, even past the model's limit (the server may refuse it). "
             "Off: the oldest messages are left out when the chat grows too long.")
         chat_menu.addAction(self.send_everything_action)
-        self.copy_chat_action = QAction("&Copy chat as Markdown", self)
+        self.copy_chat_action = _action("&Copy chat as Markdown", self)
         self.copy_chat_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
         self.copy_chat_action.triggered.connect(lambda: self.transcript.copy_chat())
         chat_menu.addAction(self.copy_chat_action)
-        self.search_action = QAction("Search all c&hats", self)
+        self.search_action = _action("Search all c&hats", self)
         self.search_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
         chat_menu.addAction(self.search_action)
         chat_menu.addSeparator()
         # F2 and Delete act on the open chat wherever focus is, except that a text field keeps
         # Delete for its text (Qt gives an editable field the key first: ShortcutOverride); in the
         # chat list they act on the highlighted row (Sidebar's own handling).
-        self.rename_action = QAction("&Rename chat", self)
+        self.rename_action = _action("&Rename chat", self)
         self.rename_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
         self.rename_action.triggered.connect(lambda: self.sidebar is not None and self.sidebar.rename_open_chat())
         chat_menu.addAction(self.rename_action)
-        self.delete_action = QAction("&Delete chat", self)
+        self.delete_action = _action("&Delete chat", self)
         self.delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
         self.delete_action.triggered.connect(lambda: self.sidebar is not None and self.sidebar.delete_open_chat())
         chat_menu.addAction(self.delete_action)
         view_menu = self.menuBar().addMenu("&View")
-        self.zoom_in_action = QAction("Zoom &in", self)
+        self.zoom_in_action = _action("Zoom &in", self)
         # Ctrl+= is Ctrl++ without Shift on most layouts; both work.
         self.zoom_in_action.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])
         self.zoom_in_action.triggered.connect(lambda: self.set_zoom(self._zoom + 1))
-        self.zoom_out_action = QAction("Zoom &out", self)
+        self.zoom_out_action = _action("Zoom &out", self)
         self.zoom_out_action.setShortcut(QKeySequence("Ctrl+-"))
         self.zoom_out_action.triggered.connect(lambda: self.set_zoom(self._zoom - 1))
-        self.zoom_reset_action = QAction("&Reset zoom", self)
+        self.zoom_reset_action = _action("&Reset zoom", self)
         self.zoom_reset_action.setShortcut(QKeySequence("Ctrl+0"))
         self.zoom_reset_action.triggered.connect(lambda: self.set_zoom(0))
         for action in (self.zoom_in_action, self.zoom_out_action, self.zoom_reset_action):
@@ -285,16 +310,16 @@ class MainWindow(QMainWindow):
         self.transcript.zoomRequested.connect(lambda steps: self.set_zoom(self._zoom + steps))
         self._after_paint: list = []
         self.settings_menu = self.menuBar().addMenu("&Settings")
-        self.settings_action = QAction("&Settings…", self)
+        self.settings_action = _action("&Settings…", self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.settings_menu.addAction(self.settings_action)
         help_menu = self.menuBar().addMenu("&Help")
-        self.shortcuts_action = QAction("&Keyboard shortcuts", self)
+        self.shortcuts_action = _action("&Keyboard shortcuts", self)
         self.shortcuts_action.setShortcut(QKeySequence("Ctrl+/"))
         self.shortcuts_action.triggered.connect(self.show_shortcuts)
         help_menu.addAction(self.shortcuts_action)
-        self.about_action = QAction(f"&About {APP_NAME}", self)
+        self.about_action = _action(f"&About {APP_NAME}", self)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
 
@@ -339,7 +364,7 @@ class MainWindow(QMainWindow):
         self.main_splitter.replaceWidget(0, sidebar)
         self._sidebar_slot.deleteLater()
         # Ctrl+F while the sidebar has focus searches too.
-        self.sidebar_search_action = QAction("Search all chats", sidebar)
+        self.sidebar_search_action = _action("Search all chats", sidebar)
         self.sidebar_search_action.setProperty("where", "in the chat list")  # Help > Keyboard shortcuts
         self.sidebar_search_action.setShortcut(QKeySequence.StandardKey.Find)
         self.sidebar_search_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
