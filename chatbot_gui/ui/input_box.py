@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
-from PySide6.QtGui import QInputMethodEvent, QKeyEvent, QTextOption
+from PySide6.QtGui import QInputMethodEvent, QKeyEvent, QPalette, QTextOption
 from PySide6.QtWidgets import QPlainTextEdit, QSizePolicy, QWidget
 
 #: Qt's word-boundary wrapping takes time quadratic in the length of a run with no break
@@ -123,8 +123,12 @@ class Composer(QWidget):
         super().__init__(parent)
         self.input = text
         text.setFrameShape(QFrame.Shape.NoFrame)
-        # The field's own background is the composer's (painted below), not a white box inside it.
-        text.viewport().setAutoFillBackground(False)
+        # The field's own background is the composer's (painted below), not a white box inside it:
+        # its viewport fills with a transparent Base. (Not ``text.viewport()``: the first Python call
+        # to that Qt-made widget resolves its class through QWidget's subclasses, ~8 ms at start-up.)
+        palette = text.palette()
+        palette.setColor(QPalette.ColorRole.Base, Qt.GlobalColor.transparent)
+        text.setPalette(palette)
         text.setAutoFillBackground(False)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
