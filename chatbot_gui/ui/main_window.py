@@ -309,6 +309,7 @@ class MainWindow(QMainWindow):
         self._base_points = self.transcript.font().pointSizeF()
         self.transcript.zoomRequested.connect(lambda steps: self.set_zoom(self._zoom + steps))
         self._after_paint: list = []
+        self._painted = False
         self.settings_menu = self.menuBar().addMenu("&Settings")
         self.settings_action = _action("&Settings…", self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
@@ -339,13 +340,18 @@ class MainWindow(QMainWindow):
 
     # -- start-up ----------------------------------------------------------------------------------
     def after_first_paint(self, callback) -> None:  # noqa: ANN001 - a plain callable
-        """Run ``callback`` once the window has been painted (work that must not delay it)."""
-        self._after_paint.append(callback)
+        """Run ``callback`` once the window has been painted (work that must not delay it); after
+        the first paint, in the next event-loop turn."""
+        if self._painted:
+            QTimer.singleShot(0, callback)
+        else:
+            self._after_paint.append(callback)
 
     def paintEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         # The window paints once it is exposed; the callbacks run after that frame is on screen.
         # (Not an event filter on the transcript's viewport: the first viewport() call costs ~11 ms.)
         super().paintEvent(event)
+        self._painted = True
         if self._after_paint:
             callbacks, self._after_paint = self._after_paint, []
             for callback in callbacks:
@@ -518,8 +524,12 @@ class MainWindow(QMainWindow):
     def show_status(self, text: str, timeout_ms: int = 5000) -> None:
         self.statusBar().showMessage(text, timeout_ms)
 
-    def on_close(self, handler) -> None:  # noqa: ANN001 - a plain callable
-        self._close_handlers.append(handler)
+    def on_close(self, handler, first: bool = False) -> None:  # noqa: ANN001 - a plain callable
+        """Run ``handler`` when the window closes (``first``: before those registered earlier)."""
+        if first:
+            self._close_handlers.insert(0, handler)
+        else:
+            self._close_handlers.append(handler)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         for handler in self._close_handlers:
