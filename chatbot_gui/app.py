@@ -224,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The chat logic loads and is wired right after the first paint (create_window's docstring).
     window, _ = create_window(paths=paths, wire_after_first_paint=True)
     window.after_first_paint(gc.enable)
-    _close_on_terminate(window)
+    window.after_first_paint(lambda: _close_on_terminate(window))  # the signal module: ~0.5 ms
     window.after_first_paint(lambda: app.setWindowIcon(_app_icon()))  # ~9 ms: after the first paint
     window.after_first_paint(lambda: _after_first_paint(app))
     if deferred_claim:
