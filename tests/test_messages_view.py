@@ -446,3 +446,16 @@ def test_theme_and_zoom_change_while_a_reply_streams(qtbot, view) -> None:
     whole.add_message(1, ASSISTANT, text)
     whole._ensure(whole._rows[0])
     assert [p.doc.toHtml() for p in view._rows[0].pieces] == [p.doc.toHtml() for p in whole._rows[0].pieces]
+
+
+def test_the_meta_line_leaves_out_whole_parts_before_cutting_the_token_count(qtbot) -> None:
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from chatbot_gui.ui.messages.rows import fit_meta
+
+    fm = QFontMetrics(QFont())
+    meta = "gpt-4o-mini · 02:33 · 515 tokens"
+    assert fit_meta(meta, fm, 10_000) == meta
+    assert fit_meta(meta, fm, fm.horizontalAdvance("gpt-4o-mini · 515 tokens") + 2) == "gpt-4o-mini · 515 tokens"
+    assert fit_meta(meta, fm, fm.horizontalAdvance("515 tokens") + 2) == "515 tokens"
+    assert fit_meta("gpt-4o-mini · 02:33", fm, fm.horizontalAdvance("gpt-4o-mini") + 2) == "gpt-4o-mini"

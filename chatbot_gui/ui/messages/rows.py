@@ -48,6 +48,20 @@ FLUSH_BUDGET_S = 0.003
 AHEAD = 4
 
 
+def fit_meta(meta: str, fm: QFontMetrics, room: int) -> str:
+    """The quiet line "model · 14:02 · 515 tokens" in ``room`` pixels: whole parts are left out
+    before anything is cut off - first the time, then the model - so a narrow column still shows
+    the token count whole rather than "gpt-4o-mini · 14:02 · 515 to…"."""
+    parts = meta.split(" · ")
+    # Least needed first: the clock time ("14:02"), then the model (the first part).
+    order = [i for i, part in enumerate(parts) if len(part) == 5 and part[2] == ":"] + [0]
+    for drop in order:
+        if len(parts) <= 1 or fm.horizontalAdvance(" · ".join(parts)) <= room:
+            break
+        del parts[drop]
+    return fm.elidedText(" · ".join(parts), Qt.TextElideMode.ElideRight, room)
+
+
 @dataclass
 class _Hit:
     rect: QRect  # in row coordinates
@@ -402,7 +416,7 @@ class MessageDelegate:
             p.setPen(muted)
             if row.role == ASSISTANT:
                 room = max(0, width - bar.right() - 16)
-                meta = QFontMetrics(small).elidedText(row.meta, Qt.TextElideMode.ElideRight, room)
+                meta = fit_meta(row.meta, QFontMetrics(small), room)
                 meta_rect = QRect(bar.right() + 16, bar.top(), room, bar.height())
                 p.drawText(meta_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, meta)
         focus = self.view._current == row.id and self.view.hasFocus()
