@@ -48,6 +48,12 @@ FLUSH_BUDGET_S = 0.003
 AHEAD = 4
 
 
+#: A message's own actions, drawn under the latest reply always and under any other message while
+#: it is pointed at or current (keyboard), as chat apps do; links (Retry, keep it…) and the version
+#: switcher always show.
+HOVER_ACTIONS = frozenset({"copy", "copy_markdown", "regenerate", "edit", "delete", "pin", "unpin"})
+
+
 def fit_meta(meta: str, fm: QFontMetrics, room: int) -> str:
     """The quiet line "model · 14:02 · 515 tokens" in ``room`` pixels: whole parts are left out
     before anything is cut off - first the time, then the model - so a narrow column still shows
@@ -420,9 +426,12 @@ class MessageDelegate:
                 meta_rect = QRect(bar.right() + 16, bar.top(), room, bar.height())
                 p.drawText(meta_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, meta)
         focus = self.view._current == row.id and self.view.hasFocus()
+        quiet = not self.view.actions_shown(row)
         for n, hit in enumerate(row.hits):
             if hit.rect.bottom() < shown_top or hit.rect.top() > shown_bottom:
                 continue
+            if quiet and hit.action in HOVER_ACTIONS:
+                continue  # shown when the message is pointed at or current (their room stays kept)
             linky = hit.action in ("copy_code", "toggle_reasoning") or (
                 (hit.action, hit.label) in row.links and hit.action not in ("pin", "unpin"))
             p.setPen(QColor(c["link"]) if linky else muted)
