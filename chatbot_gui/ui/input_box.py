@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QMimeData, QSize, Qt, Signal
-from PySide6.QtGui import QInputMethodEvent, QKeyEvent, QPalette, QTextOption
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QPlainTextEdit, QSizePolicy, QWidget
+
+if TYPE_CHECKING:  # QTextOption and these load when first used, not on the start-up path
+    from PySide6.QtCore import QMimeData
+    from PySide6.QtGui import QInputMethodEvent, QKeyEvent
 
 #: Qt's word-boundary wrapping takes time quadratic in the length of a run with no break
 #: opportunity (a 1 MB one-line paste took 47 s). Such pastes switch the box to wrap anywhere.
@@ -66,10 +72,14 @@ class ChatInput(QPlainTextEdit):
 
     def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802 - Qt override
         if source.hasText() and _LONG_RUN.search(source.text()):
+            from PySide6.QtGui import QTextOption
+
             self.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
         super().insertFromMimeData(source)
 
     def _restore_wrap_when_empty(self) -> None:
+        from PySide6.QtGui import QTextOption
+
         if self.wordWrapMode() != QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere and self.document().isEmpty():
             self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
 

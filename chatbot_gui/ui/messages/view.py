@@ -28,7 +28,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from PySide6.QtCore import QPoint, QPointF, QRect, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QPoint, QPointF, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QDesktopServices,
@@ -796,6 +796,8 @@ class MessagesView(QAbstractScrollArea):
     def _open_link(self, href: str) -> None:
         md, _ = render_module()
         if md.safe_link(href):  # rendering makes no other anchors; checked again all the same
+            from PySide6.QtCore import QUrl  # not at import: its type costs ~0.5 ms of start-up
+
             QDesktopServices.openUrl(QUrl(href))
             self.linkActivated.emit(href)
 
