@@ -47,6 +47,10 @@ def server_name(data_dir: Path, user: str | None = None) -> str:
         try:
             # getpass.getuser()'s own order, without importing getpass (and termios) at start-up.
             user = next((os.environ[v] for v in ("LOGNAME", "USER", "LNAME", "USERNAME") if os.environ.get(v)), "")
+            if not user and os.name == "posix":  # then, as getpass does, the passwd entry
+                import pwd
+
+                user = pwd.getpwuid(os.getuid()).pw_name
             if not user:
                 import getpass
 
