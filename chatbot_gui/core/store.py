@@ -8,7 +8,8 @@
   keep "deleted" text and complicate every query. A corrupt file is set aside, never deleted.
 * Versions (schema 3): each message names its parent (the message it follows) and whether it is the
   version shown, so regenerated replies and edited branches are kept; ``seq`` stays the order written.
-  Notices ("Persona: …") are rows of role ``notice`` at their place.
+  Notices ("Persona: …") are rows of role ``notice`` at their place. Schema 4 adds a pin per message,
+  schema 5 a reply's usage as the server counted it (JSON, ``ReplyUsage.to_json``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from chatbot_gui.core.atomic import set_aside
 from chatbot_gui.core.paths import ensure_private_dir, make_private
 from chatbot_gui.core.conversation import Status
 from chatbot_gui.core.unicode import clean_optional, clean_text
+from chatbot_gui.core.usage import ReplyUsage
 
 #: Marks around matched text in :attr:`SearchHit.snippet`; the UI escapes the rest, then replaces them.
 MARK_START, MARK_END = "\x02", "\x03"
@@ -66,6 +68,8 @@ class StoredMessage:
     selected: bool = True
     #: Always sent to the model, however long the chat (issue 12).
     pinned: bool = False
+    #: A reply's tokens as the server counted them (schema 5); None: not reported, or an older row.
+    usage: ReplyUsage | None = None
 
 
 FOLLOWS_PREVIOUS = -1
@@ -202,7 +206,13 @@ _V4 = """
 ALTER TABLE messages ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)  #: ``MIGRATIONS[n]`` takes ``user_version`` n to n + 1
+# Version 5: a reply's usage as the server counted it (ReplyUsage.to_json; NULL: none), so the tokens
+# under a reply and the chat's total survive a restart.
+_V5 = """
+ALTER TABLE messages ADD COLUMN usage TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)  #: ``MIGRATIONS[n]`` takes ``user_version`` n to n + 1
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -446,11 +456,12 @@ class ChatStore:
         if row is None:
             raise KeyError(chat_id)
         rows = self._db.execute("SELECT id, seq, role, content, status, kept, model, created_at,"
-                                " parent_id, selected, pinned FROM messages WHERE chat_id = ? ORDER BY seq",
+                                " parent_id, selected, pinned, usage FROM messages WHERE chat_id = ? ORDER BY seq",
                                 (chat_id,))
         messages = tuple(StoredMessage(i, seq, role, text, Status(status), bool(kept), model, created,
-                                       _from_db_parent(parent), bool(selected), bool(pinned))
-                         for i, seq, role, text, status, kept, model, created, parent, selected, pinned in rows)
+                                       _from_db_parent(parent), bool(selected), bool(pinned), _usage_in(usage))
+                         for i, seq, role, text, status, kept, model, created, parent, selected, pinned, usage
+                         in rows)
         return StoredChat(*row[:7], messages=messages, extra=MappingProxyType(json.loads(row[7] or "{}")))
 
     @_repairs_index
@@ -485,22 +496,25 @@ class ChatStore:
                 parent = parents[m.id]
                 cur = db.execute(
                     "INSERT INTO messages (id, chat_id, seq, role, content, status, kept, model, created_at,"
-                    " updated_at, parent_id, selected, pinned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " updated_at, parent_id, selected, pinned, usage)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (m.id if keep else None, chat_id, seq, m.role, _t(m.content),
                      "interrupted" if m.status == "streaming" else Status(m.status).value, int(m.kept),
                      _opt(m.model), m.created_at, m.created_at,
-                     0 if parent is None else new_ids.get(parent, 0), int(m.selected), int(m.pinned)))
+                     0 if parent is None else new_ids.get(parent, 0), int(m.selected), int(m.pinned),
+                     _usage_out(m.usage)))
                 new_ids[m.id] = int(cur.lastrowid or 0)
         return chat_id
 
     @_repairs_index
     def add_message(self, chat_id: int, role: str, content: str, status: Status | str = Status.COMPLETE,
                     model: str | None = None, created_at: float | None = None,
-                    parent_id: int | None = FOLLOWS_PREVIOUS) -> int:
+                    parent_id: int | None = FOLLOWS_PREVIOUS, usage: ReplyUsage | None = None) -> int:
         """Append a message, committed at once (the user's text is safe before the request goes out).
 
         ``parent_id``: the message it follows (None: a new start); by default the last one written.
-        The new message becomes the version shown among its parent's children."""
+        The new message becomes the version shown among its parent's children. ``usage``: a reply's
+        tokens as the server counted them."""
         created = self._clock() if created_at is None else created_at
         with self._write() as db:
             seq, last = db.execute("SELECT coalesce(max(seq), 0) + 1, (SELECT id FROM messages WHERE"
@@ -512,9 +526,9 @@ class ChatStore:
             try:
                 cur = db.execute(
                     "INSERT INTO messages (chat_id, seq, role, content, status, model, created_at,"
-                    " updated_at, parent_id, selected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                    " updated_at, parent_id, selected, usage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
                     (chat_id, seq, role, _t(content), Status(status).value, _opt(model), created, created,
-                     parent))
+                     parent, _usage_out(usage)))
             except sqlite3.IntegrityError as exc:
                 if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
                     raise
@@ -575,17 +589,19 @@ class ChatStore:
 
     @_repairs_index
     def update_message(self, message_id: int, content: str, status: Status | str,
-                       kept: bool | None = None, model: str | None = None) -> bool:
+                       kept: bool | None = None, model: str | None = None,
+                       usage: ReplyUsage | None = None) -> bool:
         """Replace a message's text and status (a streaming reply: about once a second, and at the end).
 
-        ``model`` (when given) replaces the model it was saved with: the one the server reported.
+        ``model`` (when given) replaces the model it was saved with: the one the server reported;
+        ``usage`` (when given) the tokens the server counted for it.
         One row write (search indexes it when it stops streaming). False if its chat was deleted."""
         with self._write() as db:
             return db.execute(
                 "UPDATE messages SET content = ?, status = ?, kept = coalesce(?, kept), model = coalesce(?, model),"
-                " updated_at = ? WHERE id = ?",
+                " usage = coalesce(?, usage), updated_at = ? WHERE id = ?",
                 (_t(content), Status(status).value, None if kept is None else int(kept), _opt(model),
-                 self._clock(), message_id)).rowcount > 0
+                 _usage_out(usage), self._clock(), message_id)).rowcount > 0
 
     @_repairs_index
     def mark_interrupted_streams(self, stale_after: float = 0.0) -> int:
@@ -662,6 +678,20 @@ class ChatStore:
 # (UnicodeEncodeError out of a save: the reply was lost and the window stuck). Stored with U+FFFD.
 _t = clean_text
 _opt = clean_optional
+
+
+def _usage_out(usage: ReplyUsage | None) -> str | None:
+    return None if usage is None else json.dumps(usage.to_json())
+
+
+def _usage_in(text: str | None) -> ReplyUsage | None:
+    """A stored usage column; one that is not what this version wrote (another tool) reads as none."""
+    if not text:
+        return None
+    try:
+        return ReplyUsage.from_json(json.loads(text))
+    except (ValueError, RecursionError):
+        return None
 
 
 def _create_private(path: Path) -> None:

@@ -77,8 +77,8 @@ class ChatView(MessagesView):
         self._countdowns: dict[int, int] = {}  # reply key -> its countdown row
         self._details: dict[int, int] = {}  # error row -> its details row
         self._db_ids: dict[int, int] = {}  # store row id -> message id (search jumps to it)
-        self._thinking: dict[int, float] = {}
-        self._usage: dict[int, Any] = {}  # reply id -> the server's usage (this session)  # reply id -> when its reasoning began (monotonic)
+        self._thinking: dict[int, float] = {}  # reply id -> when its reasoning began (monotonic)
+        self._usage: dict[int, Any] = {}  # reply id -> the server's usage, for a message that does not keep it
         self.regenerateRequested.connect(lambda mid: self.messageActionRequested.emit("regenerate", mid))
         self.editRequested.connect(lambda mid: self.messageActionRequested.emit("edit", mid))
         self.deleteRequested.connect(lambda mid: self.messageActionRequested.emit("delete", mid))
@@ -228,7 +228,8 @@ class ChatView(MessagesView):
         self.viewport().update()
 
     def _meta_text(self, msg: Any) -> str:
-        usage = self._usage.get(msg.id)
+        kept = getattr(msg, "usage", None)  # a core Message keeps it (saved, so shown after a restart)
+        usage = kept.usage if kept is not None else self._usage.get(msg.id)
         parts = [msg.model] if msg.model else []
         parts.append(time.strftime("%H:%M", time.localtime(msg.created_at)))
         if usage is not None and usage.total_tokens:
