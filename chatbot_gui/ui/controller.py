@@ -120,7 +120,7 @@ class ChatController(QObject):
         w.transcript.keepRequested.connect(self.keep)
         w.transcript.stepRequested.connect(self.switch_version)
         w.transcript.messageActionRequested.connect(self._message_action)
-        w.transcript.settingsRequested.connect(w.settings_action.trigger)
+        # (w.transcript.settingsRequested, "Open Settings" under a refused key: the settings controller's)
         w.send_everything_action.toggled.connect(self._send_everything_toggled)
         w.model_combo.currentTextChanged.connect(lambda _text: self._plan_view(self.conversation))
         #: Per chat (``Conversation.key``): the tokens its replies used, and their cost, added up from
