@@ -138,6 +138,11 @@ def test_first_start_key_typed_message_sent_reply_shown_and_saved(desktop: Deskt
             assert time.monotonic() < deadline, f"the reply was not shown; the window shows:\n{shown}"
             time.sleep(0.3)
         assert message in shown
+        # A screen reader reads the chat as a list of messages, each item named after its speaker.
+        lists = [n for n in nodes if n.role == "list" and n.name == "Messages"]
+        assert len(lists) == 1, f"no list of messages among {[(n.role, n.name) for n in nodes]}"
+        items = [n.name for n in nodes if n.role == "list item" and n.name.startswith(("You: ", "Assistant: "))]
+        assert f"You: {message}" in items and f"Assistant: {''.join(REPLY)}" in items, items
         # What the server got: the typed message, with the typed key.
         assert server.requests, "the server got no request"
         request = server.requests[-1]
