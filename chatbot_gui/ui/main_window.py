@@ -11,6 +11,7 @@ from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from chatbot_gui import APP_NAME
 from chatbot_gui.core.personas import BUILTIN_PERSONAS, DEFAULT_MODEL, Persona
-from chatbot_gui.ui.input_box import ChatInput
+from chatbot_gui.ui.input_box import ChatInput, Composer
 from chatbot_gui.ui.chat_view import ChatView
 
 SUGGESTED_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o4-mini")
@@ -154,24 +155,23 @@ class MainWindow(QMainWindow):
         self.stop_button.setToolTip("Stop the reply (Esc)")
         self.stop_button.setEnabled(False)
         self._name_controls()
-        buttons = QVBoxLayout()
-        buttons.addWidget(self.send_button)
-        buttons.addWidget(self.stop_button)
-        buttons.addStretch(1)
-        bottom = QWidget()
-        bottom_layout = QHBoxLayout(bottom)
-        bottom_layout.setContentsMargins(0, 0, 0, 0)
-        bottom_layout.addWidget(self.input, 1)
-        bottom_layout.addLayout(buttons)
-        self.input.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.transcript)
-        splitter.addWidget(bottom)
-        splitter.setStretchFactor(0, 4)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([520, 120])
-        splitter.setChildrenCollapsible(False)
+        # The message box sits under the messages, in the reading column's width, on the same
+        # background: one pane, as chat apps draw it (the box grows with its text, so no splitter).
+        self.composer = Composer(self.input, [self.stop_button, self.send_button])
+        self.composer.setMaximumWidth(self.transcript.reading_width())
+        composer_row = QHBoxLayout()
+        composer_row.setContentsMargins(12, 4, 12 + self.transcript.verticalScrollBar().sizeHint().width(), 12)
+        composer_row.addWidget(self.composer)
+        chat_pane = QFrame()
+        chat_pane.setFrameShape(QFrame.Shape.StyledPanel)
+        chat_pane.setBackgroundRole(QPalette.ColorRole.Base)
+        chat_pane.setAutoFillBackground(True)
+        self.transcript.setFrameShape(QFrame.Shape.NoFrame)
+        pane_layout = QVBoxLayout(chat_pane)
+        pane_layout.setContentsMargins(1, 1, 1, 1)
+        pane_layout.setSpacing(0)
+        pane_layout.addWidget(self.transcript, 1)
+        pane_layout.addLayout(composer_row)
 
         # App-level notices (a file set aside, the store failing): one banner, above the chat, that
         # loading a chat never wipes. Chat-related notices belong in the transcript instead.
@@ -194,7 +194,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.banner_bar)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(chat_pane, 1)
 
         # The history sidebar on the left of the chat: a placeholder until the first paint, so
         # building the list, the search panel and opening the store stay off the start-up path.
@@ -383,6 +383,7 @@ class MainWindow(QMainWindow):
         if steps != self._zoom:
             self._zoom = steps
             self.zoomChanged.emit(steps)
+        self.composer.setMaximumWidth(self.transcript.reading_width())
         if announce:
             self.show_status("Text size: default" if not steps else f"Text size: {steps:+d} pt (Ctrl+0 resets)",
                              2000)

@@ -430,10 +430,14 @@ class MessagesView(QAbstractScrollArea):
         self.viewport().setAutoFillBackground(True)
         self.viewport().update()
 
+    def reading_width(self) -> int:
+        """The reading column's width when there is room (the message box below uses it too)."""
+        return int(self._font_metrics()[0] * COLUMN_CHARS) + 2 * _PAD
+
     def _column(self) -> tuple[int, int]:
         """(left x, width) of the reading column in the viewport."""
         vw = max(100, self.viewport().width())
-        want = int(self._font_metrics()[0] * COLUMN_CHARS) + 2 * _PAD
+        want = self.reading_width()
         width = min(vw - 2 * _PAD, want)
         return (vw - width) // 2, width
 
