@@ -12,6 +12,7 @@ from PySide6.QtGui import QAccessible
 from chatbot_gui.app import create_window
 from chatbot_gui.core.paths import AppPaths
 from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
+from chatbot_gui.ui.messages import access
 from chatbot_gui.ui.messages.access import NAME_CHARS, MessagesList
 from chatbot_gui.ui.messages.view import MessagesView
 from fakeserver import FakeServer, TokenRule, stream
@@ -25,6 +26,7 @@ def names(iface) -> list[str]:
 
 @pytest.fixture
 def view(qtbot):
+    access.install()  # the app does this after its first paint
     view = MessagesView()
     qtbot.addWidget(view)
     view.resize(700, 500)
@@ -109,3 +111,38 @@ def test_a_reply_in_the_window_is_an_item_with_its_model_and_tokens(qtbot, tmp_p
         assert iface.child(1).text(Description) == window.transcript.meta_of(chat.conversation.messages[-1].id)
     finally:
         assert chat.shutdown(3000)
+
+
+ADOPT = """
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtGui import QAccessible
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from chatbot_gui.ui.messages import access
+from chatbot_gui.ui.messages.view import MessagesView
+view = MessagesView()
+view.add_message(1, "user", "hello")
+view.show()
+app.processEvents()
+QAccessible.setActive(True)  # as when a screen reader listens: Qt made the plain interface already
+before = QAccessible.queryAccessibleInterface(view)
+print(type(before).__name__, before.childCount())
+access.install(view)  # what the app does after its first paint
+after = QAccessible.queryAccessibleInterface(view)
+print(type(after).__name__, after.child(0).text(QAccessible.Text.Name))
+view.close()
+app.quit()
+"""
+
+
+def test_a_view_a_screen_reader_read_before_the_install_is_given_the_list():
+    """In a process of its own: Qt's cache of interfaces (and the factory) are per process."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", ADOPT], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    before, after = done.stdout.splitlines()
+    assert not before.startswith("MessagesList"), "Qt's plain interface (viewport, scroll bars) came first"
+    assert after == "MessagesList You: hello"

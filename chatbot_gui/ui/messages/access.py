@@ -10,7 +10,9 @@ and the keyboard's current message as the focused child (Up/Down move it; the vi
 a focus event, so Orca reads the message the keyboard is on). A reply that finishes is announced
 politely (``QAccessibleAnnouncementEvent``), as a chat client's live region would be.
 
-Cheap by construction: nothing here runs unless an assistive technology (or a test) asks. Item
+The app calls :func:`install` after its first paint (loading ``QAccessible`` costs ~2 ms); a view
+whose plain interface an assistive technology already fetched is given the list then. Cheap by
+construction: after that, nothing here runs unless an assistive technology (or a test) asks. Item
 interfaces are made when asked for, read the view's rows when asked, and nothing is added to the
 streaming path. Qt's interface cache owns registered interfaces; items are registered here and
 deleted here (when their message leaves the view, when the view goes, when the app quits), and a
@@ -38,16 +40,26 @@ _installed = False
 _live: set[MessagesList] = set()  # the list interfaces made, until their view goes
 
 
-def install() -> None:
-    """Give message views their accessible structure (once per process)."""
+def install(*views: MessagesView) -> None:
+    """Give message views their accessible structure (the factory: once per process).
+
+    ``views`` made before this call whose plain interface Qt has cached already (an assistive
+    technology read the window) get theirs replaced, and the reader is told their children changed."""
     global _installed
-    if _installed:
-        return
-    _installed = True
-    QAccessible.installFactory(_factory)
-    app = QCoreApplication.instance()
-    if app is not None:
-        app.aboutToQuit.connect(_release_all)
+    if not _installed:
+        _installed = True
+        QAccessible.installFactory(_factory)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(_release_all)
+    if not QAccessible.isActive():
+        return  # nothing was asked yet: Qt makes interfaces only for a listener (or when asked)
+    for view in views:
+        iface = QAccessible.queryAccessibleInterface(view)
+        if iface is None or isinstance(iface, MessagesList):
+            continue
+        QAccessible.deleteAccessibleInterface(QAccessible.uniqueId(iface))
+        QAccessible.updateAccessibility(QAccessibleEvent(view, QAccessible.Event.ObjectReorder))
 
 
 def _factory(key: str, obj: QObject) -> QAccessibleInterface | None:

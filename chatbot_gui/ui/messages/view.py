@@ -116,10 +116,7 @@ class MessagesView(QAbstractScrollArea):
         self.viewport().setMouseTracking(True)
         self.verticalScrollBar().setSingleStep(40)
         self.delegate = MessageDelegate(self)
-        self.setAccessibleName("Messages")
-        from chatbot_gui.ui.messages import access
-
-        access.install()  # a list of the messages for screen readers (made only when one asks)
+        self.setAccessibleName("Messages")  # (ui/messages/access.py makes it a list of the messages)
         self._apply_theme()
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._scheme_changed)
 
