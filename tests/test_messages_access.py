@@ -131,6 +131,11 @@ print(type(before).__name__, before.childCount())
 access.install(view)  # what the app does after its first paint
 after = QAccessible.queryAccessibleInterface(view)
 print(type(after).__name__, after.child(0).text(QAccessible.Text.Name))
+view.add_message(2, "assistant", "hi there")
+view.setFocus()
+view._set_current(2)  # Up/Down's path: the focus event goes out to the listener
+access.announce(view, 2)  # a finished reply's path
+print(after.focusChild().text(QAccessible.Text.Name))
 view.close()
 app.quit()
 """
@@ -143,6 +148,8 @@ def test_a_view_a_screen_reader_read_before_the_install_is_given_the_list():
 
     done = subprocess.run([sys.executable, "-c", ADOPT], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    before, after = done.stdout.splitlines()
+    assert not done.stderr, done.stderr
+    before, after, focused = done.stdout.splitlines()
+    assert focused == "Assistant: hi there"
     assert not before.startswith("MessagesList"), "Qt's plain interface (viewport, scroll bars) came first"
     assert after == "MessagesList You: hello"
