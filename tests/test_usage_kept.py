@@ -70,9 +70,10 @@ def send(qtbot, window, chat, text: str) -> None:
 
 
 def saved_usage(paths: AppPaths) -> list:
+    """(prompt, completion, cached, reasoning tokens, priced) of each saved reply, as in the file."""
     with closing(sqlite3.connect(paths.data_dir / "chats.sqlite3")) as db:
-        return [json.loads(u) if u else None for (u,) in db.execute(
-            "SELECT usage FROM messages WHERE role = 'assistant' ORDER BY seq")]
+        return db.execute("SELECT prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, usage_priced"
+                          " FROM messages WHERE role = 'assistant' ORDER BY seq").fetchall()
 
 
 def used(window) -> str:
@@ -94,15 +95,13 @@ def test_reply_tokens_and_chat_total_are_the_same_after_a_restart_and_a_reopen(q
     assert [b["stream_options"] for b in bodies] == [{"include_usage": True}] * 2
     # What the server counted (its rule), as it reported it, is what is saved with each reply.
     answer = "".join(ANSWER)
-    expected = [{"prompt_tokens": RULE.prompt(b["messages"]), "completion_tokens": RULE.text(answer),
-                 "cached_tokens": 0, "reasoning_tokens": 0, "source": "server", "priced": False}
-                for b in bodies]
+    expected = [(RULE.prompt(b["messages"]), RULE.text(answer), 0, 0, 0) for b in bodies]
     qtbot.waitUntil(lambda: saved_usage(paths) == expected, timeout=5000)
 
     lines = reply_lines(window, chat)
-    total = sum(e["prompt_tokens"] + e["completion_tokens"] for e in expected)
+    total = sum(e[0] + e[1] for e in expected)
     assert [re.sub(r"\d\d:\d\d", "HH:MM", line) for line in lines] == [
-        f"gpt-4o-mini · HH:MM · {e['prompt_tokens'] + e['completion_tokens']:,} tokens" for e in expected]
+        f"gpt-4o-mini · HH:MM · {e[0] + e[1]:,} tokens" for e in expected]
     footer = window.context_label.text()
     assert footer.endswith(f" · {total:,} tokens used"), footer
     assert "$" not in footer, "no cost for a server that is not OpenAI's"
@@ -125,7 +124,7 @@ def test_reply_tokens_and_chat_total_are_the_same_after_a_restart_and_a_reopen(q
     # Deleting a reply takes its tokens out of the total, now and after a restart alike.
     first = next(m for m in chat2.conversation.messages if m.role == "assistant")
     chat2.delete_message(first.id)
-    after_delete = f"{expected[1]['prompt_tokens'] + expected[1]['completion_tokens']:,} tokens used"
+    after_delete = f"{expected[1][0] + expected[1][1]:,} tokens used"
     assert used(window2) == after_delete
     window2.close()
     window3, chat3 = app()
@@ -143,9 +142,7 @@ def test_reasoning_and_cached_tokens_from_the_server_are_kept(qtbot, app, paths,
     fake_server.queue(dataclasses.replace(answer, parts=answer.parts + extra))
     window, chat = app()
     send(qtbot, window, chat, "The answer?")
-    qtbot.waitUntil(lambda: saved_usage(paths) == [{
-        "prompt_tokens": 40, "completion_tokens": 90, "cached_tokens": 32, "reasoning_tokens": 80,
-        "source": "server", "priced": False}], timeout=5000)
+    qtbot.waitUntil(lambda: saved_usage(paths) == [(40, 90, 32, 80, 0)], timeout=5000)
     (line,) = reply_lines(window, chat)
     assert line.endswith(" · 130 tokens")
     window.close()
@@ -236,17 +233,18 @@ def test_an_imported_usage_that_is_not_ours_is_refused_or_read_as_none(usage):
         assert msg.usage is None
 
 
-def test_a_stored_usage_another_tool_wrote_badly_reads_as_none(tmp_path):
+def test_stored_counts_another_tool_wrote_badly_read_as_zero(tmp_path):
     store, _ = ChatStore.open(tmp_path / "chats.sqlite3")
     try:
         chat_id = _chat_with_usage(store)
     finally:
         store.close()
     with sqlite3.connect(tmp_path / "chats.sqlite3") as db:
-        db.execute("UPDATE messages SET usage = '{not json' WHERE role = 'assistant'")
+        db.execute("UPDATE messages SET completion_tokens = 'many', cached_tokens = -1, reasoning_tokens = 2.5"
+                   " WHERE role = 'assistant'")
     store, _ = ChatStore.open(tmp_path / "chats.sqlite3")
     try:
-        assert [m.usage for m in store.load_chat(chat_id).messages] == [None, None]
+        assert [m.usage for m in store.load_chat(chat_id).messages] == [None, ReplyUsage(Usage(12, 0), priced=True)]
     finally:
         store.close()
 
