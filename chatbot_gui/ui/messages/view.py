@@ -100,6 +100,7 @@ class MessagesView(QAbstractScrollArea):
         self._pressed_anchor = ""
         self._pressed_hit: tuple[int, str, int] | None = None
         self._current = -1  # keyboard: the current message id (-1: none)
+        self._hover = -1  # the message under the mouse pointer (-1: none)
         self.highlight_terms: list[str] = []  # search words marked in every message
         self._current_hit = -1
         self._timer = QTimer(self)
@@ -687,6 +688,29 @@ class MessagesView(QAbstractScrollArea):
         char = piece.doc.documentLayout().hitTest(local, Qt.HitTestAccuracy.FuzzyHit)
         return k, j, max(0, char), local
 
+    def actions_shown(self, row: _Row) -> bool:
+        """Whether ``row``'s actions (Copy, Edit, Regenerate, Delete, Pin) are drawn: under the
+        latest reply always, under another message while it is pointed at or current."""
+        if row.id in (self._hover, self._current):
+            return True
+        for other in reversed(self._rows):  # the latest reply: few rows after it, if any
+            if other.role == ASSISTANT:
+                return other is row
+        return False
+
+    def _set_hover(self, pos: QPoint | None) -> None:
+        hover = -1
+        if pos is not None and self._rows:
+            y = pos.y() + self.verticalScrollBar().value()
+            hover = self._rows[max(0, min(len(self._rows) - 1, bisect.bisect_right(self._tops, y) - 1))].id
+        if hover != self._hover:
+            self._hover = hover
+            self.viewport().update()
+
+    def leaveEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        self._set_hover(None)
+        super().leaveEvent(event)
+
     def _hit_at(self, pos: QPoint) -> tuple[int, _Hit] | None:
         if not self._rows:
             return None
@@ -737,6 +761,7 @@ class MessagesView(QAbstractScrollArea):
                 self._sel_end = (self._rows[k].id, j, char)
                 self.viewport().update()
             return
+        self._set_hover(pos)
         pointing = self._hit_at(pos) is not None
         if not pointing:
             found = self._locate(pos)
