@@ -94,9 +94,17 @@ def _wire(window, settings, paths, history_interaction):  # noqa: ANN001, ANN202
     window.about_action.triggered.connect(lambda: _show_about(window, paths))
     settings.start()
     history.start()
+    # Screen readers: the messages as a list (QAccessible costs ~2 ms to load: after the first paint).
+    window.after_first_paint(lambda: _accessible_messages(window))
     if learned_notice:
         context.notify(learned_notice)
     return chat
+
+
+def _accessible_messages(window) -> None:  # noqa: ANN001 - MainWindow
+    from chatbot_gui.ui.messages import access
+
+    access.install(window.transcript)
 
 
 def _show_about(window, paths) -> None:  # noqa: ANN001 - MainWindow, AppPaths

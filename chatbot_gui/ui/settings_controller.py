@@ -103,6 +103,8 @@ class SettingsController(QObject):
         chat.default_persona = self.personas.default_persona
         chat.conversation.persona = self.personas.default_persona
         self.window.settings_action.triggered.connect(lambda: self.open_settings())
+        # "Open Settings" under an error whose remedy is the key (the server refused it, 401).
+        self.window.transcript.settingsRequested.connect(lambda: self.open_settings(focus_key=True))
 
     def _notify(self, text: str) -> None:
         if self.chat is not None:
@@ -210,10 +212,12 @@ class SettingsController(QObject):
         return config
 
     # -- the dialog ------------------------------------------------------------------------------
-    def open_settings(self, first_run: bool = False) -> bool:
-        """Show the Settings dialog; True when the user pressed OK (changes then apply)."""
+    def open_settings(self, first_run: bool = False, focus_key: bool = False) -> bool:
+        """Show the Settings dialog; True when the user pressed OK (changes then apply).
+        ``focus_key``: with the cursor in the API key field of the profile in use."""
+        extra = {"focus_key": True} if focus_key else {}  # (an injected ``ask`` need not know it)
         result = self._ask(self.window, self.settings, self.keys, self.env, first_run=first_run,
-                           personas=self.personas if self.persona_store is not None else None)
+                           personas=self.personas if self.persona_store is not None else None, **extra)
         if result is None:
             if first_run:
                 self.chat.show_no_key_notice()

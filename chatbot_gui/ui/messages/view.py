@@ -117,7 +117,7 @@ class MessagesView(QAbstractScrollArea):
         self.viewport().setMouseTracking(True)
         self.verticalScrollBar().setSingleStep(40)
         self.delegate = MessageDelegate(self)
-        self.setAccessibleName("Messages")
+        self.setAccessibleName("Messages")  # (ui/messages/access.py makes it a list of the messages)
         self._apply_theme()
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._scheme_changed)
 
@@ -947,6 +947,9 @@ class MessagesView(QAbstractScrollArea):
             text = self.accessible_text(self._current)
             action = self.current_action()
             self.setAccessibleDescription(f"{text}. {action}" if action else text)
+            from chatbot_gui.ui.messages import access
+
+            access.focus_moved(self)
 
     def context_menu(self, message_id: int) -> QMenu:
         """The menu of a message's actions (right click, the Menu key, Shift+F10)."""
