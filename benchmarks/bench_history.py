@@ -144,16 +144,19 @@ def build_history(path: Path) -> dict[str, Any]:
                 content = text.message(n, text.rng.randint(300, 900) if user else text.rng.randint(900, 1_900))
                 chars[0] += len(content)
                 n += 1
+                # Each reply keeps the usage the server reported (schema 5), as a real chat's do.
+                usage = (None, None, None, None, None) if user else (seq * 300, len(content) // 4, 0, 0, 1)
                 yield (chat_id, seq, "user" if user else "assistant", content, "complete",
-                       None if user else "gpt-4o-mini", created + seq, created + seq)
+                       None if user else "gpt-4o-mini", created + seq, created + seq, *usage)
 
     store, _ = ChatStore.open(path)
     db = store._db  # the store's own connection: its schema, pragmas and triggers (FTS indexing)
     db.execute("BEGIN")
     db.executemany("INSERT INTO chats (id, title, created_at, updated_at, persona_name, system_prompt, model)"
                    " VALUES (?, ?, ?, ?, ?, ?, ?)", chats())
-    db.executemany("INSERT INTO messages (chat_id, seq, role, content, status, model, created_at, updated_at)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", messages())
+    db.executemany("INSERT INTO messages (chat_id, seq, role, content, status, model, created_at, updated_at,"
+                   " prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, usage_priced)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", messages())
     db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     count = db.execute("SELECT count(*) FROM messages").fetchone()[0]

@@ -16,19 +16,24 @@ def create_window(
     keys: Any = None,
     ask_settings: Any = None,
     history_interaction: Any = None,
+    wire_after_first_paint: bool = False,
 ) -> tuple[Any, Any]:
     """Build the main window and its controllers (the QApplication must exist).
 
     Returns ``(window, chat_controller)``; the settings controller hangs off the window as
     ``window.settings_controller``. Collaborators come in as arguments so tests can point them at
     temporary folders and an in-memory keyring.
+
+    ``wire_after_first_paint`` (``main()``): build what the first frame shows (the widgets, and what
+    the settings say: theme, text size, geometry, personas, models) and load the chat logic (the
+    chat, history and context controllers, conversations, context windows, what was learnt) and wire
+    it in the first event-loop turn after the first paint, instead of before it. The second value is
+    then None; ``window.context.chat`` is the chat controller once wired. An Enter or Send click in
+    between is not lost: the message is sent once the chat is wired.
     """
-    from chatbot_gui.core.connection import ConnectionConfig
     from chatbot_gui.core.paths import AppPaths
     from chatbot_gui.core.persona_store import PersonaStore
     from chatbot_gui.core.settings import SettingsStore
-    from chatbot_gui.ui.controller import ChatController
-    from chatbot_gui.ui.history_controller import HistoryController
     from chatbot_gui.ui.main_window import MainWindow
     from chatbot_gui.ui.settings_controller import SettingsController
 
@@ -38,29 +43,68 @@ def create_window(
     sys.setswitchinterval(0.001)
     env = os.environ if env is None else env
     paths = paths or AppPaths.default()
-    from chatbot_gui.ui.context import AppContext
-
     window = MainWindow()
+    extra = {"ask": ask_settings} if ask_settings is not None else {}
+    settings = SettingsController(window, None, SettingsStore(paths), keys, env,
+                                  persona_store=PersonaStore(paths), **extra)
+    window.settings_controller = settings
+
+    def wire():  # noqa: ANN202 - returns the ChatController
+        return _wire(window, settings, paths, history_interaction)
+
+    if not wire_after_first_paint:
+        return window, wire()
+    sends: list[bool] = []
+
+    def held_send() -> None:
+        sends.append(True)
+
+    window.input.submitted.connect(held_send)
+    window.send_button.clicked.connect(held_send)
+
+    def wire_now() -> None:
+        window.input.submitted.disconnect(held_send)
+        window.send_button.clicked.disconnect(held_send)
+        chat = wire()
+        if sends:  # after the start-up keyring read began (settings.start()), as a send then would
+            window.after_first_paint(chat.send_from_input)
+
+    window.after_first_paint(wire_now)
+    return window, None
+
+
+def _wire(window, settings, paths, history_interaction):  # noqa: ANN001, ANN202 - see create_window
+    """The chat logic behind the window: context, chat and history controllers, wired."""
+    from chatbot_gui.core.connection import ConnectionConfig
+    from chatbot_gui.core.learned import LearnedStore
+    from chatbot_gui.ui.context import AppContext
+    from chatbot_gui.ui.controller import ChatController
+    from chatbot_gui.ui.history_controller import HistoryController
+
     context = AppContext(window)
     window.context = context
-    from chatbot_gui.core.learned import LearnedStore
-
     context.learned = LearnedStore(paths)  # issue 12: limits learnt and calibration, across restarts
     learned_notice = context.learned.seed(context.windows, context.estimator)
     chat = ChatController(context, ConnectionConfig())
-    window.on_close(chat.shutdown)  # first: a streaming reply is saved before the store closes
-    extra = {"ask": ask_settings} if ask_settings is not None else {}
-    settings = SettingsController(window, chat, SettingsStore(paths), keys, env,
-                                  persona_store=PersonaStore(paths), **extra)
-    window.settings_controller = context.settings = settings
+    window.on_close(chat.shutdown, first=True)  # first: a streaming reply is saved before the store closes
+    settings.attach(chat)
+    context.settings = settings
     history = HistoryController(window, chat, paths, lambda: settings.personas, history_interaction)
     window.history_controller = context.history = history
     window.about_action.triggered.connect(lambda: _show_about(window, paths))
     settings.start()
     history.start()
+    # Screen readers: the messages as a list (QAccessible costs ~2 ms to load: after the first paint).
+    window.after_first_paint(lambda: _accessible_messages(window))
     if learned_notice:
         context.notify(learned_notice)
-    return window, chat
+    return chat
+
+
+def _accessible_messages(window) -> None:  # noqa: ANN001 - MainWindow
+    from chatbot_gui.ui.messages import access
+
+    access.install(window.transcript)
 
 
 def _show_about(window, paths) -> None:  # noqa: ANN001 - MainWindow, AppPaths
@@ -185,9 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{APP_NAME} is already running; showing its window.", file=sys.stderr)
             return 0
         deferred_claim = False
-    window, controller = create_window(paths=paths)
+    # The chat logic loads and is wired right after the first paint (create_window's docstring).
+    window, _ = create_window(paths=paths, wire_after_first_paint=True)
     window.after_first_paint(gc.enable)
-    _close_on_terminate(window)
+    window.after_first_paint(lambda: _close_on_terminate(window))  # the signal module: ~0.5 ms
     window.after_first_paint(lambda: app.setWindowIcon(_app_icon()))  # ~9 ms: after the first paint
     window.after_first_paint(lambda: _after_first_paint(app))
     if deferred_claim:
@@ -200,7 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     threads_done = wait_for_models_threads(1000)
     tasks_done = runner().wait(2.0)  # store writes and exports finish; a hung keyring call does not hold us
-    if controller.running_threads() or not threads_done or not tasks_done:
+    chat = window.context.chat if getattr(window, "context", None) is not None else None
+    if (chat is not None and chat.running_threads()) or not threads_done or not tasks_done:
         # A request stuck where no socket exists yet (e.g. inside DNS resolution) cannot be woken;
         # don't let it hold the process open after the user quit.
         sys.stdout.flush()

@@ -37,6 +37,17 @@ def fake_server() -> Iterator[FakeServer]:
 
 
 @pytest.fixture
+def hosts() -> Iterator[tuple[FakeServer, FakeServer]]:
+    """Two loopback servers: keys saved for one must never reach the other."""
+    first, second = FakeServer(), FakeServer()
+    try:
+        yield first, second
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.fixture
 def corpus_dir() -> Path:
     """The recorded real responses (``tests/corpus/openai``)."""
     return CORPUS_DIR

@@ -29,7 +29,6 @@ from chatbot_gui.core.secrets import SERVICE, KeyStore, MemoryKeyring
 from chatbot_gui.core.settings import Profile, Settings, SettingsStore
 from chatbot_gui.ui.models_thread import running_models_threads
 from chatbot_gui.ui.settings_dialog import SettingsDialog
-from fakeserver import FakeServer
 
 KEY = "sk-pasted-first-start-3b9f0c2a"
 STORED = "sk-stored-for-first-host-81c4"
@@ -66,16 +65,6 @@ class BlockingKeyring(MemoryKeyring):
 @pytest.fixture
 def app_paths(tmp_path) -> AppPaths:
     return AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-def hosts():
-    first, second = FakeServer(), FakeServer()
-    try:
-        yield first, second
-    finally:
-        first.close()
-        second.close()
 
 
 def start(qtbot, app_paths, keys, env=None, ask=None):

@@ -15,6 +15,7 @@ from chatbot_gui.app import create_window
 from chatbot_gui.core.conversation import Status
 from chatbot_gui.core.paths import AppPaths
 from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
+from chatting import sent_messages, type_and_send, wait_idle
 from fakeserver import FakeServer, error, stream
 
 KEY = "sk-test-window-0123456789"
@@ -41,20 +42,6 @@ def chat(qtbot, fake_server: FakeServer, app_paths):
     qtbot.waitUntil(lambda: controller.config.api_key == KEY)
     yield window, controller
     assert controller.shutdown(3000), "a request thread was left running"
-
-
-def type_and_send(qtbot, window, text: str) -> None:
-    window.input.setFocus()
-    qtbot.keyClicks(window.input, text)
-    qtbot.keyClick(window.input, Qt.Key.Key_Return)
-
-
-def wait_idle(qtbot, controller, timeout: int = 5000) -> None:
-    qtbot.waitUntil(lambda: not controller.busy, timeout=timeout)
-
-
-def sent_messages(server: FakeServer, index: int = -1) -> list[dict]:
-    return server.requests[index].json["messages"]
 
 
 def test_window_has_the_parts_a_user_expects(chat):

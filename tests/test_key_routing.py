@@ -10,8 +10,6 @@ import dataclasses
 import json
 from pathlib import Path
 
-import pytest
-
 from chatbot_gui.core.connection import DEFAULT_BASE_URL
 from chatbot_gui.core.models import fetch_models
 from chatbot_gui.core.paths import AppPaths
@@ -23,16 +21,6 @@ from fakeserver import FakeServer
 
 STORED = "fake-test-key-stored-for-openai"  # not a real key
 ENV_KEY = "fake-test-key-from-environment"  # not a real key
-
-
-@pytest.fixture
-def hosts():
-    first, second = FakeServer(), FakeServer()
-    try:
-        yield first, second
-    finally:
-        first.close()
-        second.close()
 
 
 def auth_headers(server: FakeServer) -> list[str]:

@@ -472,3 +472,51 @@ def test_a_flood_of_text_is_shown_over_several_short_passes_and_ends_as_if_rende
     assert [p.doc.toHtml() for p in view._rows[0].pieces] == [p.doc.toHtml() for p in whole._rows[0].pieces]
     bar = view.verticalScrollBar()
     assert bar.value() == bar.maximum()  # followed the end
+
+
+def test_the_meta_line_leaves_out_whole_parts_before_cutting_the_token_count(qtbot) -> None:
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from chatbot_gui.ui.messages.rows import fit_meta
+
+    fm = QFontMetrics(QFont())
+    meta = "gpt-4o-mini · 02:33 · 515 tokens"
+    assert fit_meta(meta, fm, 10_000) == meta
+    assert fit_meta(meta, fm, fm.horizontalAdvance("gpt-4o-mini · 515 tokens") + 2) == "gpt-4o-mini · 515 tokens"
+    assert fit_meta(meta, fm, fm.horizontalAdvance("515 tokens") + 2) == "515 tokens"
+    assert fit_meta("gpt-4o-mini · 02:33", fm, fm.horizontalAdvance("gpt-4o-mini") + 2) == "gpt-4o-mini"
+
+
+def _inked(view, message_id: int, action: str) -> bool:
+    """Whether anything is drawn where ``action`` of a message sits (not just the background)."""
+    k = view._index[message_id]
+    hit = next(h for h in view._rows[k].hits if h.action == action)
+    x0, _ = view._column()
+    rect = hit.rect.translated(x0, view._tops[k] - view.verticalScrollBar().value())
+    image = view.viewport().grab(rect).toImage()
+    background = image.pixelColor(0, 0)
+    return any(image.pixelColor(x, y) != background for x in range(image.width()) for y in range(image.height()))
+
+
+def test_actions_show_under_the_latest_reply_and_under_other_messages_when_pointed_at(qtbot, view) -> None:
+    view.add_message(1, USER, "How do I print?")
+    view.add_message(2, ASSISTANT, "Use print().")
+    view.add_message(3, USER, "And in Rust?")
+    view.add_message(4, ASSISTANT, "Use println!().")
+    settle(qtbot, view)
+    assert _inked(view, 4, "regenerate"), "the latest reply's actions always show"
+    assert not _inked(view, 1, "edit") and not _inked(view, 2, "regenerate"), "older messages stay quiet"
+    vp = view.viewport()
+    pos = point_of(view, 1, 0, 3)
+    QApplication.sendEvent(vp, QMouseEvent(QEvent.Type.MouseMove, QPointF(pos), vp.mapToGlobal(QPointF(pos)),
+                                           Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
+                                           Qt.KeyboardModifier.NoModifier))
+    settle(qtbot, view)
+    assert _inked(view, 1, "edit") and _inked(view, 1, "copy"), "pointing at a message shows its actions"
+    assert not _inked(view, 2, "regenerate")
+    QApplication.sendEvent(view, QEvent(QEvent.Type.Leave))
+    settle(qtbot, view)
+    assert not _inked(view, 1, "edit")
+    click(qtbot, view, hit_point(view, 3, "copy"))  # a click makes the message current (keyboard too)
+    settle(qtbot, view)
+    assert QGuiApplication.clipboard().text() == "And in Rust?"

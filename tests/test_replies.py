@@ -16,6 +16,7 @@ from chatbot_gui.core.paths import AppPaths
 from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
 from chatbot_gui.ui.controller import MAX_STREAMS
 from chatbot_gui.ui.sidebar import MarkRole
+from chatting import sent_messages as sent, type_and_send, wait_idle as idle
 from fakeserver import FakeServer, error, stream
 
 KEY = "sk-test-replies-0123456789"
@@ -51,20 +52,6 @@ def start(qtbot, fake_server: FakeServer, paths):
     for window, chat in windows:
         assert chat.shutdown(3000)
         window.close()
-
-
-def type_and_send(qtbot, window, text: str) -> None:
-    window.input.setFocus()
-    qtbot.keyClicks(window.input, text)
-    qtbot.keyClick(window.input, Qt.Key.Key_Return)
-
-
-def idle(qtbot, chat, timeout: int = 15000) -> None:
-    qtbot.waitUntil(lambda: not chat.busy, timeout=timeout)
-
-
-def sent(server: FakeServer, index: int = -1) -> list[dict]:
-    return server.requests[index].json["messages"]
 
 
 def slow(prefix: str, n: int = 30, delay: float = 0.03):

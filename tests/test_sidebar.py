@@ -97,6 +97,9 @@ def test_the_list_shows_titles_newest_first(qtbot, store):
     assert sidebar.chat_list.uniformItemSizes()
     assert sidebar.search_edit.placeholderText() == "Search all chats (Ctrl+Shift+F)"
     assert sidebar.search_edit.isClearButtonEnabled()
+    # Rows with room around the title, as chat apps list chats (not a dense file list).
+    row = sidebar.chat_list.visualRect(sidebar.chat_model.index(0))
+    assert row.height() >= sidebar.chat_list.fontMetrics().height() + 8
 
 
 class CountingStore:

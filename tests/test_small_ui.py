@@ -187,3 +187,37 @@ def test_an_unreadable_settings_file_is_left_alone_at_quit(qtbot, app, tmp_path)
     window.close()  # saves window state at quit: must not replace the file
     assert settings.is_symlink() and os.readlink(settings) == "settings.json"
     assert not any(p.name.startswith(".settings.json") for p in paths.config_dir.iterdir())
+
+
+# -- the persona picker's start-up paint ---------------------------------------------------------
+@pytest.mark.parametrize("style", ["Fusion", "Windows"])
+def test_a_name_the_persona_picker_paints_whole_fits_its_field_in_every_style(qtbot, style):
+    """The picker paints a name that fits through QComboBox's own C++ paint (no QStyle built on the
+    start-up path); ``text_room`` must never promise more room than the style's text field has."""
+    from PySide6.QtWidgets import QStyle, QStyleFactory, QStyleOptionComboBox
+
+    from chatbot_gui.ui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    combo = window.persona_combo
+    combo.setStyle(QStyleFactory.create(style))
+    window.show()
+    qtbot.waitExposed(window)
+    for width in (90, 141, 200, 320):
+        combo.setMinimumWidth(width)
+        combo.setMaximumWidth(width)
+        qtbot.waitUntil(lambda: combo.width() == width)
+        opt = QStyleOptionComboBox()
+        combo.initStyleOption(opt)
+        field = combo.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
+                                             QStyle.SubControl.SC_ComboBoxEditField, combo)
+        assert 0 < combo.text_room() <= field.width(), (style, width)
+        # Whichever way it is painted, a name within that room is shown whole.
+        fits = "W" * max(1, combo.text_room() // combo.fontMetrics().horizontalAdvance("W"))
+        combo.setItemText(combo.currentIndex(), fits)
+        assert combo.displayed_text() == fits
+        fast = combo.grab().toImage()
+        combo.text_room = lambda: -1  # forces the eliding paint
+        assert combo.grab().toImage() == fast, (style, width)
+        del combo.text_room

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop import Desktop, field_beside, missing_tools
+from desktop import STATE_FOCUSED, Desktop, field_beside, missing_tools
 from fakeserver import FakeServer, stream
 
 import chatbot_gui
@@ -138,6 +138,24 @@ def test_first_start_key_typed_message_sent_reply_shown_and_saved(desktop: Deskt
             assert time.monotonic() < deadline, f"the reply was not shown; the window shows:\n{shown}"
             time.sleep(0.3)
         assert message in shown
+        # A screen reader reads the chat as a list of messages, each item named after its speaker.
+        lists = [n for n in nodes if n.role == "list" and n.name == "Messages"]
+        assert len(lists) == 1, f"no list of messages among {[(n.role, n.name) for n in nodes]}"
+        items = [n.name for n in nodes if n.role == "list item" and n.name.startswith(("You: ", "Assistant: "))]
+        assert f"You: {message}" in items and f"Assistant: {''.join(REPLY)}" in items, items
+        # The message the keyboard is on is the focused item: click the reply, then Up to the question.
+        reply_item = next(n for n in nodes if n.role == "list item" and n.name == f"Assistant: {''.join(REPLY)}")
+        desktop.click(reply_item)
+        desktop.key("Up")
+        deadline = time.monotonic() + 20
+        while True:
+            _window, nodes = desktop.wait_for_window(APP_NAME, "frame")
+            focused = [n.name for n in nodes if n.role == "list item" and STATE_FOCUSED in n.states
+                       and n.name.startswith(("You: ", "Assistant: "))]  # (the chat list has its own)
+            if focused == [f"You: {message}"]:
+                break
+            assert time.monotonic() < deadline, f"the focused message item is {focused}"
+            time.sleep(0.2)
         # What the server got: the typed message, with the typed key.
         assert server.requests, "the server got no request"
         request = server.requests[-1]

@@ -242,3 +242,63 @@ def test_a_stopped_reply_is_saved_with_the_model_the_server_reports(qtbot, chat,
     reply = stored_messages(controller)[-1]
     assert reply.status.value == "stopped" and reply.content.startswith("Partial")
     assert reply.model == "llama3.1:8b-instruct-q4"
+
+
+def test_open_settings_after_a_refused_key_puts_the_cursor_in_that_profiles_key_field(qtbot, tmp_path):
+    """Two profiles, the second in use; its server refuses the key. "Open Settings" (a mouse click)
+    opens the real dialog on that profile with the cursor in its key field: typing the new key and
+    pressing Enter saves it, and the next message goes out with it."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from chatbot_gui.core.secrets import SERVICE
+    from chatbot_gui.core.settings import Profile, Settings, SettingsStore
+    from chatbot_gui.ui.settings_dialog import SettingsDialog
+
+    old_key, new_key = "fake-test-key-refused", "fake-test-key-typed-anew"
+    paths = AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data")
+    with FakeServer() as server:
+        server.queue(error(401, {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}))
+        server.default_reply = stream(["Welcome back."])
+        local = Profile(id="local", name="Work server", base_url=server.base_url, key_saved=True)
+        SettingsStore(paths).save(Settings(profiles=(Profile(id="default", name="OpenAI"), local),
+                                           active_profile_id="local"))
+        backend = MemoryKeyring()
+        backend.set_password(SERVICE, "local", old_key)
+        window, controller = create_window({}, paths=paths, keys=KeyStore(backend))
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        qtbot.waitUntil(lambda: controller.config.api_key == old_key and controller.recorder is not None)
+        try:
+            send(qtbot, window, controller, "hi")
+            assert server.requests[-1].headers["authorization"] == f"Bearer {old_key}"
+            seen: dict[str, object] = {}
+
+            def answer() -> None:
+                dialog = QApplication.activeModalWidget()
+                if not isinstance(dialog, SettingsDialog) or not dialog.isVisible():
+                    QTimer.singleShot(20, answer)
+                    return
+                try:
+                    focus = dialog.focusWidget()
+                    seen["focus"] = focus.objectName() if focus is not None else None
+                    seen["profile"] = dialog.connection.profile_combo.currentText()
+                    seen["page"] = dialog.tabs.tabText(dialog.tabs.currentIndex())
+                    qtbot.keyClicks(focus, new_key)
+                    qtbot.keyClick(focus, Qt.Key.Key_Return)
+                except BaseException as exc:
+                    seen["error"] = exc
+                    dialog.reject()
+
+            QTimer.singleShot(0, answer)
+            click_link(qtbot, window.transcript, "Open Settings")
+            assert "error" not in seen, seen.get("error")
+            assert seen == {"focus": "apiKey", "profile": "Work server", "page": "Connection"}
+            assert backend.get_password(SERVICE, "local") == new_key
+            qtbot.waitUntil(lambda: controller.config.api_key == new_key)
+            send(qtbot, window, controller, "again")
+            assert server.requests[-1].headers["authorization"] == f"Bearer {new_key}"
+            assert window.transcript.blocks_of_kind("assistant")[-1] == "Welcome back."
+        finally:
+            assert controller.shutdown(3000), "a request thread was left running"

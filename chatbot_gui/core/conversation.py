@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from chatbot_gui.core.personas import BUILTIN_PERSONAS, DEFAULT_MODEL, Persona
+from chatbot_gui.core.usage import ReplyUsage
 
 
 class Status(str, Enum):
@@ -58,6 +59,8 @@ class Message:
     pinned: bool = False
     #: Its exact size in tokens when sent again, once a server has said (usage); memory only.
     tokens: int | None = None
+    #: A reply's tokens as the server counted them (shown under it, added up for the chat); saved.
+    usage: ReplyUsage | None = None
 
     @property
     def in_context(self) -> bool:

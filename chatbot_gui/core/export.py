@@ -4,7 +4,10 @@ Text and Markdown are for people: title, date, model, persona and its system pro
 with its role and local time and the text exactly as written (replies are Markdown source). JSON is
 for programs and re-import: lossless, versioned (``{"format": "chatbot-gui.chat", "version": 2}``;
 version 2 adds each message's ``id``, ``parent`` and ``selected``, so every version and branch of a
-chat survives the round trip; version 1 files, a single line of messages, are still read).
+chat survives the round trip; version 1 files, a single line of messages, are still read). A reply
+the server counted carries ``usage`` (``ReplyUsage.to_json``: prompt, completion, cached and reasoning
+tokens, and whether OpenAI's prices apply); files without it, and older apps reading it, are fine.
+Text and Markdown show a reply's token count in its heading, beside its model and time.
 
 Text and Markdown show the chat as it is shown (the selected versions); after a message that has
 other versions, each other version follows, marked "other version i of n", with the rest of its
@@ -32,6 +35,7 @@ from typing import Any, Literal
 from chatbot_gui.core.atomic import write_atomic
 from chatbot_gui.core.conversation import Status
 from chatbot_gui.core.store import ChatStore, StoredChat, StoredMessage, parent_map, FOLLOWS_PREVIOUS
+from chatbot_gui.core.usage import ReplyUsage
 
 FORMAT = "chatbot-gui.chat"
 VERSION = 2
@@ -68,6 +72,8 @@ def _turn_label(chat: StoredChat, msg: StoredMessage, tz: tzinfo | None,
     parts = [ROLE_LABELS.get(msg.role, msg.role.capitalize()), _when(msg.created_at, tz)]
     if msg.model and msg.model != chat.model:
         parts.append(msg.model)
+    if msg.usage is not None and msg.usage.usage.total_tokens:
+        parts.append(f"{msg.usage.usage.total_tokens:,} tokens")
     if version:
         parts.append(version)
     note = STATUS_NOTES.get(msg.status, "")
@@ -180,7 +186,8 @@ def to_json(chat: StoredChat) -> str:
         "messages": [
             {"id": seq, "parent": None if parents[m.id] is None else numbers[parents[m.id]],
              "selected": m.selected, "role": m.role, "content": m.content, "status": m.status.value,
-             "kept": m.kept, "pinned": m.pinned, "model": m.model, "created_at": m.created_at}
+             "kept": m.kept, "pinned": m.pinned, "model": m.model, "created_at": m.created_at,
+             **({"usage": m.usage.to_json()} if m.usage is not None else {})}
             for seq, m in enumerate(chat.messages, start=1)
         ],
     }
@@ -267,7 +274,8 @@ def _chat_from(data: Any) -> StoredChat:
             id=number, seq=i + 1, role=role, content=_get(raw, "content", str, where), status=Status(status),
             kept=_get(raw, "kept", bool, where, False), model=_get(raw, "model", str, where, None),
             created_at=_time(raw, "created_at", where), parent_id=parent,
-            selected=_get(raw, "selected", bool, where, True), pinned=_get(raw, "pinned", bool, where, False)))
+            selected=_get(raw, "selected", bool, where, True), pinned=_get(raw, "pinned", bool, where, False),
+            usage=ReplyUsage.from_json(_get(raw, "usage", dict, where, None))))
     return StoredChat(
         id=0,
         title=_get(data, "title", str, "", ""),

@@ -17,6 +17,7 @@ from chatbot_gui.core.conversation import Conversation, Message, Status
 from chatbot_gui.core.persona_store import PersonaLibrary
 from chatbot_gui.core.personas import Persona
 from chatbot_gui.core.store import ChatStore, StoredChat, parent_map
+from chatbot_gui.core.usage import ReplyUsage
 
 SAVE_FAILED = "This chat could not be saved ({reason}). It stays open here; nothing is lost until you quit."
 
@@ -32,7 +33,7 @@ class ChatRecorder:
         self._writer_lock = threading.Lock()
 
     def update_in_background(self, db_id: int, content: str, status: Status,
-                             model: str | None = None) -> str | None:
+                             model: str | None = None, usage: ReplyUsage | None = None) -> str | None:
         """Rewrite a saved reply's text and status from a worker thread (the streaming saves and the
         final one, whose search indexing takes ~10-20 ms for a long reply). One write at a time, on
         a second connection; returns a message for the user when it failed."""
@@ -42,7 +43,7 @@ class ChatRecorder:
             try:
                 if self._writer is None:
                     self._writer = ChatStore.attach(self.store.path)
-                self._writer.update_message(db_id, content, status, model=model)
+                self._writer.update_message(db_id, content, status, model=model, usage=usage)
             except (sqlite3.Error, OSError, UnicodeError) as exc:
                 return SAVE_FAILED.format(reason=str(exc) or type(exc).__name__)
         return None
@@ -111,10 +112,11 @@ class ChatRecorder:
             if msg.db_id is None:
                 msg.db_id = store.add_message(conv.chat_id, "assistant", msg.content, msg.status,
                                               model=msg.model, created_at=msg.created_at,
-                                              parent_id=self._parent_row(conv, msg))
+                                              parent_id=self._parent_row(conv, msg), usage=msg.usage)
                 self.on_chat_changed(conv.chat_id)
             else:
-                store.update_message(msg.db_id, msg.content, msg.status, kept=msg.kept, model=msg.model)
+                store.update_message(msg.db_id, msg.content, msg.status, kept=msg.kept, model=msg.model,
+                                     usage=msg.usage)
                 self.on_chat_changed(conv.chat_id)
 
         return self._guard(write)
@@ -166,12 +168,19 @@ def conversation_from_stored(chat: StoredChat, library: PersonaLibrary | None = 
     mode = chat.extra.get("context_mode")
     conv = Conversation(persona=persona, title=chat.title, chat_id=chat.id,
                         context_mode="everything" if mode == "everything" else "fit")
+    from chatbot_gui.core.context import MESSAGE_OVERHEAD
+
     parents = parent_map(chat.messages)
     by_row: dict[int, int] = {}
     for stored in chat.messages:
         status = stored.status if stored.status is not Status.STREAMING else Status.INTERRUPTED
         msg = Message(stored.role, stored.content, status=status, kept=stored.kept,
-                      model=stored.model, created_at=stored.created_at, db_id=stored.id, pinned=stored.pinned)
+                      model=stored.model, created_at=stored.created_at, db_id=stored.id, pinned=stored.pinned,
+                      usage=stored.usage)
+        if stored.usage is not None and status is Status.COMPLETE and stored.usage.usage.completion_tokens:
+            # Its exact size when sent again, as Reply counted it when it arrived: the same plan after a restart.
+            u = stored.usage.usage
+            msg.tokens = max(1, u.completion_tokens - u.reasoning_tokens) + MESSAGE_OVERHEAD
         parent_row = parents[stored.id]
         conv.add_loaded(msg, None if parent_row is None else by_row.get(parent_row), stored.selected)
         by_row[stored.id] = msg.id
@@ -187,7 +196,7 @@ def stored_from_conversation(conv: Conversation, model: str | None = None) -> St
     selected = set(conv.selected.values())
     messages = tuple(
         StoredMessage(m.id, seq, m.role, m.content, m.status, m.kept, m.model, m.created_at,
-                      m.parent, m.id in shown or m.id in selected, m.pinned)
+                      m.parent, m.id in shown or m.id in selected, m.pinned, m.usage)
         for seq, m in enumerate(conv.nodes.values(), start=1)
     )
     created = messages[0].created_at if messages else 0.0

@@ -14,13 +14,14 @@ import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from chatbot_gui.core.usage import Price
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from chatbot_gui.core.atomic import LeftAlone, load_json_file, write_atomic
 from chatbot_gui.core.connection import DEFAULT_BASE_URL, DEFAULT_READ_TIMEOUT, ConnectionConfig
 from chatbot_gui.core.paths import AppPaths, ensure_private_dir
-from chatbot_gui.core.usage import Price, prices_to_json, user_prices_from_json
-from chatbot_gui.core.windows import overrides_from_json
 
 if TYPE_CHECKING:  # keyring costs ~70 ms to import: it stays off the start-up path
     from chatbot_gui.core.secrets import KeyStore, PendingSecrets
@@ -416,8 +417,8 @@ def settings_from_json(data: Any) -> tuple[Settings, str | None]:
         active_profile_id=data.get("active_profile", (profiles or defaults.profiles)[0].id),
         window_geometry=data.get("window_geometry", ""),
         last_persona=data.get("last_persona", ""),
-        context_windows=overrides_from_json(data.get("context_windows")),
-        model_prices=user_prices_from_json(data.get("model_prices")),
+        context_windows=_windows_from_json(data.get("context_windows")),
+        model_prices=_prices_from_json(data.get("model_prices")),
         theme=data["theme"] if data.get("theme") in THEMES else "system",
         font_zoom=clamp_zoom(data.get("font_zoom", 0)),
         version=version,
@@ -447,7 +448,7 @@ def settings_to_json(settings: Settings) -> dict[str, Any]:
         "window_geometry": settings.window_geometry,
         "last_persona": settings.last_persona,
         "context_windows": dict(settings.context_windows),
-        "model_prices": prices_to_json(settings.model_prices, all_entries=True),
+        "model_prices": _prices_to_json(settings.model_prices),
         "theme": settings.theme,
         "font_zoom": settings.font_zoom,
     })
@@ -489,3 +490,27 @@ class SettingsStore:
         ensure_private_dir(self.path.parent)
         text = json.dumps(settings_to_json(settings), indent=2, ensure_ascii=False) + "\n"
         write_atomic(self.path, text)
+
+
+# The tables' parsers load with the first table that has entries: core/windows.py and core/usage.py
+# (their dataclasses, OpenAI's tables) are not on the start-up path when there is none.
+def _windows_from_json(data: Any) -> dict[str, int]:
+    if not data:
+        return {}
+    from chatbot_gui.core.windows import overrides_from_json
+
+    return overrides_from_json(data)
+
+
+def _prices_from_json(data: Any) -> dict[str, Price]:
+    if not data:
+        return {}
+    from chatbot_gui.core.usage import user_prices_from_json
+
+    return user_prices_from_json(data)
+
+
+def _prices_to_json(table: Mapping[str, Price]) -> dict[str, dict[str, float]]:
+    from chatbot_gui.core.usage import prices_to_json
+
+    return prices_to_json(table, all_entries=True)

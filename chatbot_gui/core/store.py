@@ -8,7 +8,9 @@
   keep "deleted" text and complicate every query. A corrupt file is set aside, never deleted.
 * Versions (schema 3): each message names its parent (the message it follows) and whether it is the
   version shown, so regenerated replies and edited branches are kept; ``seq`` stays the order written.
-  Notices ("Persona: …") are rows of role ``notice`` at their place.
+  Notices ("Persona: …") are rows of role ``notice`` at their place. Schema 4 adds a pin per message,
+  schema 5 a reply's usage as the server counted it (four token counts and whether OpenAI's prices
+  apply; plain integer columns: cheap to read for a long chat, and summable in SQL).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from chatbot_gui.core.atomic import set_aside
 from chatbot_gui.core.paths import ensure_private_dir, make_private
 from chatbot_gui.core.conversation import Status
 from chatbot_gui.core.unicode import clean_optional, clean_text
+from chatbot_gui.core.usage import ReplyUsage, Usage
 
 #: Marks around matched text in :attr:`SearchHit.snippet`; the UI escapes the rest, then replaces them.
 MARK_START, MARK_END = "\x02", "\x03"
@@ -66,6 +69,8 @@ class StoredMessage:
     selected: bool = True
     #: Always sent to the model, however long the chat (issue 12).
     pinned: bool = False
+    #: A reply's tokens as the server counted them (schema 5); None: not reported, or an older row.
+    usage: ReplyUsage | None = None
 
 
 FOLLOWS_PREVIOUS = -1
@@ -202,7 +207,17 @@ _V4 = """
 ALTER TABLE messages ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)  #: ``MIGRATIONS[n]`` takes ``user_version`` n to n + 1
+# Version 5: a reply's usage as the server counted it (NULL prompt_tokens: none), so the tokens under
+# a reply and the chat's total survive a restart. usage_priced: the reply came from OpenAI's server.
+_V5 = """
+ALTER TABLE messages ADD COLUMN prompt_tokens INTEGER;
+ALTER TABLE messages ADD COLUMN completion_tokens INTEGER;
+ALTER TABLE messages ADD COLUMN cached_tokens INTEGER;
+ALTER TABLE messages ADD COLUMN reasoning_tokens INTEGER;
+ALTER TABLE messages ADD COLUMN usage_priced INTEGER;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)  #: ``MIGRATIONS[n]`` takes ``user_version`` n to n + 1
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -445,12 +460,13 @@ class ChatStore:
             f"SELECT {_CHAT_COLS}, extra FROM chats WHERE id = ?", (chat_id,)).fetchone()
         if row is None:
             raise KeyError(chat_id)
-        rows = self._db.execute("SELECT id, seq, role, content, status, kept, model, created_at,"
-                                " parent_id, selected, pinned FROM messages WHERE chat_id = ? ORDER BY seq",
-                                (chat_id,))
-        messages = tuple(StoredMessage(i, seq, role, text, Status(status), bool(kept), model, created,
-                                       _from_db_parent(parent), bool(selected), bool(pinned))
-                         for i, seq, role, text, status, kept, model, created, parent, selected, pinned in rows)
+        rows = self._db.execute(f"SELECT id, seq, role, content, status, kept, model, created_at,"
+                                f" parent_id, selected, pinned, {_USAGE_COLS} FROM messages WHERE chat_id = ?"
+                                f" ORDER BY seq", (chat_id,))
+        messages = tuple(StoredMessage(r[0], r[1], r[2], r[3], Status(r[4]), bool(r[5]), r[6], r[7],
+                                       _from_db_parent(r[8]), bool(r[9]), bool(r[10]),
+                                       None if r[11] is None else _usage_in(r[11:]))
+                         for r in rows)
         return StoredChat(*row[:7], messages=messages, extra=MappingProxyType(json.loads(row[7] or "{}")))
 
     @_repairs_index
@@ -485,22 +501,25 @@ class ChatStore:
                 parent = parents[m.id]
                 cur = db.execute(
                     "INSERT INTO messages (id, chat_id, seq, role, content, status, kept, model, created_at,"
-                    " updated_at, parent_id, selected, pinned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f" updated_at, parent_id, selected, pinned, {_USAGE_COLS})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (m.id if keep else None, chat_id, seq, m.role, _t(m.content),
                      "interrupted" if m.status == "streaming" else Status(m.status).value, int(m.kept),
                      _opt(m.model), m.created_at, m.created_at,
-                     0 if parent is None else new_ids.get(parent, 0), int(m.selected), int(m.pinned)))
+                     0 if parent is None else new_ids.get(parent, 0), int(m.selected), int(m.pinned),
+                     *_usage_out(m.usage)))
                 new_ids[m.id] = int(cur.lastrowid or 0)
         return chat_id
 
     @_repairs_index
     def add_message(self, chat_id: int, role: str, content: str, status: Status | str = Status.COMPLETE,
                     model: str | None = None, created_at: float | None = None,
-                    parent_id: int | None = FOLLOWS_PREVIOUS) -> int:
+                    parent_id: int | None = FOLLOWS_PREVIOUS, usage: ReplyUsage | None = None) -> int:
         """Append a message, committed at once (the user's text is safe before the request goes out).
 
         ``parent_id``: the message it follows (None: a new start); by default the last one written.
-        The new message becomes the version shown among its parent's children."""
+        The new message becomes the version shown among its parent's children. ``usage``: a reply's
+        tokens as the server counted them."""
         created = self._clock() if created_at is None else created_at
         with self._write() as db:
             seq, last = db.execute("SELECT coalesce(max(seq), 0) + 1, (SELECT id FROM messages WHERE"
@@ -512,9 +531,10 @@ class ChatStore:
             try:
                 cur = db.execute(
                     "INSERT INTO messages (chat_id, seq, role, content, status, model, created_at,"
-                    " updated_at, parent_id, selected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                    f" updated_at, parent_id, selected, {_USAGE_COLS})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
                     (chat_id, seq, role, _t(content), Status(status).value, _opt(model), created, created,
-                     parent))
+                     parent, *_usage_out(usage)))
             except sqlite3.IntegrityError as exc:
                 if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
                     raise
@@ -575,17 +595,23 @@ class ChatStore:
 
     @_repairs_index
     def update_message(self, message_id: int, content: str, status: Status | str,
-                       kept: bool | None = None, model: str | None = None) -> bool:
+                       kept: bool | None = None, model: str | None = None,
+                       usage: ReplyUsage | None = None) -> bool:
         """Replace a message's text and status (a streaming reply: about once a second, and at the end).
 
-        ``model`` (when given) replaces the model it was saved with: the one the server reported.
+        ``model`` (when given) replaces the model it was saved with: the one the server reported;
+        ``usage`` (when given) the tokens the server counted for it.
         One row write (search indexes it when it stops streaming). False if its chat was deleted."""
         with self._write() as db:
-            return db.execute(
+            changed = db.execute(
                 "UPDATE messages SET content = ?, status = ?, kept = coalesce(?, kept), model = coalesce(?, model),"
                 " updated_at = ? WHERE id = ?",
                 (_t(content), Status(status).value, None if kept is None else int(kept), _opt(model),
                  self._clock(), message_id)).rowcount > 0
+            if changed and usage is not None:
+                db.execute("UPDATE messages SET prompt_tokens = ?, completion_tokens = ?, cached_tokens = ?,"
+                           " reasoning_tokens = ?, usage_priced = ? WHERE id = ?", (*_usage_out(usage), message_id))
+            return changed
 
     @_repairs_index
     def mark_interrupted_streams(self, stale_after: float = 0.0) -> int:
@@ -662,6 +688,25 @@ class ChatStore:
 # (UnicodeEncodeError out of a save: the reply was lost and the window stuck). Stored with U+FFFD.
 _t = clean_text
 _opt = clean_optional
+
+
+_USAGE_COLS = "prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, usage_priced"
+
+
+def _usage_out(usage: ReplyUsage | None) -> tuple[int | None, ...]:
+    if usage is None:
+        return (None,) * 5
+    u = usage.usage
+    return u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.reasoning_tokens, int(usage.priced)
+
+
+def _usage_in(values: tuple[Any, ...]) -> ReplyUsage | None:
+    """The usage columns of a row (prompt_tokens not NULL); a count that is not a whole number of
+    at least 0 (another tool wrote it) reads as 0. ~1 µs: opening a 10,000-message chat reads 5,000."""
+    p, c, ca, r, priced = values
+    if not (type(p) is type(c) is type(ca) is type(r) is int and min(p, c, ca, r) >= 0):
+        p, c, ca, r = (v if type(v) is int and v >= 0 else 0 for v in (p, c, ca, r))
+    return ReplyUsage(Usage(p, c, ca, r), priced=priced == 1)
 
 
 def _create_private(path: Path) -> None:

@@ -57,6 +57,40 @@ def parse_usage(data: Any) -> Usage | None:
 
 
 @dataclass(frozen=True)
+class ReplyUsage:
+    """What a reply cost as the server counted it, kept with the reply (schema 5, JSON exports).
+
+    ``priced``: the reply came from OpenAI's own server, so OpenAI's list prices apply to it (other
+    servers' replies count their tokens but get no cost). Every figure here is the server's: the app
+    never estimates a reply's usage (its estimates are for planning what fits the window)."""
+
+    usage: Usage
+    priced: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"prompt_tokens": 12, "completion_tokens": 30, "cached_tokens": 0, "reasoning_tokens": 0,
+        "source": "server", "priced": true}``: the server's own field names."""
+        u = self.usage
+        return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                "cached_tokens": u.cached_tokens, "reasoning_tokens": u.reasoning_tokens,
+                "source": "server", "priced": self.priced}
+
+    @staticmethod
+    def from_json(data: Any) -> ReplyUsage | None:
+        """The inverse of :meth:`to_json`, forgiving: counts that are not non-negative numbers are 0;
+        None when ``data`` is not an object with a token count (an old row, a hand-edited file)."""
+        usage = parse_usage(data)
+        if usage is None:
+            return None
+        assert isinstance(data, Mapping)
+        # The flat form written here; parse_usage also reads the server's nested details.
+        cached = _count(data.get("cached_tokens")) or usage.cached_tokens
+        reasoning = _count(data.get("reasoning_tokens")) or usage.reasoning_tokens
+        return ReplyUsage(Usage(usage.prompt_tokens, usage.completion_tokens, cached, reasoning),
+                          priced=data.get("priced") is True)
+
+
+@dataclass(frozen=True)
 class Price:
     """US dollars per million tokens. ``cached_input`` None: cached input costs as much as input."""
 

@@ -77,8 +77,8 @@ class ChatView(MessagesView):
         self._countdowns: dict[int, int] = {}  # reply key -> its countdown row
         self._details: dict[int, int] = {}  # error row -> its details row
         self._db_ids: dict[int, int] = {}  # store row id -> message id (search jumps to it)
-        self._thinking: dict[int, float] = {}
-        self._usage: dict[int, Any] = {}  # reply id -> the server's usage (this session)  # reply id -> when its reasoning began (monotonic)
+        self._thinking: dict[int, float] = {}  # reply id -> when its reasoning began (monotonic)
+        self._usage: dict[int, Any] = {}  # reply id -> the server's usage, for a message that does not keep it
         self.regenerateRequested.connect(lambda mid: self.messageActionRequested.emit("regenerate", mid))
         self.editRequested.connect(lambda mid: self.messageActionRequested.emit("edit", mid))
         self.deleteRequested.connect(lambda mid: self.messageActionRequested.emit("delete", mid))
@@ -187,17 +187,10 @@ class ChatView(MessagesView):
         self.finish(msg.id, args.get("status", ""))
         self.set_links(msg.id, args.get("links", []))
         self.set_meta(msg)
-        self._speak(msg.id)
+        if msg.role == ASSISTANT:
+            from chatbot_gui.ui.messages import access
 
-    def _speak(self, message_id: int) -> None:
-        """The list's drawing area is named after the message just finished (or the one the keyboard
-        is on): what a screen reader, which cannot read painted text, says of the chat."""
-        if message_id in self._index:
-            self.viewport().setAccessibleName(self.accessible_text(message_id)[:2000])
-
-    def _announce(self) -> None:
-        super()._announce()
-        self._speak(self._current)
+            access.announce(self, msg.id)  # read out politely, when a screen reader listens
 
     def replace_message(self, msg: Any, version: tuple[int, int] = (1, 1)) -> None:
         """Shows message ``msg.id`` anew, in its place (text, versions or status changed)."""
@@ -228,7 +221,8 @@ class ChatView(MessagesView):
         self.viewport().update()
 
     def _meta_text(self, msg: Any) -> str:
-        usage = self._usage.get(msg.id)
+        kept = getattr(msg, "usage", None)  # a core Message keeps it (saved, so shown after a restart)
+        usage = kept.usage if kept is not None else self._usage.get(msg.id)
         parts = [msg.model] if msg.model else []
         parts.append(time.strftime("%H:%M", time.localtime(msg.created_at)))
         if usage is not None and usage.total_tokens:
@@ -290,10 +284,6 @@ class ChatView(MessagesView):
                 text, links = self._error_row(error_id)
                 rows.append((error_id, "error", text, {"links": links}))
         self.set_messages(rows)
-        last = [m.id for m in messages if m.role in ("user", ASSISTANT)]
-        if last:
-            self._speak(last[-1])
-
         self._place_context_marker()
 
     def clear_chat(self) -> None:

@@ -120,10 +120,11 @@ class ChatController(QObject):
         w.transcript.keepRequested.connect(self.keep)
         w.transcript.stepRequested.connect(self.switch_version)
         w.transcript.messageActionRequested.connect(self._message_action)
-        w.transcript.settingsRequested.connect(w.settings_action.trigger)
+        # (w.transcript.settingsRequested, "Open Settings" under a refused key: the settings controller's)
         w.send_everything_action.toggled.connect(self._send_everything_toggled)
         w.model_combo.currentTextChanged.connect(lambda _text: self._plan_view(self.conversation))
-        #: Per chat (``Conversation.key``): the tokens its replies used this session, and their cost.
+        #: Per chat (``Conversation.key``): the tokens its replies used, and their cost, added up from
+        #: the usage each reply keeps (saved with it), so a chat reopened or restarted shows the same.
         self._usage: dict[int, ChatUsage] = {}
         #: (server, model) pairs whose window was asked of the server already.
         self._windows_asked: set[tuple[str, str]] = set()
@@ -423,6 +424,7 @@ class ChatController(QObject):
             return
         if self.recorder is not None:
             self._note_save_problem(self.recorder.delete_message(conv, msg))
+        self._usage.pop(conv.key, None)  # its tokens leave the chat's total, as after a restart
         self._render()
 
     def switch_version(self, message_id: int, step: int) -> None:
@@ -532,18 +534,28 @@ class ChatController(QObject):
         self.window.transcript.set_context_marker(ctx.marker_id, ctx.plan.marker_text())
         if ctx.window is None and ctx.plan.tokens >= ASK_WINDOW_FROM:
             self._ask_server_window(ctx.model)
-        usage = self._usage.get(conv.key)
+        usage = self._chat_usage(conv)
         self.window.context_label.setText(footer_text(ctx.plan, usage.summary() if usage is not None else ""))
 
-    def _reply_usage(self, reply: Reply, usage: Usage) -> None:
-        from chatbot_gui.core.usage import OPENAI_PRICES, ChatUsage
-
-        chat = self._usage.get(reply.conv.key)
+    def _chat_usage(self, conv: Conversation) -> ChatUsage | None:
+        """The chat's total: every reply (every version) that keeps the server's usage; None: none does.
+        Made once per chat shown and after each change (a reply's usage, a delete), not per paint."""
+        chat = self._usage.get(conv.key)
         if chat is None:
-            chat = self._usage[reply.conv.key] = ChatUsage(self.context.prices or OPENAI_PRICES)
-        # Prices are OpenAI's: other servers' replies count their tokens but get no cost.
-        chat.add(reply.ctx.model if reply.ctx is not None else reply.model, usage,
-                 priced=self.config.is_default_server)
+            counted = [m for m in conv.nodes.values() if m.usage is not None]
+            if not counted:
+                return None
+            from chatbot_gui.core.usage import OPENAI_PRICES, ChatUsage
+
+            chat = self._usage[conv.key] = ChatUsage(self.context.prices or OPENAI_PRICES)
+            for m in counted:
+                assert m.usage is not None
+                # Prices are OpenAI's: other servers' replies count their tokens but get no cost.
+                chat.add(m.model or "", m.usage.usage, priced=m.usage.priced)
+        return chat
+
+    def _reply_usage(self, reply: Reply, usage: Usage) -> None:
+        self._usage.pop(reply.conv.key, None)  # counted again with the reply's usage (Reply kept it)
         if reply.message is not None and self._shown(reply.conv):
             self.window.transcript.set_meta(reply.message, usage)  # under the reply: its own tokens
         if reply.ctx is not None:

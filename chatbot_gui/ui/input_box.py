@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QInputMethodEvent, QKeyEvent, QTextOption
-from PySide6.QtWidgets import QPlainTextEdit, QWidget
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QPlainTextEdit, QSizePolicy, QWidget
+
+if TYPE_CHECKING:  # QTextOption and these load when first used, not on the start-up path
+    from PySide6.QtCore import QMimeData
+    from PySide6.QtGui import QInputMethodEvent, QKeyEvent
 
 #: Qt's word-boundary wrapping takes time quadratic in the length of a run with no break
 #: opportunity (a 1 MB one-line paste took 47 s). Such pastes switch the box to wrap anywhere.
@@ -28,13 +34,52 @@ class ChatInput(QPlainTextEdit):
         self.setTabChangesFocus(True)
         self._composing = False
         self.textChanged.connect(self._restore_wrap_when_empty)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.document().documentLayout().documentSizeChanged.connect(self._text_resized)
+
+    def _lines(self) -> int:
+        # A plain-text document's layout measures its height in (wrapped) lines.
+        return int(self.document().documentLayout().documentSize().height())
+
+    def _text_resized(self) -> None:
+        """Grow or shrink with the text; past :data:`MAX_INPUT_LINES` it scrolls."""
+        scroll = self._lines() > MAX_INPUT_LINES
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded if scroll
+                                        else Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.updateGeometry()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """As tall as its text (wrapped lines), from one line up to :data:`MAX_INPUT_LINES`."""
+        lines = min(max(self._lines(), 1), MAX_INPUT_LINES)
+        margins = self.contentsMargins()
+        doc_margin = 2 * int(self.document().documentMargin())
+        height = lines * self.fontMetrics().lineSpacing() + doc_margin + 2 + margins.top() + margins.bottom()
+        return QSize(super().sizeHint().width(), height)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(super().minimumSizeHint().width(), self.sizeHint().height())
+
+    def focusInEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        super().focusInEvent(event)
+        if self.parentWidget() is not None:
+            self.parentWidget().update()  # the composer's border shows focus
+
+    def focusOutEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        super().focusOutEvent(event)
+        if self.parentWidget() is not None:
+            self.parentWidget().update()
 
     def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802 - Qt override
         if source.hasText() and _LONG_RUN.search(source.text()):
+            from PySide6.QtGui import QTextOption
+
             self.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
         super().insertFromMimeData(source)
 
     def _restore_wrap_when_empty(self) -> None:
+        from PySide6.QtGui import QTextOption
+
         if self.wordWrapMode() != QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere and self.document().isEmpty():
             self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
 
@@ -69,3 +114,56 @@ class ChatInput(QPlainTextEdit):
             return ""
         self.clear()
         return text
+
+
+#: The input grows with its text from one line up to this many, then scrolls.
+MAX_INPUT_LINES = 12
+
+
+class Composer(QWidget):
+    """The message box as chat apps draw it: a rounded field in the reading column's width, below the
+    messages, holding the input (which grows with its text) and, at its bottom right, Stop and Send.
+
+    Painted by hand (a rounded rectangle in the palette's colours), so it follows the light/dark
+    palette without a style sheet."""
+
+    def __init__(self, text: ChatInput, buttons: list[QWidget], parent: QWidget | None = None) -> None:
+        from PySide6.QtWidgets import QFrame, QHBoxLayout, QVBoxLayout
+
+        super().__init__(parent)
+        self.input = text
+        text.setFrameShape(QFrame.Shape.NoFrame)
+        # The field's own background is the composer's (painted below), not a white box inside it:
+        # its viewport fills with a transparent Base. (Not ``text.viewport()``: the first Python call
+        # to that Qt-made widget resolves its class through QWidget's subclasses, ~8 ms at start-up.)
+        palette = text.palette()
+        palette.setColor(QPalette.ColorRole.Base, Qt.GlobalColor.transparent)
+        text.setPalette(palette)
+        text.setAutoFillBackground(False)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addStretch(1)
+        for button in buttons:
+            row.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 10, 8)
+        layout.setSpacing(4)
+        layout.addWidget(text)
+        layout.addLayout(row)
+
+    def paintEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        from PySide6.QtCore import QRectF
+        from PySide6.QtGui import QPainter, QPalette, QPen
+
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pal = self.palette()
+        focused = self.input.hasFocus()
+        if focused:
+            border = pal.color(QPalette.ColorRole.Highlight)
+        else:  # a quiet outline that shows on light and dark backgrounds alike
+            border = pal.color(QPalette.ColorRole.Text)
+            border.setAlphaF(0.28)
+        painter.setPen(QPen(border, 1.5 if focused else 1.0))
+        painter.setBrush(pal.color(QPalette.ColorRole.Base))
+        painter.drawRoundedRect(QRectF(self.rect()).adjusted(1, 1, -1, -1), 14, 14)

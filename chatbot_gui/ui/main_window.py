@@ -11,22 +11,20 @@ from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QPushButton,
     QSizePolicy,
     QSplitter,
-    QStyle,
-    QStyleOptionComboBox,
-    QStylePainter,
     QVBoxLayout,
     QWidget,
 )
 
 from chatbot_gui import APP_NAME
 from chatbot_gui.core.personas import BUILTIN_PERSONAS, DEFAULT_MODEL, Persona
-from chatbot_gui.ui.input_box import ChatInput
+from chatbot_gui.ui.input_box import ChatInput, Composer
 from chatbot_gui.ui.chat_view import ChatView
 
 SUGGESTED_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o4-mini")
@@ -49,22 +47,50 @@ class ElidingComboBox(WidePopupComboBox):
     styles just cut it off."""
 
     def paintEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        if self.fontMetrics().horizontalAdvance(self.currentText()) <= self.text_room():
+            # The name fits: QComboBox paints it exactly as the code below would, in C++. (On the
+            # start-up path: touching QStyle from Python builds its ~600 enum members, ~4 ms.)
+            super().paintEvent(event)
+            return
+        from PySide6.QtWidgets import QStyle, QStyleOptionComboBox, QStylePainter
+
         painter = QStylePainter(self)
         opt = QStyleOptionComboBox()
         self.initStyleOption(opt)
         painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
-        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
-                                            QStyle.SubControl.SC_ComboBoxEditField, self)
-        opt.currentText = opt.fontMetrics.elidedText(opt.currentText, Qt.TextElideMode.ElideRight, field.width())
+        opt.currentText = self._elided(opt)
         painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
 
-    def displayed_text(self) -> str:
-        """What the closed picker shows (tests)."""
-        opt = QStyleOptionComboBox()
-        self.initStyleOption(opt)
+    def text_room(self) -> int:
+        """A width any name up to which fits in the field, from what the style itself asks to have
+        around the text (the minimum size hint is the style's size for 7 "X", plus the icon and 4
+        px, by QComboBox's rule for this size policy); asked of Qt in C++, so QStyle stays unbuilt."""
+        content = self.minimumContentsLength() * self.fontMetrics().horizontalAdvance("X")
+        content += self.iconSize().width() + 4
+        return self.width() - (self.minimumSizeHint().width() - content)
+
+    def _elided(self, opt) -> str:  # noqa: ANN001 - a QStyleOptionComboBox
+        from PySide6.QtWidgets import QStyle
+
         field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
                                             QStyle.SubControl.SC_ComboBoxEditField, self)
         return opt.fontMetrics.elidedText(opt.currentText, Qt.TextElideMode.ElideRight, field.width())
+
+    def displayed_text(self) -> str:
+        """What the closed picker shows (tests)."""
+        from PySide6.QtWidgets import QStyleOptionComboBox
+
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        return self._elided(opt)
+
+
+def _action(text: str, parent) -> QAction:  # noqa: ANN001 - a QObject
+    """``QAction(text, parent)`` without its overload check against ``QAction(QIcon, ...)``, which
+    builds the QIcon type and its ~150 theme-icon enum members (~1 ms on the start-up path)."""
+    action = QAction(parent)
+    action.setText(text)
+    return action
 
 
 #: The history list's narrowest width; with the pickers' minimum it lets the window be 500 px wide.
@@ -154,24 +180,23 @@ class MainWindow(QMainWindow):
         self.stop_button.setToolTip("Stop the reply (Esc)")
         self.stop_button.setEnabled(False)
         self._name_controls()
-        buttons = QVBoxLayout()
-        buttons.addWidget(self.send_button)
-        buttons.addWidget(self.stop_button)
-        buttons.addStretch(1)
-        bottom = QWidget()
-        bottom_layout = QHBoxLayout(bottom)
-        bottom_layout.setContentsMargins(0, 0, 0, 0)
-        bottom_layout.addWidget(self.input, 1)
-        bottom_layout.addLayout(buttons)
-        self.input.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.transcript)
-        splitter.addWidget(bottom)
-        splitter.setStretchFactor(0, 4)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([520, 120])
-        splitter.setChildrenCollapsible(False)
+        # The message box sits under the messages, in the reading column's width, on the same
+        # background: one pane, as chat apps draw it (the box grows with its text, so no splitter).
+        self.composer = Composer(self.input, [self.stop_button, self.send_button])
+        self.composer.setMaximumWidth(self.transcript.reading_width())
+        composer_row = QHBoxLayout()
+        composer_row.setContentsMargins(12, 4, 12 + self.transcript.verticalScrollBar().sizeHint().width(), 12)
+        composer_row.addWidget(self.composer)
+        chat_pane = QFrame()
+        chat_pane.setFrameShape(QFrame.Shape.StyledPanel)
+        chat_pane.setBackgroundRole(QPalette.ColorRole.Base)
+        chat_pane.setAutoFillBackground(True)
+        self.transcript.setFrameShape(QFrame.Shape.NoFrame)
+        pane_layout = QVBoxLayout(chat_pane)
+        pane_layout.setContentsMargins(1, 1, 1, 1)
+        pane_layout.setSpacing(0)
+        pane_layout.addWidget(self.transcript, 1)
+        pane_layout.addLayout(composer_row)
 
         # App-level notices (a file set aside, the store failing): one banner, above the chat, that
         # loading a chat never wipes. Chat-related notices belong in the transcript instead.
@@ -194,7 +219,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.banner_bar)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(chat_pane, 1)
 
         # The history sidebar on the left of the chat: a placeholder until the first paint, so
         # building the list, the search panel and opening the store stay off the start-up path.
@@ -215,67 +240,67 @@ class MainWindow(QMainWindow):
 
         # Menus and shortcuts.
         file_menu = self.menuBar().addMenu("&File")
-        self.new_chat_action = QAction("&New chat", self)
+        self.new_chat_action = _action("&New chat", self)
         self.new_chat_action.setShortcut(QKeySequence.StandardKey.New)
         file_menu.addAction(self.new_chat_action)
-        self.import_action = QAction("&Import chat…", self)
+        self.import_action = _action("&Import chat…", self)
         file_menu.addAction(self.import_action)
         file_menu.addSeparator()
-        self.export_action = QAction("&Export chat…", self)
+        self.export_action = _action("&Export chat…", self)
         self.export_action.setShortcut(QKeySequence("Ctrl+E"))
         file_menu.addAction(self.export_action)
-        self.export_all_action = QAction("Export &all chats…", self)
+        self.export_all_action = _action("Export &all chats…", self)
         file_menu.addAction(self.export_all_action)
         file_menu.addSeparator()
-        self.quit_action = QAction("&Quit", self)
+        self.quit_action = _action("&Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.quit_action.triggered.connect(self.close)
         file_menu.addAction(self.quit_action)
         chat_menu = self.menuBar().addMenu("&Chat")
-        self.stop_action = QAction("&Stop reply", self)
+        self.stop_action = _action("&Stop reply", self)
         self.stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         self.stop_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.stop_action.setEnabled(False)
         chat_menu.addAction(self.stop_action)
         self.addAction(self.stop_action)
-        self.regenerate_action = QAction("&Regenerate last reply", self)
+        self.regenerate_action = _action("&Regenerate last reply", self)
         self.regenerate_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
         chat_menu.addAction(self.regenerate_action)
-        self.send_everything_action = QAction("Send the &whole conversation", self)
+        self.send_everything_action = _action("Send the &whole conversation", self)
         self.send_everything_action.setCheckable(True)
         self.send_everything_action.setToolTip(
             "This chat: send every message, even past the model's limit (the server may refuse it). "
             "Off: the oldest messages are left out when the chat grows too long.")
         chat_menu.addAction(self.send_everything_action)
-        self.copy_chat_action = QAction("&Copy chat as Markdown", self)
+        self.copy_chat_action = _action("&Copy chat as Markdown", self)
         self.copy_chat_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
         self.copy_chat_action.triggered.connect(lambda: self.transcript.copy_chat())
         chat_menu.addAction(self.copy_chat_action)
-        self.search_action = QAction("Search all c&hats", self)
+        self.search_action = _action("Search all c&hats", self)
         self.search_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
         chat_menu.addAction(self.search_action)
         chat_menu.addSeparator()
         # F2 and Delete act on the open chat wherever focus is, except that a text field keeps
         # Delete for its text (Qt gives an editable field the key first: ShortcutOverride); in the
         # chat list they act on the highlighted row (Sidebar's own handling).
-        self.rename_action = QAction("&Rename chat", self)
+        self.rename_action = _action("&Rename chat", self)
         self.rename_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
         self.rename_action.triggered.connect(lambda: self.sidebar is not None and self.sidebar.rename_open_chat())
         chat_menu.addAction(self.rename_action)
-        self.delete_action = QAction("&Delete chat", self)
+        self.delete_action = _action("&Delete chat", self)
         self.delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
         self.delete_action.triggered.connect(lambda: self.sidebar is not None and self.sidebar.delete_open_chat())
         chat_menu.addAction(self.delete_action)
         view_menu = self.menuBar().addMenu("&View")
-        self.zoom_in_action = QAction("Zoom &in", self)
+        self.zoom_in_action = _action("Zoom &in", self)
         # Ctrl+= is Ctrl++ without Shift on most layouts; both work.
         self.zoom_in_action.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])
         self.zoom_in_action.triggered.connect(lambda: self.set_zoom(self._zoom + 1))
-        self.zoom_out_action = QAction("Zoom &out", self)
+        self.zoom_out_action = _action("Zoom &out", self)
         self.zoom_out_action.setShortcut(QKeySequence("Ctrl+-"))
         self.zoom_out_action.triggered.connect(lambda: self.set_zoom(self._zoom - 1))
-        self.zoom_reset_action = QAction("&Reset zoom", self)
+        self.zoom_reset_action = _action("&Reset zoom", self)
         self.zoom_reset_action.setShortcut(QKeySequence("Ctrl+0"))
         self.zoom_reset_action.triggered.connect(lambda: self.set_zoom(0))
         for action in (self.zoom_in_action, self.zoom_out_action, self.zoom_reset_action):
@@ -284,17 +309,18 @@ class MainWindow(QMainWindow):
         self._base_points = self.transcript.font().pointSizeF()
         self.transcript.zoomRequested.connect(lambda steps: self.set_zoom(self._zoom + steps))
         self._after_paint: list = []
+        self._painted = False
         self.settings_menu = self.menuBar().addMenu("&Settings")
-        self.settings_action = QAction("&Settings…", self)
+        self.settings_action = _action("&Settings…", self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.settings_menu.addAction(self.settings_action)
         help_menu = self.menuBar().addMenu("&Help")
-        self.shortcuts_action = QAction("&Keyboard shortcuts", self)
+        self.shortcuts_action = _action("&Keyboard shortcuts", self)
         self.shortcuts_action.setShortcut(QKeySequence("Ctrl+/"))
         self.shortcuts_action.triggered.connect(self.show_shortcuts)
         help_menu.addAction(self.shortcuts_action)
-        self.about_action = QAction(f"&About {APP_NAME}", self)
+        self.about_action = _action(f"&About {APP_NAME}", self)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
 
@@ -314,13 +340,18 @@ class MainWindow(QMainWindow):
 
     # -- start-up ----------------------------------------------------------------------------------
     def after_first_paint(self, callback) -> None:  # noqa: ANN001 - a plain callable
-        """Run ``callback`` once the window has been painted (work that must not delay it)."""
-        self._after_paint.append(callback)
+        """Run ``callback`` once the window has been painted (work that must not delay it); after
+        the first paint, in the next event-loop turn."""
+        if self._painted:
+            QTimer.singleShot(0, callback)
+        else:
+            self._after_paint.append(callback)
 
     def paintEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         # The window paints once it is exposed; the callbacks run after that frame is on screen.
         # (Not an event filter on the transcript's viewport: the first viewport() call costs ~11 ms.)
         super().paintEvent(event)
+        self._painted = True
         if self._after_paint:
             callbacks, self._after_paint = self._after_paint, []
             for callback in callbacks:
@@ -339,7 +370,7 @@ class MainWindow(QMainWindow):
         self.main_splitter.replaceWidget(0, sidebar)
         self._sidebar_slot.deleteLater()
         # Ctrl+F while the sidebar has focus searches too.
-        self.sidebar_search_action = QAction("Search all chats", sidebar)
+        self.sidebar_search_action = _action("Search all chats", sidebar)
         self.sidebar_search_action.setProperty("where", "in the chat list")  # Help > Keyboard shortcuts
         self.sidebar_search_action.setShortcut(QKeySequence.StandardKey.Find)
         self.sidebar_search_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -383,6 +414,7 @@ class MainWindow(QMainWindow):
         if steps != self._zoom:
             self._zoom = steps
             self.zoomChanged.emit(steps)
+        self.composer.setMaximumWidth(self.transcript.reading_width())
         if announce:
             self.show_status("Text size: default" if not steps else f"Text size: {steps:+d} pt (Ctrl+0 resets)",
                              2000)
@@ -492,8 +524,12 @@ class MainWindow(QMainWindow):
     def show_status(self, text: str, timeout_ms: int = 5000) -> None:
         self.statusBar().showMessage(text, timeout_ms)
 
-    def on_close(self, handler) -> None:  # noqa: ANN001 - a plain callable
-        self._close_handlers.append(handler)
+    def on_close(self, handler, first: bool = False) -> None:  # noqa: ANN001 - a plain callable
+        """Run ``handler`` when the window closes (``first``: before those registered earlier)."""
+        if first:
+            self._close_handlers.insert(0, handler)
+        else:
+            self._close_handlers.append(handler)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         for handler in self._close_handlers:

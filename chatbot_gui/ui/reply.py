@@ -263,9 +263,9 @@ class Reply(QObject):
             return
         from chatbot_gui.ui.tasks import runner
 
-        db_id, content, status, model = msg.db_id, msg.content, msg.status, msg.model
+        db_id, content, status, model, usage = msg.db_id, msg.content, msg.status, msg.model, msg.usage
         self._write_final = status is not Status.STREAMING
-        self._write_task = runner().run(lambda: recorder.update_in_background(db_id, content, status, model),
+        self._write_task = runner().run(lambda: recorder.update_in_background(db_id, content, status, model, usage),
                                         self._written, self._write_failed, name="save reply")
 
     def _written(self, problem: str | None) -> None:
@@ -289,7 +289,8 @@ class Reply(QObject):
         msg = self.message
         if self._dirty and msg is not None and msg.db_id is not None and self.recorder is not None:
             self._dirty = False
-            self._say(self.recorder.update_in_background(msg.db_id, msg.content, msg.status, msg.model))
+            self._say(self.recorder.update_in_background(msg.db_id, msg.content, msg.status, msg.model,
+                                                         msg.usage))
 
     def defer_notice(self, notice: Message) -> None:
         """Save ``notice`` (which follows this reply) once the reply has a row of its own."""
@@ -357,6 +358,11 @@ class Reply(QObject):
             self.ctx.on_usage(usage.prompt_tokens)
         if self.message is not None and outcome.status == "complete" and usage.completion_tokens:
             self.message.tokens = max(1, usage.completion_tokens - usage.reasoning_tokens) + MESSAGE_OVERHEAD
+        if self.message is not None:
+            from chatbot_gui.core.usage import ReplyUsage
+
+            # Kept with the reply and saved with its final write; OpenAI's prices apply to OpenAI's server.
+            self.message.usage = ReplyUsage(usage, priced=self.config.is_default_server)
         self.usageReported.emit(usage)
 
     def _resend_trimmed(self, outcome: Outcome) -> bool:

@@ -23,11 +23,11 @@ from chatbot_gui.core.personas import DEFAULT_MODEL
 from chatbot_gui.core.settings import (
     Settings, SettingsStore, env_base_url, keyring_reads, resolve_connection, server_label,
 )
-from chatbot_gui.ui.controller import ChatController
 from chatbot_gui.ui.main_window import MainWindow
 
 if TYPE_CHECKING:  # keyring is imported when the keyring is first used, after the window shows
     from chatbot_gui.core.secrets import KeyStore
+    from chatbot_gui.ui.controller import ChatController  # may come after the first paint: attach()
     from chatbot_gui.ui.settings_dialog import DialogResult
 
 AskSettings = Callable[..., "DialogResult | None"]
@@ -52,12 +52,17 @@ def _default_ask(*args, **kwargs) -> "DialogResult | None":  # noqa: ANN002, ANN
 
 
 class SettingsController(QObject):
-    """Owns the window's :class:`Settings`, personas and :class:`KeyStore`; feeds the chat controller."""
+    """Owns the window's :class:`Settings`, personas and :class:`KeyStore`; feeds the chat controller.
+
+    Made before the first paint, it shows what the settings say in the window's first frame (theme,
+    text size, geometry, personas, models). ``chat`` may be None then, and :meth:`attach` gives it
+    once the chat logic is loaded (after the first paint: ``chatbot_gui.app``); until then the
+    Settings action is not connected."""
 
     def __init__(
         self,
         window: MainWindow,
-        chat: ChatController,
+        chat: ChatController | None,
         store: SettingsStore,
         keys: "KeyStore | None",
         env: Mapping[str, str],
@@ -76,20 +81,36 @@ class SettingsController(QObject):
         window.keyring_retry_button.clicked.connect(lambda: self.load_key())
         self.settings, notice = store.load()
         if notice:
-            chat.context.notify(notice)
+            self._notify(notice)
         self.persona_store = persona_store
         self.personas = PersonaLibrary()
         if persona_store is not None:
             self.personas, persona_notice = persona_store.load()
             if persona_notice:
-                chat.context.notify(persona_notice)
+                self._notify(persona_notice)
         self._apply_personas(first=True)
         self._apply_appearance()
         window.zoomChanged.connect(self._zoom_changed)
         self._restore_geometry()
         self._fill_models()
-        window.settings_action.triggered.connect(lambda: self.open_settings())
         window.on_close(self.save_on_close)
+        if chat is not None:
+            self.attach(chat)
+
+    def attach(self, chat: ChatController) -> None:
+        """Feed ``chat`` (made after the first paint, or at once): the personas shown, the Settings action."""
+        self.chat = chat
+        chat.default_persona = self.personas.default_persona
+        chat.conversation.persona = self.personas.default_persona
+        self.window.settings_action.triggered.connect(lambda: self.open_settings())
+        # "Open Settings" under an error whose remedy is the key (the server refused it, 401).
+        self.window.transcript.settingsRequested.connect(lambda: self.open_settings(focus_key=True))
+
+    def _notify(self, text: str) -> None:
+        if self.chat is not None:
+            self.chat.context.notify(text)
+        else:  # before the chat logic is loaded: the same banner (no listeners can exist yet)
+            self.window.notify(text)
 
     @property
     def keys(self) -> "KeyStore":
@@ -191,10 +212,12 @@ class SettingsController(QObject):
         return config
 
     # -- the dialog ------------------------------------------------------------------------------
-    def open_settings(self, first_run: bool = False) -> bool:
-        """Show the Settings dialog; True when the user pressed OK (changes then apply)."""
+    def open_settings(self, first_run: bool = False, focus_key: bool = False) -> bool:
+        """Show the Settings dialog; True when the user pressed OK (changes then apply).
+        ``focus_key``: with the cursor in the API key field of the profile in use."""
+        extra = {"focus_key": True} if focus_key else {}  # (an injected ``ask`` need not know it)
         result = self._ask(self.window, self.settings, self.keys, self.env, first_run=first_run,
-                           personas=self.personas if self.persona_store is not None else None)
+                           personas=self.personas if self.persona_store is not None else None, **extra)
         if result is None:
             if first_run:
                 self.chat.show_no_key_notice()
@@ -231,12 +254,12 @@ class SettingsController(QObject):
     def _apply_personas(self, first: bool = False) -> None:
         """Show the library in the picker; the open chat keeps its persona, updated if edited."""
         library = self.personas
-        self.chat.default_persona = library.default_persona
-        if first:
+        if first:  # from __init__: the chat (if any yet) is given its persona by attach()
             self.window.set_personas(library.personas, library.default_persona.name)
-            self.chat.conversation.persona = library.default_persona
-            self.chat.apply_persona_model(library.default_persona)
+            if library.default_persona.model:  # as ChatController.apply_persona_model does
+                self.window.model_combo.setEditText(library.default_persona.model)
             return
+        self.chat.default_persona = library.default_persona
         current = library.find(self.chat.conversation.persona.name)
         chosen = current or library.default_persona
         self.window.set_personas(library.personas, chosen.name)
@@ -248,7 +271,7 @@ class SettingsController(QObject):
         try:
             self.persona_store.save(self.personas)
         except OSError as exc:
-            self.chat.context.notify(
+            self._notify(
                 f"Personas could not be saved ({exc.strerror or exc}). They apply until Chatbot quits."
             )
 
@@ -256,7 +279,7 @@ class SettingsController(QObject):
         try:
             self.store.save(self.settings)
         except OSError as exc:
-            self.chat.context.notify(
+            self._notify(
                 f"Settings could not be saved ({exc.strerror or exc}). They apply until Chatbot quits."
             )
 

@@ -579,7 +579,7 @@ class SettingsDialog(QDialog):
 
     def __init__(self, settings: Settings, keys: KeyStore, env: Mapping[str, str],
                  first_run: bool = False, parent: QWidget | None = None,
-                 personas: PersonaLibrary | None = None) -> None:
+                 personas: PersonaLibrary | None = None, focus_key: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._result: Settings | None = None
@@ -588,6 +588,8 @@ class SettingsDialog(QDialog):
         self.intro.setOpenExternalLinks(True)
         self.intro.setVisible(first_run)
         self._first_run = first_run
+        #: Open with the cursor in the key field of the profile in use (the server refused the key).
+        self._focus_key = first_run or focus_key
         self.tabs = QTabWidget(objectName="settingsPages")
         self.connection = ConnectionPage(settings, keys, env)
         self.add_page("Connection", self.connection)
@@ -623,10 +625,13 @@ class SettingsDialog(QDialog):
     def showEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         super().showEvent(event)
         self.adjustSize()  # word-wrapped notices need their height once the width is known
-        if self._first_run:
-            # A newcomer pastes the key and presses Enter (OK): the cursor waits in the key field.
-            self._first_run = False
+        if self._focus_key:
+            # A newcomer, or someone whose key the server refused, pastes the key and presses Enter
+            # (OK): the cursor waits in the key field of the profile in use (the page opens on it).
+            self._first_run = self._focus_key = False
+            self.tabs.setCurrentWidget(self.connection)
             self.connection.key_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.connection.key_edit.selectAll()
 
     def add_page(self, title: str, widget: QWidget) -> None:
         """Add a page (tab) after the existing ones."""
@@ -691,9 +696,11 @@ class SettingsDialog(QDialog):
 
 
 def ask(parent: QWidget | None, settings: Settings, keys: KeyStore, env: Mapping[str, str],
-        first_run: bool = False, personas: PersonaLibrary | None = None) -> DialogResult | None:
-    """Show the dialog modally. What OK accepted (secrets already in ``keys``), or None on Cancel."""
-    dialog = SettingsDialog(settings, keys, env, first_run, parent, personas=personas)
+        first_run: bool = False, personas: PersonaLibrary | None = None,
+        focus_key: bool = False) -> DialogResult | None:
+    """Show the dialog modally. What OK accepted (secrets already in ``keys``), or None on Cancel.
+    ``focus_key``: the cursor starts in the API key field of the profile in use."""
+    dialog = SettingsDialog(settings, keys, env, first_run, parent, personas=personas, focus_key=focus_key)
     try:
         dialog.exec()
         accepted = dialog.result_settings()

@@ -23,8 +23,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView, QBoxLayout, QFrame, QHBoxLayout, QLabel, QListView, QMenu, QPushButton, QSizePolicy, QVBoxLayout,
-    QWidget,
+    QAbstractItemView, QBoxLayout, QFrame, QHBoxLayout, QLabel, QListView, QMenu, QPushButton, QSizePolicy,
+    QStyledItemDelegate, QVBoxLayout, QWidget,
 )
 
 from chatbot_gui.core.dates import date_groups
@@ -540,6 +540,20 @@ class ChatListModel(QStringListModel):
                 | Qt.ItemFlag.ItemNeverHasChildren)
 
 
+#: Extra height of a chat list row, in pixels: rows a pointer hits easily and eyes can tell apart.
+ROW_PADDING = 10
+
+
+class RoomyRows(QStyledItemDelegate):
+    """The chat list's rows with some air above and below the title (the list's items are of one
+    height, so this is asked once, not per row)."""
+
+    def sizeHint(self, option, index):  # noqa: ANN001, ANN201, N802 - Qt override
+        size = super().sizeHint(option, index)
+        size.setHeight(size.height() + ROW_PADDING)
+        return size
+
+
 class ElidedLabel(QLabel):
     """A one-line plain-text label that takes the room there is and elides its text in the middle
     ("Deleted “Trip to…Lisbon”."), so both ends of a long chat name stay visible; the tooltip has
@@ -655,6 +669,7 @@ class Sidebar(QWidget):
         self.chat_list = QListView()
         self.chat_list.setModel(self.chat_model)
         self.chat_list.setUniformItemSizes(True)
+        self.chat_list.setItemDelegate(RoomyRows(self.chat_list))
         self.chat_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.chat_list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)  # F2 / menu only
         self.chat_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

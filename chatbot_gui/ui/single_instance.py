@@ -13,7 +13,6 @@ each other's socket away: the later one finds the earlier one listening and hand
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
 import stat
@@ -46,7 +45,16 @@ def server_name(data_dir: Path, user: str | None = None) -> str:
     folder of the user (:func:`private_socket_dir`); on Windows it names a pipe."""
     if user is None:
         try:
-            user = getpass.getuser()
+            # getpass.getuser()'s own order, without importing getpass (and termios) at start-up.
+            user = next((os.environ[v] for v in ("LOGNAME", "USER", "LNAME", "USERNAME") if os.environ.get(v)), "")
+            if not user and os.name == "posix":  # then, as getpass does, the passwd entry
+                import pwd
+
+                user = pwd.getpwuid(os.getuid()).pw_name
+            if not user:
+                import getpass
+
+                user = getpass.getuser()
         except (OSError, KeyError, ImportError):  # no USER/USERNAME variable and no passwd entry
             user = str(Path.home())
     key = f"{user}\0{Path(data_dir).expanduser().resolve()}".encode("utf-8", "surrogatepass")

@@ -52,6 +52,26 @@ FLUSH_BUDGET_S = 0.0015
 AHEAD = 4
 
 
+#: A message's own actions, drawn under the latest reply always and under any other message while
+#: it is pointed at or current (keyboard), as chat apps do; links (Retry, keep it…) and the version
+#: switcher always show.
+HOVER_ACTIONS = frozenset({"copy", "copy_markdown", "regenerate", "edit", "delete", "pin", "unpin"})
+
+
+def fit_meta(meta: str, fm: QFontMetrics, room: int) -> str:
+    """The quiet line "model · 14:02 · 515 tokens" in ``room`` pixels: whole parts are left out
+    before anything is cut off - first the time, then the model - so a narrow column still shows
+    the token count whole rather than "gpt-4o-mini · 14:02 · 515 to…"."""
+    parts = meta.split(" · ")
+    # Least needed first: the clock time ("14:02"), then the model (the first part).
+    order = [i for i, part in enumerate(parts) if len(part) == 5 and part[2] == ":"] + [0]
+    for drop in order:
+        if len(parts) <= 1 or fm.horizontalAdvance(" · ".join(parts)) <= room:
+            break
+        del parts[drop]
+    return fm.elidedText(" · ".join(parts), Qt.TextElideMode.ElideRight, room)
+
+
 @dataclass
 class _Hit:
     rect: QRect  # in row coordinates
@@ -427,13 +447,16 @@ class MessageDelegate:
             p.setPen(muted)
             if row.role == ASSISTANT:
                 room = max(0, width - bar.right() - 16)
-                meta = QFontMetrics(small).elidedText(row.meta, Qt.TextElideMode.ElideRight, room)
+                meta = fit_meta(row.meta, QFontMetrics(small), room)
                 meta_rect = QRect(bar.right() + 16, bar.top(), room, bar.height())
                 p.drawText(meta_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, meta)
         focus = self.view._current == row.id and self.view.hasFocus()
+        quiet = not self.view.actions_shown(row)
         for n, hit in enumerate(row.hits):
             if hit.rect.bottom() < shown_top or hit.rect.top() > shown_bottom:
                 continue
+            if quiet and hit.action in HOVER_ACTIONS:
+                continue  # shown when the message is pointed at or current (their room stays kept)
             linky = hit.action in ("copy_code", "toggle_reasoning") or (
                 (hit.action, hit.label) in row.links and hit.action not in ("pin", "unpin"))
             p.setPen(QColor(c["link"]) if linky else muted)

@@ -28,7 +28,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from PySide6.QtCore import QPoint, QPointF, QRect, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QPoint, QPointF, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QDesktopServices,
@@ -115,6 +115,7 @@ class MessagesView(QAbstractScrollArea):
         self._pressed_anchor = ""
         self._pressed_hit: tuple[int, str, int] | None = None
         self._current = -1  # keyboard: the current message id (-1: none)
+        self._hover = -1  # the message under the mouse pointer (-1: none)
         self.highlight_terms: list[str] = []  # search words marked in every message
         self._current_hit = -1
         self._timer = QTimer(self)
@@ -152,7 +153,7 @@ class MessagesView(QAbstractScrollArea):
             if widget is not None:
                 widget.setAutoFillBackground(True)
         self.delegate = MessageDelegate(self)
-        self.setAccessibleName("Messages")
+        self.setAccessibleName("Messages")  # (ui/messages/access.py makes it a list of the messages)
         self._apply_theme()
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._scheme_changed)
 
@@ -463,10 +464,14 @@ class MessagesView(QAbstractScrollArea):
         self.viewport().setAutoFillBackground(True)
         self.viewport().update()
 
+    def reading_width(self) -> int:
+        """The reading column's width when there is room (the message box below uses it too)."""
+        return int(self._font_metrics()[0] * COLUMN_CHARS) + 2 * _PAD
+
     def _column(self) -> tuple[int, int]:
         """(left x, width) of the reading column in the viewport."""
         vw = max(100, self.viewport().width())
-        want = int(self._font_metrics()[0] * COLUMN_CHARS) + 2 * _PAD
+        want = self.reading_width()
         width = min(vw - 2 * _PAD, want)
         return (vw - width) // 2, width
 
@@ -748,6 +753,29 @@ class MessagesView(QAbstractScrollArea):
         char = piece.doc.documentLayout().hitTest(local, Qt.HitTestAccuracy.FuzzyHit)
         return k, j, max(0, char), local
 
+    def actions_shown(self, row: _Row) -> bool:
+        """Whether ``row``'s actions (Copy, Edit, Regenerate, Delete, Pin) are drawn: under the
+        latest reply always, under another message while it is pointed at or current."""
+        if row.id in (self._hover, self._current):
+            return True
+        for other in reversed(self._rows):  # the latest reply: few rows after it, if any
+            if other.role == ASSISTANT:
+                return other is row
+        return False
+
+    def _set_hover(self, pos: QPoint | None) -> None:
+        hover = -1
+        if pos is not None and self._rows:
+            y = pos.y() + self.verticalScrollBar().value()
+            hover = self._rows[max(0, min(len(self._rows) - 1, bisect.bisect_right(self._tops, y) - 1))].id
+        if hover != self._hover:
+            self._hover = hover
+            self.viewport().update()
+
+    def leaveEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        self._set_hover(None)
+        super().leaveEvent(event)
+
     def _hit_at(self, pos: QPoint) -> tuple[int, _Hit] | None:
         if not self._rows:
             return None
@@ -798,6 +826,7 @@ class MessagesView(QAbstractScrollArea):
                 self._sel_end = (self._rows[k].id, j, char)
                 self.viewport().update()
             return
+        self._set_hover(pos)
         pointing = self._hit_at(pos) is not None
         if not pointing:
             found = self._locate(pos)
@@ -832,6 +861,8 @@ class MessagesView(QAbstractScrollArea):
     def _open_link(self, href: str) -> None:
         md, _ = render_module()
         if md.safe_link(href):  # rendering makes no other anchors; checked again all the same
+            from PySide6.QtCore import QUrl  # not at import: its type costs ~0.5 ms of start-up
+
             QDesktopServices.openUrl(QUrl(href))
             self.linkActivated.emit(href)
 
@@ -981,6 +1012,9 @@ class MessagesView(QAbstractScrollArea):
             text = self.accessible_text(self._current)
             action = self.current_action()
             self.setAccessibleDescription(f"{text}. {action}" if action else text)
+            from chatbot_gui.ui.messages import access
+
+            access.focus_moved(self)
 
     def context_menu(self, message_id: int) -> QMenu:
         """The menu of a message's actions (right click, the Menu key, Shift+F10)."""
