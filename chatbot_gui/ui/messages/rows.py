@@ -48,8 +48,11 @@ _COALESCE_MS = 16
 #: else on the GUI thread by its length: a 5 ms timer's p99 gap during a 20,000-chunk Markdown
 #: flood was ~12 ms with 3 ms passes followed at once by their paint (benchmarks/bench_render.py).
 FLUSH_BUDGET_S = 0.0015
-#: Rows rendered ahead of the screen, in each direction, while the view is idle.
-AHEAD = 4
+#: Rows rendered ahead of the screen, in each direction, while the view is idle. A page is 3-4
+#: rows of a typical chat; with 4, PageUp once per frame outran the idle rendering and 285 of 3,250
+#: steps rendered rows themselves (benchmarks/bench_render.py); with 12, about 20 did, and the
+#: steps' GUI-thread CPU p99 went from ~6.5 to ~3.3 ms. One row per event-loop pass, as before.
+AHEAD = 12
 
 
 #: A message's own actions, drawn under the latest reply always and under any other message while
