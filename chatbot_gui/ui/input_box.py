@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QPlainTextEdit, QSizePolicy, QWidget
 
 if TYPE_CHECKING:  # QTextOption and these load when first used, not on the start-up path
     from PySide6.QtCore import QMimeData
-    from PySide6.QtGui import QInputMethodEvent, QKeyEvent
+    from PySide6.QtGui import QColor, QInputMethodEvent, QKeyEvent
 
 #: Qt's word-boundary wrapping takes time quadratic in the length of a run with no break
 #: opportunity (a 1 MB one-line paste took 47 s). Such pastes switch the box to wrap anywhere.
@@ -159,11 +159,43 @@ class Composer(QWidget):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         pal = self.palette()
         focused = self.input.hasFocus()
-        if focused:
-            border = pal.color(QPalette.ColorRole.Highlight)
+        base = pal.color(QPalette.ColorRole.Base)
+        if focused:  # WCAG 1.4.11: a focus indicator has 3:1 against the colours beside it
+            border = _standing_out(pal.color(QPalette.ColorRole.Highlight), pal.color(QPalette.ColorRole.Text),
+                                   (base, pal.color(QPalette.ColorRole.Window)))
+            width = 2.0
         else:  # a quiet outline that shows on light and dark backgrounds alike
             border = pal.color(QPalette.ColorRole.Text)
             border.setAlphaF(0.28)
-        painter.setPen(QPen(border, 1.5 if focused else 1.0))
-        painter.setBrush(pal.color(QPalette.ColorRole.Base))
-        painter.drawRoundedRect(QRectF(self.rect()).adjusted(1, 1, -1, -1), 14, 14)
+            width = 1.0
+        painter.setPen(QPen(border, width))
+        painter.setBrush(base)
+        # On the pixel grid (a line centred on a pixel edge would smear into two pale pixels).
+        inset = 1.0 if width == 2.0 else 1.5
+        painter.drawRoundedRect(QRectF(self.rect()).adjusted(inset, inset, -inset, -inset), 14, 14)
+
+
+def _contrast(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio of two opaque colours (1 to 21)."""
+    def lum(c: QColor) -> float:
+        def f(v: float) -> float:
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+        return 0.2126 * f(c.redF()) + 0.7152 * f(c.greenF()) + 0.0722 * f(c.blueF())
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def _standing_out(color: QColor, toward: QColor, beside: tuple[QColor, ...], ratio: float = 3.0) -> QColor:
+    """``color``, mixed toward ``toward`` (the text colour) until it has ``ratio`` against each of
+    ``beside``: a dark theme's highlight is often too dim on a dark field."""
+    from PySide6.QtGui import QColor
+
+    out = QColor(color)
+    for step in range(11):
+        t = step / 10
+        out = QColor.fromRgbF(color.redF() + (toward.redF() - color.redF()) * t,
+                              color.greenF() + (toward.greenF() - color.greenF()) * t,
+                              color.blueF() + (toward.blueF() - color.blueF()) * t)
+        if all(_contrast(out, other) >= ratio for other in beside):
+            break
+    return out

@@ -1,0 +1,94 @@
+"""Defects found by using the app as a new user would (QA, second round), each pinned by what the
+user sees: a narrow window, the message box's placeholder and focus ring, hovering while scrolling."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QMouseEvent, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from chatbot_gui.app import create_window
+from chatbot_gui.core.paths import AppPaths
+from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
+from chatbot_gui.ui.messages.view import ASSISTANT, USER, MessagesView
+from fakeserver import FakeServer, stream
+
+KEY = "fake-test-key-qa-round2"
+
+
+def _never(*args, **kwargs):
+    raise AssertionError("no Settings dialog expected")
+
+
+@pytest.fixture
+def window(qtbot, fake_server: FakeServer, tmp_path):
+    paths = AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data")
+    win, chat = create_window({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake_server.base_url},
+                              paths=paths, keys=KeyStore(MemoryKeyring()), ask_settings=_never)
+    qtbot.addWidget(win)
+    win.resize(1000, 760)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: win.history_controller.store is not None and chat.config.api_key is not None,
+                    timeout=15000)
+    yield win, chat
+    assert chat.shutdown(3000)
+    win.close()
+
+
+def send(qtbot, win, chat, text: str) -> None:
+    win.input.setFocus()
+    qtbot.keyClicks(win.input, text)
+    qtbot.keyClick(win.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not chat.busy, timeout=15000)
+
+
+def _on_screen(view, message_id: int, action: str) -> QRect:
+    """Where a message's action button is drawn, in viewport coordinates (scrolled into view)."""
+    view.action_point(message_id, action)
+    k = view._index[message_id]
+    hit = next(h for h in view._rows[k].hits if h.action == action)
+    x0, _ = view._column()
+    return hit.rect.translated(x0, view._tops[k] - view.verticalScrollBar().value())
+
+
+def _contrast(a: QColor, b: QColor) -> float:
+    def lum(c: QColor) -> float:
+        def f(v: float) -> float:
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+        return 0.2126 * f(c.redF()) + 0.7152 * f(c.greenF()) + 0.0722 * f(c.blueF())
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_box_focus_ring_stands_out_in_light_and_dark(qtbot, window, theme, request):
+    """WCAG 1.4.11: a focus indicator needs 3:1 against what is next to it (inside and outside)."""
+    win, _ = window
+    from chatbot_gui.ui.theme import theme as app_theme
+
+    app_theme().set_mode(theme)
+    request.addfinalizer(lambda: app_theme().set_mode("system"))
+    win.input.setFocus()
+    qtbot.waitUntil(lambda: win.input.hasFocus())
+    qtbot.waitUntil(lambda: (win.palette().window().color().lightness() < 80) == (theme == "dark"))
+    composer = win.composer
+    QApplication.processEvents()
+    parent = composer.parentWidget()
+    image = parent.grab(composer.geometry().adjusted(-4, -4, 4, 4)).toImage()
+    y = image.height() // 2
+    inside = image.pixelColor(image.width() // 2 - 40, image.height() - 10)
+    outside = image.pixelColor(1, y)
+    ring = [image.pixelColor(x, y) for x in range(2, 10)]
+    best = max(ring, key=lambda c: min(_contrast(c, inside), _contrast(c, outside)))
+    assert min(_contrast(best, inside), _contrast(best, outside)) >= 3.0, (
+        theme, [c.name() for c in ring], inside.name(), outside.name())
+
+
+def _move(view, pos: QPoint) -> None:
+    vp = view.viewport()
+    QApplication.sendEvent(vp, QMouseEvent(QEvent.Type.MouseMove, QPointF(pos), vp.mapToGlobal(QPointF(pos)),
+                                           Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
+                                           Qt.KeyboardModifier.NoModifier))
+
