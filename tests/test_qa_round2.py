@@ -53,6 +53,21 @@ def _on_screen(view, message_id: int, action: str) -> QRect:
     return hit.rect.translated(x0, view._tops[k] - view.verticalScrollBar().value())
 
 
+def test_the_empty_box_shows_its_whole_hint_in_a_narrow_window(qtbot, window):
+    win, _ = window
+    win.resize(500, 700)
+    box = win.input
+    qtbot.waitUntil(lambda: box.width() < 320)
+    QApplication.processEvents()
+    margin = int(box.document().documentMargin())
+    room = box.viewport().width() - 2 * margin
+    needed = QFontMetrics(box.font()).boundingRect(QRect(0, 0, room, 10000), Qt.TextFlag.TextWordWrap,
+                                                   box.placeholderText()).height()
+    qtbot.waitUntil(lambda: box.viewport().height() - 2 * margin >= needed, timeout=2000)
+    win.resize(1000, 760)  # and one line again when there is room
+    qtbot.waitUntil(lambda: box.viewport().height() - 2 * margin < 2 * box.fontMetrics().lineSpacing())
+
+
 def _contrast(a: QColor, b: QColor) -> float:
     def lum(c: QColor) -> float:
         def f(v: float) -> float:

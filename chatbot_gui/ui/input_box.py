@@ -40,7 +40,28 @@ class ChatInput(QPlainTextEdit):
 
     def _lines(self) -> int:
         # A plain-text document's layout measures its height in (wrapped) lines.
-        return int(self.document().documentLayout().documentSize().height())
+        lines = int(self.document().documentLayout().documentSize().height())
+        if lines <= 1 and self.document().isEmpty():
+            return max(1, self._hint_lines())
+        return lines
+
+    def _hint_lines(self) -> int:
+        """How many lines the placeholder takes, wrapped as QPlainTextEdit paints it (a narrow
+        window would otherwise show its first line and the top of the second)."""
+        room = self.contentsRect().width() - 2 * int(self.document().documentMargin())
+        hint = self.placeholderText()
+        if room <= 0 or not hint:
+            return 1
+        from PySide6.QtCore import QRect
+
+        fm = self.fontMetrics()
+        height = fm.boundingRect(QRect(0, 0, room, 1 << 20), Qt.TextFlag.TextWordWrap, hint).height()
+        return -(-height // max(1, fm.lineSpacing()))
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        super().resizeEvent(event)
+        if self.document().isEmpty() and event.size().width() != event.oldSize().width():
+            self.updateGeometry()  # the placeholder may wrap to more or fewer lines
 
     def _text_resized(self) -> None:
         """Grow or shrink with the text; past :data:`MAX_INPUT_LINES` it scrolls."""
