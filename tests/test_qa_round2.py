@@ -53,6 +53,25 @@ def _on_screen(view, message_id: int, action: str) -> QRect:
     return hit.rect.translated(x0, view._tops[k] - view.verticalScrollBar().value())
 
 
+def test_in_a_narrow_window_every_action_is_on_screen_and_clicks(qtbot, window, fake_server):
+    win, chat = window
+    fake_server.queue(stream(["A short reply."]))
+    send(qtbot, win, chat, "hello")
+    win.resize(500, 700)
+    view = win.transcript
+    qtbot.waitUntil(lambda: view.viewport().width() < 360)
+    question, reply = chat.conversation.messages[-2:]
+    room = view.viewport().rect()
+    for message, actions in ((reply, ("copy", "copy_markdown", "regenerate", "delete", "pin")),
+                             (question, ("copy", "edit", "delete", "pin"))):
+        for action in actions:
+            rect = _on_screen(view, message.id, action)
+            assert room.contains(rect), f"{action!r} under the {message.role} message is cut off: {rect} in {room}"
+    # The last one of the reply's row, clicked where it is drawn, does what it says.
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.action_point(reply.id, "pin"))
+    qtbot.waitUntil(lambda: reply.pinned)
+
+
 def test_the_empty_box_shows_its_whole_hint_in_a_narrow_window(qtbot, window):
     win, _ = window
     win.resize(500, 700)

@@ -124,6 +124,39 @@ class _Row:
 _SAMPLE = "the quick brown fox jumps over a lazy dog, THEN 42 more "
 
 
+def _action_bar(hits: list[_Hit], labels: list[tuple[str, str]], fm: QFontMetrics, width: int, y: int,
+                x: int = 0, right: bool = False) -> int:
+    """Adds a row's buttons to ``hits`` from ``y`` down, as many to a line as fit ``width`` (a
+    narrow window wraps them rather than cutting the last ones off); returns the y under them."""
+    widths = [fm.horizontalAdvance(label) + 14 for _, label in labels]
+    lines: list[list[int]] = []
+    used = width
+    for n, w in enumerate(widths):
+        if used + w > width and not (lines and not lines[-1]):
+            lines.append([])
+            used = 0
+        lines[-1].append(n)
+        used += w
+    for line in lines:
+        ax = x + (width - sum(widths[n] for n in line) if right else 0)
+        for n in line:
+            hits.append(_Hit(QRect(ax, y, widths[n], _ACTION_H - 2), *labels[n]))
+            ax += widths[n]
+        y += _ACTION_H
+    return y
+
+
+def _bar_top(row: _Row) -> int:
+    """The top of a row's action bar (its buttons come last among its hits; a block's Copy or the
+    reasoning toggle come before them)."""
+    top = row.height
+    for hit in reversed(row.hits):
+        if hit.piece != -1 or hit.action == "toggle_reasoning":
+            break
+        top = min(top, hit.rect.top())
+    return top
+
+
 def char_width(font: QFont) -> float:
     """The average width of a character of prose in ``font``."""
     return QFontMetrics(font).horizontalAdvance(_SAMPLE) / len(_SAMPLE)
@@ -273,15 +306,8 @@ class MessageDelegate:
                                            row.status).height()
             y += row.status_h
         # The action bar.
-        ax = 0 if row.role == ASSISTANT else None
-        labels = self._actions(row)
-        widths = [fm.horizontalAdvance(label) + 14 for _, label in labels]
-        total = sum(widths)
-        ax = 0 if row.role == ASSISTANT else width - total
-        for (action, label), w in zip(labels, widths):
-            hits.append(_Hit(QRect(ax, y, w, _ACTION_H - 2), action, label))
-            ax += w
-        y += _ACTION_H + _PAD
+        y = _action_bar(hits, self._actions(row), fm, width, y, right=row.role != ASSISTANT)
+        y += _PAD
         row.hits = hits
         row.measured = True
         return y
@@ -303,13 +329,8 @@ class MessageDelegate:
             y += piece.height + (8 if inset else 0)
             piece.bottom = y
         hits: list[_Hit] = []
-        ax = inset
-        for action, label in row.links:
-            w = fm.horizontalAdvance(label) + 14
-            hits.append(_Hit(QRect(ax, y, w, _ACTION_H - 2), action, label))
-            ax += w
-        if hits:
-            y += _ACTION_H
+        if row.links:
+            y = _action_bar(hits, list(row.links), fm, width - 2 * inset, y, x=inset)
         row.hits = hits
         row.measured = True
         return y + _NOTE_PAD
@@ -415,7 +436,7 @@ class MessageDelegate:
         if row.status:
             p.setPen(QColor(c["error"]) if row.status.lower().startswith(("error", "failed")) else muted)
             h = max(row.status_h, fm.lineSpacing())
-            y = (row.hits[-1].rect.top() if row.hits else row.height) - h
+            y = _bar_top(row) - h
             p.drawText(QRect(0, y, width, h), Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, row.status)
         if row.meta and row.hits:
             bar = row.hits[-1].rect
