@@ -126,3 +126,35 @@ def _move(view, pos: QPoint) -> None:
                                            Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
                                            Qt.KeyboardModifier.NoModifier))
 
+
+def test_after_scrolling_with_the_wheel_the_actions_follow_the_message_under_the_pointer(qtbot):
+    view = MessagesView()
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    for n in range(1, 81):
+        view.add_message(n, USER if n % 2 else ASSISTANT, f"message {n} " + "words " * (n % 7 * 10))
+    view.verticalScrollBar().setValue(view.verticalScrollBar().maximum() // 2)
+    QApplication.processEvents()
+    pos = QPoint(view.viewport().width() // 2, view.viewport().height() // 2)
+    _move(view, pos)
+    QApplication.processEvents()
+
+    def under_pointer():
+        y = pos.y() + view.verticalScrollBar().value()
+        return max(r for r in range(len(view._rows)) if view._tops[r] <= y)
+
+    before = view._rows[under_pointer()]
+    assert view.actions_shown(before)
+    vp = view.viewport()
+    for _ in range(3):  # three notches down, the pointer still
+        QApplication.sendEvent(vp, QWheelEvent(QPointF(pos), vp.mapToGlobal(QPointF(pos)), QPoint(0, 0),
+                                               QPoint(0, -120), Qt.MouseButton.NoButton,
+                                               Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                                               False))
+    QApplication.processEvents()
+    now = view._rows[under_pointer()]
+    assert now is not before, "the wheel moved the list"
+    assert view.actions_shown(now), "the message now under the pointer shows its actions"
+    assert not view.actions_shown(before), "the one scrolled away no longer does"

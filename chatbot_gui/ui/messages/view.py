@@ -984,6 +984,9 @@ class MessagesView(QAbstractScrollArea):
             self.zoom(1 if event.angleDelta().y() > 0 else -1)
             return
         super().wheelEvent(event)
+        # The list moved under a still pointer (no mouse move comes): the message now under it is
+        # the one pointed at, so its actions show and the one scrolled away hides them.
+        self._set_hover(event.position().toPoint())
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
         bar = self.verticalScrollBar()
