@@ -158,3 +158,24 @@ def test_after_scrolling_with_the_wheel_the_actions_follow_the_message_under_the
     assert now is not before, "the wheel moved the list"
     assert view.actions_shown(now), "the message now under the pointer shows its actions"
     assert not view.actions_shown(before), "the one scrolled away no longer does"
+
+
+def test_a_click_anywhere_in_the_message_box_puts_the_cursor_in_it(qtbot, window, fake_server):
+    """The rounded box looks like one text field: a click on its padding or beside Stop/Send (not
+    only on the text line itself) must let the user type there. Seen: the click did nothing, and
+    the letters typed next went to the message list, where Space ran the Edit action."""
+    win, chat = window
+    fake_server.queue(stream(["Hi."]))
+    send(qtbot, win, chat, "hello")
+    win.transcript.setFocus()
+    qtbot.waitUntil(lambda: win.transcript.hasFocus())
+    composer, box = win.composer, win.input
+    beside_buttons = QPoint(20, win.stop_button.geometry().center().y())
+    assert composer.childAt(beside_buttons) is None, "a spot of the box that is neither the text nor a button"
+    qtbot.mouseClick(composer, Qt.MouseButton.LeftButton, pos=beside_buttons)
+    qtbot.waitUntil(lambda: box.hasFocus())
+    fake_server.queue(stream(["Again."]))
+    qtbot.keyClicks(QApplication.focusWidget(), "typed after the click")
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(fake_server.requests) == 2 and not chat.busy, timeout=15000)
+    assert fake_server.requests[-1].json["messages"][-1]["content"] == "typed after the click"

@@ -172,6 +172,15 @@ class Composer(QWidget):
         layout.addWidget(text)
         layout.addLayout(row)
 
+    def mousePressEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        """A click on the box's padding or beside Stop/Send puts the cursor in the text, as a click
+        on any part of a text field does (the letters typed next would otherwise go elsewhere)."""
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.input.setFocus(Qt.FocusReason.MouseFocusReason)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
     def paintEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         from PySide6.QtCore import QRectF
         from PySide6.QtGui import QPainter, QPalette, QPen
