@@ -179,3 +179,29 @@ def test_a_click_anywhere_in_the_message_box_puts_the_cursor_in_it(qtbot, window
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: len(fake_server.requests) == 2 and not chat.busy, timeout=15000)
     assert fake_server.requests[-1].json["messages"][-1]["content"] == "typed after the click"
+
+
+def test_an_edited_message_keeps_its_version_switch_under_its_own_bubble(qtbot):
+    """Seen: under an edited message (right-aligned bubble) "‹ 2/2 ›" floated ~190 px left of the
+    bubble's edge, over empty space, because the hidden Copy/Edit/Delete/Pin kept their room to
+    its right. It belongs at the bubble's edge, where the user's eye is, with or without hover."""
+    view = MessagesView()
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    view.add_message(1, USER, "edited first", version=2, versions=2)
+    view.add_message(2, ASSISTANT, "A reply.")
+    view.viewport().repaint()
+    QApplication.processEvents()
+    row = view._row(1)
+    switch = [h.rect for h in row.hits if h.action in ("previous_version", "version", "next_version")]
+    assert not view.actions_shown(row)
+    assert abs(max(r.right() for r in switch) - row.bubble.right()) <= 2, (switch, row.bubble)
+    # Pointing at it shows the actions beside the switch, which does not move.
+    before = [QRect(r) for r in switch]
+    pos = QPoint(view._column()[0] + row.bubble.center().x(), view._tops[0] + row.bubble.center().y())
+    _move(view, pos)
+    QApplication.processEvents()
+    assert view.actions_shown(view._row(1))
+    assert [h.rect for h in view._row(1).hits if h.action in ("previous_version", "version", "next_version")] == before

@@ -336,20 +336,15 @@ class MessageDelegate:
         return y + _NOTE_PAD
 
     def _actions(self, row: _Row) -> list[tuple[str, str]]:
-        acts: list[tuple[str, str]] = []
         if row.role in NOTE_ROLES:
             return list(row.links)
-        if row.versions > 1:
-            acts += [("previous_version", "‹"), ("version", f"{row.version}/{row.versions}"),
-                     ("next_version", "›")]
-        acts.append(("copy", "Copy"))
-        if row.role == ASSISTANT:
-            acts.append(("copy_markdown", "Copy Markdown"))
-            acts.append(("regenerate", "Regenerate"))
-        else:
-            acts.append(("edit", "Edit"))
-        acts.append(("delete", "Delete"))
-        return acts + row.links
+        versions = [("previous_version", "‹"), ("version", f"{row.version}/{row.versions}"),
+                    ("next_version", "›")] if row.versions > 1 else []
+        if row.role != ASSISTANT:  # right-aligned under the bubble: the switch ends the bar, at the
+            # bubble's edge, and the actions shown on hover take their room to its left
+            return [("copy", "Copy"), ("edit", "Edit"), ("delete", "Delete")] + row.links + versions
+        return versions + [("copy", "Copy"), ("copy_markdown", "Copy Markdown"), ("regenerate", "Regenerate"),
+                           ("delete", "Delete")] + row.links
 
     def _reasoning_text(self, row: _Row) -> str:
         if row.role != ASSISTANT or "<think" not in row.text[:64].lower():
