@@ -205,3 +205,38 @@ def test_an_edited_message_keeps_its_version_switch_under_its_own_bubble(qtbot):
     QApplication.processEvents()
     assert view.actions_shown(view._row(1))
     assert [h.rect for h in view._row(1).hits if h.action in ("previous_version", "version", "next_version")] == before
+
+
+def _message_room(win) -> int:
+    """How wide the status line's message may be: up to the leftmost footer label on screen."""
+    bar = win.statusBar()
+    lefts = [w.mapTo(bar, QPoint(0, 0)).x() for w in (win.context_label, win.connection_label)
+             if w.isVisible() and w.width() > 0]
+    return (min(lefts) if lefts else bar.width()) - 8
+
+
+def test_in_a_narrow_window_the_status_line_says_why_enter_did_nothing(qtbot, window, fake_server):
+    """Seen at 500 px: Enter while a reply streams put "A reply is still coming in this chat…" in
+    the status line, but the token and server labels took the bar and only "A rep" showed."""
+    win, chat = window
+    fake_server.queue(stream(["First."]), stream(["part"] * 3, stall_after=1))
+    send(qtbot, win, chat, "hello")
+    qtbot.waitUntil(lambda: "tokens" in win.context_label.text())
+    win.resize(500, 700)
+    qtbot.waitUntil(lambda: win.width() <= 520)
+    win.input.setFocus()
+    qtbot.keyClicks(win.input, "second")
+    qtbot.keyClick(win.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: chat.busy)
+    qtbot.keyClicks(win.input, "third")
+    qtbot.keyClick(win.input, Qt.Key.Key_Return)
+    bar = win.statusBar()
+    qtbot.waitUntil(lambda: "still coming" in bar.currentMessage())
+    QApplication.processEvents()
+    needed = bar.fontMetrics().horizontalAdvance(bar.currentMessage())
+    qtbot.waitUntil(lambda: needed <= _message_room(win), timeout=2000)
+    qtbot.keyClick(win.input, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not chat.busy)
+    # Once the message is short again, the chat's tokens come back beside it.
+    qtbot.waitUntil(lambda: win.context_label.width() >= win.context_label.fontMetrics().horizontalAdvance(
+        win.context_label.text()), timeout=2000)
