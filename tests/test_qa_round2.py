@@ -240,3 +240,32 @@ def test_in_a_narrow_window_the_status_line_says_why_enter_did_nothing(qtbot, wi
     # Once the message is short again, the chat's tokens come back beside it.
     qtbot.waitUntil(lambda: win.context_label.width() >= win.context_label.fontMetrics().horizontalAdvance(
         win.context_label.text()), timeout=2000)
+
+
+def test_zoomed_in_the_action_buttons_are_as_tall_as_their_text_and_do_not_overlap(qtbot):
+    """Seen at +12 pt in a 700 px window: the bar's lines were 24 px apart whatever the text size,
+    so 'Copy Markdown' sat on 'Regenerate' and the model name under the reply was cut at the bottom."""
+    view = MessagesView()
+    qtbot.addWidget(view)
+    view.resize(420, 700)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_zoom(12)
+    view.add_message(1, USER, "hello")
+    view.add_message(2, ASSISTANT, "A reply.", status="Stopped. This partial reply is not sent.",
+                     links=[("keep", "keep it"), ("pin", "Pin")], meta="gpt-4o-mini · 12:00 · 42 tokens")
+    view.viewport().repaint()
+    QApplication.processEvents()
+    font = view.content_font()
+    small = type(font)(font)
+    small.setPointSizeF(font.pointSizeF() * 0.9)
+    text_h = QFontMetrics(small).height()
+    for message_id in (1, 2):
+        view.action_point(message_id, "copy")
+        hits = [h for h in view._row(message_id).hits if h.piece == -1]
+        assert len({h.rect.top() for h in hits}) >= (2 if message_id == 2 else 1)
+        for h in hits:
+            assert h.rect.height() >= text_h, (h.label, h.rect, text_h)
+        for a in hits:
+            for b in hits:
+                assert a is b or not a.rect.intersects(b.rect), (a.label, a.rect, b.label, b.rect)

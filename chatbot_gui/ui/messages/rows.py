@@ -129,6 +129,7 @@ def _action_bar(hits: list[_Hit], labels: list[tuple[str, str]], fm: QFontMetric
     """Adds a row's buttons to ``hits`` from ``y`` down, as many to a line as fit ``width`` (a
     narrow window wraps them rather than cutting the last ones off); returns the y under them."""
     widths = [fm.horizontalAdvance(label) + 14 for _, label in labels]
+    line_h = max(_ACTION_H, fm.height() + 4)  # zoomed in, the text is taller than the default bar
     lines: list[list[int]] = []
     used = width
     for n, w in enumerate(widths):
@@ -140,9 +141,9 @@ def _action_bar(hits: list[_Hit], labels: list[tuple[str, str]], fm: QFontMetric
     for line in lines:
         ax = x + (width - sum(widths[n] for n in line) if right else 0)
         for n in line:
-            hits.append(_Hit(QRect(ax, y, widths[n], _ACTION_H - 2), *labels[n]))
+            hits.append(_Hit(QRect(ax, y, widths[n], line_h - 2), *labels[n]))
             ax += widths[n]
-        y += _ACTION_H
+        y += line_h
     return y
 
 
