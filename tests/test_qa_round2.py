@@ -269,3 +269,33 @@ def test_zoomed_in_the_action_buttons_are_as_tall_as_their_text_and_do_not_overl
         for a in hits:
             for b in hits:
                 assert a is b or not a.rect.intersects(b.rect), (a.label, a.rect, b.label, b.rect)
+
+
+def test_help_lists_the_keys_that_move_through_the_messages_and_they_work(qtbot, window, fake_server):
+    """README: 'in the chat, Up/Down move between messages, Left/Right between a message's actions,
+    Enter runs one'. Seen: Help > Keyboard shortcuts did not list any of them, so a keyboard user
+    could not find out how to reach Copy, Edit or Regenerate."""
+    from PySide6.QtGui import QGuiApplication
+
+    from chatbot_gui.ui.shortcuts_dialog import ShortcutsDialog
+
+    win, chat = window
+    fake_server.queue(stream(["The answer."]))
+    send(qtbot, win, chat, "the question")
+    win.shortcuts_action.trigger()
+    dialog = win.findChild(ShortcutsDialog)
+    qtbot.waitUntil(lambda: dialog is not None and dialog.isVisible())
+    rows = {keys: (what, where) for what, keys, where in dialog.rows()}
+    dialog.close()
+    for keys in ("Up / Down", "Left / Right", "Enter or Space"):
+        assert keys in rows and rows[keys][1] == "in the chat", (keys, sorted(rows))
+    # And they do what the list says: Up to the question, Right to its first action (Copy), Enter.
+    view = win.transcript
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    qtbot.keyClick(view, Qt.Key.Key_Up)
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    QGuiApplication.clipboard().clear()
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: QGuiApplication.clipboard().text() == "the question")
