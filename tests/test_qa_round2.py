@@ -83,6 +83,12 @@ def test_the_empty_box_shows_its_whole_hint_in_a_narrow_window(qtbot, window):
     needed = QFontMetrics(box.font()).boundingRect(QRect(0, 0, room, 10000), Qt.TextFlag.TextWordWrap,
                                                    box.placeholderText()).height()
     qtbot.waitUntil(lambda: box.viewport().height() - 2 * margin >= needed, timeout=2000)
+    height = box.height()
+    box.setFocus()
+    qtbot.keyClicks(box, "h")
+    QApplication.processEvents()
+    assert box.height() == height, "the first letter typed does not make the box jump"
+    box.clear()
     win.resize(1000, 760)  # and one line again when there is room
     qtbot.waitUntil(lambda: box.viewport().height() - 2 * margin < 2 * box.fontMetrics().lineSpacing())
 

@@ -22,6 +22,10 @@ if TYPE_CHECKING:  # QTextOption and these load when first used, not on the star
 #: opportunity (a 1 MB one-line paste took 47 s). Such pastes switch the box to wrap anywhere.
 _LONG_RUN = re.compile(r"\S{2000,}")
 
+#: The empty box's hint, and what it says when that does not fit on one line (narrow, zoomed in).
+HINT = "Type a message. Enter sends, Shift+Enter adds a line."
+SHORT_HINT = "Type a message"
+
 
 class ChatInput(QPlainTextEdit):
     """Plain text only (a paste of HTML or rich text arrives as text), fine with a 1 MB paste."""
@@ -30,7 +34,7 @@ class ChatInput(QPlainTextEdit):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setPlaceholderText("Type a message. Enter sends, Shift+Enter adds a line.")
+        self.setPlaceholderText(HINT)
         self.setTabChangesFocus(True)
         self._composing = False
         self.textChanged.connect(self._restore_wrap_when_empty)
@@ -40,28 +44,31 @@ class ChatInput(QPlainTextEdit):
 
     def _lines(self) -> int:
         # A plain-text document's layout measures its height in (wrapped) lines.
-        lines = int(self.document().documentLayout().documentSize().height())
-        if lines <= 1 and self.document().isEmpty():
-            return max(1, self._hint_lines())
-        return lines
+        return int(self.document().documentLayout().documentSize().height())
 
-    def _hint_lines(self) -> int:
-        """How many lines the placeholder takes, wrapped as QPlainTextEdit paints it (a narrow
-        window would otherwise show its first line and the top of the second)."""
-        room = self.contentsRect().width() - 2 * int(self.document().documentMargin())
-        hint = self.placeholderText()
-        if room <= 0 or not hint:
-            return 1
-        from PySide6.QtCore import QRect
+    def _fit_hint(self) -> None:
+        """The placeholder on one line: the whole hint when it fits, else a short one. (A narrow or
+        zoomed-in box showed the hint's first line and the top of its second; growing the empty
+        box for it would make the box jump back on the first letter typed.)"""
+        from PySide6.QtGui import QFontMetrics
 
-        fm = self.fontMetrics()
-        height = fm.boundingRect(QRect(0, 0, room, 1 << 20), Qt.TextFlag.TextWordWrap, hint).height()
-        return -(-height // max(1, fm.lineSpacing()))
+        room = self.contentsRect().width() - 2 * int(self.document().documentMargin()) - 4
+        if room <= 0:
+            return
+        fm = QFontMetrics(self.font())
+        hint = HINT if fm.horizontalAdvance(HINT) <= room else fm.elidedText(
+            SHORT_HINT, Qt.TextElideMode.ElideRight, room)
+        if hint != self.placeholderText():
+            self.setPlaceholderText(hint)
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         super().resizeEvent(event)
-        if self.document().isEmpty() and event.size().width() != event.oldSize().width():
-            self.updateGeometry()  # the placeholder may wrap to more or fewer lines
+        self._fit_hint()
+
+    def changeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        super().changeEvent(event)
+        if event.type() == event.Type.FontChange:  # zoom
+            self._fit_hint()
 
     def _text_resized(self) -> None:
         """Grow or shrink with the text; past :data:`MAX_INPUT_LINES` it scrolls."""
