@@ -133,7 +133,8 @@ def _move(view, pos: QPoint) -> None:
                                            Qt.KeyboardModifier.NoModifier))
 
 
-def test_after_scrolling_with_the_wheel_the_actions_follow_the_message_under_the_pointer(qtbot):
+@pytest.mark.parametrize("how", ["wheel", "keyboard"])
+def test_after_scrolling_the_actions_follow_the_message_under_the_pointer(qtbot, how):
     view = MessagesView()
     qtbot.addWidget(view)
     view.resize(900, 600)
@@ -154,11 +155,14 @@ def test_after_scrolling_with_the_wheel_the_actions_follow_the_message_under_the
     before = view._rows[under_pointer()]
     assert view.actions_shown(before)
     vp = view.viewport()
-    for _ in range(3):  # three notches down, the pointer still
-        QApplication.sendEvent(vp, QWheelEvent(QPointF(pos), vp.mapToGlobal(QPointF(pos)), QPoint(0, 0),
-                                               QPoint(0, -120), Qt.MouseButton.NoButton,
-                                               Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
-                                               False))
+    for _ in range(3):  # three notches (or Page Down presses) down, the pointer still
+        if how == "wheel":
+            QApplication.sendEvent(vp, QWheelEvent(QPointF(pos), vp.mapToGlobal(QPointF(pos)), QPoint(0, 0),
+                                                   QPoint(0, -120), Qt.MouseButton.NoButton,
+                                                   Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                                                   False))
+        else:
+            qtbot.keyClick(view, Qt.Key.Key_PageDown)
     QApplication.processEvents()
     now = view._rows[under_pointer()]
     assert now is not before, "the wheel moved the list"
