@@ -95,7 +95,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 LOGIC = ("chatbot_gui.ui.controller", "chatbot_gui.ui.history_controller", "chatbot_gui.core.conversation",
-         "chatbot_gui.core.learned", "chatbot_gui.core.windows", "chatbot_gui.core.usage")
+         "chatbot_gui.core.learned", "chatbot_gui.core.windows", "chatbot_gui.core.usage", "chatbot_gui.core.connection")
 real = app_module.create_window
 
 def create_window(*args, **kwargs):
