@@ -43,7 +43,8 @@ def create_window(
     sys.setswitchinterval(0.001)
     env = os.environ if env is None else env
     paths = paths or AppPaths.default()
-    window = MainWindow()
+    # Start-up: the menus' actions are made right after the first paint (only their titles show).
+    window = MainWindow(actions_later=wire_after_first_paint)
     extra = {"ask": ask_settings} if ask_settings is not None else {}
     settings = SettingsController(window, None, SettingsStore(paths), keys, env,
                                   persona_store=PersonaStore(paths), **extra)

@@ -34,7 +34,15 @@ def _earlier_run(paths: AppPaths) -> None:
 
 def _shown(window) -> tuple:  # noqa: ANN001 - MainWindow
     return (window.persona_combo.currentText(), window.current_model(), window.zoom,
-            window.transcript.font().pointSizeF(), window.input.font().pointSizeF())
+            window.transcript.font().pointSizeF(), window.input.font().pointSizeF(),
+            [action.text() for action in window.menuBar().actions()])
+
+
+def _actions(window) -> list:  # noqa: ANN001 - MainWindow
+    """Every menu's actions and the window's own (Esc), with their shortcuts and whether they work."""
+    menus = [(menu.text(), [(a.text(), [k.toString() for k in a.shortcuts()], a.isEnabled(), a.isCheckable())
+                            for a in menu.menu().actions()]) for menu in window.menuBar().actions()]
+    return menus + [[(a.text(), [k.toString() for k in a.shortcuts()]) for a in window.actions()]]
 
 
 def test_the_first_frame_shows_what_a_window_wired_at_once_shows(qtbot, tmp_path, fake_server: FakeServer):
@@ -45,6 +53,9 @@ def test_the_first_frame_shows_what_a_window_wired_at_once_shows(qtbot, tmp_path
     qtbot.addWidget(at_once)
     expected = _shown(at_once)
     assert expected[0] == "Pirate" and expected[2] == 3
+    assert expected[5] == ["&File", "&Chat", "&View", "&Settings", "&Help"]
+    expected_actions = _actions(at_once)
+    assert ("&Quit", ["Ctrl+Q"], True, False) in expected_actions[0][1]
     at_once.close()
     assert chat.shutdown(3000)
 
@@ -59,6 +70,7 @@ def test_the_first_frame_shows_what_a_window_wired_at_once_shows(qtbot, tmp_path
     chat = window.context.chat
     qtbot.waitUntil(lambda: window.history_controller.store is not None and chat.config.api_key == KEY)
     assert _shown(window) == expected
+    assert _actions(window) == expected_actions  # the menus' actions, made after the first paint
     assert chat.conversation.persona == PIRATE
     window.close()
     assert chat.shutdown(3000)
