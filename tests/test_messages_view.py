@@ -448,6 +448,32 @@ def test_theme_and_zoom_change_while_a_reply_streams(qtbot, view) -> None:
     assert [p.doc.toHtml() for p in view._rows[0].pieces] == [p.doc.toHtml() for p in whole._rows[0].pieces]
 
 
+def test_a_flood_of_text_is_shown_over_several_short_passes_and_ends_as_if_rendered_whole(qtbot, view) -> None:
+    """60 blocks arriving at once: one pass renders a part of them (the GUI thread is never held for
+    the whole flood), every pass keeps what was shown, and the end equals the reply rendered whole."""
+    text = "".join(f"## Part {i}\n\nSome *text* {i} with `code`.\n\n```python\nx = {i}\n```\n\n" for i in range(20))
+    view.add_message(1, ASSISTANT, "", streaming=True)
+    settle(qtbot, view)
+    view.append_text(1, text)
+    view._flush()
+    first = [p.doc for p in view._rows[0].pieces]
+    assert 0 < len(first) < 60
+    assert view.rendering_pending()
+    shown: list[int] = []
+    view._timer.timeout.connect(lambda: shown.append(len(view._rows[0].pieces)))
+    view.finish(1)
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    assert len(shown) > 1 and shown == sorted(shown)  # finished blocks are never taken away
+    assert [p.doc for p in view._rows[0].pieces[:len(first)]] == first  # nor rendered again
+    whole = MessagesView()
+    qtbot.addWidget(whole)
+    whole.add_message(1, ASSISTANT, text)
+    whole._ensure(whole._rows[0])
+    assert [p.doc.toHtml() for p in view._rows[0].pieces] == [p.doc.toHtml() for p in whole._rows[0].pieces]
+    bar = view.verticalScrollBar()
+    assert bar.value() == bar.maximum()  # followed the end
+
+
 def test_the_meta_line_leaves_out_whole_parts_before_cutting_the_token_count(qtbot) -> None:
     from PySide6.QtGui import QFont, QFontMetrics
 

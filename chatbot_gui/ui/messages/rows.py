@@ -43,9 +43,16 @@ _CODE_PAD = 10
 _ACTION_H = 24
 _COALESCE_MS = 16
 #: Rendering work per event-loop pass while text floods in (the rest waits for the next pass).
-FLUSH_BUDGET_S = 0.003
-#: Rows rendered ahead of the screen, in each direction, while the view is idle.
-AHEAD = 4
+#: Parsing, turning blocks into documents and laying them out count against it; the scroll and
+#: repaint that show them come in a pass of their own. Small, because a pass delays everything
+#: else on the GUI thread by its length: a 5 ms timer's p99 gap during a 20,000-chunk Markdown
+#: flood was ~12 ms with 3 ms passes followed at once by their paint (benchmarks/bench_render.py).
+FLUSH_BUDGET_S = 0.0015
+#: Rows rendered ahead of the screen, in each direction, while the view is idle. A page is 3-4
+#: rows of a typical chat; with 4, PageUp once per frame outran the idle rendering and 285 of 3,250
+#: steps rendered rows themselves (benchmarks/bench_render.py); with 12, about 20 did, and the
+#: steps' GUI-thread CPU p99 went from ~6.5 to ~3.3 ms. One row per event-loop pass, as before.
+AHEAD = 12
 
 
 #: A message's own actions, drawn under the latest reply always and under any other message while
@@ -169,6 +176,23 @@ class MessageDelegate:
             return _Piece(doc.block_document(block, font), "code", block.code, block.language)
         return _Piece(doc.block_document(block, font), block.kind)
 
+    @staticmethod
+    def _behind(row: _Row) -> bool:
+        """Whether a streaming row has rendering left for another pass: finished blocks not yet
+        documents, its open block, or text not parsed yet."""
+        return bool(row.pending) or row.open_blocks is not None or (
+            row.stream is not None and (row.fed != len(row.text) or (not row.streaming and not row.fed_final)))
+
+    def _laid_out(self, piece: _Piece) -> _Piece:
+        """An assistant's block laid out for the column now (as ``_layout_row`` would), so that
+        the time it takes counts against the streaming budget of the pass that made it."""
+        _, width = self.view._column()
+        inner = width - (2 * _CODE_PAD if piece.kind == "code" else 0)
+        piece.doc.setTextWidth(inner)
+        piece.width = inner
+        piece.doc.size()  # (the layout itself happens here)
+        return piece
+
     def _update_stream(self, row: _Row, final: bool = False, until: float = 0.0) -> int:
         """Renders what is new in a streaming reply: blocks that became finished (once each) and
         the open last block (again). Stops turning finished blocks into documents at ``until``
@@ -182,7 +206,9 @@ class MessageDelegate:
             row.done = row.answer_start
             row.pending.clear()
             row.fed = -1
-        if row.fed != len(row.text) or (final and not row.fed_final):
+        # New text is parsed only once the blocks found by the last parse are all shown: a pass
+        # with a backlog does no parsing (the open block would be parsed again for nothing).
+        if not row.pending and (row.fed != len(row.text) or (final and not row.fed_final)):
             split = md.split_reasoning(row.text)
             finished, open_ = row.stream.feed_deferred(split.answer, final=final)
             row.pending.extend(finished)
@@ -197,14 +223,16 @@ class MessageDelegate:
                 del row.pieces[row.done:]  # the open block shown so far is among these
                 first_changed = row.done
                 converted = True
-            row.pieces.append(self._block_piece(row.pending.popleft()(), font))
+            row.pieces.append(self._laid_out(self._block_piece(row.pending.popleft()(), font)))
             row.done += 1
-        if not row.pending and row.open_blocks is not None:
+        # The open block once the finished ones are all shown, and only within the budget: when a
+        # pass spent it on finished blocks, the open block waits for the next pass (a few ms).
+        if not row.pending and row.open_blocks is not None and (not converted or time.perf_counter() < until):
             first_changed = min(first_changed, row.done)
             del row.pieces[row.done:]
-            row.pieces += [self._block_piece(b, font) for b in row.open_blocks]
+            row.pieces += [self._laid_out(self._block_piece(b, font)) for b in row.open_blocks]
             row.open_blocks = None
-        if row.fed_final and not row.pending:
+        if row.fed_final and not row.pending and row.open_blocks is None:
             row.stream = None
         return first_changed
 
@@ -491,7 +519,7 @@ class MessageDelegate:
             if row.streaming or row.stream is not None:
                 row.pieces = pieces
                 row.stream = None
-                self._update_stream(row, final=row.fed_final, until=math.inf)
+                self._update_stream(row, final=row.fed_final or not row.streaming, until=math.inf)
                 pieces = row.pieces
             else:
                 pieces += [self._block_piece(b, font) for b in md.render_blocks(split.answer, theme)]

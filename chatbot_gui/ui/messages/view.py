@@ -65,6 +65,21 @@ from chatbot_gui.ui.messages.rows import (
 
 __all__ = ["ASSISTANT", "EMPTY_REPLY", "USER", "MessagesView"]
 
+#: While streamed rendering has a backlog (more passes to come), the view is repainted at most this
+#: often; when the backlog is done it is repainted at once.
+REPAINT_EVERY_S = 0.016
+PASS_GAP_MS = 2
+SETTLE_GAP_MS = 1
+
+
+#: How long after the last scroll a full garbage collection may run again (see _hold_collector).
+GC_HOLD_MS = 2000
+
+
+def _release(held: list[Any]) -> None:
+    while held:
+        held.pop().__exit__(None, None, None)
+
 
 class MessagesView(QAbstractScrollArea):
     """A chat's messages, addressed by id. Holds no chat state beyond what it is told to show."""
@@ -107,6 +122,21 @@ class MessagesView(QAbstractScrollArea):
         self._timer.setSingleShot(True)
         self._timer.setInterval(_COALESCE_MS)
         self._timer.timeout.connect(self._flush)
+        #: message id -> where in it (row coordinates) laid-out-but-unshown change starts (None: the
+        #: whole row); shown by ``_settle`` in a pass of its own.
+        self._unsettled: dict[int, int | None] = {}
+        self._settled_at = 0.0
+        self._settle_timer = QTimer(self)
+        self._settle_timer.setSingleShot(True)
+        self._settle_timer.setInterval(0)
+        self._settle_timer.timeout.connect(self._settle)
+        # No full garbage collection while the user scrolls (see _hold_collector).
+        self._gc_hold: list[Any] = []
+        self._gc_release = QTimer(self)
+        self._gc_release.setSingleShot(True)
+        self._gc_release.setInterval(GC_HOLD_MS)
+        self._gc_release.timeout.connect(self._release_collector)
+        self.destroyed.connect(lambda *_args, held=self._gc_hold: _release(held))
         self._ahead = QTimer(self)
         self._ahead.setSingleShot(True)
         self._ahead.setInterval(0)
@@ -116,6 +146,12 @@ class MessagesView(QAbstractScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.viewport().setMouseTracking(True)
         self.verticalScrollBar().setSingleStep(40)
+        # The scroll bar changes with every streamed frame (its range grows). Opaque, it is repainted
+        # alone; otherwise Qt first paints every ancestor under it, up to the main window (measured:
+        # 8 widgets' paint events per frame instead of 3, the window's through its Python event()).
+        for widget in (self.verticalScrollBar(), self.verticalScrollBar().parentWidget()):
+            if widget is not None:
+                widget.setAutoFillBackground(True)
         self.delegate = MessageDelegate(self)
         self.setAccessibleName("Messages")  # (ui/messages/access.py makes it a list of the messages)
         self._apply_theme()
@@ -213,7 +249,7 @@ class MessagesView(QAbstractScrollArea):
         if row.pieces is not None:
             until = time.perf_counter() + FLUSH_BUDGET_S
             self._measure(row, force=True, start=self.delegate._update_stream(row, final=True, until=until))
-            if row.pending:
+            if self.delegate._behind(row):
                 self._dirty.add(message_id)
                 self._timer.start(0)
         else:
@@ -445,6 +481,7 @@ class MessagesView(QAbstractScrollArea):
     def _drop_all(self) -> None:
         self._cache.clear()
         self._dirty.clear()
+        self._unsettled.clear()
 
     def _invalidate(self, row: _Row, relayout: bool = True) -> None:
         row.pieces = None
@@ -475,6 +512,10 @@ class MessagesView(QAbstractScrollArea):
                 self._rows[k].pieces = None  # its height stays; documents come back when seen
 
     def _flush(self) -> None:
+        """One pass of streamed rendering, within FLUSH_BUDGET_S: parse what is new, turn finished
+        blocks (then the open one) into laid-out documents. The scroll and repaint that show them
+        come in a pass of their own (``_settle``), so neither this work nor the paint holds the GUI
+        thread for long at a time; while a backlog remains, at most one repaint per frame."""
         until = time.perf_counter() + FLUSH_BUDGET_S
         dirty, self._dirty = self._dirty, set()
         for message_id in dirty:
@@ -489,15 +530,31 @@ class MessagesView(QAbstractScrollArea):
             if row.stream is None and not row.streaming:
                 self._invalidate(row)
                 continue
-            self._measure(row, force=True, start=self.delegate._update_stream(row, final=row.fed_final, until=until))
-            if row.pending:
+            start = self.delegate._update_stream(row, final=row.fed_final or not row.streaming, until=until)
+            row.height = self.delegate._layout_row(row, start)
+            rel = row.pieces[start - 1].bottom if 0 < start <= len(row.pieces) else None
+            old = self._unsettled.get(message_id, -1)
+            self._unsettled[message_id] = None if rel is None or old is None else (rel if old < 0 else min(old, rel))
+            if self.delegate._behind(row):
                 self._dirty.add(message_id)
         if self._dirty:
-            self._timer.start(0)  # the rest in the next pass, after input and timers had their turn
+            self._timer.start(PASS_GAP_MS)  # the rest in the next pass, after input and timers had their turn
+        if self._unsettled and not self._settle_timer.isActive() and (
+                not self._dirty or time.perf_counter() - self._settled_at >= REPAINT_EVERY_S):
+            self._settle_timer.start(SETTLE_GAP_MS)
+
+    def _settle(self) -> None:
+        """Row tops, the scroll bar and the repaint for rows ``_flush`` laid out (see there)."""
+        self._settled_at = time.perf_counter()
+        unsettled, self._unsettled = self._unsettled, {}
+        for message_id, rel in unsettled.items():
+            k = self._index.get(message_id)
+            if k is not None:
+                self._relayout_from(k, dirty_y=None if rel is None or rel < 0 else self._tops[k] + rel)
 
     def rendering_pending(self) -> bool:
         """Whether streamed text is still waiting to be shown (benchmarks wait for this)."""
-        return bool(self._dirty) or self._timer.isActive()
+        return bool(self._dirty) or self._timer.isActive() or bool(self._unsettled)
 
     # -- layout -------------------------------------------------------------------------------------
     def _measure(self, row: _Row, force: bool = False, start: int = 0) -> None:
@@ -514,7 +571,8 @@ class MessagesView(QAbstractScrollArea):
             row.height = height
             self._relayout_from(k, dirty_y=dirty_y)
 
-    def _relayout_from(self, k: int, reestimate: bool = False, dirty_y: int | None = None) -> None:
+    def _relayout_from(self, k: int, reestimate: bool = False, dirty_y: int | None = None,
+                       quiet: bool = False) -> None:
         """Row tops from row ``k`` down; keeps the view at the end while following it.
 
         Only what changed is painted again: content from ``dirty_y`` (content coordinates; default:
@@ -533,6 +591,8 @@ class MessagesView(QAbstractScrollArea):
         bar = self.verticalScrollBar()
         before = bar.value()
         self._update_scrollbar()
+        if quiet:
+            return
         vp = self.viewport()
         dy = bar.value() - before
         if self._painting or reestimate or abs(dy) >= vp.height():
@@ -581,6 +641,7 @@ class MessagesView(QAbstractScrollArea):
         top = bar.value()
         first_changed = -1
         shift_above = 0
+        unseen = True  # every row that changed height is wholly above the screen
         for k in rows:
             row = self._rows[k]
             if row.pieces is not None and row.measured:
@@ -592,9 +653,13 @@ class MessagesView(QAbstractScrollArea):
                 first_changed = k if first_changed < 0 else min(first_changed, k)
                 if self._tops[k] < top:
                     shift_above += row.height - old
+                unseen = unseen and self._tops[k] + old <= top
         if first_changed < 0:
             return False
-        self._relayout_from(first_changed)
+        # Rows rendered ahead above the screen: the scroll position moves with them, so nothing on
+        # screen changes and nothing is repainted (a full repaint per row rendered ahead made the
+        # idle rendering fall behind PageUp, and the steps then rendered rows themselves).
+        self._relayout_from(first_changed, quiet=unseen and (bool(shift_above) or self._stick))
         if shift_above and not self._stick:
             bar.blockSignals(True)
             bar.setValue(top + shift_above)
@@ -985,10 +1050,32 @@ class MessagesView(QAbstractScrollArea):
             return
         super().wheelEvent(event)
 
+    def _hold_collector(self) -> None:
+        """Scrolling renders messages, which allocates; CPython's full (generation 2) collection then
+        comes every few hundred rows and walks every object of the process, 15-40 ms with a
+        10,000-message chat open (measured: the longest PageUp steps of benchmarks/bench_render.py
+        were such passes). While the user scrolls, and GC_HOLD_MS after, none starts
+        (``core/gcpolicy.streaming``, as for a streaming reply); young generations still run."""
+        if not self._gc_hold:
+            from chatbot_gui.core import gcpolicy
+
+            hold = gcpolicy.streaming()
+            hold.__enter__()
+            self._gc_hold.append(hold)
+        self._gc_release.start()
+
+    def _release_collector(self) -> None:
+        _release(self._gc_hold)
+
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
+        self._hold_collector()
         bar = self.verticalScrollBar()
         self._stick = bar.value() >= bar.maximum()
-        self.viewport().scroll(dx, dy)  # a copy of what stays on screen; only the new strip is drawn
+        vp = self.viewport()
+        if abs(dy) >= vp.height() or abs(dx) >= vp.width():
+            vp.update()  # nothing stays on screen (PageUp): nothing to copy
+        else:
+            vp.scroll(dx, dy)  # a copy of what stays on screen; only the new strip is drawn
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802
         super().resizeEvent(event)

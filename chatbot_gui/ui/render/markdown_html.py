@@ -350,9 +350,53 @@ def _render_tokens(tokens: list[Any], text: str, theme: str, line_shift: int = 0
     return [r.block(t, source) for t, source in _split_tokens(tokens, text, line_shift)]
 
 
-def _deferred(tokens: list[Any], text: str, theme: str) -> list[Callable[[], HtmlBlock]]:
+def _deferred(tokens: list[Any], text: str, theme: str, env: dict | None = None) -> list[Callable[[], HtmlBlock]]:
     r = _renderer(theme)
-    return [partial(r.block, t, source) for t, source in _split_tokens(tokens, text)]
+    if env is None:
+        return [partial(r.block, t, source) for t, source in _split_tokens(tokens, text)]
+    return [partial(_inline_then_render, r, t, source, env) for t, source in _split_tokens(tokens, text)]
+
+
+def _inline_then_render(r: _Renderer, tokens: list[Any], source: str, env: dict) -> HtmlBlock:
+    _parse_inline(tokens, env)
+    return r.block(tokens, source)
+
+
+@lru_cache(maxsize=1)
+def _core_stages() -> tuple[list[Any], list[Any]]:
+    """The parser's core rules split in two: up to block structure, and the rest (inline parsing,
+    task lists, linkify, text joining), which works block by block."""
+    md = _parser()
+    names = md.core.ruler.get_active_rules()
+    funcs = md.core.ruler.getRules("")
+    cut = names.index("block") + 1
+    return funcs[:cut], funcs[cut:]
+
+
+def _parse_structure(text: str) -> tuple[list[Any], dict]:
+    """Block-level tokens of ``text`` (their inline content not parsed yet) and the parse's env.
+
+    A streamed reply is parsed again from its open block on every update; the inline half of
+    markdown-it's work (emphasis, links, linkify's slow pretest) then runs once per finished block,
+    when it is turned into a document within the view's time budget, not on every update for the
+    whole tail (measured: ~2/3 of a 2 KB parse)."""
+    from markdown_it.rules_core import StateCore
+
+    env: dict = {}
+    state = StateCore(text, _parser(), env)
+    for rule in _core_stages()[0]:
+        rule(state)
+    return state.tokens, env
+
+
+def _parse_inline(tokens: list[Any], env: dict) -> None:
+    """The rest of the core rules on one block's tokens (see ``_parse_structure``)."""
+    from markdown_it.rules_core import StateCore
+
+    state = StateCore("", _parser(), env)
+    state.tokens = tokens
+    for rule in _core_stages()[1]:
+        rule(state)
 
 
 def render_blocks(text: str, theme: str = "light") -> list[HtmlBlock]:
@@ -387,11 +431,11 @@ class BlockStream:
         """As ``feed``, but each finished block comes as a function that renders it, so a caller
         with a time budget can spread a burst of finished blocks over several event-loop passes."""
         tail = text[self.done_chars:]
-        md = _parser()
         if final:
             self.done_chars = len(text)
-            return _deferred(md.parse(tail), tail, self.theme), []
-        tokens = md.parse(tail)
+            tokens, env = _parse_structure(tail)
+            return _deferred(tokens, tail, self.theme, env), []
+        tokens, env = _parse_structure(tail)
         starts = _block_starts(tokens)
         finished: list[Callable[[], HtmlBlock]] = []
         shift = 0
@@ -403,7 +447,7 @@ class BlockStream:
             if k > 0:
                 shift = tokens[starts[k]].map[0]
                 offset = _line_offsets(tail)[shift]
-                finished = _deferred(tokens[: starts[k]], tail[:offset], self.theme)
+                finished = _deferred(tokens[: starts[k]], tail[:offset], self.theme, env)
                 self.done_chars += offset
                 tail = tail[offset:]
                 tokens = tokens[starts[k]:]
@@ -412,10 +456,11 @@ class BlockStream:
         partial_line = open_src[nl + 1:]
         if partial_line and _HOLD_PARTIAL.match(partial_line):
             open_src = open_src[: nl + 1]
-            tokens = md.parse(open_src)
+            tokens, env = _parse_structure(open_src)
             shift = 0
         if _only_table_header(tokens, open_src):
             return finished, []
+        _parse_inline(tokens, env)
         return finished, _render_tokens(tokens, open_src, self.theme, shift)
 
 
