@@ -71,6 +71,9 @@ def test_the_first_frame_shows_what_a_window_wired_at_once_shows(qtbot, tmp_path
     qtbot.waitUntil(lambda: window.history_controller.store is not None and chat.config.api_key == KEY)
     assert _shown(window) == expected
     assert _actions(window) == expected_actions  # the menus' actions, made after the first paint
+    # The scroll bar's container is made opaque after the first paint (messages/view.py), as the
+    # window made at once has it once painted: streamed frames repaint the scroll bar alone.
+    qtbot.waitUntil(lambda: window.transcript.verticalScrollBar().parentWidget().autoFillBackground())
     assert chat.conversation.persona == PIRATE
     window.close()
     assert chat.shutdown(3000)
