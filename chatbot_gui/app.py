@@ -184,12 +184,10 @@ def _skip_pyside_source_scan() -> None:
     published ``pyside_feature_dict``: ~0.1 ms a module, ~1.7 ms of start-up CPU from a checkout
     (napari/napari#8584 measured the same tax). The entries given are what that scan concludes:
     0 (uses PySide, no feature selected) for the ui modules, -1 (ignore) for the Qt-free core.
-    Without the dict (another PySide6), nothing is done and PySide6 scans as before."""
-    try:
-        from PySide6.support import feature
-
-        known = feature.pyside_feature_dict
-    except (ImportError, AttributeError):
+    Without that dict (another PySide6), nothing is done and PySide6 scans as before."""
+    # (Loaded by PySide6 itself with QtCore, from its embedded support files: looked up, not imported.)
+    known = getattr(sys.modules.get("PySide6.support.feature"), "pyside_feature_dict", None)
+    if not isinstance(known, dict):
         return
     root = os.path.dirname(os.path.abspath(__file__))
     for folder, dirs, files in os.walk(root):
