@@ -1,9 +1,10 @@
 """Rendering benchmarks (issue 11): Markdown replies in the message list view (``MessagesView``).
 
 1. Stream: a 3,000-line Markdown reply (50 code blocks, 5 tables) served as 20,000 chunks by
-   ``tests/fakeserver.py`` in its own process, read by the app's request thread (``CompletionThread``)
-   and shown in a ``MessagesView`` until the finished reply is painted, against the plain openai SDK
-   loop reading the same stream in the same process. Also the gaps of a 5 ms GUI timer meanwhile.
+   ``tests/fakeserver.py`` in its own process, sent and received by the real window (controller,
+   ``Reply``, its request thread; text reaches the view at the app's frame rate) and shown until the
+   finished reply is rendered and painted, against the plain openai SDK loop reading the same stream
+   in the same process. Also the gaps of a 5 ms GUI timer meanwhile, against the idle window.
 2. Append: one ~20-character delta to a streaming Markdown reply, then the view's coalesced update
    and a repaint, with 10,000 messages in the view against 2.
 3. Open a 10,000-message Markdown chat (code in every answer): ``set_messages`` until the first paint;
@@ -19,7 +20,7 @@ import time
 from typing import Any
 
 from benchmarks.bench_stream import PROBE_INTERVAL_MS, _Probe, _run_sdk
-from benchmarks.common import BENCH_DIR, ROOT, KEY, Result, log, median, percentile, qt_app, spread
+from benchmarks.common import BENCH_DIR, ROOT, Result, dispose, log, make_window, median, percentile, qt_app, spread
 
 N_CHUNKS = 20_000
 N_MESSAGES = 10_000
@@ -81,24 +82,16 @@ def _dispose(view: Any) -> None:
     QApplication.processEvents()
 
 
-def _run_view(base_url: str, expected: str, probe: _Probe | None = None) -> tuple[float, list[float]]:
-    """One streamed Markdown reply into a view. Returns (wall s, probe gaps ms)."""
+def _run_window(base_url: str, expected: str, probe: _Probe | None = None) -> tuple[float, list[float]]:
+    """One streamed Markdown reply in the real window (controller, ``Reply``, request thread, the
+    message view), from Send until the finished reply is rendered and painted. Returns (wall s,
+    probe gaps ms)."""
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from chatbot_gui.core.connection import ConnectionConfig
-    from chatbot_gui.core.conversation import ChatRequest
-    from chatbot_gui.ui.worker import CompletionThread
-
-    view = _view()
-    view.add_message(1, "user", "Write a long answer.")
-    view.add_message(2, "assistant", "", streaming=True)
-    thread = CompletionThread(ChatRequest("gpt-4o-mini", (("user", "Write a long answer."),)),
-                              ConnectionConfig(api_key=KEY, base_url=base_url))
+    window, controller = make_window(base_url)
+    view = window.transcript
     loop = QEventLoop()
     done: dict[str, Any] = {}
-
-    def text() -> None:
-        view.append_text(2, thread.take_text())
 
     def shown() -> None:
         if view.rendering_pending():  # the view spreads a flood over several passes
@@ -108,14 +101,11 @@ def _run_view(base_url: str, expected: str, probe: _Probe | None = None) -> tupl
         done["t"] = time.perf_counter()
         loop.quit()
 
-    def outcome(result: Any) -> None:
-        text()
-        view.finish(2)
-        done["status"] = result.status
+    def finished(status: str) -> None:
+        done["status"] = status
         shown()
 
-    thread.textAvailable.connect(text)
-    thread.outcomeReady.connect(outcome)
+    controller.replyFinished.connect(finished)
     guard = QTimer()
     guard.setSingleShot(True)
     guard.timeout.connect(loop.quit)
@@ -123,37 +113,38 @@ def _run_view(base_url: str, expected: str, probe: _Probe | None = None) -> tupl
     if probe is not None:
         probe.start()
     t0 = time.perf_counter()
-    thread.start()
+    controller.send("Write a long answer.")
     loop.exec()
     gaps = probe.stop() if probe is not None else []
-    thread.wait(5000)
+    guard.stop()
     try:
-        if done.get("status") != "complete":
+        if done.get("status") != "complete" or "t" not in done:
             raise RuntimeError(f"the reply did not complete ({done.get('status')!r})")
-        if view.text_of(2) != expected:
+        reply = controller.conversation.messages[-1]
+        if reply.content != expected:
             raise RuntimeError("the reply arrived garbled")
-        kinds = [p.kind for p in view._rows[1].pieces]
+        kinds = [p.kind for p in view._row(reply.id).pieces]
         if kinds.count("code") != 50 or kinds.count("table") != 5:
             raise RuntimeError(f"rendered {kinds.count('code')} code blocks and {kinds.count('table')} tables")
     finally:
-        _dispose(view)
+        controller.shutdown(5000)
+        dispose(window)
     return done["t"] - t0, gaps
 
 
-def _idle_gaps(seconds: float) -> list[float]:
-    """The probe while a shown view with a short chat sits idle (the machine's own noise)."""
+def _idle_gaps(base_url: str, seconds: float) -> list[float]:
+    """The probe while the shown window sits idle (the machine's own noise)."""
     from PySide6.QtCore import QEventLoop, QTimer
 
-    view = _view()
-    view.add_message(1, "user", "Hi")
-    view.add_message(2, "assistant", "Hello **there**.")
+    window, controller = make_window(base_url)
     probe = _Probe()
     loop = QEventLoop()
     QTimer.singleShot(int(seconds * 1000), loop.quit)
     probe.start()
     loop.exec()
     gaps = probe.stop()
-    _dispose(view)
+    controller.shutdown(1000)
+    dispose(window)
     return gaps
 
 
@@ -165,7 +156,7 @@ def bench_stream(runs: int) -> list[Result]:
     try:
         url = server.base_url
         _run_sdk(url)
-        _run_view(url, expected)
+        _run_window(url, expected)
         app_wall, sdk_wall, busy_max, busy_p99, idle_max, idle_p99 = [], [], [], [], [], []
         gui_cpu: list[float] = []
         for i in range(runs):
@@ -173,24 +164,24 @@ def bench_stream(runs: int) -> list[Result]:
                 if side == "sdk":
                     sdk_wall.append(_run_sdk(url)[0])
                 else:
-                    app_wall.append(_run_view(url, expected)[0])
+                    app_wall.append(_run_window(url, expected)[0])
             probe = _Probe()
             cpu0 = time.thread_time()
-            _, gaps = _run_view(url, expected, probe)
+            _, gaps = _run_window(url, expected, probe)
             gui_cpu.append(time.thread_time() - cpu0)
             busy_max.append(max(gaps))
             busy_p99.append(percentile(gaps, 99))
-            idle = _idle_gaps(2.0)
+            idle = _idle_gaps(url, 2.0)
             idle_max.append(max(idle))
             idle_p99.append(percentile(idle, 99))
-            log(f"render stream: run {i + 1}/{runs}: view {app_wall[-1]:.2f} s, SDK {sdk_wall[-1]:.2f} s, "
+            log(f"render stream: run {i + 1}/{runs}: window {app_wall[-1]:.2f} s, SDK {sdk_wall[-1]:.2f} s, "
                 f"gaps max {busy_max[-1]:.1f} ms p99 {busy_p99[-1]:.1f} ms (idle view: max {idle_max[-1]:.1f}, "
                 f"p99 {idle_p99[-1]:.1f})")
     finally:
         server.close()
-    overhead = Result("Markdown stream into the view (20k chunks)", median(app_wall), median(sdk_wall), "s", 1.15,
+    overhead = Result("Markdown stream into the window (20k chunks)", median(app_wall), median(sdk_wall), "s", 1.15,
                       runs=app_wall, baseline_runs=sdk_wall)
-    overhead.notes.append(f"view runs {spread(app_wall)} s; SDK runs {spread(sdk_wall)} s; 3,000 lines, "
+    overhead.notes.append(f"window runs {spread(app_wall)} s; SDK runs {spread(sdk_wall)} s; 3,000 lines, "
                           f"50 code blocks, 5 tables, {len(expected):,} characters")
     worst = Result("  GUI timer gap during it, max", median(busy_max), median(idle_max), "ms", 16.0, kind="abs",
                    runs=busy_max, baseline_runs=idle_max)
@@ -274,6 +265,19 @@ def _scroll_to_top(view: Any) -> tuple[list[float], list[float]]:
     return steps, probe.stop()
 
 
+def _wait_exposed(view: Any, timeout_s: float = 5.0) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    end = time.perf_counter() + timeout_s
+    while time.perf_counter() < end:
+        QApplication.processEvents()
+        handle = view.windowHandle()
+        if handle is not None and handle.isExposed():
+            return
+        time.sleep(0.005)
+    raise RuntimeError("the view was not shown on screen")
+
+
 def bench_open(runs: int) -> list[Result]:
     from benchmarks.markdown_sample import chat_messages
     from chatbot_gui.ui.messages.view import MessagesView
@@ -284,6 +288,7 @@ def bench_open(runs: int) -> list[Result]:
         view = MessagesView()
         view.resize(1000, 760)
         view.show()
+        _wait_exposed(view)  # a user scrolls a window that is on screen, not one still being mapped
         view.set_messages(messages[:2])
         _paint(view)
         import gc

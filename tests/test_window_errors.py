@@ -202,6 +202,8 @@ def test_a_reply_is_saved_with_the_model_the_server_reports(qtbot, chat, fake_se
     fake_server.queue(stream(["Hi", " there"], model="gpt-4o-mini-2024-07-18", delay=0.3))
     send(qtbot, window, controller, "hi")
     assert fake_server.requests[-1].json["model"] == "gpt-4o-mini"
+    # The reply's final save is written in the background: wait for it (flaky under load otherwise).
+    qtbot.waitUntil(lambda: stored_messages(controller)[-1].model != "gpt-4o-mini", timeout=5000)
     reply = stored_messages(controller)[-1]
     assert (reply.content, reply.model) == ("Hi there", "gpt-4o-mini-2024-07-18")
 

@@ -16,11 +16,15 @@ from PySide6.QtWidgets import QPlainTextEdit, QSizePolicy, QWidget
 
 if TYPE_CHECKING:  # QTextOption and these load when first used, not on the start-up path
     from PySide6.QtCore import QMimeData
-    from PySide6.QtGui import QInputMethodEvent, QKeyEvent
+    from PySide6.QtGui import QColor, QInputMethodEvent, QKeyEvent
 
 #: Qt's word-boundary wrapping takes time quadratic in the length of a run with no break
 #: opportunity (a 1 MB one-line paste took 47 s). Such pastes switch the box to wrap anywhere.
 _LONG_RUN = re.compile(r"\S{2000,}")
+
+#: The empty box's hint, and what it says when that does not fit on one line (narrow, zoomed in).
+HINT = "Type a message. Enter sends, Shift+Enter adds a line."
+SHORT_HINT = "Type a message"
 
 
 class ChatInput(QPlainTextEdit):
@@ -30,7 +34,7 @@ class ChatInput(QPlainTextEdit):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setPlaceholderText("Type a message. Enter sends, Shift+Enter adds a line.")
+        self.setPlaceholderText(HINT)
         self.setTabChangesFocus(True)
         self._composing = False
         self.textChanged.connect(self._restore_wrap_when_empty)
@@ -41,6 +45,30 @@ class ChatInput(QPlainTextEdit):
     def _lines(self) -> int:
         # A plain-text document's layout measures its height in (wrapped) lines.
         return int(self.document().documentLayout().documentSize().height())
+
+    def _fit_hint(self) -> None:
+        """The placeholder on one line: the whole hint when it fits, else a short one. (A narrow or
+        zoomed-in box showed the hint's first line and the top of its second; growing the empty
+        box for it would make the box jump back on the first letter typed.)"""
+        from PySide6.QtGui import QFontMetrics
+
+        room = self.contentsRect().width() - 2 * int(self.document().documentMargin()) - 4
+        if room <= 0:
+            return
+        fm = QFontMetrics(self.font())
+        hint = HINT if fm.horizontalAdvance(HINT) <= room else fm.elidedText(
+            SHORT_HINT, Qt.TextElideMode.ElideRight, room)
+        if hint != self.placeholderText():
+            self.setPlaceholderText(hint)
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        super().resizeEvent(event)
+        self._fit_hint()
+
+    def changeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        super().changeEvent(event)
+        if event.type() == event.Type.FontChange:  # zoom
+            self._fit_hint()
 
     def _text_resized(self) -> None:
         """Grow or shrink with the text; past :data:`MAX_INPUT_LINES` it scrolls."""
@@ -151,6 +179,15 @@ class Composer(QWidget):
         layout.addWidget(text)
         layout.addLayout(row)
 
+    def mousePressEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        """A click on the box's padding or beside Stop/Send puts the cursor in the text, as a click
+        on any part of a text field does (the letters typed next would otherwise go elsewhere)."""
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.input.setFocus(Qt.FocusReason.MouseFocusReason)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
     def paintEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         from PySide6.QtCore import QRectF
         from PySide6.QtGui import QPainter, QPalette, QPen
@@ -159,11 +196,43 @@ class Composer(QWidget):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         pal = self.palette()
         focused = self.input.hasFocus()
-        if focused:
-            border = pal.color(QPalette.ColorRole.Highlight)
+        base = pal.color(QPalette.ColorRole.Base)
+        if focused:  # WCAG 1.4.11: a focus indicator has 3:1 against the colours beside it
+            border = _standing_out(pal.color(QPalette.ColorRole.Highlight), pal.color(QPalette.ColorRole.Text),
+                                   (base, pal.color(QPalette.ColorRole.Window)))
+            width = 2.0
         else:  # a quiet outline that shows on light and dark backgrounds alike
             border = pal.color(QPalette.ColorRole.Text)
             border.setAlphaF(0.28)
-        painter.setPen(QPen(border, 1.5 if focused else 1.0))
-        painter.setBrush(pal.color(QPalette.ColorRole.Base))
-        painter.drawRoundedRect(QRectF(self.rect()).adjusted(1, 1, -1, -1), 14, 14)
+            width = 1.0
+        painter.setPen(QPen(border, width))
+        painter.setBrush(base)
+        # On the pixel grid (a line centred on a pixel edge would smear into two pale pixels).
+        inset = 1.0 if width == 2.0 else 1.5
+        painter.drawRoundedRect(QRectF(self.rect()).adjusted(inset, inset, -inset, -inset), 14, 14)
+
+
+def _contrast(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio of two opaque colours (1 to 21)."""
+    def lum(c: QColor) -> float:
+        def f(v: float) -> float:
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+        return 0.2126 * f(c.redF()) + 0.7152 * f(c.greenF()) + 0.0722 * f(c.blueF())
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def _standing_out(color: QColor, toward: QColor, beside: tuple[QColor, ...], ratio: float = 3.0) -> QColor:
+    """``color``, mixed toward ``toward`` (the text colour) until it has ``ratio`` against each of
+    ``beside``: a dark theme's highlight is often too dim on a dark field."""
+    from PySide6.QtGui import QColor
+
+    out = QColor(color)
+    for step in range(11):
+        t = step / 10
+        out = QColor.fromRgbF(color.redF() + (toward.redF() - color.redF()) * t,
+                              color.greenF() + (toward.greenF() - color.greenF()) * t,
+                              color.blueF() + (toward.blueF() - color.blueF()) * t)
+        if all(_contrast(out, other) >= ratio for other in beside):
+            break
+    return out

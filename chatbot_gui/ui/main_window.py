@@ -109,9 +109,13 @@ class StatusLabel(QLabel):
     caps it at :data:`STATUS_LABEL_SHARE` of its width, so the status message keeps its room in a
     narrow window) and then paints its text elided; ``text()`` and the tooltip keep all of it."""
 
+    #: The text was set (the window then shares the status bar out again).
+    changed = Signal()
+
     def setText(self, text: str) -> None:  # noqa: N802 - Qt override
         super().setText(text)
         self.setToolTip(text)
+        self.changed.emit()
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
         return QSize(0, super().minimumSizeHint().height())
@@ -256,7 +260,7 @@ class MainWindow(QMainWindow):
         self._after_paint: list = []
         self._painted = False
         #: The chat's size against the model's window, and the tokens it used ("38k / 128k tokens · …").
-        self.context_label = QLabel()
+        self.context_label = StatusLabel()
         self.statusBar().addPermanentWidget(self.context_label)
         self.connection_label = StatusLabel()
         self.statusBar().addPermanentWidget(self.connection_label)
@@ -266,6 +270,9 @@ class MainWindow(QMainWindow):
         self.keyring_retry_button.setAccessibleName("Try reading the saved key again")
         self.keyring_retry_button.hide()
         self.statusBar().addPermanentWidget(self.keyring_retry_button)
+        self.statusBar().messageChanged.connect(self._fit_status)
+        self.context_label.changed.connect(self._fit_status)
+        self.connection_label.changed.connect(self._fit_status)
         self.statusBar().showMessage("Ready")
         self.input.setFocus()
         if actions_later:
@@ -504,7 +511,21 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         super().resizeEvent(event)
-        self.connection_label.setMaximumWidth(max(120, int(event.size().width() * STATUS_LABEL_SHARE)))
+        self._fit_status()
+
+    def _fit_status(self, *_args: object) -> None:
+        """The status line's message first: the footer labels (the chat's tokens, then the
+        server) get the room it leaves, elided, so in a narrow window "A reply is still coming…"
+        is read whole rather than cut to "A rep"; they come back whole when it is short again."""
+        bar = self.statusBar()
+        width = self.width()
+        message = bar.currentMessage()
+        room = width - (bar.fontMetrics().horizontalAdvance(message) + 40 if message else 0)
+        context = self.context_label
+        want = context.fontMetrics().horizontalAdvance(context.text()) + 8 if context.text() else 0
+        context.setMaximumWidth(max(0, min(want, room)))
+        room -= min(want, max(0, room))
+        self.connection_label.setMaximumWidth(max(0, min(room, int(width * STATUS_LABEL_SHARE))))
 
     def set_busy(self, busy: bool, status: str | None = None) -> None:
         """The shown chat's Send/Stop state and its status line."""

@@ -28,10 +28,16 @@ class Shortcut(NamedTuple):
     where: str = ""
 
 
-#: Keys handled inside widgets rather than by actions (input_box.py, search_panel.py, sidebar.py).
+#: Keys handled inside widgets rather than by actions (input_box.py, messages/view.py,
+#: search_panel.py, sidebar.py).
 WIDGET_KEYS = (
     Shortcut("Send the message", "Enter", "in the message box"),
     Shortcut("New line", "Shift+Enter", "in the message box"),
+    Shortcut("Previous / next message", "Up / Down", "in the chat"),
+    Shortcut("Previous / next action of the message (Copy, Edit, Regenerate…)", "Left / Right", "in the chat"),
+    Shortcut("Run the action", "Enter or Space", "in the chat"),
+    Shortcut("Copy the selection, or the message", "Ctrl+C", "in the chat"),
+    Shortcut("Top / end of the chat", "Ctrl+Home / Ctrl+End", "in the chat"),
     Shortcut("Open the chat", "Enter", "in the chat list"),
     Shortcut("Leave the search", "Esc", "in the search field"),
     Shortcut("Next control / previous control", "Tab / Shift+Tab", ""),

@@ -131,6 +131,40 @@ class _Row:
 _SAMPLE = "the quick brown fox jumps over a lazy dog, THEN 42 more "
 
 
+def _action_bar(hits: list[_Hit], labels: list[tuple[str, str]], fm: QFontMetrics, width: int, y: int,
+                x: int = 0, right: bool = False) -> int:
+    """Adds a row's buttons to ``hits`` from ``y`` down, as many to a line as fit ``width`` (a
+    narrow window wraps them rather than cutting the last ones off); returns the y under them."""
+    widths = [fm.horizontalAdvance(label) + 14 for _, label in labels]
+    line_h = max(_ACTION_H, fm.height() + 4)  # zoomed in, the text is taller than the default bar
+    lines: list[list[int]] = []
+    used = width
+    for n, w in enumerate(widths):
+        if used + w > width and not (lines and not lines[-1]):
+            lines.append([])
+            used = 0
+        lines[-1].append(n)
+        used += w
+    for line in lines:
+        ax = x + (width - sum(widths[n] for n in line) if right else 0)
+        for n in line:
+            hits.append(_Hit(QRect(ax, y, widths[n], line_h - 2), *labels[n]))
+            ax += widths[n]
+        y += line_h
+    return y
+
+
+def _bar_top(row: _Row) -> int:
+    """The top of a row's action bar (its buttons come last among its hits; a block's Copy or the
+    reasoning toggle come before them)."""
+    top = row.height
+    for hit in reversed(row.hits):
+        if hit.piece != -1 or hit.action == "toggle_reasoning":
+            break
+        top = min(top, hit.rect.top())
+    return top
+
+
 def char_width(font: QFont) -> float:
     """The average width of a character of prose in ``font``."""
     return QFontMetrics(font).horizontalAdvance(_SAMPLE) / len(_SAMPLE)
@@ -301,15 +335,8 @@ class MessageDelegate:
                                            row.status).height()
             y += row.status_h
         # The action bar.
-        ax = 0 if row.role == ASSISTANT else None
-        labels = self._actions(row)
-        widths = [fm.horizontalAdvance(label) + 14 for _, label in labels]
-        total = sum(widths)
-        ax = 0 if row.role == ASSISTANT else width - total
-        for (action, label), w in zip(labels, widths):
-            hits.append(_Hit(QRect(ax, y, w, _ACTION_H - 2), action, label))
-            ax += w
-        y += _ACTION_H + _PAD
+        y = _action_bar(hits, self._actions(row), fm, width, y, right=row.role != ASSISTANT)
+        y += _PAD
         row.hits = hits
         row.measured = True
         return y
@@ -331,32 +358,22 @@ class MessageDelegate:
             y += piece.height + (8 if inset else 0)
             piece.bottom = y
         hits: list[_Hit] = []
-        ax = inset
-        for action, label in row.links:
-            w = fm.horizontalAdvance(label) + 14
-            hits.append(_Hit(QRect(ax, y, w, _ACTION_H - 2), action, label))
-            ax += w
-        if hits:
-            y += _ACTION_H
+        if row.links:
+            y = _action_bar(hits, list(row.links), fm, width - 2 * inset, y, x=inset)
         row.hits = hits
         row.measured = True
         return y + _NOTE_PAD
 
     def _actions(self, row: _Row) -> list[tuple[str, str]]:
-        acts: list[tuple[str, str]] = []
         if row.role in NOTE_ROLES:
             return list(row.links)
-        if row.versions > 1:
-            acts += [("previous_version", "‹"), ("version", f"{row.version}/{row.versions}"),
-                     ("next_version", "›")]
-        acts.append(("copy", "Copy"))
-        if row.role == ASSISTANT:
-            acts.append(("copy_markdown", "Copy Markdown"))
-            acts.append(("regenerate", "Regenerate"))
-        else:
-            acts.append(("edit", "Edit"))
-        acts.append(("delete", "Delete"))
-        return acts + row.links
+        versions = [("previous_version", "‹"), ("version", f"{row.version}/{row.versions}"),
+                    ("next_version", "›")] if row.versions > 1 else []
+        if row.role != ASSISTANT:  # right-aligned under the bubble: the switch ends the bar, at the
+            # bubble's edge, and the actions shown on hover take their room to its left
+            return [("copy", "Copy"), ("edit", "Edit"), ("delete", "Delete")] + row.links + versions
+        return versions + [("copy", "Copy"), ("copy_markdown", "Copy Markdown"), ("regenerate", "Regenerate"),
+                           ("delete", "Delete")] + row.links
 
     def _reasoning_text(self, row: _Row) -> str:
         if row.role != ASSISTANT or "<think" not in row.text[:64].lower():
@@ -443,7 +460,7 @@ class MessageDelegate:
         if row.status:
             p.setPen(QColor(c["error"]) if row.status.lower().startswith(("error", "failed")) else muted)
             h = max(row.status_h, fm.lineSpacing())
-            y = (row.hits[-1].rect.top() if row.hits else row.height) - h
+            y = _bar_top(row) - h
             p.drawText(QRect(0, y, width, h), Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, row.status)
         if row.meta and row.hits:
             bar = row.hits[-1].rect

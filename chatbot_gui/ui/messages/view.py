@@ -774,14 +774,22 @@ class MessagesView(QAbstractScrollArea):
                 return other is row
         return False
 
+    #: Where the pointer rests over the viewport (None: elsewhere), to re-point after a scroll.
+    _hover_pos: QPoint | None = None
+
     def _set_hover(self, pos: QPoint | None) -> None:
+        self._hover_pos = pos
         hover = -1
         if pos is not None and self._rows:
             y = pos.y() + self.verticalScrollBar().value()
             hover = self._rows[max(0, min(len(self._rows) - 1, bisect.bisect_right(self._tops, y) - 1))].id
         if hover != self._hover:
-            self._hover = hover
-            self.viewport().update()
+            before, self._hover = self._hover, hover
+            top = self.verticalScrollBar().value()
+            for row_id in (before, hover):  # only these two rows' actions show or hide
+                k = self._index.get(row_id)
+                if k is not None:
+                    self.viewport().update(0, self._tops[k] - top, self.viewport().width(), self._rows[k].height)
 
     def leaveEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         self._set_hover(None)
@@ -1087,6 +1095,10 @@ class MessagesView(QAbstractScrollArea):
             vp.update()  # nothing stays on screen (PageUp): nothing to copy
         else:
             vp.scroll(dx, dy)  # a copy of what stays on screen; only the new strip is drawn
+        if self._hover_pos is not None:
+            # The list moved under a still pointer (no mouse move comes: wheel, keys, a reply
+            # followed to its end): the message now under it is the one pointed at.
+            self._set_hover(self._hover_pos)
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802
         super().resizeEvent(event)

@@ -1,0 +1,311 @@
+"""Defects found by using the app as a new user would (QA, second round), each pinned by what the
+user sees: a narrow window, the message box's placeholder and focus ring, hovering while scrolling."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QMouseEvent, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from chatbot_gui.app import create_window
+from chatbot_gui.core.paths import AppPaths
+from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
+from chatbot_gui.ui.messages.view import ASSISTANT, USER, MessagesView
+from fakeserver import FakeServer, stream
+
+KEY = "fake-test-key-qa-round2"
+
+
+def _never(*args, **kwargs):
+    raise AssertionError("no Settings dialog expected")
+
+
+@pytest.fixture
+def window(qtbot, fake_server: FakeServer, tmp_path):
+    paths = AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data")
+    win, chat = create_window({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake_server.base_url},
+                              paths=paths, keys=KeyStore(MemoryKeyring()), ask_settings=_never)
+    qtbot.addWidget(win)
+    win.resize(1000, 760)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: win.history_controller.store is not None and chat.config.api_key is not None,
+                    timeout=15000)
+    yield win, chat
+    assert chat.shutdown(3000)
+    win.close()
+
+
+def send(qtbot, win, chat, text: str) -> None:
+    win.input.setFocus()
+    qtbot.keyClicks(win.input, text)
+    qtbot.keyClick(win.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not chat.busy, timeout=15000)
+
+
+def _on_screen(view, message_id: int, action: str) -> QRect:
+    """Where a message's action button is drawn, in viewport coordinates (scrolled into view)."""
+    view.action_point(message_id, action)
+    k = view._index[message_id]
+    hit = next(h for h in view._rows[k].hits if h.action == action)
+    x0, _ = view._column()
+    return hit.rect.translated(x0, view._tops[k] - view.verticalScrollBar().value())
+
+
+def test_in_a_narrow_window_every_action_is_on_screen_and_clicks(qtbot, window, fake_server):
+    win, chat = window
+    fake_server.queue(stream(["A short reply."]))
+    send(qtbot, win, chat, "hello")
+    win.resize(500, 700)
+    view = win.transcript
+    qtbot.waitUntil(lambda: view.viewport().width() < 360)
+    question, reply = chat.conversation.messages[-2:]
+    room = view.viewport().rect()
+    for message, actions in ((reply, ("copy", "copy_markdown", "regenerate", "delete", "pin")),
+                             (question, ("copy", "edit", "delete", "pin"))):
+        for action in actions:
+            rect = _on_screen(view, message.id, action)
+            assert room.contains(rect), f"{action!r} under the {message.role} message is cut off: {rect} in {room}"
+    # The last one of the reply's row, clicked where it is drawn, does what it says.
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.action_point(reply.id, "pin"))
+    qtbot.waitUntil(lambda: reply.pinned)
+
+
+def test_the_empty_box_shows_its_whole_hint_in_a_narrow_window(qtbot, window):
+    win, _ = window
+    win.resize(500, 700)
+    box = win.input
+    qtbot.waitUntil(lambda: box.width() < 320)
+    QApplication.processEvents()
+    margin = int(box.document().documentMargin())
+    room = box.viewport().width() - 2 * margin
+    needed = QFontMetrics(box.font()).boundingRect(QRect(0, 0, room, 10000), Qt.TextFlag.TextWordWrap,
+                                                   box.placeholderText()).height()
+    qtbot.waitUntil(lambda: box.viewport().height() - 2 * margin >= needed, timeout=2000)
+    height = box.height()
+    box.setFocus()
+    qtbot.keyClicks(box, "h")
+    QApplication.processEvents()
+    assert box.height() == height, "the first letter typed does not make the box jump"
+    box.clear()
+    win.resize(1000, 760)  # and one line again when there is room
+    qtbot.waitUntil(lambda: box.viewport().height() - 2 * margin < 2 * box.fontMetrics().lineSpacing())
+
+
+def _contrast(a: QColor, b: QColor) -> float:
+    def lum(c: QColor) -> float:
+        def f(v: float) -> float:
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+        return 0.2126 * f(c.redF()) + 0.7152 * f(c.greenF()) + 0.0722 * f(c.blueF())
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_box_focus_ring_stands_out_in_light_and_dark(qtbot, window, theme, request):
+    """WCAG 1.4.11: a focus indicator needs 3:1 against what is next to it (inside and outside)."""
+    win, _ = window
+    from chatbot_gui.ui.theme import theme as app_theme
+
+    app_theme().set_mode(theme)
+    request.addfinalizer(lambda: app_theme().set_mode("system"))
+    win.input.setFocus()
+    qtbot.waitUntil(lambda: win.input.hasFocus())
+    qtbot.waitUntil(lambda: (win.palette().window().color().lightness() < 80) == (theme == "dark"))
+    composer = win.composer
+    QApplication.processEvents()
+    parent = composer.parentWidget()
+    image = parent.grab(composer.geometry().adjusted(-4, -4, 4, 4)).toImage()
+    y = image.height() // 2
+    inside = image.pixelColor(image.width() // 2 - 40, image.height() - 10)
+    outside = image.pixelColor(1, y)
+    ring = [image.pixelColor(x, y) for x in range(2, 10)]
+    best = max(ring, key=lambda c: min(_contrast(c, inside), _contrast(c, outside)))
+    assert min(_contrast(best, inside), _contrast(best, outside)) >= 3.0, (
+        theme, [c.name() for c in ring], inside.name(), outside.name())
+
+
+def _move(view, pos: QPoint) -> None:
+    vp = view.viewport()
+    QApplication.sendEvent(vp, QMouseEvent(QEvent.Type.MouseMove, QPointF(pos), vp.mapToGlobal(QPointF(pos)),
+                                           Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
+                                           Qt.KeyboardModifier.NoModifier))
+
+
+@pytest.mark.parametrize("how", ["wheel", "keyboard"])
+def test_after_scrolling_the_actions_follow_the_message_under_the_pointer(qtbot, how):
+    view = MessagesView()
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    for n in range(1, 81):
+        view.add_message(n, USER if n % 2 else ASSISTANT, f"message {n} " + "words " * (n % 7 * 10))
+    view.verticalScrollBar().setValue(view.verticalScrollBar().maximum() // 2)
+    QApplication.processEvents()
+    pos = QPoint(view.viewport().width() // 2, view.viewport().height() // 2)
+    _move(view, pos)
+    QApplication.processEvents()
+
+    def under_pointer():
+        y = pos.y() + view.verticalScrollBar().value()
+        return max(r for r in range(len(view._rows)) if view._tops[r] <= y)
+
+    before = view._rows[under_pointer()]
+    assert view.actions_shown(before)
+    vp = view.viewport()
+    for _ in range(3):  # three notches (or Page Down presses) down, the pointer still
+        if how == "wheel":
+            QApplication.sendEvent(vp, QWheelEvent(QPointF(pos), vp.mapToGlobal(QPointF(pos)), QPoint(0, 0),
+                                                   QPoint(0, -120), Qt.MouseButton.NoButton,
+                                                   Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                                                   False))
+        else:
+            qtbot.keyClick(view, Qt.Key.Key_PageDown)
+    QApplication.processEvents()
+    now = view._rows[under_pointer()]
+    assert now is not before, "the wheel moved the list"
+    assert view.actions_shown(now), "the message now under the pointer shows its actions"
+    assert not view.actions_shown(before), "the one scrolled away no longer does"
+
+
+def test_a_click_anywhere_in_the_message_box_puts_the_cursor_in_it(qtbot, window, fake_server):
+    """The rounded box looks like one text field: a click on its padding or beside Stop/Send (not
+    only on the text line itself) must let the user type there. Seen: the click did nothing, and
+    the letters typed next went to the message list, where Space ran the Edit action."""
+    win, chat = window
+    fake_server.queue(stream(["Hi."]))
+    send(qtbot, win, chat, "hello")
+    win.transcript.setFocus()
+    qtbot.waitUntil(lambda: win.transcript.hasFocus())
+    composer, box = win.composer, win.input
+    beside_buttons = QPoint(20, win.stop_button.geometry().center().y())
+    assert composer.childAt(beside_buttons) is None, "a spot of the box that is neither the text nor a button"
+    qtbot.mouseClick(composer, Qt.MouseButton.LeftButton, pos=beside_buttons)
+    qtbot.waitUntil(lambda: box.hasFocus())
+    fake_server.queue(stream(["Again."]))
+    qtbot.keyClicks(QApplication.focusWidget(), "typed after the click")
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(fake_server.requests) == 2 and not chat.busy, timeout=15000)
+    assert fake_server.requests[-1].json["messages"][-1]["content"] == "typed after the click"
+
+
+def test_an_edited_message_keeps_its_version_switch_under_its_own_bubble(qtbot):
+    """Seen: under an edited message (right-aligned bubble) "‹ 2/2 ›" floated ~190 px left of the
+    bubble's edge, over empty space, because the hidden Copy/Edit/Delete/Pin kept their room to
+    its right. It belongs at the bubble's edge, where the user's eye is, with or without hover."""
+    view = MessagesView()
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    view.add_message(1, USER, "edited first", version=2, versions=2)
+    view.add_message(2, ASSISTANT, "A reply.")
+    view.viewport().repaint()
+    QApplication.processEvents()
+    row = view._row(1)
+    switch = [h.rect for h in row.hits if h.action in ("previous_version", "version", "next_version")]
+    assert not view.actions_shown(row)
+    assert abs(max(r.right() for r in switch) - row.bubble.right()) <= 2, (switch, row.bubble)
+    # Pointing at it shows the actions beside the switch, which does not move.
+    before = [QRect(r) for r in switch]
+    pos = QPoint(view._column()[0] + row.bubble.center().x(), view._tops[0] + row.bubble.center().y())
+    _move(view, pos)
+    QApplication.processEvents()
+    assert view.actions_shown(view._row(1))
+    assert [h.rect for h in view._row(1).hits if h.action in ("previous_version", "version", "next_version")] == before
+
+
+def _message_room(win) -> int:
+    """How wide the status line's message may be: up to the leftmost footer label on screen."""
+    bar = win.statusBar()
+    lefts = [w.mapTo(bar, QPoint(0, 0)).x() for w in (win.context_label, win.connection_label)
+             if w.isVisible() and w.width() > 0]
+    return (min(lefts) if lefts else bar.width()) - 8
+
+
+def test_in_a_narrow_window_the_status_line_says_why_enter_did_nothing(qtbot, window, fake_server):
+    """Seen at 500 px: Enter while a reply streams put "A reply is still coming in this chat…" in
+    the status line, but the token and server labels took the bar and only "A rep" showed."""
+    win, chat = window
+    fake_server.queue(stream(["First."]), stream(["part"] * 3, stall_after=1))
+    send(qtbot, win, chat, "hello")
+    qtbot.waitUntil(lambda: "tokens" in win.context_label.text())
+    win.resize(500, 700)
+    qtbot.waitUntil(lambda: win.width() <= 520)
+    win.input.setFocus()
+    qtbot.keyClicks(win.input, "second")
+    qtbot.keyClick(win.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: chat.busy)
+    qtbot.keyClicks(win.input, "third")
+    qtbot.keyClick(win.input, Qt.Key.Key_Return)
+    bar = win.statusBar()
+    qtbot.waitUntil(lambda: "still coming" in bar.currentMessage())
+    QApplication.processEvents()
+    needed = bar.fontMetrics().horizontalAdvance(bar.currentMessage())
+    qtbot.waitUntil(lambda: needed <= _message_room(win), timeout=2000)
+    qtbot.keyClick(win.input, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not chat.busy)
+    # Once the message is short again, the chat's tokens come back beside it.
+    qtbot.waitUntil(lambda: win.context_label.width() >= win.context_label.fontMetrics().horizontalAdvance(
+        win.context_label.text()), timeout=2000)
+
+
+def test_zoomed_in_the_action_buttons_are_as_tall_as_their_text_and_do_not_overlap(qtbot):
+    """Seen at +12 pt in a 700 px window: the bar's lines were 24 px apart whatever the text size,
+    so 'Copy Markdown' sat on 'Regenerate' and the model name under the reply was cut at the bottom."""
+    view = MessagesView()
+    qtbot.addWidget(view)
+    view.resize(420, 700)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_zoom(12)
+    view.add_message(1, USER, "hello")
+    view.add_message(2, ASSISTANT, "A reply.", status="Stopped. This partial reply is not sent.",
+                     links=[("keep", "keep it"), ("pin", "Pin")], meta="gpt-4o-mini · 12:00 · 42 tokens")
+    view.viewport().repaint()
+    QApplication.processEvents()
+    font = view.content_font()
+    small = type(font)(font)
+    small.setPointSizeF(font.pointSizeF() * 0.9)
+    text_h = QFontMetrics(small).height()
+    for message_id in (1, 2):
+        view.action_point(message_id, "copy")
+        hits = [h for h in view._row(message_id).hits if h.piece == -1]
+        assert len({h.rect.top() for h in hits}) >= (2 if message_id == 2 else 1)
+        for h in hits:
+            assert h.rect.height() >= text_h, (h.label, h.rect, text_h)
+        for a in hits:
+            for b in hits:
+                assert a is b or not a.rect.intersects(b.rect), (a.label, a.rect, b.label, b.rect)
+
+
+def test_help_lists_the_keys_that_move_through_the_messages_and_they_work(qtbot, window, fake_server):
+    """README: 'in the chat, Up/Down move between messages, Left/Right between a message's actions,
+    Enter runs one'. Seen: Help > Keyboard shortcuts did not list any of them, so a keyboard user
+    could not find out how to reach Copy, Edit or Regenerate."""
+    from PySide6.QtGui import QGuiApplication
+
+    from chatbot_gui.ui.shortcuts_dialog import ShortcutsDialog
+
+    win, chat = window
+    fake_server.queue(stream(["The answer."]))
+    send(qtbot, win, chat, "the question")
+    win.shortcuts_action.trigger()
+    dialog = win.findChild(ShortcutsDialog)
+    qtbot.waitUntil(lambda: dialog is not None and dialog.isVisible())
+    rows = {keys: (what, where) for what, keys, where in dialog.rows()}
+    dialog.close()
+    for keys in ("Up / Down", "Left / Right", "Enter or Space"):
+        assert keys in rows and rows[keys][1] == "in the chat", (keys, sorted(rows))
+    # And they do what the list says: Up to the question, Right to its first action (Copy), Enter.
+    view = win.transcript
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    qtbot.keyClick(view, Qt.Key.Key_Up)
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    QGuiApplication.clipboard().clear()
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: QGuiApplication.clipboard().text() == "the question")
