@@ -43,7 +43,8 @@ def create_window(
     sys.setswitchinterval(0.001)
     env = os.environ if env is None else env
     paths = paths or AppPaths.default()
-    window = MainWindow()
+    # Start-up: the menus' actions are made right after the first paint (only their titles show).
+    window = MainWindow(actions_later=wire_after_first_paint)
     extra = {"ask": ask_settings} if ask_settings is not None else {}
     settings = SettingsController(window, None, SettingsStore(paths), keys, env,
                                   persona_store=PersonaStore(paths), **extra)
@@ -173,6 +174,33 @@ def _install_crash_hooks(parent_window) -> None:  # noqa: ANN001 - returns the M
     threading.excepthook = thread_hook
 
 
+def _skip_pyside_source_scan() -> None:
+    """Tell PySide6 beforehand what it would find out by reading the source of each of the app's
+    modules as it is imported.
+
+    Once PySide6 is loaded it reads the whole source of every module imported after it, to see
+    whether the text "PySide6" occurs (PYSIDE-2029; it decides whether ``from __feature__ import
+    ...``, which this app never uses, applies there), unless the module's name is already in its
+    published ``pyside_feature_dict``: ~0.1 ms a module, ~1.7 ms of start-up CPU from a checkout
+    (napari/napari#8584 measured the same tax). The entries given are what that scan concludes:
+    0 (uses PySide, no feature selected) for the ui modules, -1 (ignore) for the Qt-free core.
+    Without that dict (another PySide6), nothing is done and PySide6 scans as before."""
+    # (Loaded by PySide6 itself with QtCore, from its embedded support files: looked up, not imported.)
+    known = getattr(sys.modules.get("PySide6.support.feature"), "pyside_feature_dict", None)
+    if not isinstance(known, dict):
+        return
+    root = os.path.dirname(os.path.abspath(__file__))
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d.isidentifier() and d != "__pycache__"]
+        relative = os.path.relpath(folder, root)
+        package = "chatbot_gui" if relative == "." else "chatbot_gui." + relative.replace(os.sep, ".")
+        verdict = -1 if package == "chatbot_gui.core" or package.startswith("chatbot_gui.core.") else 0
+        for name in files:
+            stem, dot, ext = name.rpartition(".")
+            if dot and ext in ("py", "pyc") and stem.isidentifier():
+                known.setdefault(package if stem == "__init__" else f"{package}.{stem}", verdict)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(argv) if argv is not None else list(sys.argv)
     from chatbot_gui.cli import early_exit
@@ -189,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.disable()
     from PySide6.QtWidgets import QApplication
 
+    _skip_pyside_source_scan()
     from chatbot_gui.core.paths import AppPaths
     from chatbot_gui.ui.single_instance import SingleInstance, bring_to_front, nobody_listening, server_name
 

@@ -12,8 +12,9 @@ import json
 import sys
 import time
 
-#: Modules whose presence at the first paint would mean start-up does work it should not.
-STARTUP_WATCHED = ("openai", "httpx2", "httpx", "pydantic", "keyring", "sqlite3")
+#: Modules whose presence at the first paint would mean start-up does work it should not (ctypes:
+#: PyInstaller's bootstrap imports it whenever it is bundled; build.spec leaves it out on Linux).
+STARTUP_WATCHED = ("openai", "httpx2", "httpx", "pydantic", "keyring", "sqlite3", "ctypes")
 
 
 def install_startup_reporter(window, watched: tuple[str, ...] = STARTUP_WATCHED) -> None:  # type: ignore[no-untyped-def]

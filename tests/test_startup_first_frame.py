@@ -34,7 +34,15 @@ def _earlier_run(paths: AppPaths) -> None:
 
 def _shown(window) -> tuple:  # noqa: ANN001 - MainWindow
     return (window.persona_combo.currentText(), window.current_model(), window.zoom,
-            window.transcript.font().pointSizeF(), window.input.font().pointSizeF())
+            window.transcript.font().pointSizeF(), window.input.font().pointSizeF(),
+            [action.text() for action in window.menuBar().actions()])
+
+
+def _actions(window) -> list:  # noqa: ANN001 - MainWindow
+    """Every menu's actions and the window's own (Esc), with their shortcuts and whether they work."""
+    menus = [(menu.text(), [(a.text(), [k.toString() for k in a.shortcuts()], a.isEnabled(), a.isCheckable())
+                            for a in menu.menu().actions()]) for menu in window.menuBar().actions()]
+    return menus + [[(a.text(), [k.toString() for k in a.shortcuts()]) for a in window.actions()]]
 
 
 def test_the_first_frame_shows_what_a_window_wired_at_once_shows(qtbot, tmp_path, fake_server: FakeServer):
@@ -45,6 +53,9 @@ def test_the_first_frame_shows_what_a_window_wired_at_once_shows(qtbot, tmp_path
     qtbot.addWidget(at_once)
     expected = _shown(at_once)
     assert expected[0] == "Pirate" and expected[2] == 3
+    assert expected[5] == ["&File", "&Chat", "&View", "&Settings", "&Help"]
+    expected_actions = _actions(at_once)
+    assert ("&Quit", ["Ctrl+Q"], True, False) in expected_actions[0][1]
     at_once.close()
     assert chat.shutdown(3000)
 
@@ -59,6 +70,10 @@ def test_the_first_frame_shows_what_a_window_wired_at_once_shows(qtbot, tmp_path
     chat = window.context.chat
     qtbot.waitUntil(lambda: window.history_controller.store is not None and chat.config.api_key == KEY)
     assert _shown(window) == expected
+    assert _actions(window) == expected_actions  # the menus' actions, made after the first paint
+    # The scroll bar's container is made opaque after the first paint (messages/view.py), as the
+    # window made at once has it once painted: streamed frames repaint the scroll bar alone.
+    qtbot.waitUntil(lambda: window.transcript.verticalScrollBar().parentWidget().autoFillBackground())
     assert chat.conversation.persona == PIRATE
     window.close()
     assert chat.shutdown(3000)
@@ -93,9 +108,22 @@ import sys
 import chatbot_gui.app as app_module
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
+from PySide6.support import feature
+
+scanned = []  # the app's modules main() imports whose source PySide6 read (app._skip_pyside_source_scan)
+real_scan = feature._mod_uses_pyside
+loaded = set(sys.modules) | {"chatbot_gui.cli"}  # (main() imports cli before PySide6)
+
+def scan(module):
+    name = getattr(module, "__name__", "")
+    if name.startswith("chatbot_gui.") and name not in loaded:
+        scanned.append(name)
+    return real_scan(module)
+
+feature._mod_uses_pyside = scan
 
 LOGIC = ("chatbot_gui.ui.controller", "chatbot_gui.ui.history_controller", "chatbot_gui.core.conversation",
-         "chatbot_gui.core.learned", "chatbot_gui.core.windows", "chatbot_gui.core.usage")
+         "chatbot_gui.core.learned", "chatbot_gui.core.windows", "chatbot_gui.core.usage", "chatbot_gui.core.connection")
 real = app_module.create_window
 
 def create_window(*args, **kwargs):
@@ -112,6 +140,7 @@ def create_window(*args, **kwargs):
     def after():
         chat = window.context.chat
         print("after", [m for m in LOGIC if m not in sys.modules], type(chat).__name__, flush=True)
+        print("scanned", scanned, flush=True)
         QApplication.instance().quit()
     window.after_first_paint(lambda: QTimer.singleShot(100, after))
     return window, controller
@@ -130,4 +159,5 @@ def test_main_loads_the_chat_logic_after_the_first_paint(tmp_path: Path) -> None
     done = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=str(ROOT), capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:2] == ["at first paint []", "after [] ChatController"], done.stdout + done.stderr
+    assert done.stdout.split("\n")[:3] == ["at first paint []", "after [] ChatController", "scanned []"], (
+        done.stdout + done.stderr)

@@ -6,10 +6,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-#: Longest silence between two chunks before a reply is abandoned (not a limit on the whole reply).
-DEFAULT_READ_TIMEOUT = 120.0
-DEFAULT_CONNECT_TIMEOUT = 15.0
+from chatbot_gui.core.defaults import DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_READ_TIMEOUT", "ConnectionConfig"]
 
 
 @dataclass(frozen=True)

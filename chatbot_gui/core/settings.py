@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from chatbot_gui.core.atomic import LeftAlone, load_json_file, write_atomic
-from chatbot_gui.core.connection import DEFAULT_BASE_URL, DEFAULT_READ_TIMEOUT, ConnectionConfig
+from chatbot_gui.core.defaults import DEFAULT_BASE_URL, DEFAULT_READ_TIMEOUT
 from chatbot_gui.core.paths import AppPaths, ensure_private_dir
 
 if TYPE_CHECKING:  # keyring costs ~70 ms to import: it stays off the start-up path
+    from chatbot_gui.core.connection import ConnectionConfig  # built at the first request
     from chatbot_gui.core.secrets import KeyStore, PendingSecrets
 
 VERSION = 1
@@ -302,6 +303,8 @@ def resolve_connection(settings: Settings, keys: KeyStore, env: Mapping[str, str
         if prof.proxy_user:
             password = pending.proxy_passwords.get(prof.id) or keys.get(prof.id, proxy=True)
         proxy = build_proxy_url(prof.proxy_url_without_password, prof.proxy_user, password)
+    from chatbot_gui.core.connection import ConnectionConfig  # not on the start-up path
+
     openai = same_server(base, DEFAULT_BASE_URL)
     organization = (prof.organization.strip() or (env.get("OPENAI_ORG_ID") or "").strip()) if openai else ""
     project = (prof.project.strip() or (env.get("OPENAI_PROJECT_ID") or "").strip()) if openai else ""

@@ -5,10 +5,10 @@ Thin: it lays widgets out and offers small accessors; the controller does the ch
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QPainter, QPalette
+from PySide6.QtGui import QCloseEvent, QFont, QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -26,6 +26,9 @@ from chatbot_gui import APP_NAME
 from chatbot_gui.core.personas import BUILTIN_PERSONAS, DEFAULT_MODEL, Persona
 from chatbot_gui.ui.input_box import ChatInput, Composer
 from chatbot_gui.ui.chat_view import ChatView
+
+if TYPE_CHECKING:  # built with the menus' actions, after the first paint at start-up
+    from PySide6.QtGui import QAction
 
 SUGGESTED_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o4-mini")
 
@@ -88,6 +91,8 @@ class ElidingComboBox(WidePopupComboBox):
 def _action(text: str, parent) -> QAction:  # noqa: ANN001 - a QObject
     """``QAction(text, parent)`` without its overload check against ``QAction(QIcon, ...)``, which
     builds the QIcon type and its ~150 theme-icon enum members (~1 ms on the start-up path)."""
+    from PySide6.QtGui import QAction
+
     action = QAction(parent)
     action.setText(text)
     return action
@@ -136,7 +141,8 @@ class MainWindow(QMainWindow):
 
     zoomChanged = Signal(int)
 
-    def __init__(self, personas: Sequence[Persona] = BUILTIN_PERSONAS, model: str = DEFAULT_MODEL) -> None:
+    def __init__(self, personas: Sequence[Persona] = BUILTIN_PERSONAS, model: str = DEFAULT_MODEL, *,
+                 actions_later: bool = False) -> None:
         super().__init__()
         self.setWindowTitle(APP_NAME)
         self.resize(1100, 720)
@@ -242,8 +248,43 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self._update_picker_tips()
 
-        # Menus and shortcuts.
-        file_menu = self.menuBar().addMenu("&File")
+        # Menus and shortcuts: the menu bar's titles now; their actions now or, with
+        # ``actions_later`` (start-up), right after the first paint, which shows only the titles
+        # (~2 ms of start-up: ~20 actions, their shortcuts and the QKeySequence type).
+        self._menus = {title: self.menuBar().addMenu(title)
+                       for title in ("&File", "&Chat", "&View", "&Settings", "&Help")}
+        self.settings_menu = self._menus["&Settings"]
+        self._zoom = 0
+        self._base_points = self.transcript.font().pointSizeF()
+        self.transcript.zoomRequested.connect(lambda steps: self.set_zoom(self._zoom + steps))
+        self._after_paint: list = []
+        self._painted = False
+        #: The chat's size against the model's window, and the tokens it used ("38k / 128k tokens · …").
+        self.context_label = StatusLabel()
+        self.statusBar().addPermanentWidget(self.context_label)
+        self.connection_label = StatusLabel()
+        self.statusBar().addPermanentWidget(self.connection_label)
+        # Shown when the keyring could not be read (locked, prompt cancelled, no answer).
+        self.keyring_retry_button = QPushButton("Try again", objectName="keyringRetry")
+        self.keyring_retry_button.setToolTip("Ask the system keyring for the saved key again")
+        self.keyring_retry_button.setAccessibleName("Try reading the saved key again")
+        self.keyring_retry_button.hide()
+        self.statusBar().addPermanentWidget(self.keyring_retry_button)
+        self.statusBar().messageChanged.connect(self._fit_status)
+        self.context_label.changed.connect(self._fit_status)
+        self.connection_label.changed.connect(self._fit_status)
+        self.statusBar().showMessage("Ready")
+        self.input.setFocus()
+        if actions_later:
+            self.after_first_paint(self._add_actions)
+        else:
+            self._add_actions()
+
+    def _add_actions(self) -> None:
+        """The menus' actions and the window's shortcuts (the menus themselves exist already)."""
+        from PySide6.QtGui import QAction, QKeySequence
+
+        file_menu = self._menus["&File"]
         self.new_chat_action = _action("&New chat", self)
         self.new_chat_action.setShortcut(QKeySequence.StandardKey.New)
         file_menu.addAction(self.new_chat_action)
@@ -261,7 +302,7 @@ class MainWindow(QMainWindow):
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.quit_action.triggered.connect(self.close)
         file_menu.addAction(self.quit_action)
-        chat_menu = self.menuBar().addMenu("&Chat")
+        chat_menu = self._menus["&Chat"]
         self.stop_action = _action("&Stop reply", self)
         self.stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         self.stop_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -296,7 +337,7 @@ class MainWindow(QMainWindow):
         self.delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
         self.delete_action.triggered.connect(lambda: self.sidebar is not None and self.sidebar.delete_open_chat())
         chat_menu.addAction(self.delete_action)
-        view_menu = self.menuBar().addMenu("&View")
+        view_menu = self._menus["&View"]
         self.zoom_in_action = _action("Zoom &in", self)
         # Ctrl+= is Ctrl++ without Shift on most layouts; both work.
         self.zoom_in_action.setShortcuts([QKeySequence("Ctrl+="), QKeySequence("Ctrl++")])
@@ -309,17 +350,11 @@ class MainWindow(QMainWindow):
         self.zoom_reset_action.triggered.connect(lambda: self.set_zoom(0))
         for action in (self.zoom_in_action, self.zoom_out_action, self.zoom_reset_action):
             view_menu.addAction(action)
-        self._zoom = 0
-        self._base_points = self.transcript.font().pointSizeF()
-        self.transcript.zoomRequested.connect(lambda steps: self.set_zoom(self._zoom + steps))
-        self._after_paint: list = []
-        self._painted = False
-        self.settings_menu = self.menuBar().addMenu("&Settings")
         self.settings_action = _action("&Settings…", self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
-        self.settings_menu.addAction(self.settings_action)
-        help_menu = self.menuBar().addMenu("&Help")
+        self._menus["&Settings"].addAction(self.settings_action)
+        help_menu = self._menus["&Help"]
         self.shortcuts_action = _action("&Keyboard shortcuts", self)
         self.shortcuts_action.setShortcut(QKeySequence("Ctrl+/"))
         self.shortcuts_action.triggered.connect(self.show_shortcuts)
@@ -327,23 +362,6 @@ class MainWindow(QMainWindow):
         self.about_action = _action(f"&About {APP_NAME}", self)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
-
-        #: The chat's size against the model's window, and the tokens it used ("38k / 128k tokens · …").
-        self.context_label = StatusLabel()
-        self.statusBar().addPermanentWidget(self.context_label)
-        self.connection_label = StatusLabel()
-        self.statusBar().addPermanentWidget(self.connection_label)
-        # Shown when the keyring could not be read (locked, prompt cancelled, no answer).
-        self.keyring_retry_button = QPushButton("Try again", objectName="keyringRetry")
-        self.keyring_retry_button.setToolTip("Ask the system keyring for the saved key again")
-        self.keyring_retry_button.setAccessibleName("Try reading the saved key again")
-        self.keyring_retry_button.hide()
-        self.statusBar().addPermanentWidget(self.keyring_retry_button)
-        self.statusBar().messageChanged.connect(self._fit_status)
-        self.context_label.changed.connect(self._fit_status)
-        self.connection_label.changed.connect(self._fit_status)
-        self.statusBar().showMessage("Ready")
-        self.input.setFocus()
 
     # -- start-up ----------------------------------------------------------------------------------
     def after_first_paint(self, callback) -> None:  # noqa: ANN001 - a plain callable
@@ -369,6 +387,8 @@ class MainWindow(QMainWindow):
         if self.sidebar is not None:
             return self.sidebar
         from datetime import datetime
+
+        from PySide6.QtGui import QKeySequence
 
         from chatbot_gui.ui.sidebar import Sidebar
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Callable, Mapping
 
 from PySide6.QtCore import QByteArray, QObject
 
-from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.persona_store import PersonaLibrary, PersonaStore
 from chatbot_gui.core.personas import DEFAULT_MODEL
 from chatbot_gui.core.settings import (
@@ -26,6 +25,7 @@ from chatbot_gui.core.settings import (
 from chatbot_gui.ui.main_window import MainWindow
 
 if TYPE_CHECKING:  # keyring is imported when the keyring is first used, after the window shows
+    from chatbot_gui.core.connection import ConnectionConfig
     from chatbot_gui.core.secrets import KeyStore
     from chatbot_gui.ui.controller import ChatController  # may come after the first paint: attach()
     from chatbot_gui.ui.settings_dialog import DialogResult

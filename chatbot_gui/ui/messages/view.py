@@ -149,9 +149,11 @@ class MessagesView(QAbstractScrollArea):
         # The scroll bar changes with every streamed frame (its range grows). Opaque, it is repainted
         # alone; otherwise Qt first paints every ancestor under it, up to the main window (measured:
         # 8 widgets' paint events per frame instead of 3, the window's through its Python event()).
-        for widget in (self.verticalScrollBar(), self.verticalScrollBar().parentWidget()):
-            if widget is not None:
-                widget.setAutoFillBackground(True)
+        # Its container too, but after the first paint (``_fill_bar_container``): the container is a
+        # private Qt class, and wrapping it in Python costs ~7 ms of start-up CPU (measured); the
+        # first frame is the same without it, since the scroll bar covers it.
+        self.verticalScrollBar().setAutoFillBackground(True)
+        self._bar_container_filled = False
         self.delegate = MessageDelegate(self)
         self.setAccessibleName("Messages")  # (ui/messages/access.py makes it a list of the messages)
         self._apply_theme()
@@ -689,6 +691,15 @@ class MessagesView(QAbstractScrollArea):
             self._painting = False
         if not self._ahead.isActive():
             self._ahead.start()
+        if not self._bar_container_filled:
+            self._bar_container_filled = True
+            QTimer.singleShot(0, self._fill_bar_container)
+
+    def _fill_bar_container(self) -> None:
+        """The scroll bar's container opaque too (see ``__init__``), once the first frame is shown."""
+        container = self.verticalScrollBar().parentWidget()
+        if container is not None:
+            container.setAutoFillBackground(True)
 
     def _paint(self, area: QRect) -> None:
         painter = QPainter(self.viewport())
