@@ -347,6 +347,33 @@ def test_a_long_chat_renders_only_what_is_visible(qtbot, view) -> None:
     assert len([r for r in view._rows if r.pieces is not None]) < 80
 
 
+def test_scrolling_a_long_chat_keeps_no_qt_object_per_message(qtbot, view) -> None:
+    """Every live PySide wrapper is an entry in Shiboken's wrapper map; rows that kept QRects (hit
+    areas, the bubble) grew it by ~4.5 entries per message seen, and each growth of that hash table
+    rehashed it inside one PageUp step (8-14 ms with a 10,000-message chat, benchmarks/bench_render.py).
+    Scrolling through a chat may keep the cached documents alive, nothing per message besides."""
+    from PySide6.QtGui import QAbstractTextDocumentLayout, QTextDocument
+    from shiboken6 import Shiboken
+
+    def kept() -> int:
+        return sum(not isinstance(w, (QTextDocument, QAbstractTextDocumentLayout))
+                   for w in Shiboken.getAllValidWrappers())
+
+    view.set_messages([(i, USER if i % 2 == 0 else ASSISTANT,
+                        f"Question {i}?" if i % 2 == 0 else f"# Answer {i}\n\ntext\n\n```python\nx = {i}\n```\n")
+                       for i in range(400)])
+    settle(qtbot, view)
+    before = kept()
+    bar = view.verticalScrollBar()
+    while bar.value() > 0:  # PageUp to the top, as a user would
+        bar.setValue(bar.value() - bar.pageStep())
+        view.viewport().repaint()
+    seen = [r for r in view._rows if r.measured]
+    assert len(seen) > 300  # (every message was on screen once)
+    assert any(r.bubble is not None for r in seen) and all(r.hits for r in seen if r.role == ASSISTANT)
+    assert kept() - before < 40
+
+
 def test_markdown_and_highlighting_load_only_when_a_message_is_rendered() -> None:
     import subprocess
     import sys

@@ -75,12 +75,33 @@ def fit_meta(meta: str, fm: QFontMetrics, room: int) -> str:
     return fm.elidedText(" · ".join(parts), Qt.TextElideMode.ElideRight, room)
 
 
+#: Why rows keep their geometry as plain ints, not QRect: every live PySide wrapper has an entry in
+#: Shiboken's wrapper map (a C++ hash table). Kept QRects (a few hit areas per measured row) grew it
+#: by ~45,000 entries over one scroll through a 10,000-message chat, and each time the table grew
+#: it was rehashed inside whatever Python call made the next wrapper: one PageUp step took 8-14 ms
+#: more (perf: the time was in libshiboken's hash rehash; the same step in every process, as the
+#: table grows at fixed sizes). A QRect is made when one is asked for, and freed after.
+Box = tuple[int, int, int, int]  # x, y, width, height (row coordinates)
+
+
 @dataclass
 class _Hit:
-    rect: QRect  # in row coordinates
+    box: Box  # in row coordinates
     action: str
     label: str
     piece: int = -1
+
+    @property
+    def rect(self) -> QRect:
+        return QRect(*self.box)
+
+    @property
+    def top(self) -> int:
+        return self.box[1]
+
+    @property
+    def bottom(self) -> int:  # as QRect.bottom(): the last row of pixels inside
+        return self.box[1] + self.box[3] - 1
 
 
 @dataclass
@@ -120,12 +141,17 @@ class _Row:
     height: int = 0
     measured: bool = False
     hits: list[_Hit] = field(default_factory=list)
-    bubble: QRect | None = None
+    bubble_box: Box | None = None  # (see Box)
     #: Row-specific links (action, label): an error's "Retry", a stopped reply's "keep it".
     links: list[tuple[str, str]] = field(default_factory=list)
     status_h: int = 0
     #: A quiet line beside the actions: the model, the time, the tokens the server counted.
     meta: str = ""
+
+    @property
+    def bubble(self) -> QRect | None:
+        """The user's bubble (row coordinates), or None."""
+        return None if self.bubble_box is None else QRect(*self.bubble_box)
 
 
 _SAMPLE = "the quick brown fox jumps over a lazy dog, THEN 42 more "
@@ -148,7 +174,7 @@ def _action_bar(hits: list[_Hit], labels: list[tuple[str, str]], fm: QFontMetric
     for line in lines:
         ax = x + (width - sum(widths[n] for n in line) if right else 0)
         for n in line:
-            hits.append(_Hit(QRect(ax, y, widths[n], line_h - 2), *labels[n]))
+            hits.append(_Hit((ax, y, widths[n], line_h - 2), *labels[n]))
             ax += widths[n]
         y += line_h
     return y
@@ -161,7 +187,7 @@ def _bar_top(row: _Row) -> int:
     for hit in reversed(row.hits):
         if hit.piece != -1 or hit.action == "toggle_reasoning":
             break
-        top = min(top, hit.rect.top())
+        top = min(top, hit.top)
     return top
 
 
@@ -282,13 +308,13 @@ class MessageDelegate:
         gap = int(line * 0.6)
         y = _PAD
         hits: list[_Hit] = []
-        row.bubble = None
+        row.bubble_box = None
         if row.role == ASSISTANT:
             y += line  # the role label
             reasoning = row.reasoning or self._reasoning_text(row)
             if reasoning or self._thinking(row):
                 label = self._reasoning_label(row)
-                hits.append(_Hit(QRect(0, y, fm.horizontalAdvance(label) + 8, line), "toggle_reasoning", label))
+                hits.append(_Hit((0, y, fm.horizontalAdvance(label) + 8, line), "toggle_reasoning", label))
                 y += line + gap // 2
         if not row.measured or start <= 0 or start > len(row.pieces) or row.role == USER:
             start = 0
@@ -307,7 +333,7 @@ class MessageDelegate:
                 piece.width = ideal
                 piece.height = math.ceil(piece.doc.size().height())
                 bw = ideal + 2 * _BUBBLE_PAD
-                row.bubble = QRect(width - bw, y, bw, piece.height + 2 * _BUBBLE_PAD)
+                row.bubble_box = (width - bw, y, bw, piece.height + 2 * _BUBBLE_PAD)
                 piece.x, piece.y = width - bw + _BUBBLE_PAD, y + _BUBBLE_PAD
                 y += piece.height + 2 * _BUBBLE_PAD + gap
                 piece.bottom = y
@@ -319,7 +345,7 @@ class MessageDelegate:
             piece.height = math.ceil(piece.doc.size().height())
             if piece.kind == "code":
                 copy_w = fm.horizontalAdvance("Copy") + 16
-                piece.hit = _Hit(QRect(width - copy_w - 4, y + 2, copy_w, _CODE_HEAD - 4), "copy_code", "Copy", j)
+                piece.hit = _Hit((width - copy_w - 4, y + 2, copy_w, _CODE_HEAD - 4), "copy_code", "Copy", j)
                 piece.x, piece.y = _CODE_PAD, y + _CODE_HEAD + _CODE_PAD
                 y += _CODE_HEAD + piece.height + 2 * _CODE_PAD + gap
             else:
@@ -414,10 +440,10 @@ class MessageDelegate:
             p.setFont(small)
             p.setPen(muted)
             p.drawText(QRect(0, _PAD, width, fm.lineSpacing()), Qt.AlignmentFlag.AlignVCenter, ROLE_LABELS[ASSISTANT])
-        if row.bubble is not None:
+        if row.bubble_box is not None:
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(QColor(c["bubble"]))
-            p.drawRoundedRect(QRectF(row.bubble), 14, 14)
+            p.drawRoundedRect(QRectF(*row.bubble_box), 14, 14)
         first = 0
         if len(row.pieces) > 8:  # find the first block on screen (blocks are in y order)
             first = max(0, bisect.bisect_left(row.pieces, shown_top, key=lambda q: q.bottom))
@@ -473,18 +499,19 @@ class MessageDelegate:
         focus = self.view._current == row.id and self.view.hasFocus()
         quiet = not self.view.actions_shown(row)
         for n, hit in enumerate(row.hits):
-            if hit.rect.bottom() < shown_top or hit.rect.top() > shown_bottom:
+            if hit.bottom < shown_top or hit.top > shown_bottom:
                 continue
             if quiet and hit.action in HOVER_ACTIONS:
                 continue  # shown when the message is pointed at or current (their room stays kept)
             linky = hit.action in ("copy_code", "toggle_reasoning") or (
                 (hit.action, hit.label) in row.links and hit.action not in ("pin", "unpin"))
             p.setPen(QColor(c["link"]) if linky else muted)
-            p.drawText(hit.rect, Qt.AlignmentFlag.AlignCenter, hit.label)
+            rect = hit.rect
+            p.drawText(rect, Qt.AlignmentFlag.AlignCenter, hit.label)
             if focus and n == self.view._current_hit:
                 p.setPen(QColor(c["focus"]))
                 p.setBrush(Qt.BrushStyle.NoBrush)
-                p.drawRoundedRect(QRectF(hit.rect).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
+                p.drawRoundedRect(QRectF(rect).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
         if focus and self.view._current_hit < 0:
             p.setPen(QColor(c["focus"]))
             p.setBrush(Qt.BrushStyle.NoBrush)
