@@ -12,6 +12,7 @@ from chatbot_gui.app import create_window
 from chatbot_gui.core.paths import AppPaths
 from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
 from chatbot_gui.ui.messages.view import ASSISTANT, USER, MessagesView
+from chatbot_gui.ui.theme import contrast_ratio
 from fakeserver import FakeServer, stream
 
 KEY = "fake-test-key-qa-round2"
@@ -93,13 +94,7 @@ def test_the_empty_box_shows_its_whole_hint_in_a_narrow_window(qtbot, window):
     qtbot.waitUntil(lambda: box.viewport().height() - 2 * margin < 2 * box.fontMetrics().lineSpacing())
 
 
-def _contrast(a: QColor, b: QColor) -> float:
-    def lum(c: QColor) -> float:
-        def f(v: float) -> float:
-            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
-        return 0.2126 * f(c.redF()) + 0.7152 * f(c.greenF()) + 0.0722 * f(c.blueF())
-    hi, lo = sorted((lum(a), lum(b)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
+_contrast = contrast_ratio  # WCAG 2 contrast of two opaque colours
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

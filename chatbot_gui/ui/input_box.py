@@ -212,14 +212,6 @@ class Composer(QWidget):
         painter.drawRoundedRect(QRectF(self.rect()).adjusted(inset, inset, -inset, -inset), 14, 14)
 
 
-def _contrast(a: QColor, b: QColor) -> float:
-    """WCAG contrast ratio of two opaque colours (1 to 21)."""
-    def lum(c: QColor) -> float:
-        def f(v: float) -> float:
-            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
-        return 0.2126 * f(c.redF()) + 0.7152 * f(c.greenF()) + 0.0722 * f(c.blueF())
-    hi, lo = sorted((lum(a), lum(b)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
 
 
 def _standing_out(color: QColor, toward: QColor, beside: tuple[QColor, ...], ratio: float = 3.0) -> QColor:
@@ -227,12 +219,14 @@ def _standing_out(color: QColor, toward: QColor, beside: tuple[QColor, ...], rat
     ``beside``: a dark theme's highlight is often too dim on a dark field."""
     from PySide6.QtGui import QColor
 
+    from chatbot_gui.ui.theme import contrast_ratio
+
     out = QColor(color)
     for step in range(11):
         t = step / 10
         out = QColor.fromRgbF(color.redF() + (toward.redF() - color.redF()) * t,
                               color.greenF() + (toward.greenF() - color.greenF()) * t,
                               color.blueF() + (toward.blueF() - color.blueF()) * t)
-        if all(_contrast(out, other) >= ratio for other in beside):
+        if all(contrast_ratio(out, other) >= ratio for other in beside):
             break
     return out

@@ -25,7 +25,7 @@ from typing import Callable, NamedTuple
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 
-__all__ = ["DARK", "LIGHT", "MODES", "Colors", "Theme", "error_style", "follow", "palette_for", "theme"]
+__all__ = ["DARK", "LIGHT", "MODES", "Colors", "Theme", "contrast_ratio", "error_style", "follow", "palette_for", "theme"]
 
 #: The choices Settings offers, as stored in settings.json (core.settings.THEMES).
 MODES = ("system", "light", "dark")
@@ -201,3 +201,13 @@ def follow(callback: Callable[[Colors], object]) -> None:
     current = theme()
     current.themeChanged.connect(callback)
     callback(current.colors)
+
+
+def contrast_ratio(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio of two opaque colours (1 to 21)."""
+    def lum(c: QColor) -> float:
+        def f(v: float) -> float:
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+        return 0.2126 * f(c.redF()) + 0.7152 * f(c.greenF()) + 0.0722 * f(c.blueF())
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
