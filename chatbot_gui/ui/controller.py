@@ -298,12 +298,17 @@ class ChatController(QObject):
             return
         if not self.window.input.toPlainText().strip():
             return
-        if self.config.usable_key is None and not self._key_pending:
-            self.show_no_key_notice()
-            return
-        if not self._room_for_one_more():
+        if not self._can_start(key_pending_ok=True):
             return
         self.send(self.window.input.take_text())
+
+    def _can_start(self, key_pending_ok: bool = False) -> bool:
+        """Whether a new request may go out: a key to send (or, for a send, one being read from the
+        keyring: the send waits for it) and room under :data:`MAX_STREAMS`; else the user is told."""
+        if self.config.usable_key is None and not (key_pending_ok and self._key_pending):
+            self.show_no_key_notice()
+            return False
+        return self._room_for_one_more()
 
     def _room_for_one_more(self) -> bool:
         if sum(1 for r in self._replies.values() if r.active) >= MAX_STREAMS:
@@ -383,10 +388,7 @@ class ChatController(QObject):
         msg = conv.find(reply_id)
         if msg is None or msg.role != "assistant" or msg not in conv.messages or not self._idle_here("regenerate"):
             return
-        if self.config.usable_key is None:
-            self.show_no_key_notice()
-            return
-        if not self._room_for_one_more():
+        if not self._can_start():
             return
         self._retire(conv)
         self._start(conv, regenerate=reply_id)
@@ -401,10 +403,7 @@ class ChatController(QObject):
         conv = self.conversation
         if not text.strip() or not self._idle_here("edit a message"):
             return
-        if self.config.usable_key is None:
-            self.show_no_key_notice()
-            return
-        if not self._room_for_one_more():
+        if not self._can_start():
             return
         self._retire(conv)
         msg = conv.edit(user_id, text)
