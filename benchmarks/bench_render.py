@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from benchmarks.bench_stream import PROBE_INTERVAL_MS, _Probe, _run_sdk
+from benchmarks.bench_stream import PROBE_INTERVAL_MS, _idle_gaps, _Probe, _run_sdk
 from benchmarks.common import BENCH_DIR, ROOT, Result, dispose, log, make_window, median, percentile, qt_app, spread
 
 N_CHUNKS = 20_000
@@ -130,22 +130,6 @@ def _run_window(base_url: str, expected: str, probe: _Probe | None = None) -> tu
         controller.shutdown(5000)
         dispose(window)
     return done["t"] - t0, gaps
-
-
-def _idle_gaps(base_url: str, seconds: float) -> list[float]:
-    """The probe while the shown window sits idle (the machine's own noise)."""
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    window, controller = make_window(base_url)
-    probe = _Probe()
-    loop = QEventLoop()
-    QTimer.singleShot(int(seconds * 1000), loop.quit)
-    probe.start()
-    loop.exec()
-    gaps = probe.stop()
-    controller.shutdown(1000)
-    dispose(window)
-    return gaps
 
 
 def bench_stream(runs: int) -> list[Result]:

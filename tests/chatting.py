@@ -23,3 +23,27 @@ def wait_idle(qtbot, chat, timeout: int = 15000) -> None:  # noqa: ANN001 - QtBo
 def sent_messages(server: FakeServer, index: int = -1) -> list[dict]:
     """The ``messages`` of the ``index``-th request the server received."""
     return server.requests[index].json["messages"]
+
+
+def never_ask(*args, **kwargs) -> None:  # noqa: ANN002, ANN003 - create_window's ask_settings
+    raise AssertionError("no Settings dialog expected")
+
+
+def open_window(qtbot, server: FakeServer, tmp_path, key: str, size: tuple[int, int] = (1000, 760)):  # noqa: ANN001, ANN201
+    """The real window on ``tmp_path``'s folders, talking to ``server`` with ``key`` (an in-memory
+    keyring, no Settings dialog), shown, with its chat store open and the key applied.
+    Returns ``(window, chat)``; the caller shuts the chat down."""
+    from chatbot_gui.app import create_window
+    from chatbot_gui.core.paths import AppPaths
+    from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
+
+    win, chat = create_window({"OPENAI_API_KEY": key, "OPENAI_BASE_URL": server.base_url},
+                              paths=AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data"),
+                              keys=KeyStore(MemoryKeyring()), ask_settings=never_ask)
+    qtbot.addWidget(win)
+    win.resize(*size)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: win.history_controller.store is not None and chat.config.api_key is not None,
+                    timeout=15000)
+    return win, chat

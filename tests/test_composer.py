@@ -6,23 +6,14 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from chatbot_gui.app import create_window
-from chatbot_gui.core.paths import AppPaths
-from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
 from chatbot_gui.ui.input_box import MAX_INPUT_LINES
+from chatting import open_window
 from fakeserver import stream
 
 
 @pytest.fixture
 def window(qtbot, tmp_path, fake_server):
-    window, chat = create_window({"OPENAI_API_KEY": "fake-test-key-composer", "OPENAI_BASE_URL": fake_server.base_url},
-                                 paths=AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data"),
-                                 keys=KeyStore(MemoryKeyring()), ask_settings=lambda *a, **k: None)
-    qtbot.addWidget(window)
-    window.resize(1200, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    qtbot.waitUntil(lambda: window.history_controller.store is not None and chat.config.api_key is not None)
+    window, chat = open_window(qtbot, fake_server, tmp_path, "fake-test-key-composer", size=(1200, 800))
     window.chat = chat
     yield window
     assert chat.shutdown(3000)

@@ -9,9 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from chatbot_gui.app import create_window
-from chatbot_gui.core.paths import AppPaths
-from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
+from chatting import open_window
 from fakeserver import FakeServer, stream
 
 KEY = "sk-test-actions-0123456789"
@@ -19,20 +17,9 @@ SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
 MARKDOWN = "## Plan\n\n- **one**\n- two\n\n```python\nprint('hi')\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
 
 
-def _never(*args, **kwargs):
-    raise AssertionError("no Settings dialog expected")
-
-
 @pytest.fixture
 def window(qtbot, fake_server: FakeServer, tmp_path):
-    paths = AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data")
-    win, chat = create_window({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake_server.base_url},
-                              paths=paths, keys=KeyStore(MemoryKeyring()), ask_settings=_never)
-    qtbot.addWidget(win)
-    win.resize(1000, 760)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(lambda: win.history_controller.store is not None, timeout=15000)
+    win, chat = open_window(qtbot, fake_server, tmp_path, KEY)
     yield win, chat
     assert chat.shutdown(3000)
     win.close()
