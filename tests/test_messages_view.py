@@ -501,6 +501,66 @@ def test_a_flood_of_text_is_shown_over_several_short_passes_and_ends_as_if_rende
     assert bar.value() == bar.maximum()  # followed the end
 
 
+def _streamed(qtbot, view, message_id: int, text: str, step: int = 7) -> None:
+    for i in range(0, len(text), step):
+        view.append_text(message_id, text[i:i + step])
+        if i % 70 == 0:
+            qtbot.waitUntil(lambda: not view.rendering_pending())
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+
+
+def _whole(qtbot, text: str) -> list[str]:
+    whole = MessagesView()
+    qtbot.addWidget(whole)
+    whole.resize(900, 700)
+    whole.add_message(1, ASSISTANT, text)
+    whole._ensure(whole._rows[0])
+    return [p.doc.toHtml() for p in whole._rows[0].pieces]
+
+
+def test_ending_a_reply_whose_streamed_rendering_is_final_renders_and_lays_out_nothing_again(qtbot, view) -> None:
+    """The end of a long reply costs the same as the end of a short one: the blocks on screen are
+    the finished rendering already (nothing held back), so none is made again, and only the status
+    and actions under them are laid out."""
+    text = "".join(f"## Part {i}\n\nSome *text* {i}.\n\n```python\nx = {i}\n```\n\n" for i in range(12)) + "The end.\n"
+    view.add_message(1, ASSISTANT, "", streaming=True)
+    settle(qtbot, view)
+    _streamed(qtbot, view, 1, text)
+    row = view._rows[0]
+    docs = [p.doc for p in row.pieces]
+    tops = [(p.y, p.bottom) for p in row.pieces]
+    for p in row.pieces:
+        p.y = -1  # a full re-layout would put every block back in its place
+    view.finish(1, "Stopped")
+    assert not view.rendering_pending()
+    assert [p.doc for p in row.pieces] == docs  # the last (open) block too
+    assert all(p.y == -1 for p in row.pieces)
+    for p, (y, bottom) in zip(row.pieces, tops):
+        p.y = y
+    settle(qtbot, view)
+    assert view.accessible_text(1).endswith("Stopped")
+    assert [p.doc.toHtml() for p in row.pieces] == _whole(qtbot, text)
+
+
+def test_ending_a_reply_with_a_held_back_line_renders_its_end_in_a_later_pass(qtbot, view) -> None:
+    """A partial line that may start a table is not shown while streaming; at the end it is, in
+    the view's budgeted passes (not in the slot that ends the reply), and the reply ends as if
+    rendered whole."""
+    text = "".join(f"Paragraph {i} with `code`.\n\n" for i in range(20)) + "| not a table"
+    view.add_message(1, ASSISTANT, "", streaming=True)
+    settle(qtbot, view)
+    _streamed(qtbot, view, 1, text)
+    row = view._rows[0]
+    docs = [p.doc for p in row.pieces]
+    assert "| not a table" not in view.shown_text(1)
+    view.finish(1)
+    assert view.rendering_pending() and [p.doc for p in row.pieces] == docs
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    assert [p.doc for p in row.pieces[:20]] == docs[:20]
+    assert view.shown_text(1).endswith("| not a table")
+    assert [p.doc.toHtml() for p in row.pieces] == _whole(qtbot, text)
+
+
 def test_the_meta_line_leaves_out_whole_parts_before_cutting_the_token_count(qtbot) -> None:
     from PySide6.QtGui import QFont, QFontMetrics
 

@@ -243,6 +243,18 @@ class MessageDelegate:
         return bool(row.pending) or row.open_blocks is not None or (
             row.stream is not None and (row.fed != len(row.text) or (not row.streaming and not row.fed_final)))
 
+    @staticmethod
+    def _finish_stream(row: _Row) -> None:
+        """The reply is complete. When its streamed rendering already is the final one (every
+        block shown, the open one rendered from all of the text, see ``BlockStream.open_exact``),
+        its stream ends here and no block is rendered again; otherwise the next
+        ``_update_stream`` renders the end as final."""
+        stream = row.stream
+        if (stream is not None and stream.open_exact and not row.pending and row.open_blocks is None
+                and row.fed == len(row.text)):
+            row.fed_final = True
+            row.stream = None
+
     def _laid_out(self, piece: _Piece) -> _Piece:
         """An assistant's block laid out for the column now (as ``_layout_row`` would), so that
         the time it takes counts against the streaming budget of the pass that made it."""

@@ -56,6 +56,7 @@ from chatbot_gui.ui.messages.rows import (
     MessageDelegate,
     _Hit,
     _Row,
+    _bar_top,
     _CODE_HEAD,
     _COALESCE_MS,
     _PAD,
@@ -205,7 +206,7 @@ class MessagesView(QAbstractScrollArea):
     def set_links(self, message_id: int, links: list[tuple[str, str]]) -> None:
         row = self._row(message_id)
         row.links = list(links)
-        self._measure(row, force=True)
+        self._measure_under(row)
 
     def set_messages(self, messages: list[tuple]) -> None:
         """Replaces everything with ``(id, role, text)`` messages (opening a chat), each optionally
@@ -247,22 +248,29 @@ class MessagesView(QAbstractScrollArea):
         if not status and row.role == ASSISTANT and not self.delegate._answer(row).strip():
             status = EMPTY_REPLY
         row.status = status
-        self._dirty.discard(message_id)
-        if row.pieces is not None:
-            until = time.perf_counter() + FLUSH_BUDGET_S
-            self._measure(row, force=True, start=self.delegate._update_stream(row, final=True, until=until))
-            if self.delegate._behind(row):
-                self._dirty.add(message_id)
-                self._timer.start(0)
-        else:
+        if row.pieces is None:
+            self._dirty.discard(message_id)
             self._invalidate(row)
+            return
+        # Cheap on the GUI thread whatever the reply's length (it runs in the slot that ends the
+        # reply, between two frames): when the streamed rendering is already what the finished
+        # text renders to, nothing is rendered again; otherwise the final rendering of the last
+        # block(s) comes in the budgeted passes of _flush, as streamed text does. Only what is
+        # under the blocks (the status, the actions) is laid out and painted again here.
+        self.delegate._finish_stream(row)
+        if self.delegate._behind(row):
+            self._dirty.add(message_id)
+            self._timer.start(0)
+        else:
+            self._dirty.discard(message_id)
+        self._measure_under(row)
 
     def set_status(self, message_id: int, status: str, links: list[tuple[str, str]] | None = None) -> None:
         row = self._row(message_id)
         row.status = status
         if links is not None:
             row.links = list(links)
-        self._measure(row, force=True)
+        self._measure_under(row)
 
     def set_versions(self, message_id: int, version: int, versions: int) -> None:
         """Shows "‹ version/versions ›" under the message."""
@@ -572,6 +580,25 @@ class MessagesView(QAbstractScrollArea):
         if height != row.height or force:
             row.height = height
             self._relayout_from(k, dirty_y=dirty_y)
+
+    def _measure_under(self, row: _Row) -> None:
+        """A row's height after what is under its blocks changed (status, links, actions): its
+        blocks keep their places, so only that part is laid out and painted again (a long reply's
+        hundreds of blocks are not walked, as a full ``_layout_row`` would)."""
+        pieces = row.pieces
+        self._measure(row, force=True, start=len(pieces) if pieces and row.measured else 0)
+
+    def _repaint_bar(self, message_id: int) -> None:
+        """Repaints a row's action bar (and the quiet meta line beside it), not the whole screen."""
+        k = self._index.get(message_id)
+        if k is None:
+            return
+        row = self._rows[k]
+        vp = self.viewport()
+        y = self._tops[k] + (_bar_top(row) if row.hits else 0) - self.verticalScrollBar().value()
+        bottom = min(vp.height(), self._tops[k + 1] - self.verticalScrollBar().value())
+        if bottom > 0 and y < vp.height():
+            vp.update(QRect(0, max(0, y), vp.width(), bottom - max(0, y)))
 
     def _relayout_from(self, k: int, reestimate: bool = False, dirty_y: int | None = None,
                        quiet: bool = False) -> None:

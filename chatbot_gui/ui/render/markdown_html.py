@@ -422,6 +422,10 @@ class BlockStream:
     def __init__(self, theme: str = "light") -> None:
         self.theme = theme
         self.done_chars = 0  # text[:done_chars] is rendered for good
+        #: The last open rendering is what the text fed so far renders to when final: all of the
+        #: open part was rendered (no partial line held back, no lone table header), with no link
+        #: reference definitions in play. Then ending the reply needs no rendering at all.
+        self.open_exact = False
 
     def feed(self, text: str, final: bool = False) -> tuple[list[HtmlBlock], list[HtmlBlock]]:
         finished, open_ = self.feed_deferred(text, final)
@@ -431,6 +435,7 @@ class BlockStream:
         """As ``feed``, but each finished block comes as a function that renders it, so a caller
         with a time budget can spread a burst of finished blocks over several event-loop passes."""
         tail = text[self.done_chars:]
+        self.open_exact = False
         if final:
             self.done_chars = len(text)
             tokens, env = _parse_structure(tail)
@@ -461,6 +466,7 @@ class BlockStream:
         if _only_table_header(tokens, open_src):
             return finished, []
         _parse_inline(tokens, env)
+        self.open_exact = open_src == tail and not env.get("references")
         return finished, _render_tokens(tokens, open_src, self.theme, shift)
 
 
