@@ -483,6 +483,10 @@ def test_a_flood_of_text_is_shown_over_several_short_passes_and_ends_as_if_rende
     settle(qtbot, view)
     view.append_text(1, text)
     view._flush()
+    for _ in range(10):  # a pass may only parse, or take one block part of its way (see _advance)
+        if view._rows[0].pieces:
+            break
+        view._flush()
     first = [p.doc for p in view._rows[0].pieces]
     assert 0 < len(first) < 60
     assert view.rendering_pending()
@@ -559,6 +563,24 @@ def test_ending_a_reply_with_a_held_back_line_renders_its_end_in_a_later_pass(qt
     assert [p.doc for p in row.pieces[:20]] == docs[:20]
     assert view.shown_text(1).endswith("| not a table")
     assert [p.doc.toHtml() for p in row.pieces] == _whole(qtbot, text)
+
+
+def test_copying_a_reply_whose_end_is_not_rendered_yet_copies_all_of_it(qtbot, view) -> None:
+    """A flood that ends before the view caught up: Copy (and a code block's Copy) right away
+    still give the whole reply, rendered as it ends."""
+    text = "".join(f"Step {i}: *do* it.\n\n```python\nx = {i}\n```\n\n" for i in range(15)) + "| not a table"
+    view.add_message(1, ASSISTANT, "", streaming=True)
+    settle(qtbot, view)
+    view.append_text(1, text)
+    view._flush()
+    view.finish(1)
+    assert view.rendering_pending()
+    plain = view.plain_text(1)
+    assert plain.startswith("Step 0: do it.") and plain.endswith("x = 14\n\n| not a table")
+    assert view.code_blocks(1)[-1] == ("python", "x = 14")
+    assert [p.doc.toHtml() for p in view._rows[0].pieces] == _whole(qtbot, text)
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    assert view.shown_text(1).endswith("| not a table")
 
 
 def test_the_meta_line_leaves_out_whole_parts_before_cutting_the_token_count(qtbot) -> None:

@@ -47,12 +47,29 @@ _COALESCE_MS = 16
 #: repaint that show them come in a pass of their own. Small, because a pass delays everything
 #: else on the GUI thread by its length: a 5 ms timer's p99 gap during a 20,000-chunk Markdown
 #: flood was ~12 ms with 3 ms passes followed at once by their paint (benchmarks/bench_render.py).
-FLUSH_BUDGET_S = 0.0015
+FLUSH_BUDGET_S = 0.001
 #: Rows rendered ahead of the screen, in each direction, while the view is idle. A page is 3-4
 #: rows of a typical chat; with 4, PageUp once per frame outran the idle rendering and 285 of 3,250
 #: steps rendered rows themselves (benchmarks/bench_render.py); with 12, about 20 did, and the
 #: steps' GUI-thread CPU p99 went from ~6.5 to ~3.3 ms. One row per event-loop pass, as before.
 AHEAD = 12
+
+
+#: What a step of rendering a streamed block is first guessed to cost per character, by step
+#: (measured on this project's machine; ``MessageDelegate._advance`` learns the real figures as it
+#: goes): its HTML from the source (inline parsing, or highlighting a code block), its document
+#: from the HTML, its layout. Plus a fixed cost per step.
+_DEFAULT_RATES = {"html": 1.5e-6, "doc": 0.12e-6, "layout": 0.15e-6}
+_STEP_OVERHEAD_S = 20e-6
+
+
+def _step_key(item: Any) -> tuple[tuple[str, str], int]:
+    """((step, kind), size) of the next step of a block on its way to a laid-out piece."""
+    if isinstance(item, _Piece):
+        return ("layout", item.kind), max(1, item.size)
+    if callable(item):  # a DeferredBlock: its source
+        return ("html", item.kind), max(1, item.size)
+    return ("doc", item.kind), max(1, len(item.html))  # an HtmlBlock
 
 
 #: A message's own actions, drawn under the latest reply always and under any other message while
@@ -116,6 +133,7 @@ class _Piece:
     height: int = 0
     bottom: int = 0  # where the next block starts (row coordinates)
     hit: _Hit | None = None  # a code block's Copy button
+    size: int = 0  # the length of the HTML it was made from (what laying it out costs goes with it)
 
 
 @dataclass
@@ -208,6 +226,8 @@ class MessageDelegate:
 
     def __init__(self, view: MessagesView) -> None:
         self.view = view
+        #: (step, kind) -> seconds per character that step took lately (see ``_advance``).
+        self._rates: dict[tuple[str, str], float] = {}
 
     def _answer(self, row: _Row) -> str:
         if row.role != ASSISTANT:
@@ -260,15 +280,48 @@ class MessageDelegate:
         the time it takes counts against the streaming budget of the pass that made it."""
         _, width = self.view._column()
         inner = width - (2 * _CODE_PAD if piece.kind == "code" else 0)
+        # Keep what laying out learnt (the text's shaping: glyphs and their positions): a block
+        # of a streamed reply is drawn right after, and without it the first draw shapes the text
+        # all over again (Qt drops it at QTextLayout::endLayout unless caching is on). Measured:
+        # the first draw of a block ~45-50 us instead of ~70-97 us, for ~40 bytes per character
+        # kept (+4 MB for the 3,000-line benchmark reply), only for streamed blocks.
+        block = piece.doc.begin()
+        while block.isValid():
+            block.layout().setCacheEnabled(True)
+            block = block.next()
         piece.doc.setTextWidth(inner)
         piece.width = inner
         piece.doc.size()  # (the layout itself happens here)
         return piece
 
+    def _guess(self, item: Any) -> float:
+        """How long (s) the next step of ``item`` should take, from what such steps took so far."""
+        key, size = _step_key(item)
+        return self._rates.get(key, _DEFAULT_RATES[key[0]]) * size + _STEP_OVERHEAD_S
+
+    def _advance(self, item: Any, font: QFont) -> Any:
+        """One step of turning a block into a laid-out piece: a ``DeferredBlock`` becomes its HTML
+        (inline parsing, highlighting), the HTML a document, the document is laid out. Each step
+        is timed, so that ``_guess`` learns what steps of each kind cost per character."""
+        key, size = _step_key(item)
+        t = time.perf_counter()
+        if isinstance(item, _Piece):
+            out: Any = self._laid_out(item)
+        elif callable(item):
+            out = item()
+        else:
+            out = self._block_piece(item, font)
+            out.size = len(item.html)
+        rate = (time.perf_counter() - t - _STEP_OVERHEAD_S) / size
+        old = self._rates.get(key)
+        self._rates[key] = max(0.0, rate if old is None else old + 0.25 * (rate - old))
+        return out
+
     def _update_stream(self, row: _Row, final: bool = False, until: float = 0.0) -> int:
         """Renders what is new in a streaming reply: blocks that became finished (once each) and
-        the open last block (again). Stops turning finished blocks into documents at ``until``
-        (``time.perf_counter()``; at least one per call), so a flood of text is shown over several
+        the open last block (again). Works in steps (see ``_advance``) until ``until``
+        (``time.perf_counter()``): a step is begun only if it is expected to end by then (at least
+        one per call), so a flood of text - or one long code block - is shown over several short
         event-loop passes instead of blocking one. Returns the index of the first changed block."""
         md, _ = render_module()
         assert row.pieces is not None
@@ -277,33 +330,58 @@ class MessageDelegate:
             row.pieces = row.pieces[: row.answer_start]
             row.done = row.answer_start
             row.pending.clear()
+            row.open_blocks = None
             row.fed = -1
-        # New text is parsed only once the blocks found by the last parse are all shown: a pass
-        # with a backlog does no parsing (the open block would be parsed again for nothing).
-        if not row.pending and (row.fed != len(row.text) or (final and not row.fed_final)):
+        worked = False
+        # New text is parsed only once the blocks found by the last parse are all shown, the open
+        # one included: a pass with a backlog does no parsing (the open block would be parsed
+        # again for nothing), and an open block big enough to take several passes is shown.
+        if not row.pending and row.open_blocks is None and (
+                row.fed != len(row.text) or (final and not row.fed_final)):
             split = md.split_reasoning(row.text)
             finished, open_ = row.stream.feed_deferred(split.answer, final=final)
             row.pending.extend(finished)
-            row.open_blocks = open_
+            row.open_blocks = list(open_)
             row.fed = len(row.text)
             row.fed_final = final
+            worked = True
         font = self.view.content_font()
         first_changed = len(row.pieces)
-        converted = False
-        while row.pending and (not converted or time.perf_counter() < until):
-            if not converted:
-                del row.pieces[row.done:]  # the open block shown so far is among these
-                first_changed = row.done
-                converted = True
-            row.pieces.append(self._laid_out(self._block_piece(row.pending.popleft()(), font)))
-            row.done += 1
-        # The open block once the finished ones are all shown, and only within the budget: when a
-        # pass spent it on finished blocks, the open block waits for the next pass (a few ms).
-        if not row.pending and row.open_blocks is not None and (not converted or time.perf_counter() < until):
-            first_changed = min(first_changed, row.done)
-            del row.pieces[row.done:]
-            row.pieces += [self._laid_out(self._block_piece(b, font)) for b in row.open_blocks]
-            row.open_blocks = None
+        appended = False
+        while row.pending:
+            item = row.pending[0]
+            if worked and time.perf_counter() + self._guess(item) > until:
+                break
+            item = self._advance(item, font)
+            worked = True
+            if isinstance(item, _Piece) and item.width >= 0:
+                row.pending.popleft()
+                if not appended:
+                    del row.pieces[row.done:]  # the open block shown so far is among these
+                    first_changed = row.done
+                    appended = True
+                row.pieces.append(item)
+                row.done += 1
+            else:
+                row.pending[0] = item
+        # The open block once the finished ones are all shown, within the budget too: when a pass
+        # spent it on finished blocks, the open block waits for the next pass (a few ms).
+        opens = row.open_blocks
+        if not row.pending and opens is not None:
+            for i, item in enumerate(opens):
+                while not (isinstance(item, _Piece) and item.width >= 0):
+                    if worked and time.perf_counter() + self._guess(item) > until:
+                        break
+                    item = opens[i] = self._advance(item, font)
+                    worked = True
+                else:
+                    continue
+                break
+            else:
+                first_changed = min(first_changed, row.done)
+                del row.pieces[row.done:]
+                row.pieces += opens
+                row.open_blocks = None
         if row.fed_final and not row.pending and row.open_blocks is None:
             row.stream = None
         return first_changed

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import time
 from collections import OrderedDict
 from typing import Any
@@ -317,14 +318,14 @@ class MessagesView(QAbstractScrollArea):
     def plain_text(self, message_id: int) -> str:
         """The message as plain text: rendered Markdown's text, code blocks exactly."""
         row = self._row(message_id)
-        self._ensure(row)
+        self._ensure_whole(row)
         assert row.pieces is not None
         return "\n\n".join(self.delegate._piece_text(p) for p in row.pieces[row.answer_start:])
 
     def shown_text(self, message_id: int) -> str:
         """The text of a message's rendered documents, as laid out (display-only breaks included)."""
         row = self._row(message_id)
-        self._ensure(row)
+        self._ensure_whole(row)
         assert row.pieces is not None
         return "\n\n".join(p.doc.toPlainText() for p in row.pieces[row.answer_start:])
 
@@ -346,7 +347,7 @@ class MessagesView(QAbstractScrollArea):
     def code_blocks(self, message_id: int) -> list[tuple[str, str]]:
         """(language, code) of each code block of the message, in order."""
         row = self._row(message_id)
-        self._ensure(row)
+        self._ensure_whole(row)
         assert row.pieces is not None
         return [(p.language, p.code) for p in row.pieces if p.kind == "code"]
 
@@ -521,6 +522,20 @@ class MessagesView(QAbstractScrollArea):
             if k is not None and not self._rows[k].streaming and self._rows[k].stream is None:
                 self._rows[k].pieces = None  # its height stays; documents come back when seen
 
+    def _ensure_whole(self, row: _Row) -> None:
+        """As ``_ensure``, and a finished reply whose end is still waiting for a rendering pass
+        (see ``finish``) is rendered to its end now: what is copied, or acted on, is all of it."""
+        self._ensure(row)
+        if row.streaming or row.pieces is None or not self.delegate._behind(row):
+            return
+        start = len(row.pieces)
+        for _ in range(4):  # the blocks found so far, then the rest of the text parsed as final
+            if not self.delegate._behind(row):
+                break
+            start = min(start, self.delegate._update_stream(row, final=True, until=math.inf))
+        self._dirty.discard(row.id)
+        self._measure(row, force=True, start=start)
+
     def _flush(self) -> None:
         """One pass of streamed rendering, within FLUSH_BUDGET_S: parse what is new, turn finished
         blocks (then the open one) into laid-out documents. The scroll and repaint that show them
@@ -540,7 +555,14 @@ class MessagesView(QAbstractScrollArea):
             if row.stream is None and not row.streaming:
                 self._invalidate(row)
                 continue
+            before = len(row.pieces)
             start = self.delegate._update_stream(row, final=row.fed_final or not row.streaming, until=until)
+            if start == len(row.pieces) == before and row.measured:
+                # A pass that only advanced blocks on their way (parsed, highlighted, made a
+                # document): nothing shown changed, so nothing is laid out, scrolled or painted.
+                if self.delegate._behind(row):
+                    self._dirty.add(message_id)
+                continue
             row.height = self.delegate._layout_row(row, start)
             rel = row.pieces[start - 1].bottom if 0 < start <= len(row.pieces) else None
             old = self._unsettled.get(message_id, -1)
@@ -941,7 +963,7 @@ class MessagesView(QAbstractScrollArea):
     def trigger_action(self, message_id: int, action: str, piece: int = -1) -> None:
         """Does what clicking the message's ``action`` button does (as the keyboard path does)."""
         row = self._row(message_id)
-        self._ensure(row)
+        self._ensure_whole(row)
         self.delegate._layout_row(row)
         for hit in row.hits:
             if hit.action == action and (piece < 0 or hit.piece == piece):
@@ -953,7 +975,7 @@ class MessagesView(QAbstractScrollArea):
         """Where a message's ``action`` button (reading ``label``, if given) is in the viewport,
         scrolled into view first: what a mouse click there does is what the user gets."""
         row = self._row(message_id)
-        self._ensure(row)
+        self._ensure_whole(row)
         self._measure(row, force=True)
         hit = next((h for h in row.hits if h.action == action and (not label or h.label == label)), None)
         if hit is None:
@@ -976,7 +998,7 @@ class MessagesView(QAbstractScrollArea):
     def action_labels(self, message_id: int) -> list[str]:
         """The actions shown for a message, in keyboard order."""
         row = self._row(message_id)
-        self._ensure(row)
+        self._ensure_whole(row)
         self.delegate._layout_row(row)
         return [hit.action for hit in row.hits]
 
@@ -1069,7 +1091,7 @@ class MessagesView(QAbstractScrollArea):
             menu.addAction("Copy selection", self.copy_selection)
             menu.addSeparator()
         row = self._row(message_id)
-        self._ensure(row)
+        self._ensure_whole(row)
         self.delegate._layout_row(row)
         names = {"copy": "Copy", "copy_markdown": "Copy Markdown", "regenerate": "Regenerate",
                  "edit": "Edit and resend", "delete": "Delete", "previous_version": "Previous version",

@@ -350,11 +350,28 @@ def _render_tokens(tokens: list[Any], text: str, theme: str, line_shift: int = 0
     return [r.block(t, source) for t, source in _split_tokens(tokens, text, line_shift)]
 
 
-def _deferred(tokens: list[Any], text: str, theme: str, env: dict | None = None) -> list[Callable[[], HtmlBlock]]:
+class DeferredBlock:
+    """A top-level block not rendered yet: calling it renders it (its inline parse too). ``size``
+    (its source's length) and ``kind`` let a caller with a time budget guess what it will cost."""
+
+    __slots__ = ("_render", "size", "kind")
+
+    def __init__(self, render: Callable[[], HtmlBlock], tokens: list[Any], source: str) -> None:
+        self._render = render
+        self.size = len(source)
+        first = tokens[0].type if tokens else ""
+        self.kind = "code" if first in ("fence", "code_block") else "table" if first == "table_open" else "text"
+
+    def __call__(self) -> HtmlBlock:
+        return self._render()
+
+
+def _deferred(tokens: list[Any], text: str, theme: str, env: dict | None = None, line_shift: int = 0) -> list[DeferredBlock]:
     r = _renderer(theme)
     if env is None:
-        return [partial(r.block, t, source) for t, source in _split_tokens(tokens, text)]
-    return [partial(_inline_then_render, r, t, source, env) for t, source in _split_tokens(tokens, text)]
+        return [DeferredBlock(partial(r.block, t, source), t, source) for t, source in _split_tokens(tokens, text, line_shift)]
+    return [DeferredBlock(partial(_inline_then_render, r, t, source, env), t, source)
+            for t, source in _split_tokens(tokens, text, line_shift)]
 
 
 def _inline_then_render(r: _Renderer, tokens: list[Any], source: str, env: dict) -> HtmlBlock:
@@ -429,11 +446,12 @@ class BlockStream:
 
     def feed(self, text: str, final: bool = False) -> tuple[list[HtmlBlock], list[HtmlBlock]]:
         finished, open_ = self.feed_deferred(text, final)
-        return [render() for render in finished], open_
+        return [render() for render in finished], [render() for render in open_]
 
-    def feed_deferred(self, text: str, final: bool = False) -> tuple[list[Callable[[], HtmlBlock]], list[HtmlBlock]]:
-        """As ``feed``, but each finished block comes as a function that renders it, so a caller
-        with a time budget can spread a burst of finished blocks over several event-loop passes."""
+    def feed_deferred(self, text: str, final: bool = False) -> tuple[list[DeferredBlock], list[DeferredBlock]]:
+        """As ``feed``, but each block (finished or open) comes as a function that renders it, so a
+        caller with a time budget can spread a burst of blocks over several event-loop passes: only
+        the block structure is parsed here."""
         tail = text[self.done_chars:]
         self.open_exact = False
         if final:
@@ -465,9 +483,8 @@ class BlockStream:
             shift = 0
         if _only_table_header(tokens, open_src):
             return finished, []
-        _parse_inline(tokens, env)
         self.open_exact = open_src == tail and not env.get("references")
-        return finished, _render_tokens(tokens, open_src, self.theme, shift)
+        return finished, _deferred(tokens, open_src, self.theme, env, shift)
 
 
 def _only_table_header(tokens: list[Any], src: str) -> bool:
