@@ -583,6 +583,54 @@ def test_copying_a_reply_whose_end_is_not_rendered_yet_copies_all_of_it(qtbot, v
     assert view.shown_text(1).endswith("| not a table")
 
 
+def _bar_on_screen(view) -> list[int]:
+    """The rows of the scroll bar, as the window shows them (its backing store, not a fresh
+    rendering), that differ from the bar's top row next to the groove's middle."""
+    bar = view.verticalScrollBar()
+    image = view.screen().grabWindow(view.window().winId()).toImage()
+    origin = bar.mapTo(view.window(), QPoint(0, 0))
+    x = origin.x() + bar.width() // 2
+    column = [image.pixelColor(x, origin.y() + y).rgb() for y in range(bar.height())]
+    groove = max(set(column), key=column.count)
+    return [y for y, rgb in enumerate(column) if rgb != groove]
+
+
+def test_the_scroll_bar_is_redrawn_when_its_handle_moves_and_not_for_each_streamed_frame(qtbot, view) -> None:
+    bar = view.verticalScrollBar()
+    paints: list[int] = []
+
+    class Count(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt override
+            if obj is bar and event.type() == QEvent.Type.Paint:
+                paints.append(1)
+            return False
+
+    counter = Count()
+    bar.installEventFilter(counter)
+    view.add_message(1, ASSISTANT, "", streaming=True)
+    view.append_text(1, "".join(f"Paragraph {i} " + "word " * 60 + "\n\n" for i in range(300)))
+    qtbot.waitUntil(lambda: not view.rendering_pending(), timeout=10_000)
+    settle(qtbot, view)
+    assert bar.value() == bar.maximum() > 20 * bar.pageStep()  # the handle is at its least length
+    at_end = _bar_on_screen(view)
+    assert at_end and at_end[-1] > bar.height() * 0.8  # drawn at the bottom
+    paints.clear()
+    for i in range(20):  # 20 frames of a reply followed at its end: the handle does not move
+        view.append_text(1, f"More {i}. " * 5 + "\n\n")
+        view._flush()
+        QApplication.processEvents()
+        view._settle()
+        settle(qtbot, view)
+    assert bar.value() == bar.maximum()
+    assert len(paints) < 5
+    assert _bar_on_screen(view) == at_end
+    bar.setValue(0)  # a move the user sees: drawn at once
+    settle(qtbot, view)
+    top = _bar_on_screen(view)
+    assert top and top[0] < bar.height() * 0.2 and top != at_end
+    bar.removeEventFilter(counter)
+
+
 def test_the_meta_line_leaves_out_whole_parts_before_cutting_the_token_count(qtbot) -> None:
     from PySide6.QtGui import QFont, QFontMetrics
 
