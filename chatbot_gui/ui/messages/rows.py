@@ -214,11 +214,19 @@ def char_width(font: QFont) -> float:
     return QFontMetrics(font).horizontalAdvance(_SAMPLE) / len(_SAMPLE)
 
 
-def render_module() -> Any:
-    # Imported on first use: markdown-it-py and Pygments never load before the first paint.
-    from chatbot_gui.ui.render import document, markdown_html
+_RENDER: tuple[Any, Any] | None = None
 
-    return markdown_html, document
+
+def render_module() -> Any:
+    # Imported on first use: markdown-it-py and Pygments never load before the first paint. Kept
+    # once imported: an import statement costs ~10 us even then, and this is asked a few times per
+    # rendering pass.
+    global _RENDER
+    if _RENDER is None:
+        from chatbot_gui.ui.render import document, markdown_html
+
+        _RENDER = markdown_html, document
+    return _RENDER
 
 
 class MessageDelegate:

@@ -116,6 +116,11 @@ class _ScrollBar(QScrollBar):
         super().paintEvent(event)
 
 
+def _blank(text: str) -> bool:
+    """Whether ``text`` has no visible character (without copying a long reply, as strip() does)."""
+    return not text or text.isspace()
+
+
 def _release(held: list[Any]) -> None:
     while held:
         held.pop().__exit__(None, None, None)
@@ -285,7 +290,7 @@ class MessagesView(QAbstractScrollArea):
         under it ("Stopped", "Interrupted", ...)."""
         row = self._row(message_id)
         row.streaming = False
-        if not status and row.role == ASSISTANT and not self.delegate._answer(row).strip():
+        if not status and row.role == ASSISTANT and _blank(self.delegate._answer(row)):
             status = EMPTY_REPLY
         row.status = status
         if row.pieces is None:
