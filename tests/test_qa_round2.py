@@ -290,3 +290,30 @@ def test_help_lists_the_keys_that_move_through_the_messages_and_they_work(qtbot,
     QGuiApplication.clipboard().clear()
     qtbot.keyClick(view, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: QGuiApplication.clipboard().text() == "the question")
+
+
+def test_typing_while_the_messages_have_the_focus_writes_in_the_message_box(qtbot, window, fake_server):
+    """Seen: after clicking a message or moving through them with the keys, typed letters went
+    nowhere. Now they land in the message box, which takes the focus; the message keys still work."""
+    win, chat = window
+    fake_server.queue(stream(["The answer."]))
+    send(qtbot, win, chat, "the question")
+    view = win.transcript
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    qtbot.keyClick(view, Qt.Key.Key_Up)  # still the message list's key
+    assert view.current_message() >= 0
+    win.input.setPlainText("draft: ")
+    cursor = win.input.textCursor()
+    cursor.movePosition(cursor.MoveOperation.End)
+    win.input.setTextCursor(cursor)
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    qtbot.keyClicks(view, "Why?")
+    qtbot.waitUntil(win.input.hasFocus)
+    assert win.input.toPlainText() == "draft: Why?"
+    # Ctrl+A in the messages still selects the messages, not the box's text.
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    qtbot.keyClick(view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert view.hasFocus() and win.input.toPlainText() == "draft: Why?"
