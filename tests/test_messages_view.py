@@ -631,6 +631,35 @@ def test_the_scroll_bar_is_redrawn_when_its_handle_moves_and_not_for_each_stream
     bar.removeEventFilter(counter)
 
 
+def test_a_long_code_block_is_turned_into_a_document_over_several_passes(qtbot, view) -> None:
+    """A 300-line code block arriving whole: its highlighting, its document and its layout are
+    three steps, each in a pass of its own (one of them is already far over a pass's budget), so
+    no pass does all of it; the block shown at the end is the one rendered whole."""
+    from chatbot_gui.ui.messages.rows import _Piece
+    from chatbot_gui.ui.render.markdown_html import DeferredBlock, HtmlBlock
+
+    code = "".join(f"def f{i}(x):\n    return x * {i}  # step {i}\n" for i in range(150))
+    text = f"Intro.\n\n```python\n{code}```\n\nAfter.\n"
+    view.add_message(1, ASSISTANT, "", streaming=True)
+    settle(qtbot, view)
+    view.append_text(1, text)
+    row = view._rows[0]
+    stages: list[str] = []
+    for _ in range(40):
+        view._flush()
+        if any(p.kind == "code" for p in row.pieces):
+            break
+        head = row.pending[0] if row.pending else None
+        stages.append("source" if isinstance(head, DeferredBlock) else "html" if isinstance(head, HtmlBlock)
+                      else "document" if isinstance(head, _Piece) else "-")
+    assert any(p.kind == "code" for p in row.pieces)
+    assert {"html", "document"} <= set(stages)  # passes ended between the steps of the code block
+    view.finish(1)
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    assert view.code_blocks(1) == [("python", code[:-1])]
+    assert [p.doc.toHtml() for p in row.pieces] == _whole(qtbot, text)
+
+
 def test_the_meta_line_leaves_out_whole_parts_before_cutting_the_token_count(qtbot) -> None:
     from PySide6.QtGui import QFont, QFontMetrics
 
