@@ -660,6 +660,18 @@ def test_a_long_code_block_is_turned_into_a_document_over_several_passes(qtbot, 
     assert [p.doc.toHtml() for p in row.pieces] == _whole(qtbot, text)
 
 
+def test_a_long_code_block_streamed_line_by_line_ends_as_if_rendered_whole(qtbot, view) -> None:
+    code = "".join(f'def f{i}(x):\n    """Doc {i}."""\n    return x * {i}  # step {i}\n' for i in range(40))
+    text = f"Here:\n\n```python\n{code}```\n\nDone.\n"
+    view.add_message(1, ASSISTANT, "", streaming=True)
+    settle(qtbot, view)
+    _streamed(qtbot, view, 1, text, step=23)
+    view.finish(1)
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    assert view.code_blocks(1) == [("python", code[:-1])]
+    assert [p.doc.toHtml() for p in view._rows[0].pieces] == _whole(qtbot, text)
+
+
 def test_the_meta_line_leaves_out_whole_parts_before_cutting_the_token_count(qtbot) -> None:
     from PySide6.QtGui import QFont, QFontMetrics
 

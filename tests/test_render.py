@@ -288,3 +288,34 @@ def test_plain_document_shows_user_text_exactly(qapp) -> None:
     doc = plain_document(text, QFont())
     assert doc.toPlainText() == text
     assert not anchors(doc)
+
+
+def test_an_open_code_block_is_not_lexed_whole_on_every_update_and_shows_what_whole_lexing_shows() -> None:
+    """A long code block streamed line by line: each update lexes only its last lines (the head,
+    up to a line the lexer ended outside a string or comment, is kept), and shows exactly what
+    highlighting the whole block shows, multi-line strings included."""
+    from chatbot_gui.ui.render.markdown_html import OPEN_CODE_KEEP_LINES, OpenCode, highlight, highlight_open
+
+    lines = []
+    for i in range(60):
+        lines.append(f"def f{i}(x):  # step {i}")
+        if i % 7 == 3:  # a docstring spanning more lines than are ever lexed again
+            lines += ['    """A docstring'] + [f"    line {k} of it, with 'quotes' and # no comment" for k in range(OPEN_CODE_KEEP_LINES + 3)] + ['    """']
+        lines.append(f"    return x * {i} + len('s')")
+    code = "\n".join(lines) + "\n"
+    head = OpenCode()
+    lexed: list[int] = []
+    import pygments.lexers.python as pylex
+
+    original = pylex.PythonLexer.get_tokens
+    for end in range(0, len(code), 37):
+        part = code[:end]
+        whole = highlight(part, "python", "default")
+        pylex.PythonLexer.get_tokens = lambda self, text, *a: (lexed.append(len(text)), original(self, text, *a))[1]
+        try:
+            assert highlight_open(part, "python", "default", head) == whole
+        finally:
+            pylex.PythonLexer.get_tokens = original
+    assert head.code and code.startswith(head.code)
+    assert sum(lexed) < sum(range(0, len(code), 37)) / 4  # lexing all of it each time: 4 times as much
+    assert highlight_open(code, "python", "monokai", head) == highlight(code, "python", "monokai")  # another style: anew

@@ -278,8 +278,8 @@ class MessageDelegate:
         its stream ends here and no block is rendered again; otherwise the next
         ``_update_stream`` renders the end as final."""
         stream = row.stream
-        if (stream is not None and stream.open_exact and not row.pending and row.open_blocks is None
-                and row.fed == len(row.text)):
+        if (stream is not None and stream.open_exact and not stream.open_code.code and not row.pending
+                and row.open_blocks is None and row.fed == len(row.text)):
             row.fed_final = True
             row.stream = None
 
