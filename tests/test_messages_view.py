@@ -672,6 +672,29 @@ def test_a_long_code_block_streamed_line_by_line_ends_as_if_rendered_whole(qtbot
     assert [p.doc.toHtml() for p in view._rows[0].pieces] == _whole(qtbot, text)
 
 
+def test_a_long_open_block_is_not_rendered_again_on_every_update(qtbot, view) -> None:
+    """A 150-item list is one block until it ends: rendering it again costs more as it grows, so
+    while it streams it is rendered again at most once per three times its last rendering took
+    (the text keeps arriving meanwhile); the end is rendered at once and as if whole."""
+    items = [f"{i}. item *{i}* with `code` and some words to wrap around the column\n" for i in range(1, 151)]
+    view.add_message(1, ASSISTANT, "", streaming=True)
+    settle(qtbot, view)
+    view.append_text(1, "".join(items[:100]))
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    row = view._rows[0]
+    docs = set()
+    for item in items[100:]:
+        view.append_text(1, item)
+        for _ in range(6):  # passes enough to show each update, were it rendered every time
+            view._flush()
+        docs.add(id(row.pieces[-1].doc))
+    assert len(docs) <= 25  # 50 updates
+    view.finish(1)
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    assert view.shown_text(1).endswith("some words to wrap around the column")
+    assert [p.doc.toHtml() for p in row.pieces] == _whole(qtbot, "".join(items))
+
+
 def test_the_meta_line_leaves_out_whole_parts_before_cutting_the_token_count(qtbot) -> None:
     from PySide6.QtGui import QFont, QFontMetrics
 

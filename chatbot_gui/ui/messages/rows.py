@@ -59,6 +59,9 @@ AHEAD = 12
 #: (measured on this project's machine; ``MessageDelegate._advance`` learns the real figures as it
 #: goes): its HTML from the source (inline parsing, or highlighting a code block), its document
 #: from the HTML, its layout. Plus a fixed cost per step.
+#: A streaming reply's open block is rendered again no sooner than this many times what its last
+#: rendering took after it was shown (see ``MessageDelegate._update_stream``).
+OPEN_RERENDER_FACTOR = 3.0
 _DEFAULT_RATES = {"html": 1.5e-6, "doc": 0.12e-6, "layout": 0.15e-6}
 _STEP_OVERHEAD_S = 20e-6
 
@@ -152,6 +155,8 @@ class _Row:
     stream: Any = None  # BlockStream while streaming
     pending: deque = field(default_factory=deque)  # finished blocks not yet turned into documents
     open_blocks: list | None = None  # the open block's latest rendering, shown once pending is empty
+    open_cost: float = 0.0  # what rendering the open block took last time (s)
+    open_shown_at: float = 0.0  # when it was shown (time.perf_counter())
     fed: int = -1  # len(text) last given to the stream
     fed_final: bool = False
     done: int = 0  # pieces[:done] are finished blocks of a streaming reply
@@ -344,12 +349,19 @@ class MessageDelegate:
         # New text is parsed only once the blocks found by the last parse are all shown, the open
         # one included: a pass with a backlog does no parsing (the open block would be parsed
         # again for nothing), and an open block big enough to take several passes is shown.
+        # A long open block (a long list, table or code block: its rendering grows with it) is
+        # rendered again at most once per OPEN_RERENDER_FACTOR times what it took last time, so
+        # that it never takes more than about a quarter of the GUI thread; the end of a reply
+        # (final) does not wait.
         if not row.pending and row.open_blocks is None and (
-                row.fed != len(row.text) or (final and not row.fed_final)):
+                row.fed != len(row.text) or (final and not row.fed_final)) and (
+                final or not row.streaming
+                or time.perf_counter() - row.open_shown_at >= OPEN_RERENDER_FACTOR * row.open_cost):
             split = md.split_reasoning(row.text)
             finished, open_ = row.stream.feed_deferred(split.answer, final=final)
             row.pending.extend(finished)
             row.open_blocks = list(open_)
+            row.open_cost = 0.0
             row.fed = len(row.text)
             row.fed_final = final
             worked = True
@@ -380,13 +392,16 @@ class MessageDelegate:
                 while not (isinstance(item, _Piece) and item.width >= 0):
                     if worked and time.perf_counter() + self._guess(item) > until:
                         break
+                    t = time.perf_counter()
                     item = opens[i] = self._advance(item, font)
+                    row.open_cost += time.perf_counter() - t
                     worked = True
                 else:
                     continue
                 break
             else:
                 first_changed = min(first_changed, row.done)
+                row.open_shown_at = time.perf_counter()
                 del row.pieces[row.done:]
                 row.pieces += opens
                 row.open_blocks = None
