@@ -349,13 +349,13 @@ class MessageDelegate:
         # New text is parsed only once the blocks found by the last parse are all shown, the open
         # one included: a pass with a backlog does no parsing (the open block would be parsed
         # again for nothing), and an open block big enough to take several passes is shown.
-        # A long open block (a long list, table or code block: its rendering grows with it) is
-        # rendered again at most once per OPEN_RERENDER_FACTOR times what it took last time, so
-        # that it never takes more than about a quarter of the GUI thread; the end of a reply
-        # (final) does not wait.
+        # A long open block (a long list, table or code block: its rendering grows with it; one
+        # that took more than a pass's budget) is rendered again at most once per
+        # OPEN_RERENDER_FACTOR times what it took last time, so that it never takes more than
+        # about a quarter of the GUI thread; the end of a reply (final) does not wait.
         if not row.pending and row.open_blocks is None and (
                 row.fed != len(row.text) or (final and not row.fed_final)) and (
-                final or not row.streaming
+                final or not row.streaming or row.open_cost <= FLUSH_BUDGET_S
                 or time.perf_counter() - row.open_shown_at >= OPEN_RERENDER_FACTOR * row.open_cost):
             split = md.split_reasoning(row.text)
             finished, open_ = row.stream.feed_deferred(split.answer, final=final)
