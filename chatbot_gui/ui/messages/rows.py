@@ -344,6 +344,7 @@ class MessageDelegate:
             row.done = row.answer_start
             row.pending.clear()
             row.open_blocks = None
+            row.open_cost = 0.0  # (rendered anew: nothing to wait for)
             row.fed = -1
         worked = False
         # New text is parsed only once the blocks found by the last parse are all shown, the open
