@@ -20,6 +20,7 @@ from benchmarks.common import Result, ServerProcess, dispose, log, make_window, 
     reply_tokens, spread
 
 STREAMS = 3
+STEP_MS = 16  #: between the user's actions (a frame)
 
 
 def _run_three(base_url: str, expected: str, probe: _Probe | None = None) -> tuple[float, list[float]]:
@@ -48,15 +49,18 @@ def _run_three(base_url: str, expected: str, probe: _Probe | None = None) -> tup
         convs.append(controller.conversation)
         controller.send(f"{PROMPT} ({i + 1})")
 
-    # Each user action in its own event-loop pass, as a user's clicks are: done in one pass, the
-    # three sends and the switch back added up to one 50-100 ms gap that no user could cause.
+    # Each user action in its own event-loop pass, one frame apart, as a user's clicks are (and far
+    # closer than hands can click: the three streams still overlap for all but 50 ms). Done in one
+    # pass, the three sends and the switch back added up to one 50-100 ms gap that no user could
+    # cause. A zero timer was not enough: Qt runs a chain of zero-timer calls before a due timer, so
+    # all three sends still fell between two ticks of the probe.
     steps: list[Any] = [lambda i=i: send(i) for i in range(STREAMS)]
     steps.append(lambda: controller.show_conversation(convs[0]))  # A shown; B and C stream in the background
 
     def next_step() -> None:
         steps.pop(0)()
         if steps:
-            QTimer.singleShot(0, next_step)
+            QTimer.singleShot(STEP_MS, next_step)
 
     if probe is not None:
         probe.start()

@@ -83,6 +83,7 @@ def main(argv: list[str]) -> int:
 
     def fail(status: str) -> None:
         emit("ENDED", status)
+        chat.shutdown(3000)  # no request thread left running when the interpreter exits (a Qt abort)
         app.exit(1)
 
     def send_next() -> None:

@@ -104,7 +104,8 @@ def test_chats_are_kept_listed_newest_first_and_the_last_one_comes_back(qtbot, a
     send(qtbot, window, chat, "first chat")
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     send(qtbot, window, chat, "second chat")
-    assert sidebar_titles(window) == ["second chat", "first chat"]
+    # The row moves a moment after the send (ROWS_DELAY_MS), in an event-loop pass of its own.
+    qtbot.waitUntil(lambda: sidebar_titles(window) == ["second chat", "first chat"], timeout=2000)
     model = window.sidebar.chat_model
     assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["Today", "second chat", "first chat"]
     rows = db_rows(paths, "SELECT role, content, status FROM messages ORDER BY id")
@@ -277,3 +278,35 @@ def test_a_corrupt_history_file_is_kept_aside_and_the_user_is_told(qtbot, app, p
     assert aside[0].name in notices
     send(qtbot, window, chat, "works anyway")
     assert db_rows(paths, "SELECT content FROM messages WHERE role = 'user'") == [("works anyway",)]
+
+
+def test_sending_and_switching_while_a_chat_streams_writes_no_meta_on_the_gui_thread(qtbot, app, paths, fake_server):
+    """Issue 10: no blocking write on the GUI thread while a reply streams. Which chat is open is
+    remembered from a worker; the sidebar row of a new chat still appears, and the open chat comes back
+    after a restart."""
+    window, chat = app()
+    fake_server.queue(stream(["Answer one"]))
+    send(qtbot, window, chat, "first chat")
+    qtbot.waitUntil(lambda: sidebar_titles(window) == ["first chat"], timeout=2000)
+    statements: list[str] = []
+    gui_db = window.history_controller.store._db  # the GUI thread's connection
+    gui_db.set_trace_callback(statements.append)
+    try:
+        fake_server.queue(stream(["slow"] * 40, delay=0.05), stream(["Answer two"]))
+        window.input.setPlainText("streams for a while")
+        qtbot.keyClick(window.input, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: chat.busy, timeout=2000)
+        qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+        window.input.setPlainText("second chat")
+        qtbot.keyClick(window.input, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: sidebar_titles(window)[:1] == ["second chat"], timeout=3000)
+        second_id = chat.conversation.chat_id
+        qtbot.waitUntil(lambda: db_rows(paths, "SELECT value FROM meta WHERE key = 'last_chat_id'")
+                        == [(str(second_id),)], timeout=3000)
+    finally:
+        gui_db.set_trace_callback(None)
+    assert [s for s in statements if "meta" in s] == []
+    qtbot.waitUntil(lambda: not chat.busy and not chat.running_threads(), timeout=8000)
+    window.close()
+    window2, _chat2 = app()
+    assert window2.transcript.blocks_of_kind("user") == ["second chat"]

@@ -325,7 +325,7 @@ def test_f2_delete_ctrl_n_and_ctrl_e_work_wherever_focus_is(qtbot, app, fake_ser
     qtbot.keyClick(window.input, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # focus in the input
     assert window.transcript.blocks_of_kind("user") == []
     send(qtbot, window, chat, "second chat")
-    assert chat_titles(window) == ["second chat", "first chat"]
+    qtbot.waitUntil(lambda: chat_titles(window) == ["second chat", "first chat"], timeout=2000)
     # Delete in the message box deletes text, not the chat.
     window.input.setPlainText("abc")
     window.input.setFocus()

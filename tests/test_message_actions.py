@@ -85,8 +85,8 @@ def test_edit_and_delete_buttons_change_what_is_sent_next(qtbot, window, fake_se
     click(qtbot, win, chat.conversation.messages[-1].id, "delete")
     assert win.transcript.blocks_of_kind("assistant") == []
     send(qtbot, win, chat, "q2")
-    assert fake_server.requests[-1].json["messages"] == [
-        SYSTEM, {"role": "user", "content": "q1, please"}, {"role": "user", "content": "q2"}]
+    # Its answer deleted, q1 is followed by q2: one user turn (roles alternate, as strict servers want).
+    assert fake_server.requests[-1].json["messages"] == [SYSTEM, {"role": "user", "content": "q1, please\n\nq2"}]
 
 
 def test_a_reply_shows_its_model_time_and_the_tokens_the_server_counted(qtbot, window, fake_server):

@@ -547,3 +547,56 @@ def test_actions_show_under_the_latest_reply_and_under_other_messages_when_point
     click(qtbot, view, hit_point(view, 3, "copy"))  # a click makes the message current (keyboard too)
     settle(qtbot, view)
     assert QGuiApplication.clipboard().text() == "And in Rust?"
+
+
+def _mouse(view, kind, pos: QPoint, buttons=Qt.MouseButton.LeftButton) -> None:
+    vp = view.viewport()
+    button = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseMove else Qt.MouseButton.LeftButton
+    QApplication.sendEvent(vp, QMouseEvent(kind, QPointF(pos), vp.mapToGlobal(QPointF(pos)), button, buttons,
+                                           Qt.KeyboardModifier.NoModifier))
+
+
+def test_double_click_selects_a_word_and_a_third_click_its_paragraph(qtbot, view) -> None:
+    chat(view)
+    settle(qtbot, view)
+    at = point_of(view, 2, 1, 14)  # inside "code" of "Here is the code:"
+    _mouse(view, QEvent.Type.MouseButtonPress, at)
+    _mouse(view, QEvent.Type.MouseButtonRelease, at, Qt.MouseButton.NoButton)
+    _mouse(view, QEvent.Type.MouseButtonDblClick, at)
+    _mouse(view, QEvent.Type.MouseButtonRelease, at, Qt.MouseButton.NoButton)
+    assert view.selected_text() == "code"
+    _mouse(view, QEvent.Type.MouseButtonPress, at)  # the third click, at once
+    _mouse(view, QEvent.Type.MouseButtonRelease, at, Qt.MouseButton.NoButton)
+    assert view.selected_text() == "Here is the code:"
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text() == "Here is the code:"
+    # A double-click on an action button is not a word: it clicks the button (Copy copies the message).
+    QGuiApplication.clipboard().clear()
+    copy = hit_point(view, 2, "copy")
+    _mouse(view, QEvent.Type.MouseButtonPress, copy)
+    _mouse(view, QEvent.Type.MouseButtonRelease, copy, Qt.MouseButton.NoButton)
+    QGuiApplication.clipboard().clear()
+    _mouse(view, QEvent.Type.MouseButtonDblClick, copy)
+    _mouse(view, QEvent.Type.MouseButtonRelease, copy, Qt.MouseButton.NoButton)
+    assert QGuiApplication.clipboard().text().startswith("Result\n\nHere is the code:")
+
+
+def test_dragging_a_selection_past_the_bottom_scrolls_and_keeps_selecting(qtbot, view) -> None:
+    for n in range(40):
+        view.add_message(10 + 2 * n, USER, f"question {n}")
+        view.add_message(11 + 2 * n, ASSISTANT, f"answer number {n}, in a few words.")
+    settle(qtbot, view)
+    view.verticalScrollBar().setValue(0)
+    settle(qtbot, view)
+    start = point_of(view, 10, 0, 0)
+    _mouse(view, QEvent.Type.MouseButtonPress, start)
+    below = QPoint(start.x(), view.viewport().height() + 40)
+    _mouse(view, QEvent.Type.MouseMove, below)
+    qtbot.waitUntil(lambda: view.verticalScrollBar().value() > view.viewport().height(), timeout=3000)
+    _mouse(view, QEvent.Type.MouseButtonRelease, below, Qt.MouseButton.NoButton)
+    scrolled = view.verticalScrollBar().value()
+    text = view.selected_text()
+    assert text.startswith("question 0\n\nanswer number 0")
+    assert "question 5" in text  # messages that were below the window when the drag began
+    qtbot.wait(100)
+    assert view.verticalScrollBar().value() == scrolled  # released: the scrolling stops

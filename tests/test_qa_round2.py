@@ -290,3 +290,55 @@ def test_help_lists_the_keys_that_move_through_the_messages_and_they_work(qtbot,
     QGuiApplication.clipboard().clear()
     qtbot.keyClick(view, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: QGuiApplication.clipboard().text() == "the question")
+
+
+def test_typing_while_the_messages_have_the_focus_writes_in_the_message_box(qtbot, window, fake_server):
+    """Seen: after clicking a message or moving through them with the keys, typed letters went
+    nowhere. Now they land in the message box, which takes the focus; the message keys still work."""
+    win, chat = window
+    fake_server.queue(stream(["The answer."]))
+    send(qtbot, win, chat, "the question")
+    view = win.transcript
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    qtbot.keyClick(view, Qt.Key.Key_Up)  # still the message list's key
+    assert view.current_message() >= 0
+    win.input.setPlainText("draft: ")
+    cursor = win.input.textCursor()
+    cursor.movePosition(cursor.MoveOperation.End)
+    win.input.setTextCursor(cursor)
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    qtbot.keyClicks(view, "Why?")
+    qtbot.waitUntil(win.input.hasFocus)
+    assert win.input.toPlainText() == "draft: Why?"
+    # Ctrl+A in the messages still selects the messages, not the box's text.
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    qtbot.keyClick(view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert view.hasFocus() and win.input.toPlainText() == "draft: Why?"
+
+
+def test_the_current_messages_frame_goes_when_the_focus_leaves_the_messages(qtbot, window, fake_server):
+    """Seen under Xvfb: after a click on a message and typing (the box takes the focus), the message
+    kept its blue focus frame: the list was not repainted when it lost the focus."""
+    win, chat = window
+    fake_server.queue(stream(["The answer."]))
+    send(qtbot, win, chat, "the question")
+    view = win.transcript
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    qtbot.keyClick(view, Qt.Key.Key_Up)
+
+    def on_screen():  # what the window's backing store holds, not a fresh render
+        QApplication.processEvents()
+        return win.screen().grabWindow(win.winId()).toImage()
+
+    framed = on_screen()
+    win.input.setFocus()
+    qtbot.waitUntil(win.input.hasFocus)
+    after = on_screen()
+    view.viewport().repaint()
+    fresh = on_screen()
+    assert framed != fresh  # the frame was drawn while the list had the focus
+    assert after == fresh  # and is gone from the screen once it left

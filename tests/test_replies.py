@@ -300,7 +300,9 @@ def test_delete_a_message_takes_it_out_of_the_chat_and_the_next_request(qtbot, s
     assert window.transcript.blocks_of_kind("assistant") == ["a2"]
     type_and_send(qtbot, window, "q3")
     idle(qtbot, chat)
-    assert [m["content"] for m in sent(fake_server)[1:]] == ["q1", "q2", "a2", "q3"]
+    # q1 and q2 now follow each other: they go as one user turn (roles alternate, as strict servers want).
+    assert [(m["role"], m["content"]) for m in sent(fake_server)[1:]] == [
+        ("user", "q1\n\nq2"), ("assistant", "a2"), ("user", "q3")]
 
 
 def test_an_app_notice_is_not_wiped_when_the_last_chat_comes_back(qtbot, start, fake_server, paths):

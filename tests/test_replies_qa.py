@@ -139,3 +139,21 @@ def test_a_chat_deleted_mid_reply_and_undone_shows_its_reply_as_stopped(qtbot, s
         assert db.execute("SELECT status FROM messages WHERE role = 'assistant'").fetchall() == [("stopped",)]
     finally:
         db.close()
+
+
+def test_writing_on_after_a_failed_request_sends_one_user_turn_not_two(qtbot, start, fake_server: FakeServer):
+    """A request failed and the user wrote on instead of Retry: the next request carried two user
+    messages in a row, which servers whose chat template wants the roles to alternate refuse (400).
+    They now go as one user turn; the transcript still shows both messages, and the old error stays."""
+    window, chat = start()
+    fake_server.queue(error(500, SERVER_ERROR), stream(["Sorted."]))
+    type_and_send(qtbot, window, "first try")
+    qtbot.waitUntil(lambda: len(fake_server.requests) == 1 and not chat.busy, timeout=8000)
+    qtbot.waitUntil(lambda: "server had an error" in window.transcript.toPlainText(), timeout=3000)
+    type_and_send(qtbot, window, "hello again")
+    idle(qtbot, chat)
+    sent = fake_server.requests[-1].json["messages"]
+    assert [m["role"] for m in sent] == ["system", "user"]
+    assert sent[-1]["content"] == "first try\n\nhello again"
+    assert window.transcript.blocks_of_kind("user") == ["first try", "hello again"]
+    assert window.transcript.blocks_of_kind("assistant") == ["Sorted."]

@@ -108,3 +108,23 @@ def test_wait_cancels_and_reports_a_stuck_task(qtbot):
     assert runner.wait(2.0) is True
     qtbot.wait(50)
     assert seen == []
+
+
+def test_a_task_that_never_returns_does_not_hold_up_the_next_and_workers_are_kept(qtbot, task_runner):
+    """A keyring read that hangs (a dead D-Bus service) must not delay a store write: each task runs
+    at once, on a free worker or a new one. A finished task's worker takes the next task instead of a
+    new thread being started for it (starting one holds the GUI thread up while replies stream)."""
+    stuck = threading.Event()
+    threads: list = []
+    seen: list = []
+    hung = task_runner.run(lambda: stuck.wait(10), name="hangs")
+    task_runner.run(lambda: threads.append(threading.get_ident()) or "saved", seen.append, name="save")
+    qtbot.waitUntil(lambda: seen == ["saved"], timeout=2000)
+    assert hung.running
+    existing = {t.ident for t in threading.enumerate()}
+    task_runner.run(lambda: threads.append(threading.get_ident()) or "again", seen.append, name="save")
+    qtbot.waitUntil(lambda: seen == ["saved", "again"], timeout=2000)
+    assert threads[1] in existing  # a kept worker ran it: no thread was started for it
+    stuck.set()
+    assert hung.wait(2)
+    qtbot.waitUntil(lambda: task_runner.running() == 0, timeout=2000)

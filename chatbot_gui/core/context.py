@@ -32,7 +32,7 @@ import math
 import threading
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 #: Tokens each message costs beyond its text (role and separators; OpenAI's cookbook counts 3-4).
 MESSAGE_OVERHEAD = 4
@@ -223,6 +223,24 @@ class ContextPlan:
         return f"{format_tokens(self.tokens)} / {format_tokens(self.window)} tokens"
 
 
+def join_user_runs(messages: Iterable[tuple[int, str, str]]) -> tuple[tuple[str, str], ...]:
+    """``(position in the chat, role, content)`` to a request's messages, where user messages that
+    follow each other in the chat (a request failed, and the user wrote on instead of Retry) go out as
+    one user message, their texts separated by a blank line: servers whose chat template wants user and
+    assistant to alternate (Mistral's, several llama.cpp and vLLM templates) refuse two in a row with
+    a 400, and the model reads the same words either way. The transcript and the store keep both.
+    Messages brought together only by trimming (a pinned question, then the newest run) stay apart."""
+    out: list[tuple[str, str]] = []
+    last = -2
+    for position, role, content in messages:
+        if role == "user" and out and out[-1][0] == "user" and position == last + 1:
+            out[-1] = ("user", f"{out[-1][1]}\n\n{content}")
+        else:
+            out.append((role, content))
+        last = position
+    return tuple(out)
+
+
 def plan_context(
     turns: Sequence[Any],
     *,
@@ -331,8 +349,9 @@ class ContextRequest:
         return [self.turns[i] for i in self.plan.sent]
 
     def messages(self) -> tuple[tuple[str, str], ...]:
-        """The plan's messages as :class:`~.conversation.ChatRequest` carries them."""
-        return tuple((self.turns[i].role, self.turns[i].content) for i in self.plan.sent)
+        """The plan's messages as :class:`~.conversation.ChatRequest` carries them (user turns in a
+        row joined: see :func:`join_user_runs`)."""
+        return join_user_runs((i, self.turns[i].role, self.turns[i].content) for i in self.plan.sent)
 
     @property
     def marker_id(self) -> int | None:

@@ -31,6 +31,7 @@ class ChatRecorder:
         self.on_chat_changed: Callable[[int], None] = lambda chat_id: None
         self._writer: ChatStore | None = None
         self._writer_lock = threading.Lock()
+        self._closed = False  # write_meta does nothing after close()
 
     def update_in_background(self, db_id: int, content: str, status: Status,
                              model: str | None = None, usage: ReplyUsage | None = None) -> str | None:
@@ -48,9 +49,22 @@ class ChatRecorder:
                 return SAVE_FAILED.format(reason=str(exc) or type(exc).__name__)
         return None
 
+    def write_meta(self, key: str, value: str | None) -> None:
+        """Store a small value (:meth:`ChatStore.set_meta`) from a worker thread, on the background
+        writer's connection. Raises ``sqlite3.Error`` / ``OSError``; nothing after :meth:`close`."""
+        if self.store is None:
+            return
+        with self._writer_lock:
+            if self._closed:
+                return
+            if self._writer is None:
+                self._writer = ChatStore.attach(self.store.path)
+            self._writer.set_meta(key, value)
+
     def close(self) -> None:
         """Close the background writer's connection (the store itself is closed by its owner)."""
         with self._writer_lock:
+            self._closed = True
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None

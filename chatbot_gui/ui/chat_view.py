@@ -20,7 +20,7 @@ import itertools
 import time
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QWidget
 
@@ -67,6 +67,9 @@ class ChatView(MessagesView):
     settingsRequested = Signal()
     #: Ctrl+wheel over the view: the window's zoom (remembered), not one of the view's own.
     zoomRequested = Signal(int)
+    #: Text typed while the messages have the focus (letters, digits, punctuation): it belongs in the
+    #: message box, as in chat apps, instead of being dropped.
+    typed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None, theme: str = "system") -> None:
         super().__init__(parent, theme)
@@ -91,6 +94,23 @@ class ChatView(MessagesView):
         from chatbot_gui.ui.theme import follow
 
         follow(self._follow_appearance)
+
+    def focusInEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().focusInEvent(event)
+        self.viewport().update()  # the current message's frame shows only while the list has the focus
+
+    def focusOutEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().focusOutEvent(event)
+        self.viewport().update()
+
+    def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        text = event.text()
+        mods = event.modifiers() & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier)
+        # Space and Enter stay the current action's keys; Ctrl/Alt combinations stay shortcuts.
+        if text and text.isprintable() and not text.isspace() and mods == Qt.KeyboardModifier.NoModifier:
+            self.typed.emit(text)
+            return
+        super().keyPressEvent(event)
 
     # -- appearance (chatbot_gui/ui/theme.py) and zoom (the window's) -------------------------------
     def _follow_appearance(self, colors: Any) -> None:

@@ -24,6 +24,10 @@ if TYPE_CHECKING:  # sqlite3, the store and the file dialogs load after the firs
 
 DB_NAME = "chats.sqlite3"
 LAST_CHAT = "last_chat_id"
+#: A send's sidebar update (its row, the selection, the last chat) waits this long, so the send's own
+#: event-loop pass stays short while other chats stream (issue 10's three-stream gap): it reads the
+#: store ~16 times, and every read lets a streaming thread take the interpreter for up to 5 ms.
+ROWS_DELAY_MS = 30
 FORMATS = {"txt": "Plain text (*.txt)", "md": "Markdown (*.md)", "json": "Chatbot chat, lossless (*.json)"}
 
 
@@ -98,6 +102,16 @@ class HistoryController(QObject):
         self._purge: object | None = None  # the running purge_deleted task
         self._files_task: object | None = None  # the running import or export-all task
         self._purge_again = False
+        from PySide6.QtCore import QTimer
+
+        self._changed_rows: dict[int, None] = {}  # chats whose sidebar row waits for _update_rows
+        self._rows_timer = QTimer(self)
+        self._rows_timer.setSingleShot(True)
+        self._rows_timer.setInterval(ROWS_DELAY_MS)
+        self._rows_timer.timeout.connect(self._update_rows)
+        self._last_written: int | None = None  # LAST_CHAT as stored
+        self._last_wanted: int | None = None  # LAST_CHAT as it should be
+        self._last_task: object | None = None  # the background write of LAST_CHAT in flight
         window.new_chat_action.triggered.connect(self._deselect)
         window.search_action.triggered.connect(self.focus_search)
         window.export_action.triggered.connect(self.export_current)
@@ -172,6 +186,7 @@ class HistoryController(QObject):
         self.chat.set_recorder(ChatRecorder(store))
         self.window.sidebar.set_store(store)
         last = store.get_meta(LAST_CHAT)
+        self._last_written = self._last_wanted = int(last) if last and last.isdigit() else None
         if last and last.isdigit() and not self.chat.conversation.messages:
             self.open_chat(int(last))
 
@@ -183,6 +198,17 @@ class HistoryController(QObject):
 
     def close(self) -> None:
         self._closed = True
+        self._rows_timer.stop()
+        if self.store is not None and self._changed_rows:
+            current = self.chat.conversation.chat_id
+            if current in self._changed_rows:
+                self._last_wanted = current
+        self._changed_rows.clear()
+        if self.store is not None and self._last_wanted != self._last_written:
+            try:  # quitting: nothing streams any more, and the next start opens this chat
+                self.store.set_meta(LAST_CHAT, None if self._last_wanted is None else str(self._last_wanted))
+            except Exception:  # noqa: BLE001 - sqlite3.Error, OSError: the next start opens the one before
+                pass
         if self.chat.recorder is not None:
             self.chat.recorder.close()
         if self.store is not None and self.window.sidebar is not None:
@@ -192,16 +218,57 @@ class HistoryController(QObject):
 
     # -- sidebar ---------------------------------------------------------------------------------
     def _chat_changed(self, chat_id: int) -> None:
+        """A write changed a chat (a message sent, a notice, a reply's first save): its sidebar row
+        moves a moment later, in a pass of its own (:data:`ROWS_DELAY_MS`)."""
         if self.store is None:
             return
-        try:
-            self.window.sidebar.upsert_chat(self.store.summary(chat_id))
-        except KeyError:
+        self._changed_rows[chat_id] = None
+        if not self._rows_timer.isActive():
+            self._rows_timer.start()
+
+    def _update_rows(self) -> None:
+        if self.store is None or self.window.sidebar is None:
+            self._changed_rows.clear()
             return
-        if self.chat.conversation.chat_id == chat_id:
-            self.window.sidebar.select_chat(chat_id)
-            self.store.set_meta(LAST_CHAT, str(chat_id))
-        self.window.sidebar.hide_undo()
+        changed, self._changed_rows = list(self._changed_rows), {}
+        current = self.chat.conversation.chat_id
+        shown = False
+        for chat_id in changed:
+            try:
+                self.window.sidebar.upsert_chat(self.store.summary(chat_id))
+            except KeyError:
+                continue  # deleted meanwhile
+            shown = True
+            if chat_id == current:
+                self.window.sidebar.select_chat(chat_id)
+                self._remember_last(chat_id)
+        if shown:
+            self.window.sidebar.hide_undo()
+
+    def _remember_last(self, chat_id: int) -> None:
+        """Store which chat is open (the next start opens it), off the GUI thread and only when it
+        changed: a commit on the GUI thread waits for the streaming threads' turn on the interpreter."""
+        self._last_wanted = chat_id
+        if chat_id == self._last_written or self._last_task is not None or self.chat.recorder is None:
+            return
+        from chatbot_gui.ui.tasks import runner
+
+        recorder = self.chat.recorder
+
+        def work() -> int:
+            recorder.write_meta(LAST_CHAT, str(chat_id))
+            return chat_id
+
+        def done(written: int) -> None:
+            self._last_task = None
+            self._last_written = written
+            if not self._closed and self._last_wanted is not None and self._last_wanted != written:
+                self._remember_last(self._last_wanted)
+
+        def failed(_exc: BaseException) -> None:
+            self._last_task = None  # a hint only: close() tries once more on the GUI thread
+
+        self._last_task = runner().run(work, done, failed, name="remember the open chat")
 
     def _chat_touched(self, chat_id: int) -> None:
         """A reply's final save changed a chat's last update: move its row (the selection follows its
@@ -236,7 +303,7 @@ class HistoryController(QObject):
             return False
         self.chat.show_conversation(conversation_from_stored(stored, self.personas()))
         self.window.sidebar.select_chat(chat_id)
-        self.store.set_meta(LAST_CHAT, str(chat_id))
+        self._remember_last(chat_id)
         return True
 
     def new_chat(self) -> None:

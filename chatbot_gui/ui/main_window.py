@@ -193,6 +193,7 @@ class MainWindow(QMainWindow):
         # The message box sits under the messages, in the reading column's width, on the same
         # background: one pane, as chat apps draw it (the box grows with its text, so no splitter).
         self.composer = Composer(self.input, [self.stop_button, self.send_button])
+        self.transcript.typed.connect(self._type_into_input)
         self.composer.setMaximumWidth(self.transcript.reading_width())
         composer_row = QHBoxLayout()
         composer_row.setContentsMargins(12, 4, 12 + self.transcript.verticalScrollBar().sizeHint().width(), 12)
@@ -550,6 +551,10 @@ class MainWindow(QMainWindow):
         self._notices.clear()
         self.banner.clear()
         self.banner_bar.hide()
+
+    def _type_into_input(self, text: str) -> None:
+        self.input.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.input.insertPlainText(text)
 
     def set_chat_title(self, title: str) -> None:
         self.setWindowTitle(f"{title} — {APP_NAME}" if title else APP_NAME)

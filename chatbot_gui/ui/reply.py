@@ -166,8 +166,10 @@ class Reply(QObject):
         self._threads.add(thread)
         self._thread = thread
         self._save_timer.start()
-        thread.start()
+        # The window's own updates first: once the thread runs, each Python step of the GUI thread
+        # may wait for the request thread's turn on the interpreter.
         self.changed.emit()
+        thread.start()
 
     def retry(self) -> bool:
         """Try again (the user's Retry, or the countdown's end). A partial reply becomes a version."""

@@ -821,6 +821,9 @@ class MessagesView(QAbstractScrollArea):
             k, h = hit
             self._pressed_hit = (self._rows[k].id, h.action, h.piece)
             return
+        if self._is_triple_click(pos):
+            self._select_unit(pos, paragraph=True)
+            return
         found = self._locate(pos)
         if found is None:
             return
@@ -829,6 +832,7 @@ class MessagesView(QAbstractScrollArea):
         assert row.pieces is not None
         self._pressed_anchor = row.pieces[j].doc.documentLayout().anchorAt(local)
         self._current, self._current_hit = row.id, -1
+        self._selecting = True
         start = (row.id, j, char)
         if event.modifiers() & Qt.KeyboardModifier.ShiftModifier and self._sel_anchor:
             self._sel_end = start
@@ -844,6 +848,7 @@ class MessagesView(QAbstractScrollArea):
                 k, j, char, _ = found
                 self._sel_end = (self._rows[k].id, j, char)
                 self.viewport().update()
+            self._drag_to(pos)
             return
         self._set_hover(pos)
         pointing = self._hit_at(pos) is not None
@@ -857,6 +862,9 @@ class MessagesView(QAbstractScrollArea):
 
     def mouseReleaseEvent(self, event: Any) -> None:  # noqa: N802
         pos = event.position().toPoint()
+        self._selecting = False
+        if self._drag_timer is not None:
+            self._drag_timer.stop()
         if self._pressed_hit is not None:
             hit = self._hit_at(pos)
             pressed, self._pressed_hit = self._pressed_hit, None
@@ -876,6 +884,93 @@ class MessagesView(QAbstractScrollArea):
             clipboard = QGuiApplication.clipboard()
             if text and clipboard.supportsSelection():
                 clipboard.setText(text, clipboard.Mode.Selection)
+
+    # -- a word, a paragraph, and selecting past the edges -------------------------------------------
+    _selecting = False  # the left button went down on text and is still down
+    _drag_timer: QTimer | None = None  # scrolls while a selection drag is past the top or bottom
+    _drag_pos: QPoint | None = None
+    _double_at: tuple[float, QPoint] | None = None  # when and where the last double-click was
+
+    def mouseDoubleClickEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        """A double-click selects the word under the pointer (a third click, its paragraph)."""
+        pos = event.position().toPoint()
+        if event.button() != Qt.MouseButton.LeftButton or self._hit_at(pos) is not None:
+            self.mousePressEvent(event)  # on a button: a second click, as before
+            return
+        if self._select_unit(pos, paragraph=False):
+            self._double_at = (time.monotonic(), pos)
+
+    def _is_triple_click(self, pos: QPoint) -> bool:
+        if self._double_at is None:
+            return False
+        when, where = self._double_at
+        self._double_at = None
+        hints = QGuiApplication.styleHints()
+        return (time.monotonic() - when) * 1000 <= hints.mouseDoubleClickInterval() \
+            and (pos - where).manhattanLength() <= hints.startDragDistance()
+
+    def _select_unit(self, pos: QPoint, paragraph: bool) -> bool:
+        """Select the word (or paragraph: the text block) under ``pos``; False when there is none."""
+        found = self._locate(pos)
+        if found is None:
+            return False
+        k, j, char, _ = found
+        row = self._rows[k]
+        assert row.pieces is not None
+        doc = row.pieces[j].doc
+        if paragraph:
+            block = doc.findBlock(char)
+            start, end = block.position(), block.position() + block.length() - 1
+        else:
+            cursor = QTextCursor(doc)
+            cursor.setPosition(min(char, doc.characterCount() - 1))
+            cursor.select(QTextCursor.SelectionType.WordUnderCursor)
+            start, end = cursor.selectionStart(), cursor.selectionEnd()
+        if end <= start:
+            return False
+        self._sel_anchor, self._sel_end = (row.id, j, start), (row.id, j, end)
+        self._current, self._current_hit = row.id, -1
+        self.viewport().update()
+        clipboard = QGuiApplication.clipboard()
+        if clipboard.supportsSelection():
+            clipboard.setText(self.selected_text(), clipboard.Mode.Selection)
+        return True
+
+    def _drag_to(self, pos: QPoint) -> None:
+        """A selection drag above or below the messages scrolls them, faster the further out."""
+        self._drag_pos = pos
+        outside = pos.y() < 0 or pos.y() >= self.viewport().height()
+        if not outside or not self._selecting:
+            if self._drag_timer is not None:
+                self._drag_timer.stop()
+            return
+        if self._drag_timer is None:
+            self._drag_timer = QTimer(self)
+            self._drag_timer.setInterval(30)
+            self._drag_timer.timeout.connect(self._drag_step)
+        if not self._drag_timer.isActive():
+            self._drag_timer.start()
+            self._drag_step()
+
+    def _drag_step(self) -> None:
+        pos, height = self._drag_pos, self.viewport().height()
+        if pos is None or not self._selecting or self._drag_timer is None:
+            if self._drag_timer is not None:
+                self._drag_timer.stop()
+            return
+        over = pos.y() if pos.y() < 0 else pos.y() - height + 1 if pos.y() >= height else 0
+        if over == 0:
+            self._drag_timer.stop()
+            return
+        bar = self.verticalScrollBar()
+        step = min(height // 2, 8 + abs(over))
+        bar.setValue(bar.value() + (step if over > 0 else -step))
+        edge = QPoint(pos.x(), 0 if over < 0 else height - 1)
+        found = self._locate(edge)
+        if found is not None:
+            k, j, char, _ = found
+            self._sel_end = (self._rows[k].id, j, char)
+        self.viewport().update()
 
     def _open_link(self, href: str) -> None:
         md, _ = render_module()
