@@ -330,9 +330,11 @@ def test_the_current_messages_frame_goes_when_the_focus_leaves_the_messages(qtbo
     qtbot.waitUntil(view.hasFocus)
     qtbot.keyClick(view, Qt.Key.Key_Up)
 
-    def on_screen():  # what the window's backing store holds, not a fresh render
-        QApplication.processEvents()
-        return win.screen().grabWindow(win.winId()).toImage()
+    def on_screen():  # the messages as the screen holds them (the window's pixels), not a fresh render
+        qtbot.wait(60)  # on X11 the drawing reaches the server a moment later
+        vp = view.viewport()
+        at = vp.mapTo(win, QPoint(0, 0))
+        return win.screen().grabWindow(win.winId(), at.x(), at.y(), vp.width(), vp.height()).toImage()
 
     framed = on_screen()
     win.input.setFocus()
