@@ -203,6 +203,9 @@ class PlainSdkProcess:
 def qt_app() -> Any:
     """The one QApplication of this process (offscreen unless QT_QPA_PLATFORM says otherwise)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from chatbot_gui.app import qt_environment
+
+    qt_environment()  # what the app sets before its QApplication (no paint thread pool)
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()

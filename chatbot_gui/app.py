@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, MutableMapping, Sequence
 
 from chatbot_gui import APP_NAME
 
@@ -201,6 +201,21 @@ def _skip_pyside_source_scan() -> None:
                 known.setdefault(package if stem == "__init__" else f"{package}.{stem}", verdict)
 
 
+def qt_environment(environ: MutableMapping[str, str] | None = None) -> None:
+    """Process-wide Qt settings that Qt reads once, the first time it needs them: set before the
+    QApplication is made (``main``; the benchmarks' ``qt_app`` does the same, to measure the app).
+
+    ``QT_NO_GUI_THREADPOOL``: Qt's raster engine splits every fill of 96 or more scan lines (the
+    message list's background, each code block's panel) into pieces, hands them to a pool of
+    threads and waits for them (``QT_THREAD_PARALLEL_FILLS`` in Qt's qdrawhelper.cpp): ~20 waits a
+    frame while a chat scrolls. On a busy 2-core machine the GUI thread then waits for the pool's
+    threads to get a core, and they preempt it when they do (measured, benchmarks/bench_render.py's
+    PageUp scroll: ~18 voluntary and ~75 involuntary context switches per step, against ~0 and ~2
+    with the fills drawn on the GUI thread, which then also costs less CPU per step). A fill of a
+    window's size is a fraction of a millisecond: handing it over costs more than it saves."""
+    (os.environ if environ is None else environ).setdefault("QT_NO_GUI_THREADPOOL", "1")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(argv) if argv is not None else list(sys.argv)
     from chatbot_gui.cli import early_exit
@@ -226,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if logs.debug_enabled():
             logs.setup(debug=True)  # at once: start-up speed does not matter when debugging
+    qt_environment()
     app = QApplication(args)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
