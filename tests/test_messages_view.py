@@ -695,6 +695,27 @@ def test_a_long_open_block_is_not_rendered_again_on_every_update(qtbot, view) ->
     assert [p.doc.toHtml() for p in row.pieces] == _whole(qtbot, "".join(items))
 
 
+def test_rows_are_rendered_ahead_only_once_no_reply_streams(qtbot, view, monkeypatch) -> None:
+    """Rendering rows ahead of the screen is idle work: while text streams in it waits (a row
+    rendered ahead takes a few ms in one pass, and streamed frames would wait behind it)."""
+    from chatbot_gui.ui.messages import view as view_module
+
+    monkeypatch.setattr(view_module, "STREAM_QUIET_S", 0.2)
+    for i in range(40):
+        view.add_message(100 + i, USER if i % 2 == 0 else ASSISTANT, f"Message {i}\n\n" + "words " * 80)
+    view.add_message(7, ASSISTANT, "", streaming=True)
+    view.append_text(7, "Streaming ")
+    def rendered() -> int:  # rows 3-12 above the screen (the paint itself renders those on it)
+        first = view._visible_rows().start
+        return sum(1 for k in range(max(0, first - 12), max(0, first - 3)) if view._rows[k].pieces is not None)
+
+    for i in range(8):  # ~0.16 s of streaming, a delta per 20 ms
+        view.append_text(7, f"word {i} ")
+        qtbot.wait(20)
+    assert rendered() == 0
+    qtbot.waitUntil(lambda: rendered() >= 6, timeout=3000)  # once the stream is quiet
+
+
 def test_the_meta_line_leaves_out_whole_parts_before_cutting_the_token_count(qtbot) -> None:
     from PySide6.QtGui import QFont, QFontMetrics
 

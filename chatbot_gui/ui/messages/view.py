@@ -74,6 +74,10 @@ PASS_GAP_MS = 2
 SETTLE_GAP_MS = 1
 
 
+#: Rows are rendered ahead of the screen only this long after the last streamed text (see
+#: _render_ahead).
+STREAM_QUIET_S = 0.5
+
 #: How long after the last scroll a full garbage collection may run again (see _hold_collector).
 GC_HOLD_MS = 2000
 
@@ -163,6 +167,7 @@ class MessagesView(QAbstractScrollArea):
         self._hover = -1  # the message under the mouse pointer (-1: none)
         self.highlight_terms: list[str] = []  # search words marked in every message
         self._current_hit = -1
+        self._streamed_at = 0.0  # when streamed text last came (time.perf_counter())
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(_COALESCE_MS)
@@ -274,6 +279,8 @@ class MessagesView(QAbstractScrollArea):
         """Adds streamed text to a message; shown at the next coalescing tick (~16 ms)."""
         row = self._row(message_id)
         row.text += delta
+        self._streamed_at = time.perf_counter()
+        self._hold_collector()  # (the app's Reply holds it too; the view does not rely on that)
         self._dirty.add(message_id)
         if not self._timer.isActive():
             self._timer.start(_COALESCE_MS)
@@ -769,7 +776,14 @@ class MessagesView(QAbstractScrollArea):
 
     def _render_ahead(self) -> None:
         """While idle, renders a few rows above and below the screen, one per event-loop pass, so
-        scrolling finds them ready (each pass costs one message: a few milliseconds)."""
+        scrolling finds them ready (each pass costs one message: a few milliseconds). Not while
+        a reply streams into the view (until STREAM_QUIET_S after its last text): that is not
+        idle, and a streamed frame's passes would wait behind a row rendered ahead."""
+        quiet = STREAM_QUIET_S - (time.perf_counter() - self._streamed_at)
+        if quiet > 0:
+            self._ahead.start(max(1, int(quiet * 1000)))
+            return
+        self._ahead.setInterval(0)
         visible = self._visible_rows()
         above = range(visible.start - 1, max(-1, visible.start - 1 - AHEAD), -1)
         below = range(visible.stop, min(len(self._rows), visible.stop + AHEAD))
@@ -1267,7 +1281,7 @@ class MessagesView(QAbstractScrollArea):
         """Scrolling renders messages, which allocates; CPython's full (generation 2) collection then
         comes every few hundred rows and walks every object of the process, 15-40 ms with a
         10,000-message chat open (measured: the longest PageUp steps of benchmarks/bench_render.py
-        were such passes). While the user scrolls, and GC_HOLD_MS after, none starts
+        were such passes). While the user scrolls or text streams in, and GC_HOLD_MS after, none starts
         (``core/gcpolicy.streaming``, as for a streaming reply); young generations still run."""
         if not self._gc_hold:
             from chatbot_gui.core import gcpolicy
