@@ -522,16 +522,21 @@ def _whole(qtbot, text: str) -> list[str]:
     return [p.doc.toHtml() for p in whole._rows[0].pieces]
 
 
+def _stream_reply(qtbot, view, text: str):
+    """``text`` streamed into a new reply (id 1); its row and the documents its blocks have now."""
+    view.add_message(1, ASSISTANT, "", streaming=True)
+    settle(qtbot, view)
+    _streamed(qtbot, view, 1, text)
+    row = view._rows[0]
+    return row, [p.doc for p in row.pieces]
+
+
 def test_ending_a_reply_whose_streamed_rendering_is_final_renders_and_lays_out_nothing_again(qtbot, view) -> None:
     """The end of a long reply costs the same as the end of a short one: the blocks on screen are
     the finished rendering already (nothing held back), so none is made again, and only the status
     and actions under them are laid out."""
     text = "".join(f"## Part {i}\n\nSome *text* {i}.\n\n```python\nx = {i}\n```\n\n" for i in range(12)) + "The end.\n"
-    view.add_message(1, ASSISTANT, "", streaming=True)
-    settle(qtbot, view)
-    _streamed(qtbot, view, 1, text)
-    row = view._rows[0]
-    docs = [p.doc for p in row.pieces]
+    row, docs = _stream_reply(qtbot, view, text)
     tops = [(p.y, p.bottom) for p in row.pieces]
     for p in row.pieces:
         p.y = -1  # a full re-layout would put every block back in its place
@@ -551,11 +556,7 @@ def test_ending_a_reply_with_a_held_back_line_renders_its_end_in_a_later_pass(qt
     the view's budgeted passes (not in the slot that ends the reply), and the reply ends as if
     rendered whole."""
     text = "".join(f"Paragraph {i} with `code`.\n\n" for i in range(20)) + "| not a table"
-    view.add_message(1, ASSISTANT, "", streaming=True)
-    settle(qtbot, view)
-    _streamed(qtbot, view, 1, text)
-    row = view._rows[0]
-    docs = [p.doc for p in row.pieces]
+    row, docs = _stream_reply(qtbot, view, text)
     assert "| not a table" not in view.shown_text(1)
     view.finish(1)
     assert view.rendering_pending() and [p.doc for p in row.pieces] == docs

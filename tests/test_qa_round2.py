@@ -292,16 +292,22 @@ def test_help_lists_the_keys_that_move_through_the_messages_and_they_work(qtbot,
     qtbot.waitUntil(lambda: QGuiApplication.clipboard().text() == "the question")
 
 
-def test_typing_while_the_messages_have_the_focus_writes_in_the_message_box(qtbot, window, fake_server):
-    """Seen: after clicking a message or moving through them with the keys, typed letters went
-    nowhere. Now they land in the message box, which takes the focus; the message keys still work."""
+def _a_message_current(qtbot, window, fake_server):
+    """One question answered; the message list has the focus and Up made the question current."""
     win, chat = window
     fake_server.queue(stream(["The answer."]))
     send(qtbot, win, chat, "the question")
     view = win.transcript
     view.setFocus()
     qtbot.waitUntil(view.hasFocus)
-    qtbot.keyClick(view, Qt.Key.Key_Up)  # still the message list's key
+    qtbot.keyClick(view, Qt.Key.Key_Up)  # the message list's key
+    return win, view
+
+
+def test_typing_while_the_messages_have_the_focus_writes_in_the_message_box(qtbot, window, fake_server):
+    """Seen: after clicking a message or moving through them with the keys, typed letters went
+    nowhere. Now they land in the message box, which takes the focus; the message keys still work."""
+    win, view = _a_message_current(qtbot, window, fake_server)
     assert view.current_message() >= 0
     win.input.setPlainText("draft: ")
     cursor = win.input.textCursor()
@@ -322,13 +328,7 @@ def test_typing_while_the_messages_have_the_focus_writes_in_the_message_box(qtbo
 def test_the_current_messages_frame_goes_when_the_focus_leaves_the_messages(qtbot, window, fake_server):
     """Seen under Xvfb: after a click on a message and typing (the box takes the focus), the message
     kept its blue focus frame: the list was not repainted when it lost the focus."""
-    win, chat = window
-    fake_server.queue(stream(["The answer."]))
-    send(qtbot, win, chat, "the question")
-    view = win.transcript
-    view.setFocus()
-    qtbot.waitUntil(view.hasFocus)
-    qtbot.keyClick(view, Qt.Key.Key_Up)
+    win, view = _a_message_current(qtbot, window, fake_server)
 
     def on_screen():  # the messages as the screen holds them (the window's pixels), not a fresh render
         qtbot.wait(60)  # on X11 the drawing reaches the server a moment later
