@@ -569,3 +569,28 @@ def test_row_of_matches_the_list_order(tmp_path):
         assert store.row_of(10**6) is None
     finally:
         store.close()
+
+
+def test_a_chat_started_with_its_first_message_in_one_commit_is_stored_as_if_written_in_two(tmp_path: Path) -> None:
+    """``start_chat`` (the user's first send) stores what ``create_chat`` + ``add_message`` store:
+    the chat, its title in search, the message as the version shown, the order and the counts."""
+    one, _ = ChatStore.open(tmp_path / "one.sqlite3", clock=make_clock())
+    two, _ = ChatStore.open(tmp_path / "two.sqlite3", clock=make_clock())
+    try:
+        chat_id, msg_id = one.start_chat("Where do volcanoes form?", "Helpful", "You help.", "gpt-4o-mini",
+                                         "user", "Where do volcanoes form?", created_at=T0 - 5,
+                                         extra={"context_mode": "everything"})
+        other = two.create_chat("Where do volcanoes form?", "Helpful", "You help.", "gpt-4o-mini",
+                                extra={"context_mode": "everything"})
+        two.add_message(other, "user", "Where do volcanoes form?", Status.COMPLETE, created_at=T0 - 5, parent_id=None)
+        a, b = one.load_chat(chat_id), two.load_chat(other)
+        assert (chat_id, msg_id) == (a.id, a.messages[0].id)
+        assert a == b
+        assert one.list_chats(5) == two.list_chats(5)
+        assert [h.chat_id for h in one.search("volcanoes")] == [chat_id]
+        # and the chat goes on as any other: the next message follows the first
+        reply = one.add_message(chat_id, "assistant", "Mostly at plate boundaries.")
+        assert [m.id for m in one.load_chat(chat_id).messages] == [msg_id, reply]
+    finally:
+        one.close()
+        two.close()

@@ -512,6 +512,28 @@ class ChatStore:
         return chat_id
 
     @_repairs_index
+    def start_chat(self, title: str, persona_name: str, system_prompt: str, model: str | None,
+                   role: str, content: str, created_at: float | None = None,
+                   extra: Mapping[str, Any] | None = None) -> tuple[int, int]:
+        """A new chat with its first message, in one commit (the user's first send): the same rows
+        as :meth:`create_chat` then :meth:`add_message`, in half the statements, each of which lets a
+        streaming thread take the interpreter while the GUI thread waits. Returns (chat id, message id)."""
+        now = self._clock()
+        created = now if created_at is None else created_at
+        with self._write() as db:
+            chat = db.execute(
+                "INSERT INTO chats (title, created_at, updated_at, persona_name, system_prompt, model,"
+                " extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (_t(title), now, now, _t(persona_name), _t(system_prompt), _opt(model),
+                 json.dumps(dict(extra or {})))).lastrowid
+            message = db.execute(
+                "INSERT INTO messages (chat_id, seq, role, content, status, model, created_at,"
+                f" updated_at, parent_id, selected, {_USAGE_COLS})"
+                " VALUES (?, 1, ?, ?, ?, NULL, ?, ?, 0, 1, ?, ?, ?, ?, ?)",
+                (chat, role, _t(content), Status.COMPLETE.value, created, created, *_usage_out(None))).lastrowid
+        return int(chat or 0), int(message or 0)
+
+    @_repairs_index
     def add_message(self, chat_id: int, role: str, content: str, status: Status | str = Status.COMPLETE,
                     model: str | None = None, created_at: float | None = None,
                     parent_id: int | None = FOLLOWS_PREVIOUS, usage: ReplyUsage | None = None) -> int:
