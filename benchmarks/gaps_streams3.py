@@ -65,6 +65,9 @@ def _instrument(with_gc: bool) -> None:
     _timed(reply.Reply, "save_now", "Reply.save_now", over_ms=1.0)
     _timed(recorder.ChatRecorder, "update_in_background", "ChatRecorder.update_in_background")
     _timed(recorder.ChatRecorder, "save_reply", "ChatRecorder.save_reply")
+    from chatbot_gui.ui import history_controller
+
+    _timed(history_controller.HistoryController, "_update_rows", "HistoryController._update_rows")
 
     set_threshold = gc.set_threshold
 
