@@ -124,6 +124,8 @@ feature._mod_uses_pyside = scan
 
 LOGIC = ("chatbot_gui.ui.controller", "chatbot_gui.ui.history_controller", "chatbot_gui.core.conversation",
          "chatbot_gui.core.learned", "chatbot_gui.core.windows", "chatbot_gui.core.usage", "chatbot_gui.core.connection")
+REQUEST = ("chatbot_gui.core.streaming", "chatbot_gui.core.sse", "chatbot_gui.ui.worker")
+SDK = ("openai", "httpx2", "pydantic")
 real = app_module.create_window
 
 def create_window(*args, **kwargs):
@@ -141,8 +143,12 @@ def create_window(*args, **kwargs):
         chat = window.context.chat
         print("after", [m for m in LOGIC if m not in sys.modules], type(chat).__name__, flush=True)
         print("scanned", scanned, flush=True)
+
+    def idle():  # a moment later, still before any request: what a first Enter needs has loaded, the SDK has not
+        print("idle", [m for m in REQUEST if m not in sys.modules], [m for m in SDK if m in sys.modules], flush=True)
         QApplication.instance().quit()
     window.after_first_paint(lambda: QTimer.singleShot(100, after))
+    window.after_first_paint(lambda: QTimer.singleShot(app_module.PRELOAD_AFTER_MS + 700, idle))
     return window, controller
 
 app_module.create_window = create_window
@@ -159,5 +165,5 @@ def test_main_loads_the_chat_logic_after_the_first_paint(tmp_path: Path) -> None
     done = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=str(ROOT), capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:3] == ["at first paint []", "after [] ChatController", "scanned []"], (
-        done.stdout + done.stderr)
+    assert done.stdout.split("\n")[:4] == ["at first paint []", "after [] ChatController", "scanned []",
+                                            "idle [] []"], done.stdout + done.stderr
