@@ -93,19 +93,14 @@ class ChatRecorder:
         """Commit the user's message (creating the chat on its first message)."""
 
         def write(store: ChatStore) -> None:
-            parent = self._parent_row(conv, msg)
-            if conv.chat_id is None and parent is None:
+            if conv.chat_id is None:  # its first message: nothing saved comes before it
                 extra = {"context_mode": conv.context_mode} if conv.context_mode != "fit" else None
                 conv.chat_id, msg.db_id = store.start_chat(conv.title, conv.persona.name, conv.persona.system_prompt,
                                                            model, "user", msg.content, created_at=msg.created_at,
                                                            extra=extra)
             else:
-                if conv.chat_id is None:
-                    extra = {"context_mode": conv.context_mode} if conv.context_mode != "fit" else None
-                    conv.chat_id = store.create_chat(conv.title, conv.persona.name, conv.persona.system_prompt,
-                                                     model, extra=extra)
                 msg.db_id = store.add_message(conv.chat_id, "user", msg.content, Status.COMPLETE,
-                                              created_at=msg.created_at, parent_id=parent)
+                                              created_at=msg.created_at, parent_id=self._parent_row(conv, msg))
             self.on_chat_changed(conv.chat_id)
 
         return self._guard(write)

@@ -388,14 +388,8 @@ class ChatStore:
     def create_chat(self, title: str, persona_name: str, system_prompt: str, model: str | None,
                     extra: Mapping[str, Any] | None = None) -> int:
         """Start a chat; return its id. ``extra``: small JSON settings, never secrets (it is exported)."""
-        now = self._clock()
         with self._write() as db:
-            cur = db.execute(
-                "INSERT INTO chats (title, created_at, updated_at, persona_name, system_prompt, model,"
-                " extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_t(title), now, now, _t(persona_name), _t(system_prompt), _opt(model),
-                 json.dumps(dict(extra or {}))))
-        return int(cur.lastrowid or 0)
+            return _new_chat_row(db, self._clock(), title, persona_name, system_prompt, model, extra)
 
     @_repairs_index
     def rename_chat(self, chat_id: int, title: str) -> None:
@@ -515,23 +509,15 @@ class ChatStore:
     def start_chat(self, title: str, persona_name: str, system_prompt: str, model: str | None,
                    role: str, content: str, created_at: float | None = None,
                    extra: Mapping[str, Any] | None = None) -> tuple[int, int]:
-        """A new chat with its first message, in one commit (the user's first send): the same rows
-        as :meth:`create_chat` then :meth:`add_message`, in half the statements, each of which lets a
+        """A new chat with its first message, in one commit (the user's first send): the rows of
+        :meth:`create_chat` then :meth:`add_message`, in half the statements, each of which lets a
         streaming thread take the interpreter while the GUI thread waits. Returns (chat id, message id)."""
         now = self._clock()
-        created = now if created_at is None else created_at
         with self._write() as db:
-            chat = db.execute(
-                "INSERT INTO chats (title, created_at, updated_at, persona_name, system_prompt, model,"
-                " extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_t(title), now, now, _t(persona_name), _t(system_prompt), _opt(model),
-                 json.dumps(dict(extra or {})))).lastrowid
-            message = db.execute(
-                "INSERT INTO messages (chat_id, seq, role, content, status, model, created_at,"
-                f" updated_at, parent_id, selected, {_USAGE_COLS})"
-                " VALUES (?, 1, ?, ?, ?, NULL, ?, ?, 0, 1, ?, ?, ?, ?, ?)",
-                (chat, role, _t(content), Status.COMPLETE.value, created, created, *_usage_out(None))).lastrowid
-        return int(chat or 0), int(message or 0)
+            chat_id = _new_chat_row(db, now, title, persona_name, system_prompt, model, extra)
+            message_id = _new_message_row(db, chat_id, 1, role, content, Status.COMPLETE, None,
+                                         now if created_at is None else created_at, 0, None)
+        return chat_id, message_id
 
     @_repairs_index
     def add_message(self, chat_id: int, role: str, content: str, status: Status | str = Status.COMPLETE,
@@ -551,17 +537,11 @@ class ChatStore:
             db.execute("UPDATE messages SET selected = 0 WHERE chat_id = ? AND parent_id IS ? AND selected",
                        (chat_id, parent))
             try:
-                cur = db.execute(
-                    "INSERT INTO messages (chat_id, seq, role, content, status, model, created_at,"
-                    f" updated_at, parent_id, selected, {_USAGE_COLS})"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
-                    (chat_id, seq, role, _t(content), Status(status).value, _opt(model), created, created,
-                     parent, *_usage_out(usage)))
+                return _new_message_row(db, chat_id, seq, role, content, status, model, created, parent, usage)
             except sqlite3.IntegrityError as exc:
                 if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
                     raise
                 raise KeyError(chat_id) from exc  # the foreign key: no such chat
-        return int(cur.lastrowid or 0)
 
     def set_pinned(self, message_id: int, pinned: bool) -> bool:
         """Pin a message (always sent to the model) or unpin it. False if there is no such message."""
@@ -713,6 +693,26 @@ _opt = clean_optional
 
 
 _USAGE_COLS = "prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, usage_priced"
+
+
+def _new_chat_row(db: sqlite3.Connection, now: float, title: str, persona_name: str, system_prompt: str,
+                 model: str | None, extra: Mapping[str, Any] | None) -> int:
+    cur = db.execute(
+        "INSERT INTO chats (title, created_at, updated_at, persona_name, system_prompt, model, extra)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (_t(title), now, now, _t(persona_name), _t(system_prompt), _opt(model), json.dumps(dict(extra or {}))))
+    return int(cur.lastrowid or 0)
+
+
+def _new_message_row(db: sqlite3.Connection, chat_id: int, seq: int, role: str, content: str, status: Status | str,
+                    model: str | None, created: float, parent: int, usage: ReplyUsage | None) -> int:
+    """One message row, the version shown among its parent's children (``selected``)."""
+    cur = db.execute(
+        "INSERT INTO messages (chat_id, seq, role, content, status, model, created_at, updated_at, parent_id,"
+        f" selected, {_USAGE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
+        (chat_id, seq, role, _t(content), Status(status).value, _opt(model), created, created, parent,
+         *_usage_out(usage)))
+    return int(cur.lastrowid or 0)
 
 
 def _usage_out(usage: ReplyUsage | None) -> tuple[int | None, ...]:

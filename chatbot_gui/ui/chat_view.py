@@ -95,14 +95,6 @@ class ChatView(MessagesView):
 
         follow(self._follow_appearance)
 
-    def focusInEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        super().focusInEvent(event)
-        self.viewport().update()  # the current message's frame shows only while the list has the focus
-
-    def focusOutEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        super().focusOutEvent(event)
-        self.viewport().update()
-
     def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         text = event.text()
         mods = event.modifiers() & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier)

@@ -956,11 +956,7 @@ class MessagesView(QAbstractScrollArea):
     def mouseMoveEvent(self, event: Any) -> None:  # noqa: N802
         pos = event.position().toPoint()
         if event.buttons() & Qt.MouseButton.LeftButton and self._sel_anchor and not self._pressed_hit:
-            found = self._locate(pos)
-            if found is not None:
-                k, j, char, _ = found
-                self._sel_end = (self._rows[k].id, j, char)
-                self.viewport().update()
+            self._extend_selection(pos)
             self._drag_to(pos)
             return
         self._set_hover(pos)
@@ -1066,23 +1062,32 @@ class MessagesView(QAbstractScrollArea):
             self._drag_step()
 
     def _drag_step(self) -> None:
+        assert self._drag_timer is not None
         pos, height = self._drag_pos, self.viewport().height()
-        if pos is None or not self._selecting or self._drag_timer is None:
-            if self._drag_timer is not None:
-                self._drag_timer.stop()
-            return
-        over = pos.y() if pos.y() < 0 else pos.y() - height + 1 if pos.y() >= height else 0
-        if over == 0:
+        over = 0 if pos is None or not self._selecting else pos.y() if pos.y() < 0 else max(0, pos.y() - height + 1)
+        if over == 0 or pos is None:
             self._drag_timer.stop()
             return
         bar = self.verticalScrollBar()
         step = min(height // 2, 8 + abs(over))
         bar.setValue(bar.value() + (step if over > 0 else -step))
-        edge = QPoint(pos.x(), 0 if over < 0 else height - 1)
-        found = self._locate(edge)
+        self._extend_selection(QPoint(pos.x(), 0 if over < 0 else height - 1))
+
+    def _extend_selection(self, pos: QPoint) -> None:
+        """The selection's moving end goes to the text under ``pos`` (a drag, or its scrolling)."""
+        found = self._locate(pos)
         if found is not None:
             k, j, char, _ = found
             self._sel_end = (self._rows[k].id, j, char)
+            self.viewport().update()
+
+    # -- focus ---------------------------------------------------------------------------------------
+    def focusInEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().focusInEvent(event)
+        self.viewport().update()  # the current message's frame is drawn only while the list has the focus
+
+    def focusOutEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().focusOutEvent(event)
         self.viewport().update()
 
     def _open_link(self, href: str) -> None:
