@@ -632,6 +632,45 @@ def test_the_scroll_bar_is_redrawn_when_its_handle_moves_and_not_for_each_stream
     bar.removeEventFilter(counter)
 
 
+def _viewport_on_screen(view):
+    """The viewport as the window shows it (its backing store: what earlier paints left there)."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QImage
+
+    vp = view.viewport()
+    image = view.screen().grabWindow(view.window().winId()).toImage()
+    origin = vp.mapTo(view.window(), QPoint(0, 0))
+    return image.copy(QRect(origin, vp.size())).convertToFormat(QImage.Format.Format_RGB32)
+
+
+def test_strips_drawn_after_small_scrolls_show_what_a_whole_redraw_shows(qtbot, view) -> None:
+    """A small scroll (a streamed frame followed at the end is one) copies what stays on screen
+    and draws only the new strip, each block drawing only its lines in it. What the window then
+    shows is what drawing the whole view again shows: strips cut through a long code block, a
+    table, a bubble's text and plain paragraphs, scrolling up and then down."""
+    from PySide6.QtGui import QImage
+
+    code = "```python\n" + "".join(f"value_{i} = compute({i}) + {i}\n" for i in range(120)) + "```\n\n"
+    table = "| key | value |\n|---|---|\n" + "".join(f"| key {i} | {i * i} |\n" for i in range(30))
+    view.add_message(1, USER, "A question on a line\n" * 12)
+    view.add_message(2, ASSISTANT, "Intro with *emphasis*.\n\n" + code + table + "\nThe end, **bold**.")
+    view.add_message(3, USER, "Next question\n" * 8)
+    settle(qtbot, view)
+    bar = view.verticalScrollBar()
+    vp = view.viewport()
+    bar.setValue(bar.maximum())
+    settle(qtbot, view)
+    compared = 0
+    for step in [-37] * 40 + [53] * 20:
+        bar.setValue(bar.value() + step)
+        QApplication.processEvents()
+        QApplication.processEvents()
+        whole = vp.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+        assert _viewport_on_screen(view) == whole, f"at scroll position {bar.value()}"
+        compared += 1
+    assert compared == 60 and 0 < bar.value() < bar.maximum()
+
+
 def test_a_long_code_block_is_turned_into_a_document_over_several_passes(qtbot, view) -> None:
     """A 300-line code block arriving whole: its highlighting, its document and its layout are
     three steps, each in a pass of its own (one of them is already far over a pass's budget), so

@@ -576,6 +576,9 @@ class MessageDelegate:
                 p.setPen(muted)
                 p.drawText(QRectF(_CODE_PAD, box.top(), width, _CODE_HEAD), Qt.AlignmentFlag.AlignVCenter, piece.language or "text")
             ctx = QAbstractTextDocumentLayout.PaintContext()
+            # Only the part of the block on screen is laid out into glyphs: a streamed frame
+            # repaints a strip, and a long code block would otherwise draw every line of it.
+            ctx.clip = QRectF(-piece.x, shown_top - piece.y, width + piece.x, shown_bottom - shown_top)
             pal = ctx.palette
             pal.setColor(QPalette.ColorRole.Text, muted if piece.kind == "reasoning" else text)
             pal.setColor(QPalette.ColorRole.Link, QColor(c["link"]))
