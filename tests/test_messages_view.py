@@ -505,6 +505,67 @@ def test_a_flood_of_text_is_shown_over_several_short_passes_and_ends_as_if_rende
     assert bar.value() == bar.maximum()  # followed the end
 
 
+def test_a_burst_of_text_is_parsed_in_parts_each_ending_at_a_line_end(qtbot, view) -> None:
+    """26,000 characters arriving at once (a fast server, or a frame that came late) are not parsed
+    in one pass (their structure alone took 3-6 ms): each pass parses a part that ends at a line's
+    end, cutting through a long code block and a table too, and the reply ends as if rendered whole."""
+    code = "```python\n" + "".join(f"line_{i} = compute({i})\n" for i in range(400)) + "```\n\n"
+    table = "| a | b |\n|---|---|\n" + "".join(f"| {i} | {i * i} |\n" for i in range(300)) + "\n"
+    text = "".join(f"Paragraph {i} with *emphasis* and `code`.\n\n" for i in range(300)) + code + table + "The end.\n"
+    assert len(text) > 25_000
+    view.add_message(1, ASSISTANT, "", streaming=True)
+    settle(qtbot, view)
+    row = view._rows[0]
+    parsed: list[int] = []
+    view._timer.timeout.connect(lambda: parsed.append(row.fed))
+    view.append_text(1, text)
+    qtbot.waitUntil(lambda: not view.rendering_pending(), timeout=20_000)
+    parts = sorted(set(parsed) - {len(text)})
+    assert len(parts) >= 5  # (a part is ~2,000 characters: what a pass's budget allows)
+    assert all(text[end - 1] == "\n" for end in parts)
+    assert any(text.index("```python") < end < text.index("| a |") for end in parts)  # inside the code
+    assert any(text.index("| a |") < end < text.index("The end.") for end in parts)  # inside the table
+    view.finish(1)
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    assert [p.doc.toHtml() for p in row.pieces] == _whole(qtbot, text)
+
+
+def test_a_timer_due_during_a_slow_paint_runs_before_the_next_pass_of_a_backlog(qtbot, view) -> None:
+    """While a flood of text is rendered in passes, a paint that takes long (a slow machine, a big
+    window) does not let the next pass, due meanwhile, go before a timer that also fell due: timers
+    and input get their turn between painting and more rendering."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    order: list[str] = []
+    other = QTimer()
+    other.setTimerType(Qt.TimerType.PreciseTimer)
+    other.setSingleShot(True)
+    other.setInterval(1)
+    other.timeout.connect(lambda: order.append("timer"))
+
+    class SlowPaint(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt override
+            if event.type() == QEvent.Type.Paint and view._timer.isActive() and not other.isActive() and not order:
+                time.sleep(0.002)  # the paint has run a while, past the pass that was due
+                other.start()  # falls due during the rest of the paint
+                time.sleep(0.003)
+                order.append("paint")
+            return False
+
+    view.add_message(1, ASSISTANT, "", streaming=True)
+    settle(qtbot, view)
+    slow = SlowPaint()
+    view.viewport().installEventFilter(slow)
+    view._timer.timeout.connect(lambda: order.append("pass") if order else None)
+    view.append_text(1, "".join(f"Paragraph {i} with *emphasis* and `code`.\n\n" for i in range(400)))
+    qtbot.waitUntil(lambda: not view.rendering_pending(), timeout=20_000)
+    view.viewport().removeEventFilter(slow)
+    assert order[:2] == ["paint", "timer"], order[:5]
+    assert "pass" in order
+
+
 def _streamed(qtbot, view, message_id: int, text: str, step: int = 7) -> None:
     for i in range(0, len(text), step):
         view.append_text(message_id, text[i:i + step])
