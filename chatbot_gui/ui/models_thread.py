@@ -39,6 +39,9 @@ class ModelsThread(QThread):
         self.abort = AbortHandle()
 
     def run(self) -> None:
+        from chatbot_gui.core import sched
+
+        sched.make_background()  # its wake-ups do not preempt the GUI thread
         # Imported here so `import openai` (~0.4 s) happens on this thread, not on the GUI thread.
         from chatbot_gui.core.errors import describe_exception
         from chatbot_gui.core.models import fetch_models

@@ -61,6 +61,9 @@ class CompletionThread(QThread):
         _live.add(self)
 
     def run(self) -> None:
+        from chatbot_gui.core import sched
+
+        sched.make_background()  # its wake-ups (every read from the socket) do not preempt the GUI thread
         # Imported here so `import openai` (~0.4 s) happens on this thread, never on the start-up path.
         from chatbot_gui.core import gcpolicy
         from chatbot_gui.core.streaming import stream_chat
