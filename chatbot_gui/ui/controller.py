@@ -566,7 +566,6 @@ class ChatController(QObject):
 
     def new_chat(self) -> None:
         """Show a new, empty chat (replies in other chats go on)."""
-        self.window.select_persona(self.default_persona.name)
         self.show_conversation(Conversation(persona=self.default_persona))
         self.apply_persona_model(self.default_persona)
         self.window.input.setFocus()
@@ -592,7 +591,8 @@ class ChatController(QObject):
         else:
             self._drafts.pop(self._draft_key(old), None)
         self.conversation = conv
-        self.window.input.setPlainText(self._drafts.get(self._draft_key(conv), ""))
+        if self._drafts.get(self._draft_key(conv), "") != draft:
+            self.window.input.setPlainText(self._drafts.get(self._draft_key(conv), ""))
         self.window.input.moveCursor(self.window.input.textCursor().MoveOperation.End)
         self._render()
         self.window.set_chat_title(conv.title)

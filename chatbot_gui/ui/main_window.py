@@ -113,6 +113,8 @@ class StatusLabel(QLabel):
     changed = Signal()
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt override
+        if text == self.text():
+            return  # (set at every send and chat shown; the status bar is not shared out again)
         super().setText(text)
         self.setToolTip(text)
         self.changed.emit()
@@ -498,12 +500,16 @@ class MainWindow(QMainWindow):
             self.persona_combo.addItem(persona.name)
         self.persona_combo.blockSignals(False)
         self.select_persona(select)
+        self._update_picker_tips()  # (other names may be under the same index now)
 
     def select_persona(self, name: str) -> None:
         """Show ``name`` in the picker without announcing a change."""
         names = [p.name for p in self._personas]
+        index = names.index(name) if name in names else 0
+        if index == self.persona_combo.currentIndex():
+            return  # (each new chat and each chat shown comes here: nothing to redo)
         self.persona_combo.blockSignals(True)
-        self.persona_combo.setCurrentIndex(names.index(name) if name in names else 0)
+        self.persona_combo.setCurrentIndex(index)
         self.persona_combo.blockSignals(False)
         self._update_picker_tips()
 
