@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from PySide6.QtCore import QObject, Signal
 
+from chatbot_gui.core import sched
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.conversation import Conversation, Message, Status
 from chatbot_gui.core.errors import ErrorInfo
@@ -317,6 +318,7 @@ class ChatController(QObject):
         return True
 
     def send(self, text: str) -> None:
+        sched.gui_busy()
         conv = self.conversation
         self._retire(conv)
         msg = conv.add_user(text)
@@ -582,6 +584,7 @@ class ChatController(QObject):
 
     def show_conversation(self, conv: Conversation) -> None:
         """Display ``conv`` (the one in memory, if that chat has a reply, so the reply goes on here)."""
+        sched.gui_busy()
         if conv.chat_id is not None:
             conv = self.conversation_for(conv.chat_id) or conv
         old = self.conversation
