@@ -111,7 +111,8 @@ def _preload_request_path(window) -> None:  # noqa: ANN001 - MainWindow
     """Load the modules a request runs through (``core.streaming`` and what it imports, then
     ``ui.worker``) while the window is idle: the first Enter imported them on the GUI thread, ~12 ms
     in one piece. The Qt-free part loads on a worker; the SDK itself still loads with the first
-    request, on its thread (~0.4 s that a user who never sends should not pay)."""
+    request, on its thread (~0.4 s that a user who never sends should not pay). Then the Markdown
+    renderer's libraries, on a worker too."""
     from PySide6.QtCore import QTimer
 
     def start() -> None:
@@ -123,6 +124,10 @@ def _preload_request_path(window) -> None:  # noqa: ANN001 - MainWindow
 
         def then(_module: object) -> None:
             importlib.import_module("chatbot_gui.ui.worker")  # its QThread class, on the GUI thread (~3 ms)
+            # Then the Markdown view's libraries, also on a worker: the first reply rendered took
+            # ~100 ms of the GUI thread to load and compile them (see markdown_html.warm_up).
+            runner().run(lambda: importlib.import_module("chatbot_gui.ui.render.markdown_html").warm_up(),
+                         None, lambda _exc: None, name="load the Markdown renderer")
 
         runner().run(lambda: importlib.import_module("chatbot_gui.core.streaming"), then, lambda _exc: None,
                      name="load the request path")

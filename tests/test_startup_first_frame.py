@@ -126,6 +126,7 @@ LOGIC = ("chatbot_gui.ui.controller", "chatbot_gui.ui.history_controller", "chat
          "chatbot_gui.core.learned", "chatbot_gui.core.windows", "chatbot_gui.core.usage", "chatbot_gui.core.connection")
 REQUEST = ("chatbot_gui.core.streaming", "chatbot_gui.core.sse", "chatbot_gui.ui.worker")
 SDK = ("openai", "httpx2", "pydantic")
+RENDER = ("markdown_it", "linkify_it", "pygments.lexers.python")
 real = app_module.create_window
 
 def create_window(*args, **kwargs):
@@ -136,7 +137,7 @@ def create_window(*args, **kwargs):
         real_paint(window, event)
         if not hasattr(window, "reported"):
             window.reported = True
-            print("at first paint", [m for m in LOGIC if m in sys.modules], flush=True)
+            print("at first paint", [m for m in LOGIC + RENDER if m in sys.modules], flush=True)
     window.paintEvent = report_first
 
     def after():
@@ -144,11 +145,14 @@ def create_window(*args, **kwargs):
         print("after", [m for m in LOGIC if m not in sys.modules], type(chat).__name__, flush=True)
         print("scanned", scanned, flush=True)
 
-    def idle():  # a moment later, still before any request: what a first Enter needs has loaded, the SDK has not
-        print("idle", [m for m in REQUEST if m not in sys.modules], [m for m in SDK if m in sys.modules], flush=True)
+    def idle():  # a moment later, still before any request: what a first Enter and the first reply's
+        # rendering need has loaded (the lexer compiled), the SDK has not
+        from chatbot_gui.ui.render import markdown_html
+        print("idle", [m for m in REQUEST + RENDER if m not in sys.modules], [m for m in SDK if m in sys.modules],
+              markdown_html._lexer.cache_info().currsize, flush=True)
         QApplication.instance().quit()
     window.after_first_paint(lambda: QTimer.singleShot(100, after))
-    window.after_first_paint(lambda: QTimer.singleShot(app_module.PRELOAD_AFTER_MS + 700, idle))
+    window.after_first_paint(lambda: QTimer.singleShot(app_module.PRELOAD_AFTER_MS + 1500, idle))
     return window, controller
 
 app_module.create_window = create_window
@@ -166,4 +170,4 @@ def test_main_loads_the_chat_logic_after_the_first_paint(tmp_path: Path) -> None
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:4] == ["at first paint []", "after [] ChatController", "scanned []",
-                                            "idle [] []"], done.stdout + done.stderr
+                                            "idle [] [] 1"], done.stdout + done.stderr
