@@ -594,8 +594,9 @@ class ChatController(QObject):
         else:
             self._drafts.pop(self._draft_key(old), None)
         self.conversation = conv
-        if self._drafts.get(self._draft_key(conv), "") != draft:
-            self.window.input.setPlainText(self._drafts.get(self._draft_key(conv), ""))
+        wanted = self._drafts.get(self._draft_key(conv), "")
+        if wanted != draft:  # (setting the same text, or clearing an empty box, costs a relayout)
+            self.window.input.setPlainText(wanted)
         self.window.input.moveCursor(self.window.input.textCursor().MoveOperation.End)
         self._render()
         self.window.set_chat_title(conv.title)
