@@ -567,6 +567,33 @@ def test_a_timer_due_during_a_slow_paint_runs_before_the_next_pass_of_a_backlog(
     assert view.rendering_pending()  # (the paint fell inside the backlog, as meant)
 
 
+def test_a_selection_across_a_list_leaves_its_bullets_round(qtbot, view) -> None:
+    """Qt paints a list item's bullet as a filled square of the selection colour when a selection
+    runs into the item from the one before; selected text is highlighted, the bullets stay bullets."""
+    view.add_message(1, ASSISTANT, "Intro line.\n\n- one\n- two\n- three\n- four\n\nAfter the list.\n")
+    settle(qtbot, view)
+    view.select_all()
+    settle(qtbot, view)
+    assert "two" in view.selected_text()
+    k = view._index[1]
+    row = view._rows[k]
+    piece = next(p for p in row.pieces if p.doc.begin().textList() is not None)
+    block = piece.doc.begin()
+    text_x = block.layout().position().x() + block.layout().lineAt(0).x()  # where an item's text starts
+    x0, _width = view._column()
+    top = view._tops[k] - view.verticalScrollBar().value() + piece.y
+    image = view.viewport().grab().toImage()
+    selection = QColor(view.colors()["selection"]).rgb()
+    dpr = image.devicePixelRatio()
+    xs = range(int((x0 + piece.x) * dpr), int((x0 + piece.x + text_x - 1) * dpr))
+    ys = range(int(top * dpr), int((top + piece.height) * dpr))
+    in_bullets = sum(image.pixelColor(x, y).rgb() == selection for x in xs for y in ys)
+    in_text = sum(image.pixelColor(x, y).rgb() == selection
+                  for x in range(int((x0 + piece.x + text_x) * dpr), int((x0 + piece.x + text_x + 20) * dpr)) for y in ys)
+    assert in_text > 100  # (the items' text is highlighted)
+    assert in_bullets == 0
+
+
 def _streamed(qtbot, view, message_id: int, text: str, step: int = 7) -> None:
     for i in range(0, len(text), step):
         view.append_text(message_id, text[i:i + step])

@@ -617,15 +617,7 @@ class MessageDelegate:
             sel = self._piece_selection(rng, k, j, piece)
             ctx.selections = self._highlights(piece, c) if self.view.highlight_terms else []
             if sel is not None:
-                s = QAbstractTextDocumentLayout.Selection()
-                cur = QTextCursor(piece.doc)
-                cur.setPosition(sel[0])
-                cur.setPosition(sel[1], QTextCursor.MoveMode.KeepAnchor)
-                s.cursor = cur
-                fmt = s.format
-                fmt.setBackground(QColor(c["selection"]))
-                s.format = fmt
-                ctx.selections = ctx.selections + [s]
+                ctx.selections = ctx.selections + self._block_selections(piece.doc, sel, QColor(c["selection"]))
             p.save()
             p.translate(piece.x, piece.y)
             piece.doc.documentLayout().draw(p, ctx)
@@ -691,6 +683,28 @@ class MessageDelegate:
         a = c0 if (k, j) == (r0, p0) else 0
         b = c1 if (k, j) == (r1, p1) else piece.doc.characterCount() - 1
         return (a, b) if b > a else None
+
+    @staticmethod
+    def _block_selections(doc: QTextDocument, sel: tuple[int, int], color: QColor) -> list[Any]:
+        """The selected range ``sel`` of a block's document as one selection per paragraph, each
+        starting no earlier than its paragraph: Qt paints a list item's bullet as a filled square of
+        the selection colour when a selection runs into the item from before it."""
+        out = []
+        block = doc.findBlock(sel[0])
+        while block.isValid() and block.position() < sel[1]:
+            start, end = max(sel[0], block.position()), min(sel[1], block.position() + block.length() - 1)
+            if end > start:
+                s = QAbstractTextDocumentLayout.Selection()
+                cur = QTextCursor(doc)
+                cur.setPosition(start)
+                cur.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+                s.cursor = cur
+                fmt = s.format
+                fmt.setBackground(color)
+                s.format = fmt
+                out.append(s)
+            block = block.next()
+        return out
 
     def _render(self, row: _Row) -> None:
         """Renders a row's documents (the view decides when, and how many to keep)."""
