@@ -97,17 +97,17 @@ def _wire(window, settings, paths, history_interaction):  # noqa: ANN001, ANN202
     history.start()
     # Screen readers: the messages as a list (QAccessible costs ~2 ms to load: after the first paint).
     window.after_first_paint(lambda: _accessible_messages(window))
-    window.after_first_paint(lambda: _preload_request_path(window))
+    window.after_first_paint(lambda: _preload_first_use(window))
     if learned_notice:
         context.notify(learned_notice)
     return chat
 
 
-#: How long after the first paint the request path's modules load (the user is still reading the window).
+#: How long after the first paint what the first send and reply use loads (the user is still reading the window).
 PRELOAD_AFTER_MS = 300
 
 
-def _preload_request_path(window) -> None:  # noqa: ANN001 - MainWindow
+def _preload_first_use(window) -> None:  # noqa: ANN001 - MainWindow
     """Load the modules a request runs through (``core.streaming`` and what it imports, then
     ``ui.worker``) while the window is idle: the first Enter imported them on the GUI thread, ~12 ms
     in one piece. The Qt-free part loads on a worker; the SDK itself still loads with the first

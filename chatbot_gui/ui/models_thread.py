@@ -17,6 +17,7 @@ import dataclasses
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from chatbot_gui.core import sched
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.streaming import AbortHandle
 
@@ -39,8 +40,6 @@ class ModelsThread(QThread):
         self.abort = AbortHandle()
 
     def run(self) -> None:
-        from chatbot_gui.core import sched
-
         sched.make_background()  # its wake-ups do not preempt the GUI thread
         # Imported here so `import openai` (~0.4 s) happens on this thread, not on the GUI thread.
         from chatbot_gui.core.errors import describe_exception

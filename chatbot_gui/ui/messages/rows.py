@@ -68,6 +68,18 @@ _STEP_OVERHEAD_S = 20e-6
 _MIN_PARSE_CHARS = 256
 
 
+def _marked(cursor: QTextCursor, background: QColor, foreground: QColor | None = None) -> Any:
+    """A range of a block's document drawn marked (a selection, a search match)."""
+    s = QAbstractTextDocumentLayout.Selection()
+    s.cursor = cursor
+    fmt = s.format
+    fmt.setBackground(background)
+    if foreground is not None:
+        fmt.setForeground(foreground)
+    s.format = fmt
+    return s
+
+
 def _step_key(item: Any) -> tuple[tuple[str, str], int]:
     """((step, kind), size) of the next step of a block on its way to a laid-out piece."""
     if isinstance(item, _Piece):
@@ -663,13 +675,7 @@ class MessageDelegate:
         for term in self.view.highlight_terms:
             found = piece.doc.find(term, 0)
             while not found.isNull() and len(out) < 200:
-                s = QAbstractTextDocumentLayout.Selection()
-                s.cursor = found
-                fmt = s.format
-                fmt.setBackground(QColor(c["highlight"]))
-                fmt.setForeground(QColor(c["text"]))
-                s.format = fmt
-                out.append(s)
+                out.append(_marked(found, QColor(c["highlight"]), QColor(c["text"])))
                 found = piece.doc.find(term, found)
         return out
 
@@ -694,15 +700,10 @@ class MessageDelegate:
         while block.isValid() and block.position() < sel[1]:
             start, end = max(sel[0], block.position()), min(sel[1], block.position() + block.length() - 1)
             if end > start:
-                s = QAbstractTextDocumentLayout.Selection()
                 cur = QTextCursor(doc)
                 cur.setPosition(start)
                 cur.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
-                s.cursor = cur
-                fmt = s.format
-                fmt.setBackground(color)
-                s.format = fmt
-                out.append(s)
+                out.append(_marked(cur, color))
             block = block.next()
         return out
 
