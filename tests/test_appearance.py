@@ -361,6 +361,25 @@ def test_f2_delete_ctrl_n_and_ctrl_e_work_wherever_focus_is(qtbot, app, fake_ser
     assert window.sidebar.search_edit.text() == "y" and chat_titles(window) == ["first chat"]
 
 
+def test_delete_on_the_current_message_deletes_that_message_not_the_chat(qtbot, app, fake_server):
+    window, chat = app()
+    fake_server.queue(stream(["first ", "answer"]), stream(["second ", "answer"]))
+    send(qtbot, window, chat, "question one")
+    send(qtbot, window, chat, "question two")
+    assert window.transcript.blocks_of_kind("assistant") == ["first answer", "second answer"]
+    view = window.transcript
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Up)  # the latest reply is current (highlighted, actions shown)
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    assert view.blocks_of_kind("assistant") == ["first answer"]
+    assert view.blocks_of_kind("user") == ["question one", "question two"]
+    assert chat_titles(window) == ["question one"] and not window.sidebar.undo_bar.isVisible()
+    assert [m.content for m in chat.conversation.messages if m.role == "assistant"] == ["first answer"]
+    # The deleted message was current; with none current, Delete is the window's again: Delete chat.
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    assert chat_titles(window) == [] and window.sidebar.undo_bar.isVisible()
+
+
 # -- accessibility -----------------------------------------------------------------------------------
 
 INTERACTIVE = (QAbstractButton, QComboBox, QLineEdit, QAbstractItemView, QTextEdit, QPlainTextEdit,

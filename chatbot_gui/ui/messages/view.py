@@ -29,7 +29,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from PySide6.QtCore import QPoint, QPointF, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QDesktopServices,
@@ -1171,9 +1171,25 @@ class MessagesView(QAbstractScrollArea):
         self.delegate._layout_row(row)
         return [hit.action for hit in row.hits]
 
+    def _deletes_current(self, event: Any) -> bool:
+        """Whether ``event`` is Delete on a current message that offers Delete: it deletes that
+        message, as its Delete button does (as Delete in the chat list acts on the highlighted chat).
+        With no current message the key is the window's: Delete chat, with Undo."""
+        return (event.matches(QKeySequence.StandardKey.Delete) and self._current in self._index
+                and "delete" in self.action_labels(self._current))
+
+    def event(self, event: Any) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and self._deletes_current(event):
+            event.accept()  # the key comes here, not to the window's Delete chat
+            return True
+        return super().event(event)
+
     def keyPressEvent(self, event: Any) -> None:  # noqa: N802
         key, mods = event.key(), event.modifiers()
         ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        if self._deletes_current(event):
+            self.deleteRequested.emit(self._current)
+            return
         if event.matches(QKeySequence.StandardKey.Copy):
             self.copy_selection() if self._selection_range() else (
                 self.copy_message(self._current) if self._current in self._index else None)
