@@ -344,3 +344,28 @@ def test_the_current_messages_frame_goes_when_the_focus_leaves_the_messages(qtbo
     fresh = on_screen()
     assert framed != fresh  # the frame was drawn while the list had the focus
     assert after == fresh  # and is gone from the screen once it left
+
+
+def test_a_users_bubble_sits_as_close_to_the_reply_under_it_as_to_the_one_above(qtbot):
+    """Seen: ~65 px of blank under a user's bubble before the reply's "Assistant" label, against
+    ~30 px above the bubble: the bubble looked attached to the reply before it. The room kept under
+    a bubble for its hover actions (Copy, Edit, Delete) is the only extra allowed."""
+    from chatbot_gui.ui.messages.rows import _ACTION_H, _PAD
+
+    view = MessagesView()
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    view.add_message(1, ASSISTANT, "An earlier reply.")
+    view.add_message(2, USER, "A question")
+    view.add_message(3, ASSISTANT, "The reply.")
+    view.viewport().repaint()
+    QApplication.processEvents()
+    earlier, user = view._row(1), view._row(2)
+    bar_bottom = view._tops[0] + max(h.rect.bottom() for h in earlier.hits)
+    bubble = user.bubble.translated(0, view._tops[1])
+    label_top = view._tops[2] + _PAD  # where the reply's "Assistant" label is drawn
+    above, below = bubble.top() - bar_bottom, label_top - bubble.bottom()
+    assert above > 0 and below > 0
+    assert below - _ACTION_H <= above, (above, below)

@@ -38,6 +38,10 @@ CACHE_ROWS = 300
 ZOOM_MIN, ZOOM_MAX = -6, 12
 _PAD = 14  # vertical space above and below a message
 _BUBBLE_PAD = 10
+#: Under a user's bubble: to its action bar (drawn on hover), and under that bar. Kept small: the
+#: bar's room is empty most of the time, and a full gap + pad left ~60 px before the reply.
+_BUBBLE_GAP = 4
+_USER_END_PAD = _PAD // 2
 _CODE_HEAD = 26  # the bar with a code block's language and Copy button
 _CODE_PAD = 10
 _ACTION_H = 24
@@ -270,8 +274,9 @@ class MessageDelegate:
         lines = len(row.text) / per_line + row.text.count("\n") * 0.6 + 1
         if row.role in NOTE_ROLES:
             return int(lines * line) + 2 * _NOTE_PAD + (_ACTION_H if row.links else 0)
-        extra = line if row.role == ASSISTANT else 2 * _BUBBLE_PAD
-        return int(lines * line) + 2 * _PAD + _ACTION_H + extra
+        if row.role == ASSISTANT:
+            return int(lines * line) + 2 * _PAD + _ACTION_H + line
+        return int(lines * line) + _PAD + 2 * _BUBBLE_PAD + _BUBBLE_GAP + _ACTION_H + _USER_END_PAD
 
     def _piece_text(self, piece: _Piece) -> str:
         # (without the display-only zero-width spaces of long runs, see render/softbreak.py)
@@ -492,7 +497,7 @@ class MessageDelegate:
                 bw = ideal + 2 * _BUBBLE_PAD
                 row.bubble_box = (width - bw, y, bw, piece.height + 2 * _BUBBLE_PAD)
                 piece.x, piece.y = width - bw + _BUBBLE_PAD, y + _BUBBLE_PAD
-                y += piece.height + 2 * _BUBBLE_PAD + gap
+                y += piece.height + 2 * _BUBBLE_PAD + _BUBBLE_GAP
                 piece.bottom = y
                 continue
             inner = width - (2 * _CODE_PAD if piece.kind == "code" else 0) - (16 if piece.kind == "reasoning" else 0)
@@ -519,7 +524,7 @@ class MessageDelegate:
             y += row.status_h
         # The action bar.
         y = _action_bar(hits, self._actions(row), fm, width, y, right=row.role != ASSISTANT)
-        y += _PAD
+        y += _PAD if row.role == ASSISTANT else _USER_END_PAD
         row.hits = hits
         row.measured = True
         return y
