@@ -82,6 +82,8 @@ def test_a_300_turn_chat_keeps_answering_with_the_pin_and_the_marker(qtbot, chat
 
     for k in range(2, 5):
         before = len(chat_requests(fake_server))
+        # Between replies the marker shows where the next send begins (as when the chat is reopened).
+        ahead = window.transcript.context_marker()
         send(qtbot, window, controller, f"New question number {k}?")
         assert len(chat_requests(fake_server)) == before + 1, "trimmed in advance: no second refusal"
         body = chat_requests(fake_server)[-1].json
@@ -92,12 +94,22 @@ def test_a_300_turn_chat_keeps_answering_with_the_pin_and_the_marker(qtbot, chat
         assert msgs[-1] == {"role": "user", "content": f"New question number {k}?"}
         assert msgs[2]["role"] == "user"
         assert 4096 - 512 - 300 < RULE.prompt(msgs) <= 4096 - 512
-        # The marker sits right above the first message sent after the pinned one.
+        # The marker sat right above the first message sent after the pinned one.
         first = next(m for m in conv.messages if m.role == "user" and m.content == msgs[2]["content"])
-        assert window.transcript.context_marker() == (
-            first.id, "⋯ Earlier messages are not sent: the model's limit is 4k tokens")
-    assert re.fullmatch(r"3\.\dk / 4k tokens · [\d,]+ tokens used", window.context_label.text())
-    assert "$" not in window.context_label.text(), "no cost for a server that is not OpenAI"
+        assert ahead == (first.id, "⋯ Earlier messages are not sent: the model's limit is 4k tokens")
+        # Now the reply counts too: the next send begins there or later, and the marker says so.
+        marker = window.transcript.context_marker()
+        assert marker is not None and marker[1] == ahead[1]
+        assert conv.messages.index(conv.find(marker[0])) >= conv.messages.index(first)
+    footer = window.context_label.text()
+    assert re.fullmatch(r"3\.\dk / 4k tokens · [\d,]+ tokens used", footer)
+    assert "$" not in footer, "no cost for a server that is not OpenAI"
+    # The chat opened again reads the same: its size as the next send would make it.
+    marker = window.transcript.context_marker()
+    controller.new_chat()
+    assert window.context_label.text() == ""
+    controller.show_conversation(conv)
+    assert window.context_label.text() == footer and window.transcript.context_marker() == marker
 
 
 def test_send_everything_reproduces_the_servers_refusal(qtbot, chat, fake_server):

@@ -559,7 +559,9 @@ class ChatController(QObject):
         self._usage.pop(reply.conv.key, None)  # counted again with the reply's usage (Reply kept it)
         if reply.message is not None and self._shown(reply.conv):
             self.window.transcript.set_meta(reply.message, usage)  # under the reply: its own tokens
-        if reply.ctx is not None:
+        if reply.message is not None and reply.message.status is not Status.STREAMING:
+            self._plan_view(reply.conv)  # it ended: the next send's plan, as _reply_ended shows
+        elif reply.ctx is not None:
             self._show_plan(reply.conv, reply.ctx)
 
     # -- which chat is shown ---------------------------------------------------------------------
@@ -710,6 +712,9 @@ class ChatController(QObject):
                 self.window.transcript.end_message(msg)
             elif msg.status is Status.STOPPED:
                 self.window.transcript.add_notice("Stopped before any reply arrived.")
+            # The footer and the context marker: as the next send would make them (the reply now
+            # counts), as they read when this chat is opened again; they showed the request sent.
+            self._plan_view(reply.conv)
         elif msg.status is Status.COMPLETE and reply.conv.chat_id is not None:
             self._unread.add(reply.conv.chat_id)
         if reply.phase in (Phase.DONE, Phase.STOPPED):
