@@ -369,3 +369,36 @@ def test_a_users_bubble_sits_as_close_to_the_reply_under_it_as_to_the_one_above(
     above, below = bubble.top() - bar_bottom, label_top - bubble.bottom()
     assert above > 0 and below > 0
     assert below - _ACTION_H <= above, (above, below)
+
+
+def test_a_reply_still_streaming_offers_no_actions_until_it_ends(qtbot):
+    """Seen: under a reply still streaming, Copy, Copy Markdown, Regenerate and Delete were drawn
+    and clickable (Regenerate and Delete were then refused, Copy took half a reply). They appear
+    when it ends, in the room kept for them (nothing jumps)."""
+    view = MessagesView()
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    view.add_message(1, USER, "A question")
+    view.add_message(2, ASSISTANT, "Half of the ", streaming=True)
+    view.append_text(2, "answer")
+    qtbot.waitUntil(lambda: view._row(2).measured and bool(view._row(2).hits))
+    regenerated: list[int] = []
+    view.regenerateRequested.connect(regenerated.append)
+    pos = view.action_point(2, "regenerate")
+    height = view._row(2).height
+    assert not view.actions_shown(view._row(2))
+    _move(view, pos)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert not view.actions_shown(view._row(2)) and regenerated == []
+    # Nor by keyboard: the reply is current (clicked), Right finds no action, Enter does nothing.
+    assert view.current_message() == 2 and view.hasFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert view.current_message() == 2 and view.current_action() == "" and regenerated == []
+    view.finish(2)
+    qtbot.waitUntil(lambda: view._row(2).measured)
+    assert view.actions_shown(view._row(2)) and view._row(2).height == height
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.action_point(2, "regenerate"))
+    assert regenerated == [2]

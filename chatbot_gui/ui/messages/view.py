@@ -50,6 +50,7 @@ from chatbot_gui.ui.messages.rows import (
     COLUMN_CHARS,
     EMPTY_REPLY,
     FLUSH_BUDGET_S,
+    HOVER_ACTIONS,
     ROLE_LABELS,
     USER,
     ZOOM_MAX,
@@ -884,7 +885,11 @@ class MessagesView(QAbstractScrollArea):
 
     def actions_shown(self, row: _Row) -> bool:
         """Whether ``row``'s actions (Copy, Edit, Regenerate, Delete, Pin) are drawn: under the
-        latest reply always, under another message while it is pointed at or current."""
+        latest reply always, under another message while it is pointed at or current; under a reply
+        still streaming never (Regenerate, Delete and Copy would act on half a reply; their room is
+        kept, so the finished reply does not jump)."""
+        if row.streaming:
+            return False
         if row.id in (self._hover, self._current):
             return True
         for other in reversed(self._rows):  # the latest reply: few rows after it, if any
@@ -923,6 +928,8 @@ class MessagesView(QAbstractScrollArea):
         point = QPoint(pos.x() - x0, y - self._tops[k])
         for hit in row.hits:
             if hit.rect.contains(point):
+                if hit.action in HOVER_ACTIONS and row.streaming:
+                    return None  # not drawn under a reply still streaming: nothing to click there
                 return k, hit
         return None
 
@@ -1213,16 +1220,20 @@ class MessagesView(QAbstractScrollArea):
             return
         if key in (Qt.Key.Key_Left, Qt.Key.Key_Right) and self._current in self._index:
             row = self._row(self._current)
-            if row.hits:
+            shown = [n for n, hit in enumerate(row.hits) if hit.action not in HOVER_ACTIONS or not row.streaming]
+            if shown:  # the next (previous) action drawn: none of a streaming reply's hidden ones
                 step = 1 if key == Qt.Key.Key_Right else -1
-                self._current_hit = (self._current_hit + step) % len(row.hits)
+                at = shown.index(self._current_hit) if self._current_hit in shown else (-1 if step > 0 else 0)
+                self._current_hit = shown[(at + step) % len(shown)]
                 self._announce()
                 self.viewport().update()
             return
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space) and self._current in self._index:
             row = self._row(self._current)
             if 0 <= self._current_hit < len(row.hits):
-                self._trigger(row.id, row.hits[self._current_hit])
+                hit = row.hits[self._current_hit]
+                if hit.action not in HOVER_ACTIONS or not row.streaming:
+                    self._trigger(row.id, hit)
             return
         if key == Qt.Key.Key_Home and ctrl:
             self.verticalScrollBar().setValue(0)
