@@ -310,3 +310,36 @@ def test_sending_and_switching_while_a_chat_streams_writes_no_meta_on_the_gui_th
     window.close()
     window2, _chat2 = app()
     assert window2.transcript.blocks_of_kind("user") == ["second chat"]
+
+
+def test_an_empty_chat_greets_the_user_and_a_restored_chat_never_flashes_the_greeting(qtbot, app, monkeypatch,
+                                                                                       fake_server):
+    from chatbot_gui.ui.messages.view import MessagesView
+
+    drawn: list[str] = []
+    real = MessagesView._paint_empty_hint
+
+    def paint(view, painter, colors, font):  # noqa: ANN001 - the view's own arguments
+        drawn.append(view.empty_hint())
+        real(view, painter, colors, font)
+
+    monkeypatch.setattr(MessagesView, "_paint_empty_hint", paint)
+    greeting = "What can I help with?"
+    window, chat = app()  # the first start: no chat to restore
+    window.transcript.viewport().repaint()
+    assert window.transcript.empty_hint() == greeting and drawn[-1] == greeting
+    fake_server.queue(stream(["Answer one"]))
+    send(qtbot, window, chat, "first chat")
+    drawn.clear()
+    window.transcript.viewport().repaint()
+    assert window.transcript.empty_hint() == "" and drawn == []
+    assert chat.shutdown(3000)
+    window.close()
+    # The next start restores that chat: the greeting is never drawn on the way.
+    window, chat = app()
+    qtbot.waitUntil(lambda: window.transcript.blocks_of_kind("user") == ["first chat"])
+    window.transcript.viewport().repaint()
+    assert drawn == []
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # a new chat greets again
+    window.transcript.viewport().repaint()
+    assert window.transcript.empty_hint() == greeting and drawn == [greeting]

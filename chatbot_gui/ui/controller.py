@@ -54,6 +54,8 @@ NO_KEY_TEXT = (
 TOO_MANY = (f"{MAX_STREAMS} replies are already coming in other chats. Wait for one to finish, or stop "
             "one, then send again. Your message stays in the input box.")
 THINKING = "The model is thinking… (Esc stops)"
+#: In the middle of an empty chat, as chat apps greet a new conversation.
+EMPTY_CHAT_HINT = "What can I help with?"
 #: Status while a message sent during the start-up keyring read waits for the saved key.
 WAITING_FOR_KEY = "Waiting for the system keyring to send your message… (Esc cancels)"
 #: Said in the chat when such a message cannot go out yet (the keyring failed, or there is no key).
@@ -273,6 +275,7 @@ class ChatController(QObject):
         """Show the chat anew (after a change of versions or a delete), with its error if any."""
         conv = self.conversation
         self._plan_view(conv)
+        self.show_empty_hint()
         self.window.transcript.show_messages(conv.messages, versions=conv.version_of, errors=self._errors_after(conv))
         reply = self.reply_of(conv)
         if reply is not None and reply.state.error is not None and reply.phase in (Phase.FAILED, Phase.WAITING):
@@ -280,6 +283,11 @@ class ChatController(QObject):
             if reply.phase is Phase.WAITING:
                 self._show_countdown(reply, reply.state.seconds_left())
         self._show_held()
+
+    def show_empty_hint(self) -> None:
+        """An empty chat greets the user in the middle of the list (a new chat; the first start, with
+        no chat to restore). Not at start-up before that is known: a restored chat would flash it."""
+        self.window.transcript.set_empty_hint(EMPTY_CHAT_HINT)
 
     def _errors_after(self, conv: Conversation) -> dict[int, list[ErrorInfo]]:
         """The earlier turns' errors of ``conv``, by the id of the shown message each follows."""

@@ -189,12 +189,15 @@ class HistoryController(QObject):
         self._last_written = self._last_wanted = int(last) if last and last.isdigit() else None
         if last and last.isdigit() and not self.chat.conversation.messages:
             self.open_chat(int(last))
+        else:
+            self.chat.show_empty_hint()
 
     def _no_history(self, text: str) -> None:
         from chatbot_gui.core.recorder import ChatRecorder
 
         self.chat.set_recorder(ChatRecorder(None))
         self.chat.context.notify(text)
+        self.chat.show_empty_hint()
 
     def close(self) -> None:
         self._closed = True

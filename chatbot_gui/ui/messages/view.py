@@ -830,6 +830,8 @@ class MessagesView(QAbstractScrollArea):
         small = QFont(font)
         small.setPointSizeF(font.pointSizeF() * 0.9)
         fm = QFontMetrics(font)
+        if not self._rows and self._empty_hint:
+            self._paint_empty_hint(painter, colors, font)
         for k in self._visible_rows():
             row = self._rows[k]
             oy = self._tops[k] - top
@@ -841,6 +843,29 @@ class MessagesView(QAbstractScrollArea):
                             (area.top() - oy, area.bottom() + 1 - oy))
             painter.restore()
         painter.end()
+
+    #: What an empty chat shows in the middle of the list ("": nothing, as before a chat is shown).
+    _empty_hint = ""
+
+    def set_empty_hint(self, text: str) -> None:
+        """The line an empty chat shows (a new chat: "What can I help with?"); "" shows nothing."""
+        if text != self._empty_hint:
+            self._empty_hint = text
+            if not self._rows:
+                self.viewport().update()
+
+    def empty_hint(self) -> str:
+        """The hint drawn now: the empty chat's line, or "" when messages are shown."""
+        return "" if self._rows else self._empty_hint
+
+    def _paint_empty_hint(self, painter: QPainter, colors: dict[str, str], font: QFont) -> None:
+        big = QFont(font)
+        big.setPointSizeF(font.pointSizeF() * 1.5)
+        painter.setFont(big)
+        painter.setPen(QColor(colors["muted"]))
+        x0, width = self._column()
+        box = QRect(x0, 0, width, int(self.viewport().height() * 0.8))  # a little above the middle
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._empty_hint)
 
     # -- selection internals ------------------------------------------------------------------------
     def _selection_range(self) -> tuple[tuple[int, int, int], tuple[int, int, int]] | None:
