@@ -47,3 +47,12 @@ def open_window(qtbot, server: FakeServer, tmp_path, key: str, size: tuple[int, 
     qtbot.waitUntil(lambda: win.history_controller.store is not None and chat.config.api_key is not None,
                     timeout=15000)
     return win, chat
+
+
+def shown_view(qtbot, view, size: tuple[int, int] = (900, 600)):  # noqa: ANN001, ANN201 - QtBot, a view
+    """``view`` (a message view of its own) at ``size``, shown and exposed."""
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.show()
+    qtbot.waitExposed(view)
+    return view

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from chatbot_gui.ui.messages.view import ASSISTANT, USER, MessagesView
 from chatbot_gui.ui.theme import contrast_ratio
-from chatting import open_window
+from chatting import open_window, shown_view
 from fakeserver import FakeServer, stream
 
 KEY = "fake-test-key-qa-round2"
@@ -352,11 +352,7 @@ def test_a_users_bubble_sits_as_close_to_the_reply_under_it_as_to_the_one_above(
     a bubble for its hover actions (Copy, Edit, Delete) is the only extra allowed."""
     from chatbot_gui.ui.messages.rows import _ACTION_H, _PAD
 
-    view = MessagesView()
-    qtbot.addWidget(view)
-    view.resize(900, 600)
-    view.show()
-    qtbot.waitExposed(view)
+    view = shown_view(qtbot, MessagesView())
     view.add_message(1, ASSISTANT, "An earlier reply.")
     view.add_message(2, USER, "A question")
     view.add_message(3, ASSISTANT, "The reply.")
@@ -375,11 +371,7 @@ def test_a_reply_still_streaming_offers_no_actions_until_it_ends(qtbot):
     """Seen: under a reply still streaming, Copy, Copy Markdown, Regenerate and Delete were drawn
     and clickable (Regenerate and Delete were then refused, Copy took half a reply). They appear
     when it ends, in the room kept for them (nothing jumps)."""
-    view = MessagesView()
-    qtbot.addWidget(view)
-    view.resize(900, 600)
-    view.show()
-    qtbot.waitExposed(view)
+    view = shown_view(qtbot, MessagesView())
     view.add_message(1, USER, "A question")
     view.add_message(2, ASSISTANT, "Half of the ", streaming=True)
     view.append_text(2, "answer")

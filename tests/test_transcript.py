@@ -7,6 +7,7 @@ import random
 from chatbot_gui.core.conversation import Message, Status
 from chatbot_gui.ui.chat_view import ChatView
 from chatbot_gui.ui.render.softbreak import SOFT_BREAK_EVERY, SoftBreaker
+from chatting import shown_view
 
 
 def reference_breaks(pieces: list[str]) -> str:
@@ -39,12 +40,7 @@ def test_soft_breaks_match_the_rule_across_any_split():
 
 
 def _shown_view(qtbot) -> ChatView:
-    view = ChatView()
-    qtbot.addWidget(view)
-    view.resize(700, 400)
-    view.show()
-    qtbot.waitExposed(view)
-    return view
+    return shown_view(qtbot, ChatView(), (700, 400))
 
 
 def test_a_long_chat_opens_scrolled_to_its_last_message(qtbot):
