@@ -343,3 +343,38 @@ def test_an_empty_chat_greets_the_user_and_a_restored_chat_never_flashes_the_gre
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # a new chat greets again
     window.transcript.viewport().repaint()
     assert window.transcript.empty_hint() == greeting and drawn == [greeting]
+
+
+def test_a_deleted_message_can_be_put_back_where_it_was_until_the_chat_moves_on(qtbot, app, fake_server):
+    window, chat = app()
+    fake_server.queue(stream(["Answer one"]), stream(["Answer two"]), stream(["Answer three"]))
+    send(qtbot, window, chat, "question one")
+    send(qtbot, window, chat, "question two")
+    view = window.transcript
+    first = next(m for m in chat.conversation.messages if m.content == "Answer one")
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.action_point(first.id, "delete"))
+    assert view.blocks_of_kind("assistant") == ["Answer two"]
+    # "Message deleted. Undo" where it was: under the question it answered.
+    undo = [(row, label) for row, action, label in view.links() if action == "undo"]
+    assert len(undo) == 1 and undo[0][1] == "Undo"
+    assert view.blocks_of_kind("notice") == ["Message deleted.  Undo"]
+    text = view.toPlainText()
+    assert text.index("question one") < text.index("Message deleted.") < text.index("question two")
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.action_point(undo[0][0], "undo"))
+    assert view.blocks_of_kind("assistant") == ["Answer one", "Answer two"]
+    assert [m.content for m in chat.conversation.messages] == ["question one", "Answer one", "question two",
+                                                               "Answer two"]
+    assert not any(action == "undo" for _, action, _ in view.links())
+    # Back in the store too: the next start shows it.
+    assert chat.shutdown(3000)
+    window.close()
+    window, chat = app()
+    qtbot.waitUntil(lambda: window.transcript.blocks_of_kind("assistant") == ["Answer one", "Answer two"])
+    # Once the chat moves on (a new message), the offer is gone.
+    view = window.transcript
+    second = next(m for m in chat.conversation.messages if m.content == "Answer two")
+    view.trigger_action(second.id, "delete")
+    assert any(action == "undo" for _, action, _ in view.links())
+    send(qtbot, window, chat, "question three")
+    assert not any(action == "undo" for _, action, _ in view.links())
+    assert view.blocks_of_kind("assistant") == ["Answer one", "Answer three"]

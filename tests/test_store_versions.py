@@ -146,6 +146,38 @@ def test_delete_message_joins_what_followed_to_what_came_before(tmp_path: Path) 
         store.close()
 
 
+def test_a_deleted_message_comes_back_with_its_id_place_versions_and_search(tmp_path: Path) -> None:
+    """Undo of a delete: every message of a chat with versions, branches and a notice, deleted and
+    put back, leaves the chat's rows, its count and its search results exactly as before."""
+    store, _ = ChatStore.open(tmp_path / "a.sqlite3")
+    try:
+        conv = _branchy_conversation(store)
+        chat_id = conv.chat_id
+
+        def rows() -> list[tuple]:
+            return store._db.execute("SELECT * FROM messages WHERE chat_id = ? ORDER BY id", (chat_id,)).fetchall()
+
+        before, count = rows(), store.summary(chat_id).message_count
+        for message_id, *_ in before:
+            content = next(r for r in before if r[0] == message_id)
+            deleted = store.delete_message(message_id)
+            assert deleted is not None and len(rows()) == len(before) - 1
+            assert store.undelete_message(deleted)
+            assert rows() == before, content
+            assert store.summary(chat_id).message_count == count
+        assert {h.message_id for h in store.search("a1 again")} == {r[0] for r in before if "a1 again" in r}
+        # A change that conflicts (its child deleted too): nothing is put back, nothing changes.
+        a2 = next(m for m in conv.nodes.values() if m.content == "a2")
+        q2 = conv.find(a2.parent)
+        first = store.delete_message(q2.db_id)
+        assert store.delete_message(a2.db_id) is not None
+        after = rows()
+        assert first is not None and not store.undelete_message(first)
+        assert rows() == after
+    finally:
+        store.close()
+
+
 def test_rows_written_without_a_parent_follow_the_row_before_them(tmp_path: Path) -> None:
     """Another tool (or a bulk import) may insert rows knowing nothing of versions."""
     path = tmp_path / "chats.sqlite3"

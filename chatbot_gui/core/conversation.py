@@ -98,6 +98,22 @@ def strip_reasoning(text: str) -> str:
 
 
 NOTICE = "notice"
+
+
+@dataclass(frozen=True)
+class ConversationLinks:
+    """A chat's structure at one moment (:meth:`Conversation.links`): equal when nothing was added,
+    removed or chosen differently since."""
+
+    nodes: dict[int, Message]
+    parents: dict[int, int | None]
+    kids: dict[int, list[int]]
+    selected: dict[int, int]
+
+    def same_shape(self, other: ConversationLinks) -> bool:
+        return (self.parents == other.parents and self.kids == other.kids and self.selected == other.selected
+                and self.nodes.keys() == other.nodes.keys())
+
 _keys = itertools.count(1)
 
 
@@ -273,6 +289,21 @@ class Conversation:
         self.selected.pop(msg.id, None)
         self.relink()
         return msg
+
+    def links(self) -> ConversationLinks:
+        """How the messages hang together now (which exist, their parents, the choices shown): what
+        :meth:`restore_links` puts back, to undo a :meth:`remove`."""
+        return ConversationLinks(dict(self.nodes), {i: m.parent for i, m in self.nodes.items()},
+                                 {k: list(v) for k, v in self._kids.items()}, dict(self.selected))
+
+    def restore_links(self, links: ConversationLinks) -> None:
+        """Put the messages back as they hung together when ``links`` was taken."""
+        self.nodes = dict(links.nodes)
+        for i, parent in links.parents.items():
+            self.nodes[i].parent = parent
+        self._kids = {k: list(v) for k, v in links.kids.items()}
+        self.selected = dict(links.selected)
+        self.relink()
 
     def context(self) -> list[tuple[str, str]]:
         """The ``messages`` list as the original script sent it: system prompt first, then turns."""

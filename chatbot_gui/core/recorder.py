@@ -16,7 +16,7 @@ from typing import Callable
 from chatbot_gui.core.conversation import Conversation, Message, Status
 from chatbot_gui.core.persona_store import PersonaLibrary
 from chatbot_gui.core.personas import Persona
-from chatbot_gui.core.store import ChatStore, StoredChat, parent_map
+from chatbot_gui.core.store import ChatStore, DeletedMessage, StoredChat, parent_map
 from chatbot_gui.core.usage import ReplyUsage
 
 SAVE_FAILED = "This chat could not be saved ({reason}). It stays open here; nothing is lost until you quit."
@@ -144,14 +144,34 @@ class ChatRecorder:
         db_id = msg.db_id
         return self._guard(lambda store: store.select_message(db_id) and None)
 
-    def delete_message(self, conv: Conversation, msg: Message) -> str | None:
+    def delete_message(self, conv: Conversation, msg: Message) -> tuple[str | None, DeletedMessage | None]:
+        """Delete ``msg`` from the store: (a message for the user if that failed, what
+        :meth:`undelete_message` needs to put it back; None when it was never saved)."""
         if msg.db_id is None:
-            return None
+            return None, None
         db_id = msg.db_id
-        problem = self._guard(lambda store: store.delete_message(db_id) and None)
+        deleted: list[DeletedMessage | None] = [None]
+
+        def write(store: ChatStore) -> None:
+            deleted[0] = store.delete_message(db_id)
+
+        problem = self._guard(write)
         if problem is None and conv.chat_id is not None:
             self.on_chat_changed(conv.chat_id)
-        return problem
+        return problem, deleted[0]
+
+    def undelete_message(self, conv: Conversation, deleted: DeletedMessage) -> tuple[str | None, bool]:
+        """Put a deleted message back (Undo): (a message for the user if the write failed, whether it
+        is back; False when the saved chat changed since in a way that conflicts)."""
+        back = [False]
+
+        def write(store: ChatStore) -> None:
+            back[0] = store.undelete_message(deleted)
+
+        problem = self._guard(write)
+        if back[0] and conv.chat_id is not None:
+            self.on_chat_changed(conv.chat_id)
+        return problem, back[0]
 
     def save_pin(self, msg: Message) -> str | None:
         """Remember that ``msg`` is pinned (or not)."""

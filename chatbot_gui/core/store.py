@@ -121,6 +121,19 @@ def parent_map(messages: tuple[StoredMessage, ...] | list[StoredMessage]) -> dic
 
 
 @dataclass(frozen=True)
+class DeletedMessage:
+    """What :meth:`ChatStore.delete_message` took away, for :meth:`ChatStore.undelete_message`: the
+    row as it was, and the ``selected`` flags of its children and siblings."""
+    columns: tuple[str, ...]
+    values: tuple[Any, ...]
+    children: tuple[tuple[int, int], ...]
+    siblings: tuple[tuple[int, int], ...]
+
+    def value(self, column: str) -> Any:
+        return self.values[self.columns.index(column)]
+
+
+@dataclass(frozen=True)
 class StoredChat:
     """A whole saved chat; also what :meth:`ChatStore.delete_chat` returns for undo."""
     id: int
@@ -574,15 +587,20 @@ class ChatStore:
         return True
 
     @_repairs_index
-    def delete_message(self, message_id: int) -> bool:
-        """Delete one message; what followed it follows its parent. False if there is no such message."""
+    def delete_message(self, message_id: int) -> DeletedMessage | None:
+        """Delete one message; what followed it follows its parent. Returns what
+        :meth:`undelete_message` needs to put it back; None if there is no such message."""
         with self._write() as db:
-            row = db.execute("SELECT chat_id, parent_id, selected FROM messages WHERE id = ?",
-                             (message_id,)).fetchone()
-            if row is None:
-                return False
-            chat_id, parent, selected = row
+            cur = db.execute("SELECT * FROM messages WHERE id = ?", (message_id,))
+            whole = cur.fetchone()
+            if whole is None:
+                return None
+            columns = tuple(d[0] for d in cur.description)
+            deleted = dict(zip(columns, whole))
+            chat_id, parent, selected = deleted["chat_id"], deleted["parent_id"], deleted["selected"]
             children = db.execute("SELECT id, selected FROM messages WHERE parent_id = ?", (message_id,)).fetchall()
+            siblings = db.execute("SELECT id, selected FROM messages WHERE chat_id = ? AND parent_id IS ? AND id != ?",
+                                  (chat_id, parent, message_id)).fetchall()
             if selected and children:  # its shown child takes its place among the siblings
                 db.execute("UPDATE messages SET selected = 0 WHERE chat_id = ? AND parent_id IS ?",
                            (chat_id, parent))
@@ -593,6 +611,35 @@ class ChatStore:
             if selected and not children:  # the latest sibling is shown instead
                 db.execute("UPDATE messages SET selected = 1 WHERE id = (SELECT id FROM messages WHERE"
                            " chat_id = ? AND parent_id IS ? ORDER BY seq DESC LIMIT 1)", (chat_id, parent))
+        return DeletedMessage(columns, tuple(whole), tuple(map(tuple, children)), tuple(map(tuple, siblings)))
+
+    @_repairs_index
+    def undelete_message(self, deleted: DeletedMessage) -> bool:
+        """Undo :meth:`delete_message`: the row back with its id and place, its children under it
+        again, the versions shown as they were. False (nothing changed) when the chat has changed
+        since in a way that conflicts: the chat or the message's place is gone or taken, or one of
+        its children moved."""
+        message_id, chat_id = deleted.value("id"), deleted.value("chat_id")
+        parent = deleted.value("parent_id")
+        with self._write() as db:
+            if not db.execute("SELECT 1 FROM chats WHERE id = ?", (chat_id,)).fetchone():
+                return False
+            if db.execute("SELECT 1 FROM messages WHERE id = ? OR (chat_id = ? AND seq = ?)",
+                          (message_id, chat_id, deleted.value("seq"))).fetchone():
+                return False
+            if parent and not db.execute("SELECT 1 FROM messages WHERE id = ?", (parent,)).fetchone():  # (0: the start)
+                return False
+            for child, _selected in deleted.children:
+                now = db.execute("SELECT parent_id FROM messages WHERE id = ?", (child,)).fetchone()
+                if now is None or now[0] != parent:
+                    return False
+            names = ", ".join(deleted.columns)
+            marks = ", ".join("?" * len(deleted.columns))
+            db.execute(f"INSERT INTO messages ({names}) VALUES ({marks})", deleted.values)
+            for child, selected in deleted.children:
+                db.execute("UPDATE messages SET parent_id = ?, selected = ? WHERE id = ?", (message_id, selected, child))
+            for sibling, selected in deleted.siblings:
+                db.execute("UPDATE messages SET selected = ? WHERE id = ?", (selected, sibling))
         return True
 
     @_repairs_index

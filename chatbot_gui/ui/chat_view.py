@@ -65,6 +65,8 @@ class ChatView(MessagesView):
     stepRequested = Signal(int, int)
     messageActionRequested = Signal(str, int)
     settingsRequested = Signal()
+    #: "Undo" where a message was deleted.
+    undoRequested = Signal()
     #: Ctrl+wheel over the view: the window's zoom (remembered), not one of the view's own.
     zoomRequested = Signal(int)
     #: Text typed while the messages have the focus (letters, digits, punctuation): it belongs in the
@@ -90,6 +92,7 @@ class ChatView(MessagesView):
         #: Where the model's view begins (issue 12): (message id, words) and the row showing it.
         self._context_marker: tuple[int, str] | None = None
         self._context_row = next(self._ids)
+        self._undo_row = next(self._ids)  # "Message deleted. Undo", where the message was
         self._appearance: Any = None
         from chatbot_gui.ui.theme import follow
 
@@ -274,6 +277,16 @@ class ChatView(MessagesView):
     def has_message(self, msg_id: int) -> bool:
         return msg_id in self._index
 
+    def offer_undo(self, text: str, after: int | None) -> None:
+        """``text`` with an "Undo" link, right under message ``after`` (None: at the top); one at a
+        time, and not saved: showing the chat anew takes it away."""
+        self.withdraw_undo()
+        index = self._index[after] + 1 if after is not None and after in self._index else 0
+        MessagesView.add_message(self, self._undo_row, "notice", text, links=[("undo", "Undo")], index=index)
+
+    def withdraw_undo(self) -> None:
+        self._remove_row(self._undo_row)
+
     def add_notice(self, text: str) -> None:
         """A line about this chat that is not part of it (not saved): "Stopped before any reply"."""
         MessagesView.add_message(self, next(self._ids), "notice", text)
@@ -424,6 +437,8 @@ class ChatView(MessagesView):
             self.toggle_error_details(row_id)
         elif action == "settings":
             self.settingsRequested.emit()
+        elif action == "undo":
+            self.undoRequested.emit()
 
     def _version_asked(self, message_id: int, n: int) -> None:
         version, _ = self.versions_of(message_id)

@@ -19,13 +19,14 @@ Signals:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
 from PySide6.QtCore import QObject, Signal
 
 from chatbot_gui.core import sched
 from chatbot_gui.core.connection import ConnectionConfig
-from chatbot_gui.core.conversation import Conversation, Message, Status
+from chatbot_gui.core.conversation import Conversation, ConversationLinks, Message, Status
 from chatbot_gui.core.errors import ErrorInfo
 from chatbot_gui.core.personas import Persona
 from chatbot_gui.core.reply_state import Phase
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # the request machinery loads with the first request, not at 
     from chatbot_gui.core.usage import ChatUsage, Price, Usage
     from chatbot_gui.core.params import ParameterPolicy
     from chatbot_gui.core.recorder import ChatRecorder
+    from chatbot_gui.core.store import DeletedMessage
     from chatbot_gui.ui.main_window import MainWindow
     from chatbot_gui.ui.worker import CompletionThread
 
@@ -54,6 +56,9 @@ NO_KEY_TEXT = (
 TOO_MANY = (f"{MAX_STREAMS} replies are already coming in other chats. Wait for one to finish, or stop "
             "one, then send again. Your message stays in the input box.")
 THINKING = "The model is thinking… (Esc stops)"
+#: Where a deleted message was, with "Undo".
+DELETED_TEXT = "Message deleted."
+UNDO_TOO_LATE = "The chat has changed since the message was deleted: it cannot be put back."
 #: In the middle of an empty chat, as chat apps greet a new conversation.
 EMPTY_CHAT_HINT = "What can I help with?"
 #: Status while a message sent during the start-up keyring read waits for the saved key.
@@ -66,6 +71,16 @@ STATUS = {
     Phase.SENDING: "Sending… (Esc to stop)",
     Phase.STREAMING: "Receiving reply… (Esc to stop)",
 }
+
+
+@dataclass(frozen=True)
+class _DeleteUndo:
+    """A deleted message's way back: the chat, its shape before and right after, the store's record."""
+
+    conv: Conversation
+    before: ConversationLinks
+    after: ConversationLinks
+    deleted: DeletedMessage | None
 
 
 class ChatController(QObject):
@@ -123,6 +138,9 @@ class ChatController(QObject):
         w.transcript.keepRequested.connect(self.keep)
         w.transcript.stepRequested.connect(self.switch_version)
         w.transcript.messageActionRequested.connect(self._message_action)
+        w.transcript.undoRequested.connect(self.undo_delete)
+        #: The last message deleted, while its "Undo" is offered (a re-render or a send withdraws it).
+        self._undo: _DeleteUndo | None = None
         # (w.transcript.settingsRequested, "Open Settings" under a refused key: the settings controller's)
         w.send_everything_action.toggled.connect(self._send_everything_toggled)
         w.model_combo.currentTextChanged.connect(lambda _text: self._plan_view(self.conversation))
@@ -274,6 +292,7 @@ class ChatController(QObject):
     def _render(self) -> None:
         """Show the chat anew (after a change of versions or a delete), with its error if any."""
         conv = self.conversation
+        self._undo = None  # its row goes with the rows shown
         self._plan_view(conv)
         self.show_empty_hint()
         self.window.transcript.show_messages(conv.messages, versions=conv.version_of, errors=self._errors_after(conv))
@@ -327,6 +346,7 @@ class ChatController(QObject):
 
     def send(self, text: str) -> None:
         sched.gui_busy()
+        self._withdraw_undo()
         conv = self.conversation
         self._retire(conv)
         msg = conv.add_user(text)
@@ -425,16 +445,47 @@ class ChatController(QObject):
         self._start(conv)
 
     def delete_message(self, message_id: int) -> None:
+        """Delete a message (what followed it follows its parent); "Undo" is offered at its place."""
         conv = self.conversation
         if not self._idle_here("delete a message"):
             return
+        before = conv.links()
         msg = conv.remove(message_id)
         if msg is None:
             return
+        deleted = None
         if self.recorder is not None:
-            self._note_save_problem(self.recorder.delete_message(conv, msg))
+            problem, deleted = self.recorder.delete_message(conv, msg)
+            self._note_save_problem(problem)
         self._usage.pop(conv.key, None)  # its tokens leave the chat's total, as after a restart
         self._render()
+        self._undo = _DeleteUndo(conv, before, conv.links(), deleted)
+        shown_before = msg.parent if any(m.id == msg.parent for m in conv.messages) else None
+        self.window.transcript.offer_undo(DELETED_TEXT, shown_before)
+
+    def undo_delete(self) -> None:
+        """Put the message deleted last back at its place, in the chat and the store."""
+        undo, self._undo = self._undo, None
+        self.window.transcript.withdraw_undo()
+        conv = self.conversation
+        if undo is None or undo.conv is not conv:
+            return
+        if self.busy_here or not undo.after.same_shape(conv.links()):
+            self.window.show_status(UNDO_TOO_LATE)
+            return
+        if undo.deleted is not None and self.recorder is not None:
+            problem, back = self.recorder.undelete_message(conv, undo.deleted)
+            if problem is not None or not back:
+                self._note_save_problem(problem) if problem is not None else self.window.show_status(UNDO_TOO_LATE)
+                return
+        conv.restore_links(undo.before)
+        self._usage.pop(conv.key, None)
+        self._render()
+
+    def _withdraw_undo(self) -> None:
+        if self._undo is not None:
+            self._undo = None
+            self.window.transcript.withdraw_undo()
 
     def switch_version(self, message_id: int, step: int) -> None:
         """Show the previous (-1) or next (+1) version of a message, and the branch under it."""
@@ -671,6 +722,7 @@ class ChatController(QObject):
         self._retired = [r for r in self._retired if r.threads()]
 
     def _start(self, conv: Conversation, regenerate: int | None = None, model: str | None = None) -> None:
+        self._withdraw_undo()
         reply = Reply(conv, self.config, self.policy, self.recorder, model or self.window.current_model(), self,
                       windows=self.context.windows, estimator=self.context.estimator)
         self._replies[conv.key] = reply
