@@ -375,6 +375,11 @@ def test_delete_on_the_current_message_deletes_that_message_not_the_chat(qtbot, 
     assert view.blocks_of_kind("user") == ["question one", "question two"]
     assert chat_titles(window) == ["question one"] and not window.sidebar.undo_bar.isVisible()
     assert [m.content for m in chat.conversation.messages if m.role == "assistant"] == ["first answer"]
+    qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # Ctrl+Z puts it back
+    assert view.blocks_of_kind("assistant") == ["first answer", "second answer"]
+    qtbot.keyClick(view, Qt.Key.Key_Up)
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    assert view.blocks_of_kind("assistant") == ["first answer"]
     # The deleted message was current; with none current, Delete is the window's again: Delete chat.
     qtbot.keyClick(view, Qt.Key.Key_Delete)
     assert chat_titles(window) == [] and window.sidebar.undo_bar.isVisible()

@@ -21,7 +21,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QKeySequence
 from PySide6.QtWidgets import QWidget
 
 from chatbot_gui.ui.messages.rows import NOTE_ROLES
@@ -99,6 +99,9 @@ class ChatView(MessagesView):
         follow(self._follow_appearance)
 
     def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        if event.matches(QKeySequence.StandardKey.Undo) and self._undo_row in self._index:
+            self.undoRequested.emit()  # Ctrl+Z: what the "Undo" under a deleted message does
+            return
         text = event.text()
         mods = event.modifiers() & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier)
         # Space and Enter stay the current action's keys; Ctrl/Alt combinations stay shortcuts.

@@ -38,6 +38,7 @@ WIDGET_KEYS = (
     Shortcut("Run the action", "Enter or Space", "in the chat"),
     Shortcut("Copy the selection, or the message", "Ctrl+C", "in the chat"),
     Shortcut("Delete the current message (none current: the chat)", "Del", "in the chat"),
+    Shortcut("Put back the message just deleted", "Ctrl+Z", "in the chat"),
     Shortcut("Top / end of the chat", "Ctrl+Home / Ctrl+End", "in the chat"),
     Shortcut("Open the chat", "Enter", "in the chat list"),
     Shortcut("Leave the search", "Esc", "in the search field"),
