@@ -358,9 +358,13 @@ def test_a_deleted_message_can_be_put_back_where_it_was_until_the_chat_moves_on(
     undo = [(row, label) for row, action, label in view.links() if action == "undo"]
     assert len(undo) == 1 and undo[0][1] == "Undo"
     assert view.blocks_of_kind("notice") == ["Message deleted.  Undo"]
+    where = view.action_point(undo[0][0], "undo")
+    row = view._row(undo[0][0])  # "Undo" on the notice's own line, after its text
+    link = next(h for h in row.hits if h.action == "undo").rect
+    assert link.top() < row.pieces[0].bottom and link.left() >= row.pieces[0].x + row.pieces[0].doc.idealWidth()
     text = view.toPlainText()
     assert text.index("question one") < text.index("Message deleted.") < text.index("question two")
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.action_point(undo[0][0], "undo"))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=where)
     assert view.blocks_of_kind("assistant") == ["Answer one", "Answer two"]
     assert [m.content for m in chat.conversation.messages] == ["question one", "Answer one", "question two",
                                                                "Answer two"]

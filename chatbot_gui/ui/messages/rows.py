@@ -546,11 +546,26 @@ class MessageDelegate:
             y += piece.height + (8 if inset else 0)
             piece.bottom = y
         hits: list[_Hit] = []
-        if row.links:
+        if row.links and not self._links_inline(row, hits, fm, width - 2 * inset):
             y = _action_bar(hits, list(row.links), fm, width - 2 * inset, y, x=inset)
         row.hits = hits
         row.measured = True
         return y + _NOTE_PAD
+
+    @staticmethod
+    def _links_inline(row: _Row, hits: list[_Hit], fm: QFontMetrics, width: int) -> bool:
+        """A one-line notice's links on its line, after the text ("Message deleted.  Undo"), when
+        they fit; False: they go under it."""
+        if row.role != "notice" or len(row.pieces or ()) != 1:
+            return False
+        piece = row.pieces[0]
+        text_w = math.ceil(piece.doc.idealWidth())
+        links_w = sum(fm.horizontalAdvance(label) + 14 for _, label in row.links)
+        if piece.height > fm.lineSpacing() * 1.6 or text_w + 8 + links_w > width:
+            return False
+        line_h = max(_ACTION_H, fm.height() + 4)
+        _action_bar(hits, list(row.links), fm, links_w, piece.y + (piece.height - line_h) // 2, x=piece.x + text_w + 8)
+        return True
 
     def _actions(self, row: _Row) -> list[tuple[str, str]]:
         if row.role in NOTE_ROLES:
