@@ -475,8 +475,11 @@ class ChatController(QObject):
             return
         if undo.deleted is not None and self.recorder is not None:
             problem, back = self.recorder.undelete_message(conv, undo.deleted)
-            if problem is not None or not back:
-                self._note_save_problem(problem) if problem is not None else self.window.show_status(UNDO_TOO_LATE)
+            if problem is not None:
+                self._note_save_problem(problem)
+                return
+            if not back:
+                self.window.show_status(UNDO_TOO_LATE)
                 return
         conv.restore_links(undo.before)
         self._usage.pop(conv.key, None)
