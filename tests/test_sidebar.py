@@ -494,3 +494,20 @@ def test_set_store_none_empties_the_sidebar(qtbot, store):
     sidebar.set_store(store)
     assert titles(sidebar) == ["Chat"]
     assert sidebar.chat_list.indexAt(QPoint(5, 5)).isValid()
+
+
+def test_an_empty_history_says_so_and_a_history_not_read_yet_does_not(qtbot, store: ChatStore) -> None:
+    drawn: list[str] = []
+    sidebar = show(qtbot, Sidebar())
+    chat_list = sidebar.chat_list
+    real = type(chat_list).empty_text
+    chat_list.empty_text = lambda: drawn.append(real(chat_list)) or drawn[-1]  # what paintEvent draws
+    chat_list.viewport().repaint()
+    assert drawn[-1] == ""  # the history is still being read: no "No chats" before it is known
+    sidebar.set_store(store)
+    chat_list.viewport().repaint()
+    assert drawn[-1] == "No chats yet.\nThey are kept here."
+    chat_id = store.create_chat("first", "", "", None)
+    sidebar.upsert_chat(store.summary(chat_id))
+    chat_list.viewport().repaint()
+    assert drawn[-1] == ""

@@ -21,7 +21,7 @@ from PySide6.QtCore import (
     QDateTime, QEvent, QLocale, QModelIndex, QObject, QPersistentModelIndex, QPoint, QStringListModel, Qt,
     QTimer, Signal,
 )
-from PySide6.QtGui import QFont, QKeyEvent, QKeySequence
+from PySide6.QtGui import QFont, QKeyEvent, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView, QBoxLayout, QFrame, QHBoxLayout, QLabel, QListView, QMenu, QPushButton, QSizePolicy,
     QStyledItemDelegate, QVBoxLayout, QWidget,
@@ -144,6 +144,10 @@ class ChatListModel(QStringListModel):
 
     def mark_of(self, chat_id: int) -> str | None:
         return self._marks.get(chat_id)
+
+    def has_store(self) -> bool:
+        """Whether the list shows a history (its rows are all the chats there are)."""
+        return self._store is not None
 
     def set_store(self, store: ChatStore | None) -> None:
         """Show another store's chats (None: an empty list)."""
@@ -634,6 +638,31 @@ class UndoBar(QFrame):
             callback()
 
 
+#: What the chat list says when the history holds no chat yet.
+NO_CHATS_TEXT = "No chats yet.\nThey are kept here."
+
+
+class ChatList(QListView):
+    """The chat list: says so when the history holds no chat (not before the history is read)."""
+
+    def empty_text(self) -> str:
+        """The line drawn in the empty list now ("" when there are chats, or none are known yet)."""
+        model = self.model()
+        known = isinstance(model, ChatListModel) and model.has_store()
+        return NO_CHATS_TEXT if known and model.rowCount() == 0 else ""
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().paintEvent(event)
+        text = self.empty_text()
+        if text:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            box = self.viewport().rect().adjusted(12, 24, -12, 0)
+            painter.drawText(box, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+                                      | Qt.TextFlag.TextWordWrap), text)
+            painter.end()
+
+
 class Sidebar(QWidget):
     """The history sidebar.
 
@@ -666,7 +695,7 @@ class Sidebar(QWidget):
             self._dates_timer = QTimer(self, interval=60_000)
             self._dates_timer.timeout.connect(self.chat_model.refresh_dates)
             self._dates_timer.start()
-        self.chat_list = QListView()
+        self.chat_list = ChatList()
         self.chat_list.setModel(self.chat_model)
         self.chat_list.setUniformItemSizes(True)
         self.chat_list.setItemDelegate(RoomyRows(self.chat_list))
