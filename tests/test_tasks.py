@@ -128,3 +128,17 @@ def test_a_task_that_never_returns_does_not_hold_up_the_next_and_workers_are_kep
     stuck.set()
     assert hung.wait(2)
     qtbot.waitUntil(lambda: task_runner.running() == 0, timeout=2000)
+
+
+def test_quit_waits_until_the_outcome_is_handed_over(qtbot, task_runner):
+    """``wait()`` (quit) returns only once the worker has handed the outcome to the GUI thread:
+    the interpreter and Qt shut down right after it, and a hand-over (a signal emitted) on a runner
+    being torn down killed the process with SIGSEGV now and then (a SIGTERM just after a start)."""
+    from PySide6.QtCore import Qt
+
+    ended_at_handover: list[bool] = []
+    task_runner._finished.connect(lambda task, _result, _error: ended_at_handover.append(task._ended.is_set()),
+                                  Qt.ConnectionType.DirectConnection)  # runs on the worker, inside the emit
+    task = task_runner.run(lambda: 42, lambda _result: None)
+    assert task.wait(5)
+    assert ended_at_handover == [False], "wait() could return while the worker was still emitting"

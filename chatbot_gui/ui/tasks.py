@@ -158,12 +158,15 @@ class TaskRunner(QObject):
                 result = fn(task)
             except BaseException as exc:  # noqa: BLE001 - handed to on_error on the GUI thread
                 error = exc
-            finally:
-                task._ended.set()
             try:
                 self._finished.emit(task, result, error)
             except RuntimeError:
                 pass  # the runner was deleted (application quit): nobody is left to tell
+            finally:
+                # Only now: quit waits for this (TaskRunner.wait) and then lets the interpreter and
+                # Qt shut down. Set before the emit, a task ending at quit emitted on a runner being
+                # torn down: the process died of SIGSEGV now and then (seen: SIGTERM after a start).
+                task._ended.set()
 
         if timeout is not None:
             QTimer.singleShot(max(0, int(timeout * 1000)), self, lambda: self._timed_out(task, timeout))
