@@ -328,11 +328,11 @@ def test_an_empty_chat_greets_the_user_and_a_restored_chat_never_flashes_the_gre
     window, chat = app()  # the first start: no chat to restore
     window.transcript.viewport().repaint()
     assert window.transcript.empty_hint() == greeting and drawn[-1] == greeting
-    assert window.sidebar.chat_list.empty_text() == "No chats yet.\nThey are kept here."
+    assert window.sidebar.empty_text() == "No chats yet.\nThey are kept here."
     fake_server.queue(stream(["Answer one"]))
     send(qtbot, window, chat, "first chat")
     qtbot.waitUntil(lambda: sidebar_titles(window) == ["first chat"])
-    assert window.sidebar.chat_list.empty_text() == ""
+    assert window.sidebar.empty_text() == ""
     drawn.clear()
     window.transcript.viewport().repaint()
     assert window.transcript.empty_hint() == "" and drawn == []

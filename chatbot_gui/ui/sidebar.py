@@ -21,7 +21,7 @@ from PySide6.QtCore import (
     QDateTime, QEvent, QLocale, QModelIndex, QObject, QPersistentModelIndex, QPoint, QStringListModel, Qt,
     QTimer, Signal,
 )
-from PySide6.QtGui import QFont, QKeyEvent, QKeySequence, QPainter, QPalette
+from PySide6.QtGui import QFont, QKeyEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView, QBoxLayout, QFrame, QHBoxLayout, QLabel, QListView, QMenu, QPushButton, QSizePolicy,
     QStyledItemDelegate, QVBoxLayout, QWidget,
@@ -642,27 +642,6 @@ class UndoBar(QFrame):
 NO_CHATS_TEXT = "No chats yet.\nThey are kept here."
 
 
-class ChatList(QListView):
-    """The chat list: says so when the history holds no chat (not before the history is read)."""
-
-    def empty_text(self) -> str:
-        """The line drawn in the empty list now ("" when there are chats, or none are known yet)."""
-        model = self.model()
-        known = isinstance(model, ChatListModel) and model.has_store()
-        return NO_CHATS_TEXT if known and model.rowCount() == 0 else ""
-
-    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        super().paintEvent(event)
-        text = self.empty_text()
-        if text:
-            painter = QPainter(self.viewport())
-            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
-            box = self.viewport().rect().adjusted(12, 24, -12, 0)
-            painter.drawText(box, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
-                                      | Qt.TextFlag.TextWordWrap), text)
-            painter.end()
-
-
 class Sidebar(QWidget):
     """The history sidebar.
 
@@ -695,7 +674,7 @@ class Sidebar(QWidget):
             self._dates_timer = QTimer(self, interval=60_000)
             self._dates_timer.timeout.connect(self.chat_model.refresh_dates)
             self._dates_timer.start()
-        self.chat_list = ChatList()
+        self.chat_list = QListView()
         self.chat_list.setModel(self.chat_model)
         self.chat_list.setUniformItemSizes(True)
         self.chat_list.setItemDelegate(RoomyRows(self.chat_list))
@@ -706,6 +685,21 @@ class Sidebar(QWidget):
         self.chat_list.setAccessibleName("Chats")
         self.chat_list.setAccessibleDescription("Your chats, newest first, grouped by date. Enter opens, "
                                                 "F2 renames, Delete deletes")
+        # Said in the empty list once the history is known to hold no chat (a label over the list: a
+        # paintEvent override of the view crashed the process at exit now and then, PySide6 6.11).
+        self._no_chats = QLabel(NO_CHATS_TEXT, self.chat_list.viewport())
+        self._no_chats.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self._no_chats.setWordWrap(True)
+        self._no_chats.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self._no_chats.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self._no_chats.setContentsMargins(12, 24, 12, 0)
+        no_chats_layout = QVBoxLayout(self.chat_list.viewport())
+        no_chats_layout.setContentsMargins(0, 0, 0, 0)
+        no_chats_layout.addWidget(self._no_chats)
+        no_chats_layout.addStretch(1)
+        self._no_chats.hide()
+        for changed in (self.chat_model.modelReset, self.chat_model.rowsInserted, self.chat_model.rowsRemoved):
+            changed.connect(self._show_no_chats)
         self.search = SearchPanel(self.chat_list, store)
         self.search_edit = self.search.search_edit
         self.undo_bar = UndoBar()
@@ -726,6 +720,13 @@ class Sidebar(QWidget):
         self.chat_list.installEventFilter(self)
 
     # --- public API --------------------------------------------------------------------------
+    def empty_text(self) -> str:
+        """What the empty chat list says now ("" when there are chats, or none are known yet)."""
+        return self._no_chats.text() if self._no_chats.isVisibleTo(self.chat_list) else ""
+
+    def _show_no_chats(self, *_args: object) -> None:
+        self._no_chats.setVisible(self.chat_model.has_store() and self.chat_model.rowCount() == 0)
+
 
     def set_store(self, store: ChatStore | None) -> None:
         """Show another store (None: nothing); an open search runs again against it."""
