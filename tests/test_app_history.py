@@ -385,3 +385,27 @@ def test_a_deleted_message_can_be_put_back_where_it_was_until_the_chat_moves_on(
     send(qtbot, window, chat, "question three")
     assert not any(action == "undo" for _, action, _ in view.links())
     assert view.blocks_of_kind("assistant") == ["Answer one", "Answer three"]
+
+
+def test_a_deleted_chats_undo_stays_while_another_chat_streams_and_goes_when_the_user_sends(qtbot, app,
+                                                                                           fake_server):
+    """Seen: with a reply streaming in the open chat, the Undo of a chat just deleted vanished
+    within half a second (the streaming chat's list row changed), long before its own timeout."""
+    window, chat = app()
+    fake_server.queue(stream(["B answer"]), stream(["word "] * 150, delay=0.02), stream(["C answer"]))
+    send(qtbot, window, chat, "chat B")
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    window.input.setPlainText("chat A")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: sidebar_titles(window) == ["chat A", "chat B"], timeout=3000)
+    b_id = next(window.sidebar.chat_model.index(r, 0).data(ChatIdRole) for r in range(3)
+                if window.sidebar.chat_model.index(r, 0).data() == "chat B")
+    window.history_controller.delete_chat(b_id)
+    assert sidebar_titles(window) == ["chat A"]
+    for _ in range(15):  # 1.5 s of chat A streaming and being saved
+        qtbot.wait(100)
+        assert window.sidebar.undo_bar.isVisible() and chat.busy
+    qtbot.waitUntil(lambda: not chat.busy, timeout=10000)
+    assert window.sidebar.undo_bar.isVisible()
+    send(qtbot, window, chat, "chat A again")  # the user moves on: the offer goes
+    assert not window.sidebar.undo_bar.isVisible()

@@ -347,6 +347,8 @@ class ChatController(QObject):
     def send(self, text: str) -> None:
         sched.gui_busy()
         self._withdraw_undo()
+        if self.window.sidebar is not None:
+            self.window.sidebar.hide_undo()  # the user moved on: a deleted chat's Undo goes too
         conv = self.conversation
         self._retire(conv)
         msg = conv.add_user(text)

@@ -235,18 +235,15 @@ class HistoryController(QObject):
             return
         changed, self._changed_rows = list(self._changed_rows), {}
         current = self.chat.conversation.chat_id
-        shown = False
+        # (A deleted chat's Undo stays: a reply saved in another chat is not the user moving on.)
         for chat_id in changed:
             try:
                 self.window.sidebar.upsert_chat(self.store.summary(chat_id))
             except KeyError:
                 continue  # deleted meanwhile
-            shown = True
             if chat_id == current:
                 self.window.sidebar.select_chat(chat_id)
                 self._remember_last(chat_id)
-        if shown:
-            self.window.sidebar.hide_undo()
 
     def _remember_last(self, chat_id: int) -> None:
         """Store which chat is open (the next start opens it), off the GUI thread and only when it
