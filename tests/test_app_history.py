@@ -409,3 +409,34 @@ def test_a_deleted_chats_undo_stays_while_another_chat_streams_and_goes_when_the
     assert window.sidebar.undo_bar.isVisible()
     send(qtbot, window, chat, "chat A again")  # the user moves on: the offer goes
     assert not window.sidebar.undo_bar.isVisible()
+
+
+def test_renaming_a_chat_while_another_streams_keeps_the_editor_and_every_typed_letter(qtbot, app, fake_server):
+    """Seen: F2 on chat B while chat A streamed: half a second later A's list row moved the current
+    row back to A, which committed B's title half typed and closed the editor (the rest of the typing
+    went nowhere)."""
+    from PySide6.QtWidgets import QAbstractItemView, QApplication
+
+    window, chat = app()
+    fake_server.queue(stream(["B answer"]), stream(["word "] * 150, delay=0.02))
+    send(qtbot, window, chat, "chat B")
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    window.input.setPlainText("chat A")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: sidebar_titles(window) == ["chat A", "chat B"], timeout=3000)
+    view, model = window.sidebar.chat_list, window.sidebar.chat_model
+    b_row = next(model.index(r, 0) for r in range(model.rowCount()) if model.index(r, 0).data() == "chat B")
+    view.setFocus()
+    view.setCurrentIndex(b_row)
+    qtbot.keyClick(view, Qt.Key.Key_F2)
+    editor = QApplication.focusWidget()
+    editor.selectAll()
+    for word in ["Trip ", "plans ", "for ", "June"]:  # typed over 1.5 s of chat A streaming
+        qtbot.keyClicks(editor, word)
+        qtbot.wait(400)
+        assert view.state() == QAbstractItemView.State.EditingState and chat.busy
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "Trip plans for June" in sidebar_titles(window))
+    # The open chat (A) is the highlighted row again.
+    qtbot.waitUntil(lambda: view.currentIndex().data() == "chat A")
+    qtbot.waitUntil(lambda: not chat.busy, timeout=10000)

@@ -678,6 +678,9 @@ class Sidebar(QWidget):
         self.chat_list.setModel(self.chat_model)
         self.chat_list.setUniformItemSizes(True)
         self.chat_list.setItemDelegate(RoomyRows(self.chat_list))
+        # After an inline rename (done or cancelled) the open chat is the highlighted row again.
+        self.chat_list.itemDelegate().closeEditor.connect(
+            lambda *_args: QTimer.singleShot(0, self, lambda: self.select_chat(self._active_id)))
         self.chat_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.chat_list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)  # F2 / menu only
         self.chat_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -738,6 +741,8 @@ class Sidebar(QWidget):
     def select_chat(self, chat_id: int | None) -> None:
         """Highlight the open chat (None: none) without emitting ``chatActivated``; scroll to it."""
         self._active_id = chat_id
+        if self._editing():
+            return  # highlighted once the title being typed is done (see the closeEditor hook)
         index = QModelIndex() if chat_id is None else self.chat_model.index_of(chat_id)
         selection = self.chat_list.selectionModel()
         if index.isValid():
@@ -745,6 +750,12 @@ class Sidebar(QWidget):
             self.chat_list.scrollTo(index)
         else:
             selection.clear()  # the current row too: Delete and F2 act on it
+
+    def _editing(self) -> bool:
+        """Whether a chat's title is being typed in the list (F2). Moving the current row then would
+        commit the title half typed and close the editor (a reply saved in another chat did, every
+        second): the open chat is highlighted again once the edit ends."""
+        return self.chat_list.state() == QAbstractItemView.State.EditingState
 
     def _model_reset(self) -> None:
         """The list was read again (the view forgot its selection): highlight the open chat again."""
@@ -760,6 +771,8 @@ class Sidebar(QWidget):
     def upsert_chat(self, summary: ChatSummary) -> None:
         """A chat was created or changed: move it to its place (the top, for a new message)."""
         self.chat_model.upsert(summary)
+        if self._editing():
+            return
         if self._active_id is not None:  # the open chat stays highlighted, wherever the list put it
             current = self.chat_list.currentIndex()
             if current.data(ChatIdRole) != self._active_id:
