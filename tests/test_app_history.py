@@ -440,3 +440,29 @@ def test_renaming_a_chat_while_another_streams_keeps_the_editor_and_every_typed_
     # The open chat (A) is the highlighted row again.
     qtbot.waitUntil(lambda: view.currentIndex().data() == "chat A")
     qtbot.waitUntil(lambda: not chat.busy, timeout=10000)
+
+
+def test_browsing_the_chat_list_by_keyboard_is_not_pulled_back_while_the_open_chat_streams(qtbot, app,
+                                                                                           fake_server):
+    """Seen: Down, Down in the chat list while the open chat streamed: within half a second the
+    highlight jumped back to the open chat (its list row was updated), and again every second."""
+    window, chat = app()
+    fake_server.queue(stream(["B answer"]), stream(["C answer"]), stream(["word "] * 150, delay=0.02))
+    send(qtbot, window, chat, "chat B")
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    send(qtbot, window, chat, "chat C")
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    window.input.setPlainText("chat A")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: sidebar_titles(window) == ["chat A", "chat C", "chat B"], timeout=3000)
+    view = window.sidebar.chat_list
+    assert view.currentIndex().data() == "chat A"  # the new chat, highlighted once saved
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    for _ in range(15):  # 1.5 s of chat A streaming and being saved
+        qtbot.wait(100)
+        assert view.currentIndex().data() == "chat B" and chat.busy
+    qtbot.keyClick(view, Qt.Key.Key_Return)  # and Enter opens the chat browsed to
+    qtbot.waitUntil(lambda: window.transcript.blocks_of_kind("assistant") == ["B answer"])
+    qtbot.waitUntil(lambda: not chat.busy, timeout=10000)

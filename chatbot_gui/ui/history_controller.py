@@ -242,7 +242,8 @@ class HistoryController(QObject):
             except KeyError:
                 continue  # deleted meanwhile
             if chat_id == current:
-                self.window.sidebar.select_chat(chat_id)
+                if not self.window.sidebar.is_highlighted(chat_id):  # a new chat's first save
+                    self.window.sidebar.select_chat(chat_id)
                 self._remember_last(chat_id)
 
     def _remember_last(self, chat_id: int) -> None:

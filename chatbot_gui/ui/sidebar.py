@@ -751,6 +751,10 @@ class Sidebar(QWidget):
         else:
             selection.clear()  # the current row too: Delete and F2 act on it
 
+    def is_highlighted(self, chat_id: int) -> bool:
+        """Whether ``chat_id`` is the chat the list knows as open (its row highlighted when current)."""
+        return self._active_id == chat_id
+
     def _editing(self) -> bool:
         """Whether a chat's title is being typed in the list (F2). Moving the current row then would
         commit the title half typed and close the editor (a reply saved in another chat did, every
@@ -770,8 +774,12 @@ class Sidebar(QWidget):
 
     def upsert_chat(self, summary: ChatSummary) -> None:
         """A chat was created or changed: move it to its place (the top, for a new message)."""
+        before = self.chat_list.currentIndex()
+        # Browsing the list by keyboard (the current row on another chat than the open one) is not
+        # interrupted: a reply saved in the open chat moved the current row back to it every second.
+        followed = not before.isValid() or before.data(ChatIdRole) == self._active_id
         self.chat_model.upsert(summary)
-        if self._editing():
+        if self._editing() or not followed:
             return
         if self._active_id is not None:  # the open chat stays highlighted, wherever the list put it
             current = self.chat_list.currentIndex()
