@@ -367,6 +367,7 @@ def test_delete_on_the_current_message_deletes_that_message_not_the_chat(qtbot, 
     send(qtbot, window, chat, "question one")
     send(qtbot, window, chat, "question two")
     assert window.transcript.blocks_of_kind("assistant") == ["first answer", "second answer"]
+    qtbot.waitUntil(lambda: chat_titles(window) == ["question one"])  # listed a moment after the send
     view = window.transcript
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_Up)  # the latest reply is current (highlighted, actions shown)
