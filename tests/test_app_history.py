@@ -466,3 +466,29 @@ def test_browsing_the_chat_list_by_keyboard_is_not_pulled_back_while_the_open_ch
     qtbot.keyClick(view, Qt.Key.Key_Return)  # and Enter opens the chat browsed to
     qtbot.waitUntil(lambda: window.transcript.blocks_of_kind("assistant") == ["B answer"])
     qtbot.waitUntil(lambda: not chat.busy, timeout=10000)
+
+
+def test_renaming_the_open_chat_while_it_streams_keeps_what_is_typed(qtbot, app, fake_server):
+    """Seen: F2 on the chat whose reply was streaming: each save of the reply put the old title
+    back into the editor ("Trip plans " became "chat A", then "chat AJune")."""
+    from PySide6.QtWidgets import QAbstractItemView, QApplication
+
+    window, chat = app()
+    fake_server.queue(stream(["word "] * 150, delay=0.02))
+    window.input.setPlainText("chat A")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: sidebar_titles(window) == ["chat A"], timeout=3000)
+    view = window.sidebar.chat_list
+    qtbot.keyClick(window.transcript, Qt.Key.Key_F2)  # F2 wherever the focus is: the open chat
+    editor = QApplication.focusWidget()
+    editor.selectAll()
+    typed = ""
+    for word in ["Trip ", "plans ", "for ", "June"]:  # over 1.5 s of the reply streaming and being saved
+        qtbot.keyClicks(editor, word)
+        typed += word
+        qtbot.wait(400)
+        assert view.state() == QAbstractItemView.State.EditingState and editor.text() == typed and chat.busy
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: sidebar_titles(window) == ["Trip plans for June"])
+    qtbot.waitUntil(lambda: not chat.busy, timeout=10000)
+    assert sidebar_titles(window) == ["Trip plans for June"] and view.currentIndex().data() == "Trip plans for June"

@@ -678,9 +678,9 @@ class Sidebar(QWidget):
         self.chat_list.setModel(self.chat_model)
         self.chat_list.setUniformItemSizes(True)
         self.chat_list.setItemDelegate(RoomyRows(self.chat_list))
-        # After an inline rename (done or cancelled) the open chat is the highlighted row again.
-        self.chat_list.itemDelegate().closeEditor.connect(
-            lambda *_args: QTimer.singleShot(0, self, lambda: self.select_chat(self._active_id)))
+        # After an inline rename (done or cancelled): the rows held meanwhile, the open chat highlighted.
+        self._held_rows: dict[int, ChatSummary] = {}
+        self.chat_list.itemDelegate().closeEditor.connect(lambda *_args: QTimer.singleShot(0, self, self._edit_ended))
         self.chat_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.chat_list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)  # F2 / menu only
         self.chat_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -755,6 +755,12 @@ class Sidebar(QWidget):
         """Whether ``chat_id`` is the chat the list knows as open (its row highlighted when current)."""
         return self._active_id == chat_id
 
+    def _edit_ended(self) -> None:
+        held, self._held_rows = self._held_rows, {}
+        for summary in held.values():
+            self.upsert_chat(summary)
+        self.select_chat(self._active_id)
+
     def _editing(self) -> bool:
         """Whether a chat's title is being typed in the list (F2). Moving the current row then would
         commit the title half typed and close the editor (a reply saved in another chat did, every
@@ -774,12 +780,17 @@ class Sidebar(QWidget):
 
     def upsert_chat(self, summary: ChatSummary) -> None:
         """A chat was created or changed: move it to its place (the top, for a new message)."""
+        if self._editing():
+            # A title is being typed: a row changed now would put its text back into the editor
+            # (Qt's dataChanged) or move rows under it. Applied when the edit ends.
+            self._held_rows[summary.id] = summary
+            return
         before = self.chat_list.currentIndex()
         # Browsing the list by keyboard (the current row on another chat than the open one) is not
         # interrupted: a reply saved in the open chat moved the current row back to it every second.
         followed = not before.isValid() or before.data(ChatIdRole) == self._active_id
         self.chat_model.upsert(summary)
-        if self._editing() or not followed:
+        if not followed:
             return
         if self._active_id is not None:  # the open chat stays highlighted, wherever the list put it
             current = self.chat_list.currentIndex()
@@ -791,6 +802,7 @@ class Sidebar(QWidget):
 
     def remove_chat(self, chat_id: int) -> None:
         """A chat was deleted from the store: drop it from the list and from search results."""
+        self._held_rows.pop(chat_id, None)
         self.chat_model.remove(chat_id)
         self.search.results_model.remove_chat(chat_id)
         if chat_id == self._active_id:
