@@ -294,7 +294,6 @@ class ChatController(QObject):
         conv = self.conversation
         self._undo = None  # its row goes with the rows shown
         self._plan_view(conv)
-        self.show_empty_hint()
         self.window.transcript.show_messages(conv.messages, versions=conv.version_of, errors=self._errors_after(conv))
         reply = self.reply_of(conv)
         if reply is not None and reply.state.error is not None and reply.phase in (Phase.FAILED, Phase.WAITING):
@@ -304,8 +303,8 @@ class ChatController(QObject):
         self._show_held()
 
     def show_empty_hint(self) -> None:
-        """An empty chat greets the user in the middle of the list (a new chat; the first start, with
-        no chat to restore). Not at start-up before that is known: a restored chat would flash it."""
+        """From now on an empty chat greets the user in the middle of the list (called once the
+        history is read, and the last chat restored: before, that chat would flash the greeting)."""
         self.window.transcript.set_empty_hint(EMPTY_CHAT_HINT)
 
     def _errors_after(self, conv: Conversation) -> dict[int, list[ErrorInfo]]:
@@ -347,8 +346,6 @@ class ChatController(QObject):
     def send(self, text: str) -> None:
         sched.gui_busy()
         self._withdraw_undo()
-        if self.window.sidebar is not None:
-            self.window.sidebar.hide_undo()  # the user moved on: a deleted chat's Undo goes too
         conv = self.conversation
         self._retire(conv)
         msg = conv.add_user(text)
@@ -623,9 +620,7 @@ class ChatController(QObject):
         self._usage.pop(reply.conv.key, None)  # counted again with the reply's usage (Reply kept it)
         if reply.message is not None and self._shown(reply.conv):
             self.window.transcript.set_meta(reply.message, usage)  # under the reply: its own tokens
-        if reply.message is not None and reply.message.status is not Status.STREAMING:
-            self._plan_view(reply.conv)  # it ended: the next send's plan, as _reply_ended shows
-        elif reply.ctx is not None:
+        if reply.ctx is not None:
             self._show_plan(reply.conv, reply.ctx)
 
     # -- which chat is shown ---------------------------------------------------------------------

@@ -113,6 +113,9 @@ class HistoryController(QObject):
         self._last_wanted: int | None = None  # LAST_CHAT as it should be
         self._last_task: object | None = None  # the background write of LAST_CHAT in flight
         window.new_chat_action.triggered.connect(self._deselect)
+        # The user sending moves on from a deleted chat: its Undo goes (a reply saved does not).
+        window.input.submitted.connect(self._user_sent)
+        window.send_button.clicked.connect(self._user_sent)
         window.search_action.triggered.connect(self.focus_search)
         window.export_action.triggered.connect(self.export_current)
         window.export_all_action.triggered.connect(self.export_all)
@@ -135,6 +138,10 @@ class HistoryController(QObject):
         sb.renameRequested.connect(self.rename_chat)
         sb.deleteRequested.connect(self.delete_chat)
         sb.searchResultActivated.connect(self.open_search_result)
+
+    def _user_sent(self) -> None:
+        if self.window.sidebar is not None:
+            self.window.sidebar.hide_undo()
 
     def _deselect(self) -> None:
         if self.window.sidebar is not None:
@@ -188,9 +195,8 @@ class HistoryController(QObject):
         last = store.get_meta(LAST_CHAT)
         self._last_written = self._last_wanted = int(last) if last and last.isdigit() else None
         if last and last.isdigit() and not self.chat.conversation.messages:
-            self.open_chat(int(last))
-        else:
-            self.chat.show_empty_hint()
+            self.open_chat(int(last))  # (at once: the greeting below is not drawn over a chat)
+        self.chat.show_empty_hint()
 
     def _no_history(self, text: str) -> None:
         from chatbot_gui.core.recorder import ChatRecorder

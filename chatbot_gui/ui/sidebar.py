@@ -723,13 +723,10 @@ class Sidebar(QWidget):
         self.chat_list.installEventFilter(self)
 
     # --- public API --------------------------------------------------------------------------
+
     def empty_text(self) -> str:
         """What the empty chat list says now ("" when there are chats, or none are known yet)."""
         return self._no_chats.text() if self._no_chats.isVisibleTo(self.chat_list) else ""
-
-    def _show_no_chats(self, *_args: object) -> None:
-        self._no_chats.setVisible(self.chat_model.has_store() and self.chat_model.rowCount() == 0)
-
 
     def set_store(self, store: ChatStore | None) -> None:
         """Show another store (None: nothing); an open search runs again against it."""
@@ -754,6 +751,9 @@ class Sidebar(QWidget):
     def is_highlighted(self, chat_id: int) -> bool:
         """Whether ``chat_id`` is the chat the list knows as open (its row highlighted when current)."""
         return self._active_id == chat_id
+
+    def _show_no_chats(self, *_args: object) -> None:
+        self._no_chats.setVisible(self.chat_model.has_store() and self.chat_model.rowCount() == 0)
 
     def _edit_ended(self) -> None:
         held, self._held_rows = self._held_rows, {}

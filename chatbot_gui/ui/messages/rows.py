@@ -198,11 +198,16 @@ class _Row:
 _SAMPLE = "the quick brown fox jumps over a lazy dog, THEN 42 more "
 
 
+def _button_width(fm: QFontMetrics, label: str) -> int:
+    """The width of an action's button (a link drawn as a button) reading ``label``."""
+    return fm.horizontalAdvance(label) + 14
+
+
 def _action_bar(hits: list[_Hit], labels: list[tuple[str, str]], fm: QFontMetrics, width: int, y: int,
                 x: int = 0, right: bool = False) -> int:
     """Adds a row's buttons to ``hits`` from ``y`` down, as many to a line as fit ``width`` (a
     narrow window wraps them rather than cutting the last ones off); returns the y under them."""
-    widths = [fm.horizontalAdvance(label) + 14 for _, label in labels]
+    widths = [_button_width(fm, label) for _, label in labels]
     line_h = max(_ACTION_H, fm.height() + 4)  # zoomed in, the text is taller than the default bar
     lines: list[list[int]] = []
     used = width
@@ -560,7 +565,7 @@ class MessageDelegate:
             return False
         piece = row.pieces[0]
         text_w = math.ceil(piece.doc.idealWidth())
-        links_w = sum(fm.horizontalAdvance(label) + 14 for _, label in row.links)
+        links_w = sum(_button_width(fm, label) for _, label in row.links)
         if piece.height > fm.lineSpacing() * 1.6 or text_w + 8 + links_w > width:
             return False
         line_h = max(_ACTION_H, fm.height() + 4)

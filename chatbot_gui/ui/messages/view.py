@@ -953,10 +953,14 @@ class MessagesView(QAbstractScrollArea):
         point = QPoint(pos.x() - x0, y - self._tops[k])
         for hit in row.hits:
             if hit.rect.contains(point):
-                if hit.action in HOVER_ACTIONS and row.streaming:
-                    return None  # not drawn under a reply still streaming: nothing to click there
-                return k, hit
+                return (k, hit) if self._offered(row, hit) else None
         return None
+
+    @staticmethod
+    def _offered(row: _Row, hit: _Hit) -> bool:
+        """Whether ``hit`` can be used: a reply still streaming offers none of its message actions
+        (they are not drawn, see :meth:`actions_shown`; its code blocks' Copy stays)."""
+        return not (row.streaming and hit.action in HOVER_ACTIONS)
 
     # -- events -------------------------------------------------------------------------------------
     def mousePressEvent(self, event: Any) -> None:  # noqa: N802
@@ -1245,7 +1249,7 @@ class MessagesView(QAbstractScrollArea):
             return
         if key in (Qt.Key.Key_Left, Qt.Key.Key_Right) and self._current in self._index:
             row = self._row(self._current)
-            shown = [n for n, hit in enumerate(row.hits) if hit.action not in HOVER_ACTIONS or not row.streaming]
+            shown = [n for n, hit in enumerate(row.hits) if self._offered(row, hit)]
             if shown:  # the next (previous) action drawn: none of a streaming reply's hidden ones
                 step = 1 if key == Qt.Key.Key_Right else -1
                 at = shown.index(self._current_hit) if self._current_hit in shown else (-1 if step > 0 else 0)
@@ -1257,7 +1261,7 @@ class MessagesView(QAbstractScrollArea):
             row = self._row(self._current)
             if 0 <= self._current_hit < len(row.hits):
                 hit = row.hits[self._current_hit]
-                if hit.action not in HOVER_ACTIONS or not row.streaming:
+                if self._offered(row, hit):
                     self._trigger(row.id, hit)
             return
         if key == Qt.Key.Key_Home and ctrl:
