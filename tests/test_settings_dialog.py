@@ -165,7 +165,8 @@ def test_without_a_keyring_it_says_so_and_offers_the_key_until_quit(qtbot, open_
     assert page.keyring_notice.isVisible() and "No system keyring" in page.keyring_notice.text()
     assert page.session_only.isVisible() and not page.session_only.isChecked()
     qtbot.keyClicks(page.key_edit, KEY)
-    assert "until Chatbot quits (not saved)" in page.key_status.text()  # never "saved" without a keyring
+    assert "saved when you press OK" not in page.key_status.text()  # never "saved" without a keyring
+    assert "Use the key until Chatbot quits" in page.key_status.text()
     press_ok(qtbot, dialog)
     assert dialog.isVisible(), "the key would be lost: the dialog stays open and says why"
     assert "No system keyring" in dialog.error_label.text()
@@ -196,6 +197,23 @@ def test_a_keyring_that_refuses_on_ok_offers_the_key_until_quit(qtbot, open_dial
     click(qtbot, page.session_only)
     press_ok(qtbot, dialog)
     assert store.get_with_source("default") == (KEY, "session")
+
+
+def test_the_key_line_stops_promising_to_save_once_the_keyring_is_found_missing(qtbot, open_dialog) -> None:
+    """The first run: the keyring is not asked before OK, so the line first says the key will be
+    saved; once OK found no keyring, it must not go on saying so beside "keys cannot be saved"."""
+    store = KeyStore(RefusingKeyring())
+    page = open_dialog(store=store).connection
+    qtbot.keyClicks(page.key_edit, KEY)
+    assert page.key_status.text() == "The new key is saved when you press OK."
+    press_ok(qtbot, page.window())
+    assert page.session_only.isVisible()
+    assert "saved when you press OK" not in page.key_status.text()
+    assert "Use the key until Chatbot quits" in page.key_status.text()  # says what to do instead
+    click(qtbot, page.session_only)
+    assert page.key_status.text() == "The new key is used when you press OK, until Chatbot quits (not saved)."
+    click(qtbot, page.session_only)
+    assert "Use the key until Chatbot quits" in page.key_status.text()
 
 
 # -- server and profiles ---------------------------------------------------------------------------

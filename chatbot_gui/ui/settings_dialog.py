@@ -163,6 +163,7 @@ class ConnectionPage(QWidget):
         self.use_saved_key.clicked.connect(self._on_use_saved_key)
         self.key_edit.textEdited.connect(self._on_key_edited)
         self.show_key.toggled.connect(self._on_show_key)
+        self.session_only.toggled.connect(self._update_key_status)
         self.remove_key.clicked.connect(self._on_remove_key)
         self.proxy_edit.editingFinished.connect(self._split_pasted_proxy)
         self.proxy_pw_edit.textEdited.connect(
@@ -354,8 +355,12 @@ class ConnectionPage(QWidget):
         if env_key and env_key_applies(draft, self._env):
             text = "Using the key from the environment (OPENAI_API_KEY) for this run; it is not stored."
         elif pending.keys.get(pid):
-            text = ("The new key is used when you press OK, until Chatbot quits (not saved)."
-                    if not self._keys.available_known else "The new key is saved when you press OK.")
+            if self.session_only.isChecked():
+                text = "The new key is used when you press OK, until Chatbot quits (not saved)."
+            elif not self._keys.available_known or not self.session_only.isHidden():  # offered: saving failed
+                text = "This key cannot be saved. Tick “Use the key until Chatbot quits” to use it."
+            else:
+                text = "The new key is saved when you press OK."
         elif stored and not source:
             text = "The saved key will be removed when you press OK."
         elif elsewhere:
@@ -544,6 +549,7 @@ class ConnectionPage(QWidget):
             self._set_keyring_notice(self._keys.known_reason or text)
             self.keyring_notice.setVisible(True)
             self.session_only.setVisible(True)
+            self._update_key_status()  # no longer "saved when you press OK"
             on_failed(text)
 
         if not pending.touches_keyring(auth, had, session_only):
