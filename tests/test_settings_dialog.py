@@ -216,6 +216,15 @@ def test_the_key_line_stops_promising_to_save_once_the_keyring_is_found_missing(
     assert "Use the key until Chatbot quits" in page.key_status.text()
 
 
+def test_no_blank_row_under_the_key_line_when_there_is_no_saved_key_button(open_dialog) -> None:
+    """The hidden "Use the saved key here" row took a row's spacing: a visible gap under the key line."""
+    page = open_dialog().connection
+    assert not page.use_saved_key.isVisible()
+    under_key = page.org_edit.geometry().top() - page.key_status.geometry().bottom()
+    between_fields = page.project_edit.geometry().top() - page.org_edit.geometry().bottom()
+    assert under_key <= between_fields
+
+
 # -- server and profiles ---------------------------------------------------------------------------
 def test_presets_fill_the_address_and_custom_addresses_show_custom(qtbot, open_dialog) -> None:
     page = open_dialog().connection

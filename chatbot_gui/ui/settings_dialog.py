@@ -21,7 +21,7 @@ from typing import Callable, Mapping
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-    QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
+    QPushButton, QSizePolicy, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from chatbot_gui.core.connection import ConnectionConfig
@@ -114,6 +114,9 @@ class ConnectionPage(QWidget):
         self.remove_key = QPushButton("Remove key", objectName="removeKey")
         self.use_saved_key = QPushButton("Use the saved key here", objectName="useSavedKey")
         self.use_saved_key.setToolTip("The saved key belongs to this server too: send it here")
+        # Its own row, at its own width: a hidden widget's row takes no room (a row holding a layout
+        # of hidden widgets kept its spacing: a blank line under the key's status).
+        self.use_saved_key.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.key_status = QLabel(objectName="keyStatus", wordWrap=True)
         self.keyring_notice = QLabel(objectName="keyringNotice", wordWrap=True)
         self.session_only = QCheckBox("Use the key until Chatbot quits (kept in memory only, not saved)",
@@ -135,7 +138,7 @@ class ConnectionPage(QWidget):
         for label, field in (
             ("Name:", self.name_edit), ("Server:", _row(self.preset_combo, self.url_edit)), ("", self.env_server),
             ("API key:", _row(self.key_edit, self.show_key, self.remove_key, grow=0)), ("", self.key_status),
-            ("", _row(self.use_saved_key, QWidget(), grow=1)),
+            ("", self.use_saved_key),
             ("", self.keyring_notice), ("", self.session_only), ("Organization:", self.org_edit),
             ("Project:", self.project_edit), ("Timeout:", self.timeout_spin), ("Proxy:", self.proxy_edit),
             ("Proxy user:", self.proxy_user_edit), ("Proxy password:", self.proxy_pw_edit),
