@@ -394,3 +394,27 @@ def test_a_reply_still_streaming_offers_no_actions_until_it_ends(qtbot):
     assert view.actions_shown(view._row(2)) and view._row(2).height == height
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.action_point(2, "regenerate"))
     assert regenerated == [2]
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support raise", "This plugin does not support grabbing")
+@pytest.mark.parametrize("picker", ["persona_combo", "model_combo"])
+def test_after_choosing_a_persona_or_model_the_next_keys_go_to_the_message_box(qtbot, window, fake_server, picker):
+    """Seen: after picking "Pirate" from the Persona list, the message typed next and its Enter went
+    to the list (a keyboard search), and nothing was sent."""
+    win, chat = window
+    combo = getattr(win, picker)
+    combo.setFocus()
+    qtbot.waitUntil(combo.hasFocus)
+    combo.showPopup()
+    popup = combo.view()
+    qtbot.waitUntil(popup.isVisible)
+    rect = popup.visualRect(popup.model().index(1, 0))
+    qtbot.mouseClick(popup.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: not popup.isVisible())
+    assert combo.currentIndex() == 1
+    qtbot.waitUntil(win.input.hasFocus)
+    fake_server.queue(stream(["Arr."]))
+    qtbot.keyClicks(QApplication.focusWidget(), "Ahoy?")
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(fake_server.requests) == 1)
+    assert fake_server.requests[-1].json["messages"][-1] == {"role": "user", "content": "Ahoy?"}

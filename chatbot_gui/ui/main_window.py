@@ -170,6 +170,9 @@ class MainWindow(QMainWindow):
             combo.setMaximumWidth(cap)
         self.model_combo.currentTextChanged.connect(self._update_picker_tips)
         self.persona_combo.currentIndexChanged.connect(self._update_picker_tips)
+        for combo in (self.model_combo, self.persona_combo):
+            # Chosen (from the list, or Enter on a typed model): what comes next is the message.
+            combo.activated.connect(lambda _index: self.input.setFocus(Qt.FocusReason.OtherFocusReason))
         top = QHBoxLayout()
         model_label = QLabel("&Model:")  # Alt+M, Alt+P: the keyboard path to the pickers
         model_label.setBuddy(self.model_combo)
