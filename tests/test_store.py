@@ -293,6 +293,34 @@ def test_title_hits_and_snippets(searchable: tuple[ChatStore, dict[str, int]]) -
     assert hit.snippet == f"Streaming replies arrive in {MARK_START}chunks{MARK_END}"
 
 
+@pytest.mark.parametrize(("reply", "query", "shown"), [
+    ("Sure. Here is a **short** answer with a list:", "short",
+     f"Sure. Here is a {MARK_START}short{MARK_END} answer with a list:"),
+    ("## Install it\n\nRun `pip install requests` and see [the docs](https://docs.example.org).", "docs",
+     f"…Run pip install requests and see the {MARK_START}docs{MARK_END}."),
+    ("> Quoted ~~old~~ *new* text\n\n```python\nprint(__name__)\n```", "print",
+     f"Quoted old new text {MARK_START}print{MARK_END}(__name__)"),
+    ("| step | cost |\n| --- | --- |\n| read | O(n) |", "read", f"step cost {MARK_START}read{MARK_END} O(n)"),
+    # found only in the syntax (a link's address): the excerpt shows the Markdown, so the match shows
+    ("See [the site](https://needle.example.org).", "needle",
+     f"See [the site](https://{MARK_START}needle{MARK_END}.example.org)."),
+])
+def test_a_replys_snippet_reads_as_text_not_markdown(store: ChatStore, reply: str, query: str, shown: str) -> None:
+    """Seen: searching "short" listed 'Sure. Here is a **short** answer' with the asterisks."""
+    chat = store.create_chat("t", "p", "", None)
+    store.add_message(chat, "assistant", reply)
+    (hit,) = store.search(query)
+    assert hit.snippet == shown
+
+
+def test_a_users_snippet_is_kept_as_typed(store: ChatStore) -> None:
+    """A user's message is plain text: what looks like Markdown is what was typed."""
+    chat = store.create_chat("t", "p", "", None)
+    store.add_message(chat, "user", "why does **kwargs need two stars?")
+    (hit,) = store.search("kwargs")
+    assert hit.snippet == f"why does **{MARK_START}kwargs{MARK_END} need two stars?"
+
+
 def test_snippet_of_a_long_message_is_a_window(store: ChatStore) -> None:
     chat = store.create_chat("t", "p", "", None)
     store.add_message(chat, "assistant", "lorem " * 500 + "needle\nin the\n\nhaystack " + "ipsum " * 500)

@@ -697,9 +697,9 @@ class ChatStore:
         match = " AND ".join('"' + t.replace('"', '""') + '"' for t in terms if len(t) >= 3)
         likes = ["%" + re.sub(r"([\\%_])", r"\\\1", t) + "%" for t in terms if len(t) < 3]
         best: dict[int, tuple[Any, ...]] = {}
-        for fts, table, column, msg_id, chat_id in (
-            ("messages_fts", "messages", "content", "t.id", "t.chat_id"),
-            ("chats_fts", "chats", "title", "NULL", "t.id")):
+        for fts, table, column, msg_id, chat_id, role in (
+            ("messages_fts", "messages", "content", "t.id", "t.chat_id", "t.role"),
+            ("chats_fts", "chats", "title", "NULL", "t.id", "NULL")):
             where = [f"t.{column} LIKE ? ESCAPE '\\'"] * len(likes)
             where += ["t.status != 'streaming'"] if table == "messages" else []
             if match:  # each term a quoted phrase: the user's text never becomes FTS5 syntax
@@ -707,7 +707,7 @@ class ChatStore:
                 where.insert(0, f"{fts} MATCH ?")
             else:
                 source, rank, order = f"{table} t", "0.0", "t.id DESC"
-            sql = (f"SELECT {rank}, c.updated_at, c.id, {msg_id}, c.title, t.{column} FROM {source}"
+            sql = (f"SELECT {rank}, c.updated_at, c.id, {msg_id}, c.title, t.{column}, {role} FROM {source}"
                    f" JOIN chats c ON c.id = {chat_id} WHERE {' AND '.join(where) or '1'}"
                    f" ORDER BY {order} LIMIT ? OFFSET ?")
             # Best first, in growing pages, until ``limit`` different chats are found: a GROUP BY
@@ -728,8 +728,8 @@ class ChatStore:
                 elif row[0] < seen[0]:  # a title that ranks better lifts the chat's message hit
                     best[cid] = (row[0], *seen[1:])
         pattern = re.compile("|".join(map(re.escape, sorted(terms, key=len, reverse=True))), re.I)
-        return [SearchHit(chat_id, msg_id, title, _snippet(text, pattern), rank)
-                for rank, _, chat_id, msg_id, title, text in sorted(best.values(), key=lambda h: (h[0], -h[1]))
+        return [SearchHit(chat_id, msg_id, title, _snippet(text, pattern, markdown=role == "assistant"), rank)
+                for rank, _, chat_id, msg_id, title, text, role in sorted(best.values(), key=lambda h: (h[0], -h[1]))
                 ][:limit]
 
 
@@ -851,9 +851,63 @@ def _check_version(db: sqlite3.Connection, path: Path) -> int:
     return version
 
 
-def _snippet(text: str, pattern: re.Pattern[str], before: int = 40, width: int = 160) -> str:
-    """A one-line excerpt around the first match, matches wrapped in MARK_START / MARK_END."""
+#: Markdown syntax a reply's search excerpt leaves out (it is read as one line of text): code
+#: fences (their code is kept as it is), table rules, heading and quote marks, link and image
+#: targets, emphasis and code-span marks. Spans are bounded (an unclosed mark is looked for
+#: its end only so far): a long reply of unclosed marks costs linear time, not quadratic.
+_MD_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n]*\n?(.*?)(?:^[ \t]*\1[ \t]*$|\Z)", re.M | re.S)
+_MD_LINE = re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)*\|?[ \t]*$"
+                      r"|^[ \t]{0,3}(?:#{1,6}[ \t]+|(?:>[ \t]?)+)", re.M)
+_MD_LINK = re.compile(r"!?\[([^\]\n]{0,500})\]\([^)\s]{0,2000}(?:[ \t]+\"[^\"\n]{0,500}\")?\)")
+_MD_CODE = re.compile(r"(`+)(.{1,1000}?)\1", re.S)
+_MD_STRONG = re.compile(r"(\*\*|__|~~)(?=\S)(.{1,500}?)(?<=\S)\1", re.S)
+_SPACE = re.compile(r"\s")
+_MD_EM = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])")
+
+
+def _inline_as_text(text: str) -> str:
+    text = _MD_LINK.sub(r"\1", _MD_LINE.sub("", text))
+    pieces = _MD_CODE.split(text)  # text, marks, code, marks, code, ..., text
+    for i in range(0, len(pieces), 3):
+        plain = _MD_EM.sub(r"\1", _MD_STRONG.sub(r"\2", _MD_STRONG.sub(r"\2", pieces[i])))
+        pieces[i] = plain.replace("|", " ")
+    return "".join(piece for i, piece in enumerate(pieces) if i % 3 != 1)
+
+
+def _markdown_as_text(text: str) -> str:
+    """A reply's Markdown as the words it shows, for a search excerpt (not a renderer: code is
+    kept verbatim, and table cells are separated by spaces)."""
+    parts, at = [], 0
+    for fence in _MD_FENCE.finditer(text):
+        parts += [_inline_as_text(text[at:fence.start()]), "\n", fence.group(2), "\n"]
+        at = fence.end()
+    parts.append(_inline_as_text(text[at:]))
+    return "".join(parts)
+
+
+#: How much of a reply around its first match is read as text for the excerpt (not all of a long one).
+_AROUND = 400
+
+
+def _snippet(text: str, pattern: re.Pattern[str], before: int = 40, width: int = 160,
+             markdown: bool = False) -> str:
+    """A one-line excerpt around the first match, matches wrapped in MARK_START / MARK_END
+    (``markdown``: a reply, shown as its text when the match is in its text, not only its syntax)."""
+    more_before = more_after = False
+    if markdown:
+        found = pattern.search(text)
+        at = found.start() if found else 0
+        # From the start of a line (a heading's or a quote's mark is seen as one), at most so far back.
+        first = max(text.rfind("\n", 0, max(0, at - _AROUND)) + 1, at - 2 * _AROUND, 0)
+        last = at + 2 * _AROUND
+        shown = _markdown_as_text(text[first:last])
+        if pattern.search(shown) or not found:
+            more_before, more_after, text = first > 0, last < len(text), shown
     found = pattern.search(text)
     start = max(0, found.start() - before) if found else 0
+    if start and not text[start - 1].isspace():  # from the start of a word, not its middle
+        space = _SPACE.search(text, start, found.start() if found else len(text))
+        start = space.end() if space else start
     piece = pattern.sub(lambda m: MARK_START + m.group(0) + MARK_END, text[start : start + width])
-    return ("…" if start else "") + " ".join(piece.split()) + ("…" if start + width < len(text) else "")
+    return (("…" if start or more_before else "") + " ".join(piece.split())
+            + ("…" if start + width < len(text) or more_after else ""))
