@@ -152,6 +152,18 @@ def test_stop_during_the_countdown_leaves_a_normal_failure_with_retry():
     assert state.retry() and state.phase is Phase.SENDING
 
 
+def test_stop_during_a_retry_before_anything_arrived_leaves_the_failure_with_retry():
+    state = ReplyState(Clock())
+    state.ended("error", RATE)
+    assert state.retry() and state.retrying
+    assert state.cancel() is Phase.FAILED
+    assert state.can_retry and state.error is RATE
+    assert state.ended("stopped") is Phase.FAILED  # the stopped attempt's late report changes nothing
+    assert state.retry() and state.phase is Phase.SENDING
+    state.text_arrived()  # this one answers: Stop now keeps what arrived, as any stop does
+    assert not state.retrying and state.cancel() is Phase.STOPPED and not state.can_retry
+
+
 def test_stop_in_flight_is_stopped_and_a_late_report_changes_nothing():
     state = ReplyState(Clock())
     state.text_arrived()

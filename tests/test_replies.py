@@ -155,6 +155,36 @@ def test_esc_stops_a_retry_in_progress(qtbot, start, fake_server):
     qtbot.keyClick(window.input, Qt.Key.Key_Escape)
     assert not chat.busy
     assert fake_server.wait_disconnect(1.0)
+    _a_stopped_retry_leaves_the_error_with_a_working_retry(qtbot, window, chat, fake_server, requests=2)
+
+
+def test_stopping_a_retry_the_user_asked_for_leaves_the_error_with_a_working_retry(qtbot, start, fake_server):
+    """Seen: after Stop during a clicked Retry, the error kept its Retry link but clicks sent nothing,
+    and "Stopped before any reply arrived" stood under it."""
+    window, chat = start()
+    fake_server.queue(error(500, SERVER_ERROR), stream(["never"], stall_before=float("inf")))
+    type_and_send(qtbot, window, "hi")
+    idle(qtbot, chat)
+    window.transcript.retryRequested.emit(chat.reply_of(chat.conversation).key)
+    qtbot.waitUntil(lambda: len(fake_server.requests) == 2, timeout=5000)
+    qtbot.keyClick(window.input, Qt.Key.Key_Escape)
+    assert not chat.busy
+    assert fake_server.wait_disconnect(1.0)
+    _a_stopped_retry_leaves_the_error_with_a_working_retry(qtbot, window, chat, fake_server, requests=2)
+
+
+def _a_stopped_retry_leaves_the_error_with_a_working_retry(qtbot, window, chat, fake_server, requests: int):
+    assert window.transcript.blocks_of_kind("countdown") == ["Retry stopped."]  # not "Retrying now…"
+    assert window.transcript.blocks_of_kind("notice") == []  # not "Stopped before any reply arrived."
+    assert window.transcript.blocks_of_kind("assistant") == []
+    (err,) = window.transcript.blocks_of_kind("error")
+    assert "Retry" in err
+    fake_server.queue(stream(["Third time lucky"]))
+    window.transcript.retryRequested.emit(chat.reply_of(chat.conversation).key)
+    assert fake_server.wait_for_requests(requests + 1, timeout=5.0), "the Retry link works again"
+    idle(qtbot, chat)
+    assert window.transcript.blocks_of_kind("assistant") == ["Third time lucky"]
+    assert window.transcript.blocks_of_kind("error") == [] and window.transcript.blocks_of_kind("countdown") == []
 
 
 def test_while_one_chat_streams_another_sends_with_its_own_draft_and_buttons(qtbot, start, fake_server):

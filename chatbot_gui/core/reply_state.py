@@ -3,8 +3,8 @@
 A reply goes ``sending → streaming → done``; Stop ends it as ``stopped``; an error ends it as
 ``failed``, or, when the server asked to be retried later (429 with ``retry-after``) and automatic
 retries are left, as ``waiting``: a countdown to a deadline, after which the next attempt starts
-(``sending`` again). Stop during the countdown cancels it and leaves a normal ``failed`` reply with
-Retry. The UI observes this object (and drives it with what the worker reports); it never keeps
+(``sending`` again). Stop during the countdown, or during a retry before anything of it arrived,
+leaves a normal ``failed`` reply with Retry. The UI observes this object (and drives it with what the worker reports); it never keeps
 retry counters or deadlines of its own.
 """
 
@@ -103,9 +103,17 @@ class ReplyState:
         self.attempts += 1
         return True
 
+    @property
+    def retrying(self) -> bool:
+        """A retry's request is out and nothing of it has arrived yet."""
+        return self.phase is Phase.SENDING and self.error is not None
+
     def cancel(self) -> Phase:
-        """Stop: a request in flight ends as stopped; a countdown ends as a normal failure."""
-        if self.phase in (Phase.SENDING, Phase.STREAMING):
+        """Stop: a request in flight ends as stopped; a countdown, or a retry that nothing arrived
+        from yet, ends as the normal failure it retried (with Retry, when retrying can help)."""
+        if self.retrying:
+            self.phase = Phase.FAILED
+        elif self.phase in (Phase.SENDING, Phase.STREAMING):
             self.phase = Phase.STOPPED
         elif self.phase is Phase.WAITING:
             self.phase = Phase.FAILED

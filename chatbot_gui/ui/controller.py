@@ -796,7 +796,7 @@ class ChatController(QObject):
         if left > 0:
             text = f"Retrying in {left} s… (click Retry to go now; Esc cancels)"
         elif reply.phase is Phase.FAILED:
-            text = "Automatic retry cancelled."
+            text = "Retry stopped." if reply.retry_stopped else "Automatic retry cancelled."
         else:
             text = "Retrying now…"
         self.window.transcript.set_countdown(text, reply.key)

@@ -91,6 +91,8 @@ class Reply(QObject):
         self.recorder = recorder
         self.model = model
         self.state = ReplyState(clock)
+        #: The last retry was stopped before anything of it arrived (its error stands, with Retry).
+        self.retry_stopped = False
         self.message: Message | None = None
         self._thread: CompletionThread | None = None
         self._threads: set[CompletionThread] = set()
@@ -175,6 +177,7 @@ class Reply(QObject):
         """Try again (the user's Retry, or the countdown's end). A partial reply becomes a version."""
         if not self.state.retry():
             return False
+        self.retry_stopped = False
         self._tick.stop()
         old = self.message
         partial = old is not None and old.content and old in self.conv.messages
@@ -199,7 +202,13 @@ class Reply(QObject):
         self._thread = None
         if thread is not None and thread.reported_model and self.message is not None:
             self.message.model = thread.reported_model  # saved with the model the server said answers
-        self.state.cancel()
+        if self.state.cancel() is Phase.FAILED:
+            # A retry stopped before anything of it arrived: the error it retried stands, with Retry.
+            self.retry_stopped = True
+            self._finish(Status.INTERRUPTED, announce=False)
+            self.countdown.emit(0)
+            self.changed.emit()
+            return
         self._finish(Status.STOPPED)
 
     # -- the worker's reports --------------------------------------------------------------------
