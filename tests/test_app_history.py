@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from chatbot_gui.app import create_window
 from chatbot_gui.core.paths import AppPaths
@@ -184,6 +185,43 @@ def test_rename_and_delete_with_undo(qtbot, app, paths):
     window.sidebar.undo_bar.undo_button.click()
     assert sidebar_titles(window) == ["Renamed chat"]
     assert db_rows(paths, "SELECT count(*) FROM messages") == [(2,)]
+
+
+def test_undo_of_a_deleted_open_chat_reopens_it_and_the_next_keys_go_to_the_message_box(qtbot, app, paths):
+    """Seen: after clicking Undo, the focus fell to the Model field with its text selected, and the
+    letters typed next replaced the model; the chat came back in the list but stayed closed."""
+    window, chat = app()
+    send(qtbot, window, chat, "keep me")
+    chat_id = chat.conversation.chat_id
+    model = window.current_model()
+    window.sidebar.deleteRequested.emit(chat_id)
+    assert window.sidebar.undo_bar.isVisible() and chat.conversation.chat_id is None
+    button = window.sidebar.undo_bar.undo_button
+    button.setFocus()  # a click on it (qtbot's click does not move the focus)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert sidebar_titles(window) == ["keep me"]
+    restored = db_rows(paths, "SELECT id FROM chats")[0][0]
+    assert chat.conversation.chat_id == restored, "the chat that was open is open again"
+    assert [m.content for m in chat.conversation.messages][:1] == ["keep me"]
+    qtbot.waitUntil(window.input.hasFocus)
+    qtbot.keyClicks(QApplication.focusWidget(), "hi")
+    assert window.current_model() == model and window.input.toPlainText() == "hi"
+
+
+def test_undo_of_a_deleted_chat_that_was_not_open_leaves_the_open_one_and_focuses_the_list(qtbot, app):
+    window, chat = app()
+    send(qtbot, window, chat, "other chat")
+    window.history_controller.new_chat()
+    send(qtbot, window, chat, "open chat")
+    open_id = chat.conversation.chat_id
+    other = next(c for c in window.history_controller.store.list_chats() if c.id != open_id)
+    window.sidebar.deleteRequested.emit(other.id)
+    button = window.sidebar.undo_bar.undo_button
+    button.setFocus()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert chat.conversation.chat_id == open_id
+    qtbot.waitUntil(window.sidebar.chat_list.hasFocus)
+    assert window.sidebar.chat_list.currentIndex().data() == "other chat"
 
 
 def test_search_opens_the_chat_and_highlights_the_match(qtbot, app, fake_server):

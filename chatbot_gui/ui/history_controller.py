@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 
 from chatbot_gui.core.paths import AppPaths, ensure_private_dir
 from chatbot_gui.core.persona_store import PersonaLibrary
@@ -20,6 +20,7 @@ from chatbot_gui.ui.main_window import MainWindow
 if TYPE_CHECKING:  # sqlite3, the store and the file dialogs load after the first paint
     from PySide6.QtWidgets import QWidget
 
+    from chatbot_gui.core.conversation import Conversation
     from chatbot_gui.core.store import ChatStore, StoredChat
 
 DB_NAME = "chats.sqlite3"
@@ -338,10 +339,13 @@ class HistoryController(QObject):
         except KeyError:
             return
         self.window.sidebar.remove_chat(chat_id)
-        if self.chat.conversation.chat_id == chat_id:
+        was_open = self.chat.conversation.chat_id == chat_id
+        if was_open:
             self.new_chat()
+        # Undo reopens it if it was open and its place was not taken since (the blank chat unused).
+        blank = self.chat.conversation if was_open else None
         title = snapshot.title or "New chat"
-        self.window.sidebar.show_undo(f"Deleted “{title}”.", lambda: self._restore(snapshot))
+        self.window.sidebar.show_undo(f"Deleted “{title}”.", lambda: self._restore(snapshot, reopen_over=blank))
         self._wipe_deleted()
 
     def _wipe_deleted(self) -> None:
@@ -371,11 +375,20 @@ class HistoryController(QObject):
 
         self._purge = runner().run(lambda: purge_deleted(path), done, failed, name="wipe deleted chats")
 
-    def _restore(self, snapshot: StoredChat) -> None:
+    def _restore(self, snapshot: StoredChat, reopen_over: Conversation | None = None) -> None:
+        """Undo of a delete: the chat back in the list, and open again when it was open and the
+        blank chat that replaced it is still shown, untouched. The keyboard goes where the user
+        was (the message box of the reopened chat, else the restored row in the list), not to
+        whatever follows the vanished Undo button (the Model field, text selected)."""
         if self.store is None:
             return
         new_id = self.store.restore_chat(snapshot)
         self.window.sidebar.upsert_chat(self.store.summary(new_id))
+        reopen = reopen_over is not None and self.chat.conversation is reopen_over and not reopen_over.messages
+        if reopen and self.open_chat(new_id):
+            self.window.input.setFocus(Qt.FocusReason.OtherFocusReason)
+        else:
+            self.window.sidebar.focus_chat(new_id)
 
     def open_search_result(self, chat_id: int, message_id: int, query: str) -> None:
         if self.chat.conversation.chat_id == chat_id or self.open_chat(chat_id):

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from PySide6.QtCore import (
-    QDateTime, QEvent, QLocale, QModelIndex, QObject, QPersistentModelIndex, QPoint, QStringListModel, Qt,
+    QDateTime, QEvent, QItemSelectionModel, QLocale, QModelIndex, QObject, QPersistentModelIndex, QPoint, QStringListModel, Qt,
     QTimer, Signal,
 )
 from PySide6.QtGui import QFont, QKeyEvent, QKeySequence, QPalette
@@ -747,6 +747,14 @@ class Sidebar(QWidget):
             self.chat_list.scrollTo(index)
         else:
             selection.clear()  # the current row too: Delete and F2 act on it
+
+    def focus_chat(self, chat_id: int) -> None:
+        """The list gets the keyboard on ``chat_id``'s row (current, not opened: Enter opens it)."""
+        index = self.chat_model.index_of(chat_id)
+        if index.isValid() and not self._editing():
+            self.chat_list.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self.chat_list.scrollTo(index)
+        self.chat_list.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def is_highlighted(self, chat_id: int) -> bool:
         """Whether ``chat_id`` is the chat the list knows as open (its row highlighted when current)."""
