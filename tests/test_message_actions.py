@@ -57,6 +57,22 @@ def test_copy_buttons_and_copy_chat_put_what_they_say_on_the_clipboard(qtbot, wi
     assert clipboard.text() == f"**You:**\n\nmake a plan\n\n**Assistant:**\n\n{MARKDOWN.strip()}\n"
 
 
+def test_each_copy_says_it_copied(qtbot, window, fake_server):
+    """Seen (QA): Copy changed nothing on screen; the user could not tell whether it worked."""
+    win, chat = window
+    fake_server.queue(stream([MARKDOWN]))
+    send(qtbot, win, chat, "make a plan")
+    reply = chat.conversation.messages[-1]
+    for action, said in (("copy", "Copied the message."), ("copy_markdown", "Copied the message as Markdown."),
+                         ("copy_code", "Copied the code.")):
+        win.statusBar().clearMessage()
+        click(qtbot, win, reply.id, action)
+        assert win.statusBar().currentMessage() == said
+    win.statusBar().clearMessage()
+    win.copy_chat_action.trigger()
+    assert win.statusBar().currentMessage() == "Copied the chat as Markdown."
+
+
 def test_regenerate_button_sends_the_conversation_before_the_reply_and_keeps_both(qtbot, window, fake_server):
     win, chat = window
     fake_server.queue(stream(["first answer"]), stream(["second answer"]))

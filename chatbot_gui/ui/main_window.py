@@ -199,6 +199,8 @@ class MainWindow(QMainWindow):
         # background: one pane, as chat apps draw it (the box grows with its text, so no splitter).
         self.composer = Composer(self.input, [self.stop_button, self.send_button])
         self.transcript.typed.connect(self._type_into_input)
+        # A copy is silent otherwise: the status line says what went to the clipboard.
+        self.transcript.copied.connect(lambda _text, what: what and self.show_status(f"Copied {what}.", 3000))
         self.composer.setMaximumWidth(self.transcript.reading_width())
         composer_row = QHBoxLayout()
         composer_row.setContentsMargins(12, 4, 12 + self.transcript.verticalScrollBar().sizeHint().width(), 12)

@@ -17,7 +17,8 @@ Signals (all carry the message id):
     regenerateRequested(int), editRequested(int), deleteRequested(int)
     versionRequested(int, int): the user asked for version N (1-based) of the message
     linkActivated(str): a safe link (http, https, mailto) was clicked and handed to the system browser
-    copied(str): text was put on the clipboard (a message, a selection or a code block)
+    copied(str, str): text was put on the clipboard, and what it was in words for the user ("the
+        code"; "" for a selection copied with Ctrl+C, which needs no telling)
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ class MessagesView(QAbstractScrollArea):
     deleteRequested = Signal(int)
     versionRequested = Signal(int, int)
     linkActivated = Signal(str)
-    copied = Signal(str)
+    copied = Signal(str, str)
     #: A row's own link (``_Row.links``): an error's "Retry" or "Details", a stopped reply's "keep it".
     actionRequested = Signal(int, str)
 
@@ -383,7 +384,7 @@ class MessagesView(QAbstractScrollArea):
 
     def copy_message(self, message_id: int, markdown: bool = False) -> None:
         text = self.delegate._answer(self._row(message_id)) if markdown else self.plain_text(message_id)
-        self._to_clipboard(text)
+        self._to_clipboard(text, "the message as Markdown" if markdown else "the message")
 
     def chat_markdown(self) -> str:
         """The whole chat as Markdown ("Copy chat"): each turn under its role, reasoning left out."""
@@ -394,7 +395,7 @@ class MessagesView(QAbstractScrollArea):
         return "\n\n".join(parts) + "\n"
 
     def copy_chat(self) -> None:
-        self._to_clipboard(self.chat_markdown())
+        self._to_clipboard(self.chat_markdown(), "the chat as Markdown")
 
     def code_blocks(self, message_id: int) -> list[tuple[str, str]]:
         """(language, code) of each code block of the message, in order."""
@@ -405,7 +406,7 @@ class MessagesView(QAbstractScrollArea):
 
     def copy_code(self, message_id: int, n: int) -> None:
         """Copies the ``n``-th code block of the message, exactly."""
-        self._to_clipboard(self.code_blocks(message_id)[n][1])
+        self._to_clipboard(self.code_blocks(message_id)[n][1], "the code")
 
     # -- selection ---------------------------------------------------------------------------------
     def select(self, start: tuple[int, int, int], end: tuple[int, int, int]) -> None:
@@ -1148,7 +1149,7 @@ class MessagesView(QAbstractScrollArea):
             self.copy_message(message_id, markdown=True)
         elif action == "copy_code":
             assert row.pieces is not None
-            self._to_clipboard(row.pieces[hit.piece].code)
+            self._to_clipboard(row.pieces[hit.piece].code, "the code")
         elif action == "toggle_reasoning":
             row.expanded = not row.expanded
             self._invalidate(row)
@@ -1383,6 +1384,6 @@ class MessagesView(QAbstractScrollArea):
         if event.type() == event.Type.PaletteChange and self._theme == "system":
             self.set_theme("system")
 
-    def _to_clipboard(self, text: str) -> None:
+    def _to_clipboard(self, text: str, what: str = "") -> None:
         QGuiApplication.clipboard().setText(text)
-        self.copied.emit(text)
+        self.copied.emit(text, what)
