@@ -260,7 +260,27 @@ def test_beyond_the_limit_a_clear_message_and_the_text_stays(qtbot, start, fake_
     type_and_send(qtbot, window, "one too many")
     assert window.input.toPlainText() == "one too many"
     assert f"{MAX_STREAMS} replies are already coming" in window.statusBar().currentMessage()
+    assert window.statusBar().currentMessage().endswith("then send again. Your message stays in the input box.")
     assert not fake_server.wait_for_requests(MAX_STREAMS + 1, timeout=0.3)
+
+
+def test_beyond_the_limit_regenerate_is_told_to_try_again_not_about_the_input_box(qtbot, start, fake_server):
+    """Seen (QA): Regenerate refused at the limit said "Your message stays in the input box", with
+    nothing typed anywhere."""
+    window, chat = start()
+    fake_server.queue(stream(["done"]), *[stream(["x"], stall_before=float("inf")) for _ in range(MAX_STREAMS)])
+    type_and_send(qtbot, window, "finished chat")
+    idle(qtbot, chat)
+    finished = chat.conversation.chat_id
+    for n in range(MAX_STREAMS):
+        new_chat(qtbot, window)
+        type_and_send(qtbot, window, f"q{n}")
+        qtbot.waitUntil(lambda: len(fake_server.requests) == n + 2, timeout=15000)
+    assert window.history_controller.open_chat(finished)
+    window.regenerate_action.trigger()
+    said = window.statusBar().currentMessage()
+    assert said.startswith(f"{MAX_STREAMS} replies are already coming") and said.endswith("then try again.")
+    assert not fake_server.wait_for_requests(MAX_STREAMS + 2, timeout=0.3)
 
 
 # -- versions and branches: what is sent, what is kept ---------------------------------------------

@@ -54,7 +54,9 @@ NO_KEY_TEXT = (
     "variables work too.) Your message stays in the input box."
 )
 TOO_MANY = (f"{MAX_STREAMS} replies are already coming in other chats. Wait for one to finish, or stop "
-            "one, then send again. Your message stays in the input box.")
+            "one, then {again}.")
+#: TOO_MANY's end for a send (for Regenerate, Edit and Retry: "try again").
+SEND_AGAIN = "send again. Your message stays in the input box"
 THINKING = "The model is thinking… (Esc stops)"
 #: Where a deleted message was, with "Undo".
 DELETED_TEXT = "Message deleted."
@@ -325,21 +327,21 @@ class ChatController(QObject):
             return
         if not self.window.input.toPlainText().strip():
             return
-        if not self._can_start(key_pending_ok=True):
+        if not self._can_start(key_pending_ok=True, again=SEND_AGAIN):
             return
         self.send(self.window.input.take_text())
 
-    def _can_start(self, key_pending_ok: bool = False) -> bool:
+    def _can_start(self, key_pending_ok: bool = False, again: str = "try again") -> bool:
         """Whether a new request may go out: a key to send (or, for a send, one being read from the
         keyring: the send waits for it) and room under :data:`MAX_STREAMS`; else the user is told."""
         if self.config.usable_key is None and not (key_pending_ok and self._key_pending):
             self.show_no_key_notice()
             return False
-        return self._room_for_one_more()
+        return self._room_for_one_more(again)
 
-    def _room_for_one_more(self) -> bool:
+    def _room_for_one_more(self, again: str = "try again") -> bool:
         if sum(1 for r in self._replies.values() if r.active) >= MAX_STREAMS:
-            self.window.show_status(TOO_MANY, 15000)
+            self.window.show_status(TOO_MANY.format(again=again), 15000)
             return False
         return True
 
