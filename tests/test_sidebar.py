@@ -433,6 +433,32 @@ def test_html_in_titles_and_snippets_shows_as_text(qtbot, store):
     sidebar.search.results_view.grab()
 
 
+def test_the_match_stays_in_sight_in_a_narrow_sidebar(qtbot, store):
+    """Seen (QA): searching "R57" listed "…R47 R48 … R53 R…": the 40 characters kept before the
+    match filled the sidebar's line, and the match itself was cut off."""
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from chatbot_gui.ui.search_panel import SearchHitDelegate, fit_snippet
+
+    chat = store.create_chat("Counting", "Assistant", "", None)
+    store.add_message(chat, "assistant", " ".join(f"R{i}" for i in range(100)))
+    sidebar = show(qtbot, Sidebar(store))
+    sidebar.resize(240, 600)
+    search_for(qtbot, sidebar, "R57")
+    view = sidebar.search.results_view
+    hit = sidebar.search.results_model.hit(0)
+    font = view.font()
+    bold = QFont(font)
+    bold.setBold(True)
+    metrics = {False: QFontMetrics(font), True: QFontMetrics(bold)}
+    room = view.viewport().width() - 2 * SearchHitDelegate.MARGIN
+    assert metrics[False].horizontalAdvance(plain_snippet(hit.snippet)) > room, "the case: a line too long"
+    shown = fit_snippet(snippet_segments(hit.snippet), metrics, room)
+    assert ("R57", True) in shown
+    assert sum(metrics[m].horizontalAdvance(t) for t, m in shown) <= room
+    assert shown[0][0].startswith("…") and shown[-1][0].endswith("…")
+
+
 def test_snippet_marks_split_into_plain_and_matched_text():
     snippet = f"…a {MARK_START}<b>{MARK_END} and {MARK_START}x{MARK_END}"
     assert snippet_segments(snippet) == [("…a ", False), ("<b>", True), (" and ", False), ("x", True)]

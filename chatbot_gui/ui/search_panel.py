@@ -124,6 +124,33 @@ class SearchResultsModel(QAbstractListModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 
+def fit_snippet(segments: list[tuple[str, bool]], metrics: dict[bool, QFontMetrics],
+                room: int) -> list[tuple[str, bool]]:
+    """The snippet's pieces as they fit on one line ``room`` pixels wide (``metrics[is_match]``).
+
+    The first match stays in sight: when the words before it would push it out of a narrow
+    sidebar, they are cut from the left ("…the end before it" + match), then the line is cut at
+    its right end."""
+    pieces = list(segments)
+    if len(pieces) > 1 and not pieces[0][1] and pieces[1][1]:
+        lead, match = metrics[False].horizontalAdvance(pieces[0][0]), metrics[True].horizontalAdvance(pieces[1][0])
+        if lead + match > room:
+            keep = max(0, (room - match) // 2)
+            pieces[0] = (metrics[False].elidedText(pieces[0][0], Qt.TextElideMode.ElideLeft, keep), False)
+    shown, x = [], 0
+    for text, match in pieces:
+        if room - x <= 0:
+            break
+        fm = metrics[match]
+        width = fm.horizontalAdvance(text)
+        if width > room - x:
+            text = fm.elidedText(text, Qt.TextElideMode.ElideRight, room - x)
+            width = fm.horizontalAdvance(text)
+        shown.append((text, match))
+        x += width
+    return shown
+
+
 class SearchHitDelegate(QStyledItemDelegate):
     """Two lines per hit: the chat title in bold, then the snippet with the matched words in bold.
 
@@ -162,15 +189,8 @@ class SearchHitDelegate(QStyledItemDelegate):
         title = metrics[True].elidedText(display_title(hit.title), Qt.TextElideMode.ElideRight, rect.width())
         painter.drawText(QRect(rect.left(), rect.top(), rect.width(), line), flags, title)
         x, y = rect.left(), rect.top() + line
-        for text, match in snippet_segments(hit.snippet):
-            room = rect.right() - x
-            if room <= 0:
-                break
-            fm = metrics[match]
-            width = fm.horizontalAdvance(text)
-            if width > room:
-                text = fm.elidedText(text, Qt.TextElideMode.ElideRight, room)
-                width = fm.horizontalAdvance(text)
+        for text, match in fit_snippet(snippet_segments(hit.snippet), metrics, rect.width()):
+            width = metrics[match].horizontalAdvance(text)
             painter.setFont(bold if match else regular)
             painter.drawText(QRect(x, y, width, line), flags, text)
             x += width
