@@ -219,6 +219,33 @@ def test_while_one_chat_streams_another_sends_with_its_own_draft_and_buttons(qtb
     assert window.transcript.blocks_of_kind("assistant") == [whole("a", 40)]
 
 
+def test_a_reply_that_failed_in_another_chat_is_marked_failed_not_new(qtbot, start, fake_server):
+    """Seen (QA): a reply that failed while another chat was shown got the same green dot and bold
+    title as one that arrived: the user could not tell which chat needed a Retry."""
+    window, chat = start()
+    fake_server.queue(stream([f"a{i} " for i in range(40)], delay=0.03, disconnect_after=20))
+    type_and_send(qtbot, window, "chat A")
+    qtbot.waitUntil(lambda: len(fake_server.requests) == 1, timeout=15000)
+    chat_a = chat.conversation.chat_id
+    new_chat(qtbot, window)
+    model = window.sidebar.chat_model
+    qtbot.waitUntil(lambda: model.mark_of(chat_a) not in (None, "streaming"), timeout=15000)
+    assert model.mark_of(chat_a) == "failed"
+    index = model.index_of(chat_a)
+    assert index.data(MarkRole) == "failed" and "failed" in index.data(Qt.ItemDataRole.ToolTipRole)
+    assert index.data(Qt.ItemDataRole.DecorationRole).cacheKey() != _dot(window, "unread").cacheKey()
+    window.history_controller.open_chat(chat_a)
+    assert model.mark_of(chat_a) is None
+    (err,) = window.transcript.blocks_of_kind("error")
+    assert "Retry" in err
+
+
+def _dot(window, mark: str):
+    from chatbot_gui.ui.sidebar import _mark_icon
+
+    return _mark_icon(mark)
+
+
 def test_three_chats_stream_at_once_and_each_reply_arrives_intact_in_its_own_chat(qtbot, start, fake_server):
     window, chat = start()
     fake_server.queue(slow("A", 40, 0.02), slow("B", 40, 0.02), slow("C", 40, 0.02))

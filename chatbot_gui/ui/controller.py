@@ -14,7 +14,7 @@ Signals:
     chatChanged(int): a chat in the store changed (new message, new chat); the id.
     chatTouched(int): a reply's final background save moved a chat's last update (its place in the
         newest-first list); the id.
-    marksChanged(): the set of streaming chats or of chats with an unread reply changed.
+    marksChanged(): the set of streaming chats or of chats with an unread (or failed) reply changed.
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ class ChatController(QObject):
         self._drafts: dict[object, str] = {}
         #: Chats (store ids) with a reply that finished while another chat was shown.
         self._unread: set[int] = set()
+        self._failed: set[int] = set()  # of those, chats whose last reply failed (marked apart)
         self._shown_busy = False
         #: The start-up keyring read is still running (or failed: ``_key_problem`` says why), so a
         #: message sent now waits for the key instead of going out without it.
@@ -254,6 +255,10 @@ class ChatController(QObject):
 
     def unread_chat_ids(self) -> set[int]:
         return set(self._unread)
+
+    def failed_chat_ids(self) -> set[int]:
+        """Chats not opened since their reply failed (a subset of :meth:`unread_chat_ids`)."""
+        return set(self._failed)
 
     @property
     def streaming_chat_id(self) -> int | None:
@@ -666,6 +671,7 @@ class ChatController(QObject):
         self.window.select_persona(conv.persona.name)
         if conv.chat_id in self._unread:
             self._unread.discard(conv.chat_id)
+            self._failed.discard(conv.chat_id)
             self.marksChanged.emit()
         self._prune()
         self._refresh_window()
@@ -779,6 +785,7 @@ class ChatController(QObject):
             self._plan_view(reply.conv)
         elif msg.status is Status.COMPLETE and reply.conv.chat_id is not None:
             self._unread.add(reply.conv.chat_id)
+            self._failed.discard(reply.conv.chat_id)  # a retry that answered
         if reply.phase in (Phase.DONE, Phase.STOPPED):
             self.replyFinished.emit("complete" if reply.phase is Phase.DONE else "stopped")
 
@@ -789,6 +796,7 @@ class ChatController(QObject):
         else:
             if reply.conv.chat_id is not None:
                 self._unread.add(reply.conv.chat_id)
+                self._failed.add(reply.conv.chat_id)
             title = reply.conv.title or "another chat"
             self.window.show_status(f"A reply in “{title[:40]}” failed: {info.message}", 10000)
         if reply.phase is Phase.FAILED:

@@ -40,12 +40,14 @@ UNDO_TIMEOUT_MS = 8000
 _ModelIndex = QModelIndex | QPersistentModelIndex
 _DISPLAY, _EDIT, _TOOLTIP = (int(r) for r in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole,
                                               Qt.ItemDataRole.ToolTipRole))
-#: "streaming" or "unread" (a reply finished while another chat was shown), else None.
+#: "streaming", "unread" (a reply finished while another chat was shown) or "failed" (it failed
+#: meanwhile), else None.
 MarkRole = int(Qt.ItemDataRole.UserRole) + 7
 _DECORATION, _FONT = int(Qt.ItemDataRole.DecorationRole), int(Qt.ItemDataRole.FontRole)
 _ROLES = frozenset((_DISPLAY, _EDIT, _TOOLTIP, int(ChatIdRole), MarkRole, _DECORATION, _FONT))
-_MARK_COLORS = {"streaming": "#1a5fb4", "unread": "#26a269"}
-_MARK_WORDS = {"streaming": "A reply is coming in.", "unread": "A new reply you have not seen."}
+_MARK_COLORS = {"streaming": "#1a5fb4", "unread": "#26a269", "failed": "#c01c28"}
+_MARK_WORDS = {"streaming": "A reply is coming in.", "unread": "A new reply you have not seen.",
+               "failed": "The reply failed; open the chat to retry."}
 _icons: dict[str, Any] = {}
 
 
@@ -131,9 +133,11 @@ class ChatListModel(QStringListModel):
         self._marks: dict[int, str] = {}  # chat id -> "streaming" / "unread"
         self.reload()
 
-    def set_marks(self, streaming: set[int], unread: set[int]) -> None:
-        """Mark the chats with a reply coming in, and those with a reply not seen yet."""
-        marks = {**{i: "unread" for i in unread}, **{i: "streaming" for i in streaming}}
+    def set_marks(self, streaming: set[int], unread: set[int], failed: set[int] = frozenset()) -> None:
+        """Mark the chats with a reply coming in, those with a reply not seen yet, and those whose
+        reply failed meanwhile."""
+        marks = {**{i: "unread" for i in unread}, **{i: "failed" for i in failed},
+                 **{i: "streaming" for i in streaming}}
         changed = {i for i in marks.keys() | self._marks.keys() if marks.get(i) != self._marks.get(i)}
         self._marks = marks
         for chat_id in changed:
@@ -496,7 +500,7 @@ class ChatListModel(QStringListModel):
                 return mark
             if role == _DECORATION:
                 return _mark_icon(mark)
-            if mark != "unread":
+            if mark not in ("unread", "failed"):
                 return None
             from PySide6.QtGui import QFont
 
@@ -782,9 +786,10 @@ class Sidebar(QWidget):
             self.chat_list.selectionModel().setCurrentIndex(index, self.chat_list.selectionModel()
                                                             .SelectionFlag.ClearAndSelect)
 
-    def set_marks(self, streaming: set[int], unread: set[int]) -> None:
-        """Mark chats that are streaming (a blue dot) and chats with an unread reply (green, bold)."""
-        self.chat_model.set_marks(streaming, unread)
+    def set_marks(self, streaming: set[int], unread: set[int], failed: set[int] = frozenset()) -> None:
+        """Mark chats that are streaming (a blue dot), chats with an unread reply (green, bold) and
+        chats whose reply failed meanwhile (red, bold)."""
+        self.chat_model.set_marks(streaming, unread, failed)
 
     def upsert_chat(self, summary: ChatSummary) -> None:
         """A chat was created or changed: move it to its place (the top, for a new message)."""
