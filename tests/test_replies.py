@@ -246,6 +246,26 @@ def _dot(window, mark: str):
     return _mark_icon(mark)
 
 
+def test_a_draft_typed_in_a_new_chat_comes_back_with_the_next_new_chat(qtbot, start, fake_server):
+    """Seen (QA): Ctrl+N, a draft typed, another chat opened, Ctrl+N: the box was empty, the draft lost."""
+    window, chat = start()
+    fake_server.queue(stream(["A answer"]), stream(["draft answer"]))
+    type_and_send(qtbot, window, "chat A")
+    idle(qtbot, chat)
+    chat_a = chat.conversation.chat_id
+    new_chat(qtbot, window)
+    qtbot.keyClicks(window.input, "a draft for a new chat")
+    window.history_controller.open_chat(chat_a)
+    assert window.input.toPlainText() == ""
+    new_chat(qtbot, window)
+    assert window.input.toPlainText() == "a draft for a new chat"
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    idle(qtbot, chat)
+    assert sent(fake_server)[-1] == {"role": "user", "content": "a draft for a new chat"}
+    new_chat(qtbot, window)
+    assert window.input.toPlainText() == "", "a sent draft does not come back"
+
+
 def test_three_chats_stream_at_once_and_each_reply_arrives_intact_in_its_own_chat(qtbot, start, fake_server):
     window, chat = start()
     fake_server.queue(slow("A", 40, 0.02), slow("B", 40, 0.02), slow("C", 40, 0.02))

@@ -355,10 +355,10 @@ class ChatController(QObject):
         self._withdraw_undo()
         conv = self.conversation
         self._retire(conv)
+        self._drafts.pop(self._draft_key(conv), None)  # (before the message: a blank chat's draft key)
         msg = conv.add_user(text)
         self.window.transcript.add_message(msg, conv.version_of(msg.id))
         self.window.set_chat_title(conv.title)
-        self._drafts.pop(self._draft_key(conv), None)
         if self.recorder is not None:
             # Committed before the request goes out: a crash or a kill never loses what was typed.
             self._note_save_problem(self.recorder.save_user(conv, msg, self.window.current_model()))
@@ -632,7 +632,12 @@ class ChatController(QObject):
 
     # -- which chat is shown ---------------------------------------------------------------------
     def _draft_key(self, conv: Conversation) -> object:
-        return conv.chat_id if conv.chat_id is not None else ("new", conv.key)
+        """Where a chat's draft is kept: by its store id; a chat not saved yet by its own key; and
+        every blank new chat in one place ("new"), so Ctrl+N brings back what was typed in the
+        blank chat left before (a blank chat is not kept, so there is only ever one)."""
+        if conv.chat_id is not None:
+            return conv.chat_id
+        return "new" if not conv.messages else ("new", conv.key)
 
     def new_chat(self) -> None:
         """Show a new, empty chat (replies in other chats go on)."""
