@@ -130,6 +130,22 @@ def test_text_and_markdown_show_each_other_version_after_the_one_shown(tmp_path:
     assert "other version 1 of 2" in md and "a2 for the edit" in md and "a1 again" in md
 
 
+def test_text_and_markdown_tell_a_branchs_replies_from_the_conversation_shown(tmp_path: Path) -> None:
+    """Seen (QA): after "You · other version 1 of 2", that version's reply and the shown version's
+    next reply had the same plain headings: a reader could not tell which answered which."""
+    store, _ = ChatStore.open(tmp_path / "a.sqlite3")
+    try:
+        chat = store.load_chat(_branchy_conversation(store).chat_id)
+    finally:
+        store.close()
+    for export, heading_of in ((to_text, lambda text, body: text.split(f"\n{body}\n")[0].rsplit("\n", 1)[-1]),
+                               (to_markdown, lambda text, body: text.split(f"\n\n{body}\n")[0].rsplit("\n", 1)[-1])):
+        text = export(chat)
+        assert "branch of other version 1 of 2" in heading_of(text, "a2"), text
+        assert "branch" not in heading_of(text, "a2 for the edit"), text
+        assert "branch" not in heading_of(text, "q2 edited") and "branch" not in heading_of(text, "a1 again")
+
+
 def test_delete_message_joins_what_followed_to_what_came_before(tmp_path: Path) -> None:
     store, _ = ChatStore.open(tmp_path / "a.sqlite3")
     try:

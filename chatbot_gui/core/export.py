@@ -11,7 +11,8 @@ Text and Markdown show a reply's token count in its heading, beside its model an
 
 Text and Markdown show the chat as it is shown (the selected versions); after a message that has
 other versions, each other version follows, marked "other version i of n", with the rest of its
-branch. Notices ("Persona: …") appear at their place.
+branch, each turn of it marked "branch of other version i of n". Notices ("Persona: …") appear at
+their place.
 
 Markdown decision: message text is not escaped (a reply's Markdown stays Markdown), but a message
 must not swallow the rest of the document, so an unclosed code fence at its end is closed, and every
@@ -91,12 +92,20 @@ def _in_order(chat: StoredChat) -> list[tuple[StoredMessage, str]]:
     done: set[int] = set()
 
     def branch(first: StoredMessage, note: str) -> None:
+        # What follows another version is its branch: each turn says so ("branch of other version
+        # 1 of 2"), so a reader tells it from the conversation shown, whose turns carry no such note.
+        within = f"branch of {note}" if note else ""
         node: StoredMessage | None = first
         while node is not None and node.id not in done:
             done.add(node.id)
             siblings = [m for m in children.get(parents[node.id], []) if m.role == node.role]
             n = len(siblings)
-            out.append((node, note if note else (f"version {siblings.index(node) + 1} of {n}" if n > 1 else "")))
+            if note:
+                label = note
+            else:
+                own = f"version {siblings.index(node) + 1} of {n}" if n > 1 else ""
+                label = " · ".join(part for part in (own, within) if part)
+            out.append((node, label))
             note = ""
             for i, other in enumerate(siblings, start=1):
                 if other.id not in done and other is not node:
