@@ -285,7 +285,7 @@ class MessageDelegate:
 
     def _piece_text(self, piece: _Piece) -> str:
         # (without the display-only zero-width spaces of long runs, see render/softbreak.py)
-        return piece.code if piece.kind == "code" else piece.doc.toPlainText().replace("\u200b", "")
+        return piece.code if piece.kind == "code" else render_module()[1].document_text(piece.doc)
 
     def _block_piece(self, block: Any, font: QFont) -> _Piece:
         _, doc = render_module()

@@ -6,7 +6,9 @@ from chatbot_gui.ui.render.softbreak import soft_breaks
 
 from typing import Any
 
-from PySide6.QtGui import QFont, QImage, QTextDocument, QTextOption
+from PySide6.QtGui import (
+    QFont, QImage, QTextBlock, QTextBlockFormat, QTextCursor, QTextDocument, QTextListFormat, QTextOption,
+)
 
 from chatbot_gui.ui.render.markdown_html import HtmlBlock
 
@@ -72,3 +74,55 @@ def plain_document(text: str, font: QFont) -> SafeDocument:
     doc.setDefaultTextOption(option)
     doc.setPlainText(soft_breaks(text))
     return doc
+
+
+_BULLETS = frozenset((QTextListFormat.Style.ListDisc, QTextListFormat.Style.ListCircle,
+                      QTextListFormat.Style.ListSquare))
+_RULE = QTextBlockFormat.Property.BlockTrailingHorizontalRulerWidth
+
+
+def document_text(doc: QTextDocument) -> str:
+    """A rendered block as plain text that keeps what the eye reads from it (Copy): list markers
+    and nesting ("1.", "  •"), a link's address after its words ("a link (https://…)"), a table's
+    rows with their cells between tabs, a rule as a line. Without display-only zero-width spaces."""
+    lines: list[str] = []
+    tables: set[int] = set()
+    block = doc.begin()
+    while block.isValid():
+        table = QTextCursor(block).currentTable()
+        if table is not None:
+            if table.firstPosition() not in tables:
+                tables.add(table.firstPosition())
+                lines += ["\t".join(_cell_text(table, r, c) for c in range(table.columns()))
+                          for r in range(table.rows())]
+        elif block.blockFormat().hasProperty(_RULE):
+            lines.append("———")
+        else:
+            text, items = _linked_text(block), block.textList()
+            if items is not None:
+                fmt = items.format()
+                marker = "•" if fmt.style() in _BULLETS else items.itemText(block)
+                if text.startswith(("☐", "☑")):
+                    marker = ""  # a task's box is its marker
+                text = "  " * max(0, fmt.indent() - 1) + (f"{marker} " if marker else "") + text
+            lines.append(text)
+        block = block.next()
+    return "\n".join(lines).strip("\n").replace("\u200b", "")
+
+
+def _linked_text(block: QTextBlock) -> str:
+    parts = []
+    it = block.begin()
+    while not it.atEnd():
+        fragment = it.fragment()
+        text, href = fragment.text(), fragment.charFormat().anchorHref()
+        parts.append(f"{text} ({href})" if href and href not in (text, f"mailto:{text}") else text)
+        it += 1
+    return "".join(parts).replace("\u2028", "\n")
+
+
+def _cell_text(table: Any, row: int, column: int) -> str:
+    cell = table.cellAt(row, column)
+    cursor = cell.firstCursorPosition()
+    cursor.setPosition(cell.lastCursorPosition().position(), QTextCursor.MoveMode.KeepAnchor)
+    return " ".join(cursor.selectedText().replace("\u2029", " ").split())
