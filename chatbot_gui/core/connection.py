@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from chatbot_gui.core.defaults import DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT
 
@@ -36,25 +34,3 @@ class ConnectionConfig:
         if not self.is_default_server:
             return "no-key"  # the SDK insists on some key; local servers ignore it
         return None
-
-
-def from_environment(env: Mapping[str, str] | None = None) -> ConnectionConfig:
-    """Read ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` (and org/project) as the openai SDK does."""
-    env = os.environ if env is None else env
-    key = (env.get("OPENAI_API_KEY") or "").strip() or None
-    base = (env.get("OPENAI_BASE_URL") or "").strip() or DEFAULT_BASE_URL
-    timeout = DEFAULT_READ_TIMEOUT
-    raw = env.get("CHATBOT_READ_TIMEOUT")
-    if raw:
-        try:
-            timeout = max(0.1, float(raw))
-        except ValueError:
-            pass
-    return ConnectionConfig(
-        api_key=key,
-        base_url=base,
-        organization=(env.get("OPENAI_ORG_ID") or None),
-        project=(env.get("OPENAI_PROJECT_ID") or None),
-        read_timeout=timeout,
-        key_source="environment" if key else "",
-    )
