@@ -425,6 +425,26 @@ def test_a_deleted_message_can_be_put_back_where_it_was_until_the_chat_moves_on(
     assert view.blocks_of_kind("assistant") == ["Answer one", "Answer three"]
 
 
+def test_deleting_one_version_of_a_reply_says_a_version_was_deleted(qtbot, app, fake_server):
+    """Seen (QA): deleting version 1 of 3 said "Message deleted." above the reply still shown (now
+    "1/2"), as if the whole message had gone."""
+    window, chat = app()
+    fake_server.queue(stream(["First take"]), stream(["Second take"]))
+    send(qtbot, window, chat, "question")
+    window.regenerate_action.trigger()
+    qtbot.waitUntil(lambda: not chat.busy, timeout=15000)
+    view = window.transcript
+    shown = chat.conversation.messages[-1]
+    assert shown.content == "Second take" and chat.conversation.version_of(shown.id) == (2, 2)
+    view.trigger_action(shown.id, "delete")
+    assert view.blocks_of_kind("notice") == ["Version 2 of 2 deleted.  Undo"]
+    assert view.blocks_of_kind("assistant") == ["First take"]
+    undo = next(row for row, action, _ in view.links() if action == "undo")
+    view.trigger_action(undo, "undo")
+    assert view.blocks_of_kind("assistant") == ["Second take"]
+    assert chat.conversation.version_of(chat.conversation.messages[-1].id) == (2, 2)
+
+
 def test_a_deleted_chats_undo_stays_while_another_chat_streams_and_goes_when_the_user_sends(qtbot, app,
                                                                                            fake_server):
     """Seen: with a reply streaming in the open chat, the Undo of a chat just deleted vanished

@@ -60,6 +60,7 @@ SEND_AGAIN = "send again. Your message stays in the input box"
 THINKING = "The model is thinking… (Esc stops)"
 #: Where a deleted message was, with "Undo".
 DELETED_TEXT = "Message deleted."
+DELETED_VERSION_TEXT = "Version {} of {} deleted."
 UNDO_TOO_LATE = "The chat has changed since the message was deleted: it cannot be put back."
 #: In the middle of an empty chat, as chat apps greet a new conversation.
 EMPTY_CHAT_HINT = "What can I help with?"
@@ -456,6 +457,7 @@ class ChatController(QObject):
         if not self._idle_here("delete a message"):
             return
         before = conv.links()
+        position, count = conv.version_of(message_id)
         msg = conv.remove(message_id)
         if msg is None:
             return
@@ -467,7 +469,9 @@ class ChatController(QObject):
         self._render()
         self._undo = _DeleteUndo(conv, before, conv.links(), deleted)
         shown_before = msg.parent if any(m.id == msg.parent for m in conv.messages) else None
-        self.window.transcript.offer_undo(DELETED_TEXT, shown_before)
+        # One version of several: the message stays (another version shown), so say which went.
+        said = DELETED_VERSION_TEXT.format(position, count) if count > 1 else DELETED_TEXT
+        self.window.transcript.offer_undo(said, shown_before)
 
     def undo_delete(self) -> None:
         """Put the message deleted last back at its place, in the chat and the store."""
