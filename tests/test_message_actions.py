@@ -61,13 +61,13 @@ def test_copy_as_plain_text_keeps_list_markers_link_addresses_and_table_rows(qtb
     """Seen (QA): Copy gave "First\nSecond\nnested a", "A link" without its address, and every
     table cell on a line of its own."""
     win, chat = window
-    reply = ("1. First\n2. Second\n   - nested *a*\n   - [ ] a task\n\nA [link](https://example.com) and "
+    reply = ("1. First\n2. Second\n   - nested *a*\n\n- [ ] a task\n\nA [link](https://example.com) and "
              "<https://auto.example>.\n\n---\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
     fake_server.queue(stream([reply]))
     send(qtbot, win, chat, "structure")
     click(qtbot, win, chat.conversation.messages[-1].id, "copy")
     assert QApplication.clipboard().text() == (
-        "1. First\n2. Second\n  • nested a\n  ☐ a task\n\n"
+        "1. First\n2. Second\n  • nested a\n\n☐ a task\n\n"
         "A link (https://example.com) and https://auto.example.\n\n———\n\na\tb\n1\t2")
 
 

@@ -91,6 +91,13 @@ def test_table_cells_and_task_lists(qapp) -> None:
     (table,) = tables(ds[0])
     assert cells(table) == [["name", "age"], ["Ann", "41"], ["Bo", "7"]]
     assert ds[1].toPlainText() == "☑ done\n☐ todo"
+    # the box is the item's marker: no bullet before it (QA saw "• ☐ todo"), as GitHub draws it
+    from PySide6.QtGui import QTextListFormat
+
+    styles = {b.textList().format().style() for b in blocks_of(ds[1])}
+    assert styles == {QTextListFormat.Style.ListStyleUndefined}
+    (plain,) = docs("- plain\n")  # (kept: its blocks die with it)
+    assert [b.textList().format().style() for b in blocks_of(plain)] == [QTextListFormat.Style.ListDisc]
 
 
 def test_fenced_code_keeps_its_exact_text_language_and_monospace(qapp) -> None:

@@ -101,7 +101,9 @@ def document_text(doc: QTextDocument) -> str:
             text, items = _linked_text(block), block.textList()
             if items is not None:
                 fmt = items.format()
-                marker = "•" if fmt.style() in _BULLETS else items.itemText(block)
+                style = fmt.style()
+                marker = ("•" if style in _BULLETS else "" if style == QTextListFormat.Style.ListStyleUndefined
+                          else items.itemText(block))
                 if text.startswith(("☐", "☑")):
                     marker = ""  # a task's box is its marker
                 text = "  " * max(0, fmt.indent() - 1) + (f"{marker} " if marker else "") + text

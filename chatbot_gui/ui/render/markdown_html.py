@@ -240,7 +240,9 @@ class _Renderer:
                 if not tok.hidden:
                     out.append("</p>")
             elif t == "bullet_list_open":
-                out.append(f'<ul style="{_Z}">')
+                # A task list's box is its items' marker: no bullet beside it (as GitHub draws it).
+                plain = "list-style-type:none; " if "contains-task-list" in str(tok.attrGet("class") or "") else ""
+                out.append(f'<ul style="{plain}{_Z}">')
             elif t == "ordered_list_open":
                 start = tok.attrGet("start")
                 out.append(f'<ol start="{int(start)}" style="{_Z}">' if start else f'<ol style="{_Z}">')
