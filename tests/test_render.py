@@ -100,6 +100,29 @@ def test_table_cells_and_task_lists(qapp) -> None:
     assert [b.textList().format().style() for b in blocks_of(plain)] == [QTextListFormat.Style.ListDisc]
 
 
+def test_a_tables_grid_is_drawn_all_round_in_light_mode(qapp) -> None:
+    """Seen (QA, and in the README's light screenshot): only the table's right and bottom edges were
+    drawn; Qt's default table border is "outset", whose light sides vanish on a light background."""
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    from chatbot_gui.ui.render.themes import THEMES
+
+    (doc,) = docs("| step | cost |\n|---|---|\n| read | O(n) |\n")
+    doc.setTextWidth(300)
+    image = QImage(300, int(doc.size().height()) + 2, QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    doc.drawContents(painter)
+    painter.end()
+    border = QColor(THEMES["light"]["border"]).name()
+    y = int(doc.size().height() * 0.75)  # through the second row
+    vertical = [x for x in range(image.width()) if image.pixelColor(x, y).name() == border]
+    assert len(vertical) >= 3, f"left edge, between the columns, right edge: {vertical}"
+    x = (vertical[0] + vertical[1]) // 2
+    horizontal = [y for y in range(image.height()) if image.pixelColor(x, y).name() == border]
+    assert len(horizontal) >= 3, f"top edge, under the header, bottom edge: {horizontal}"
+
+
 def test_fenced_code_keeps_its_exact_text_language_and_monospace(qapp) -> None:
     code = "def f(x):\n    return x  * 2   # <b>not bold</b>\n\n\tprint('tab')"
     (block,) = render_blocks(f"```python\n{code}\n```\n")

@@ -260,7 +260,7 @@ class _Renderer:
                 out.append("<hr/>")
             elif t == "table_open":
                 out.append(f'<table border="1" cellspacing="0" cellpadding="5" '
-                           f'style="border-collapse:collapse; border-color:{c["border"]}">')
+                           f'style="border-collapse:collapse; border-style:solid; border-color:{c["border"]}">')
             elif t in ("table_close", "thead_open", "thead_close", "tbody_open", "tbody_close",
                        "tr_open", "tr_close", "th_close", "td_close"):
                 out.append(f"<{'/' if tok.nesting < 0 else ''}{tok.tag}>")
