@@ -121,7 +121,7 @@ def _merge_headers(base: list[tuple[str, str]], extra: Mapping[str, Any] | None)
 
 
 def stream(
-    chunks: list[str],
+    chunks: list[str | dict[str, Any]],
     *,
     delay: float = 0.0,
     finish: str | None = "stop",
@@ -140,14 +140,19 @@ def stream(
     ends cleanly). ``usage=True`` adds an include_usage-style chunk with ``"choices": []`` before
     ``[DONE]``. ``stall_after=N`` / ``disconnect_after=N`` count the strings in ``chunks``: the role
     chunk and the first N text chunks are sent, then the server stalls / hangs up.
+
+    A chunk given as a dict is sent as the whole ``delta``: ``{"reasoning_content": "Let me see."}``
+    is a reasoning model's reasoning (DeepSeek, vLLM; ``{"reasoning": ...}`` as Ollama and OpenRouter
+    send it), which comes before its ``content``.
     """
     created = int(time.time())
     events = [sse_event(_chunk(model, {"role": "assistant", "content": ""}, None, created))]
-    events += [sse_event(_chunk(model, {"content": text}, None, created)) for text in chunks]
+    events += [sse_event(_chunk(model, dict(c) if isinstance(c, dict) else {"content": c}, None, created))
+               for c in chunks]
     if finish is not None:
         events.append(sse_event(_chunk(model, {}, finish, created)))
     if usage:
-        n = sum(len(c) for c in chunks)
+        n = sum(len(c) for c in chunks if isinstance(c, str))
         events.append(sse_event({
             "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": created, "model": model,
             "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": n, "total_tokens": n + 5},
