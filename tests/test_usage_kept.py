@@ -21,7 +21,7 @@ from chatbot_gui.core.export import from_json, to_json, to_markdown, to_text
 from chatbot_gui.core.paths import AppPaths
 from chatbot_gui.core.recorder import ChatRecorder, conversation_from_stored
 from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
-from chatbot_gui.core.store import ChatStore
+from chatbot_gui.core.store import SCHEMA_VERSION, ChatStore
 from chatbot_gui.core.usage import ReplyUsage, Usage
 from fakeserver import FakeServer, TokenRule, sse_event, stream
 
@@ -305,7 +305,7 @@ def test_a_version_4_file_is_backed_up_and_migrated_keeping_every_message(tmp_pa
     finally:
         store.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (5,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert db.execute(rows + " LIMIT 6").fetchall() == before
     (backup,) = tmp_path.glob("chats.sqlite3.bak-v4-*")
     assert backup.stat().st_mode & 0o077 == 0, "the backup is private, like the history"

@@ -61,6 +61,8 @@ class Message:
     tokens: int | None = None
     #: A reply's tokens as the server counted them (shown under it, added up for the chat); saved.
     usage: ReplyUsage | None = None
+    #: How long a reply's reasoning (its leading <think> block) took to arrive ("Thought for 3 s"); saved.
+    reasoning_seconds: float | None = None
 
     @property
     def in_context(self) -> bool:

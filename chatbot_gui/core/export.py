@@ -6,7 +6,8 @@ for programs and re-import: lossless, versioned (``{"format": "chatbot-gui.chat"
 version 2 adds each message's ``id``, ``parent`` and ``selected``, so every version and branch of a
 chat survives the round trip; version 1 files, a single line of messages, are still read). A reply
 the server counted carries ``usage`` (``ReplyUsage.to_json``: prompt, completion, cached and reasoning
-tokens, and whether OpenAI's prices apply); files without it, and older apps reading it, are fine.
+tokens, and whether OpenAI's prices apply), and a reply that reasoned ``reasoning_seconds`` (how
+long its reasoning took: "Thought for 3 s"); files without them, and older apps reading them, are fine.
 Text and Markdown show a reply's token count in its heading, beside its model and time.
 
 Text and Markdown show the chat as it is shown (the selected versions); after a message that has
@@ -196,7 +197,8 @@ def to_json(chat: StoredChat) -> str:
             {"id": seq, "parent": None if parents[m.id] is None else numbers[parents[m.id]],
              "selected": m.selected, "role": m.role, "content": m.content, "status": m.status.value,
              "kept": m.kept, "pinned": m.pinned, "model": m.model, "created_at": m.created_at,
-             **({"usage": m.usage.to_json()} if m.usage is not None else {})}
+             **({"usage": m.usage.to_json()} if m.usage is not None else {}),
+             **({"reasoning_seconds": m.reasoning_seconds} if m.reasoning_seconds is not None else {})}
             for seq, m in enumerate(chat.messages, start=1)
         ],
     }
@@ -284,7 +286,8 @@ def _chat_from(data: Any) -> StoredChat:
             kept=_get(raw, "kept", bool, where, False), model=_get(raw, "model", str, where, None),
             created_at=_time(raw, "created_at", where), parent_id=parent,
             selected=_get(raw, "selected", bool, where, True), pinned=_get(raw, "pinned", bool, where, False),
-            usage=ReplyUsage.from_json(_get(raw, "usage", dict, where, None))))
+            usage=ReplyUsage.from_json(_get(raw, "usage", dict, where, None)),
+            reasoning_seconds=_seconds(raw.get("reasoning_seconds"))))
     return StoredChat(
         id=0,
         title=_get(data, "title", str, "", ""),
@@ -299,6 +302,14 @@ def _chat_from(data: Any) -> StoredChat:
 
 
 _MISSING: Any = object()
+
+
+def _seconds(value: Any) -> float | None:
+    """A message's ``reasoning_seconds`` as read: a number of seconds, at least 0; else none (it is
+    only shown, so a file with something else there is still read)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e9:
+        return float(value)
+    return None
 
 
 def _get(obj: dict[str, Any], key: str, kind: type, where: str, default: Any = _MISSING) -> Any:

@@ -34,7 +34,8 @@ class ChatRecorder:
         self._closed = False  # write_meta does nothing after close()
 
     def update_in_background(self, db_id: int, content: str, status: Status,
-                             model: str | None = None, usage: ReplyUsage | None = None) -> str | None:
+                             model: str | None = None, usage: ReplyUsage | None = None,
+                             reasoning_seconds: float | None = None) -> str | None:
         """Rewrite a saved reply's text and status from a worker thread (the streaming saves and the
         final one, whose search indexing takes ~10-20 ms for a long reply). One write at a time, on
         a second connection; returns a message for the user when it failed."""
@@ -44,7 +45,8 @@ class ChatRecorder:
             try:
                 if self._writer is None:
                     self._writer = ChatStore.attach(self.store.path)
-                self._writer.update_message(db_id, content, status, model=model, usage=usage)
+                self._writer.update_message(db_id, content, status, model=model, usage=usage,
+                                            reasoning_seconds=reasoning_seconds)
             except (sqlite3.Error, OSError, UnicodeError) as exc:
                 return SAVE_FAILED.format(reason=str(exc) or type(exc).__name__)
         return None
@@ -128,11 +130,12 @@ class ChatRecorder:
             if msg.db_id is None:
                 msg.db_id = store.add_message(conv.chat_id, "assistant", msg.content, msg.status,
                                               model=msg.model, created_at=msg.created_at,
-                                              parent_id=self._parent_row(conv, msg), usage=msg.usage)
+                                              parent_id=self._parent_row(conv, msg), usage=msg.usage,
+                                              reasoning_seconds=msg.reasoning_seconds)
                 self.on_chat_changed(conv.chat_id)
             else:
                 store.update_message(msg.db_id, msg.content, msg.status, kept=msg.kept, model=msg.model,
-                                     usage=msg.usage)
+                                     usage=msg.usage, reasoning_seconds=msg.reasoning_seconds)
                 self.on_chat_changed(conv.chat_id)
 
         return self._guard(write)
@@ -212,7 +215,7 @@ def conversation_from_stored(chat: StoredChat, library: PersonaLibrary | None = 
         status = stored.status if stored.status is not Status.STREAMING else Status.INTERRUPTED
         msg = Message(stored.role, stored.content, status=status, kept=stored.kept,
                       model=stored.model, created_at=stored.created_at, db_id=stored.id, pinned=stored.pinned,
-                      usage=stored.usage)
+                      usage=stored.usage, reasoning_seconds=stored.reasoning_seconds)
         if stored.usage is not None and status is Status.COMPLETE and stored.usage.usage.completion_tokens:
             # Its exact size when sent again, as Reply counted it when it arrived: the same plan after a restart.
             u = stored.usage.usage
@@ -232,7 +235,7 @@ def stored_from_conversation(conv: Conversation, model: str | None = None) -> St
     selected = set(conv.selected.values())
     messages = tuple(
         StoredMessage(m.id, seq, m.role, m.content, m.status, m.kept, m.model, m.created_at,
-                      m.parent, m.id in shown or m.id in selected, m.pinned, m.usage)
+                      m.parent, m.id in shown or m.id in selected, m.pinned, m.usage, m.reasoning_seconds)
         for seq, m in enumerate(conv.nodes.values(), start=1)
     )
     created = messages[0].created_at if messages else 0.0

@@ -10,7 +10,8 @@
   version shown, so regenerated replies and edited branches are kept; ``seq`` stays the order written.
   Notices ("Persona: …") are rows of role ``notice`` at their place. Schema 4 adds a pin per message,
   schema 5 a reply's usage as the server counted it (four token counts and whether OpenAI's prices
-  apply; plain integer columns: cheap to read for a long chat, and summable in SQL).
+  apply; plain integer columns: cheap to read for a long chat, and summable in SQL), schema 6 how
+  long a reply's reasoning took ("Thought for 3 s").
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class StoredMessage:
     pinned: bool = False
     #: A reply's tokens as the server counted them (schema 5); None: not reported, or an older row.
     usage: ReplyUsage | None = None
+    #: How long the reply's reasoning took to arrive, in seconds (schema 6); None: it had none, or an older row.
+    reasoning_seconds: float | None = None
 
 
 FOLLOWS_PREVIOUS = -1
@@ -230,7 +233,13 @@ ALTER TABLE messages ADD COLUMN reasoning_tokens INTEGER;
 ALTER TABLE messages ADD COLUMN usage_priced INTEGER;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)  #: ``MIGRATIONS[n]`` takes ``user_version`` n to n + 1
+# Version 6: how long a reply's reasoning (its leading <think> block) took to arrive, in seconds
+# (NULL: none, or not measured), so "Thought for 3 s" reads the same after a restart.
+_V6 = """
+ALTER TABLE messages ADD COLUMN reasoning_seconds REAL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)  #: ``MIGRATIONS[n]`` takes ``user_version`` n to n + 1
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -468,11 +477,11 @@ class ChatStore:
         if row is None:
             raise KeyError(chat_id)
         rows = self._db.execute(f"SELECT id, seq, role, content, status, kept, model, created_at,"
-                                f" parent_id, selected, pinned, {_USAGE_COLS} FROM messages WHERE chat_id = ?"
-                                f" ORDER BY seq", (chat_id,))
+                                f" parent_id, selected, pinned, {_USAGE_COLS}, reasoning_seconds FROM messages"
+                                f" WHERE chat_id = ? ORDER BY seq", (chat_id,))
         messages = tuple(StoredMessage(r[0], r[1], r[2], r[3], Status(r[4]), bool(r[5]), r[6], r[7],
                                        _from_db_parent(r[8]), bool(r[9]), bool(r[10]),
-                                       None if r[11] is None else _usage_in(r[11:]))
+                                       None if r[11] is None else _usage_in(r[11:16]), _seconds_in(r[16]))
                          for r in rows)
         return StoredChat(*row[:7], messages=messages, extra=MappingProxyType(json.loads(row[7] or "{}")))
 
@@ -508,13 +517,13 @@ class ChatStore:
                 parent = parents[m.id]
                 cur = db.execute(
                     "INSERT INTO messages (id, chat_id, seq, role, content, status, kept, model, created_at,"
-                    f" updated_at, parent_id, selected, pinned, {_USAGE_COLS})"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f" updated_at, parent_id, selected, pinned, {_USAGE_COLS}, reasoning_seconds)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (m.id if keep else None, chat_id, seq, m.role, _t(m.content),
                      "interrupted" if m.status == "streaming" else Status(m.status).value, int(m.kept),
                      _opt(m.model), m.created_at, m.created_at,
                      0 if parent is None else new_ids.get(parent, 0), int(m.selected), int(m.pinned),
-                     *_usage_out(m.usage)))
+                     *_usage_out(m.usage), _seconds_in(m.reasoning_seconds)))
                 new_ids[m.id] = int(cur.lastrowid or 0)
         return chat_id
 
@@ -535,12 +544,13 @@ class ChatStore:
     @_repairs_index
     def add_message(self, chat_id: int, role: str, content: str, status: Status | str = Status.COMPLETE,
                     model: str | None = None, created_at: float | None = None,
-                    parent_id: int | None = FOLLOWS_PREVIOUS, usage: ReplyUsage | None = None) -> int:
+                    parent_id: int | None = FOLLOWS_PREVIOUS, usage: ReplyUsage | None = None,
+                    reasoning_seconds: float | None = None) -> int:
         """Append a message, committed at once (the user's text is safe before the request goes out).
 
         ``parent_id``: the message it follows (None: a new start); by default the last one written.
         The new message becomes the version shown among its parent's children. ``usage``: a reply's
-        tokens as the server counted them."""
+        tokens as the server counted them; ``reasoning_seconds``: how long its reasoning took."""
         created = self._clock() if created_at is None else created_at
         with self._write() as db:
             seq, last = db.execute("SELECT coalesce(max(seq), 0) + 1, (SELECT id FROM messages WHERE"
@@ -550,7 +560,8 @@ class ChatStore:
             db.execute("UPDATE messages SET selected = 0 WHERE chat_id = ? AND parent_id IS ? AND selected",
                        (chat_id, parent))
             try:
-                return _new_message_row(db, chat_id, seq, role, content, status, model, created, parent, usage)
+                return _new_message_row(db, chat_id, seq, role, content, status, model, created, parent, usage,
+                                        reasoning_seconds)
             except sqlite3.IntegrityError as exc:
                 if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
                     raise
@@ -645,18 +656,19 @@ class ChatStore:
     @_repairs_index
     def update_message(self, message_id: int, content: str, status: Status | str,
                        kept: bool | None = None, model: str | None = None,
-                       usage: ReplyUsage | None = None) -> bool:
+                       usage: ReplyUsage | None = None, reasoning_seconds: float | None = None) -> bool:
         """Replace a message's text and status (a streaming reply: about once a second, and at the end).
 
         ``model`` (when given) replaces the model it was saved with: the one the server reported;
-        ``usage`` (when given) the tokens the server counted for it.
+        ``usage`` (when given) the tokens the server counted for it; ``reasoning_seconds`` (when
+        given) how long its reasoning took.
         One row write (search indexes it when it stops streaming). False if its chat was deleted."""
         with self._write() as db:
             changed = db.execute(
                 "UPDATE messages SET content = ?, status = ?, kept = coalesce(?, kept), model = coalesce(?, model),"
-                " updated_at = ? WHERE id = ?",
+                " reasoning_seconds = coalesce(?, reasoning_seconds), updated_at = ? WHERE id = ?",
                 (_t(content), Status(status).value, None if kept is None else int(kept), _opt(model),
-                 self._clock(), message_id)).rowcount > 0
+                 _seconds_in(reasoning_seconds), self._clock(), message_id)).rowcount > 0
             if changed and usage is not None:
                 db.execute("UPDATE messages SET prompt_tokens = ?, completion_tokens = ?, cached_tokens = ?,"
                            " reasoning_tokens = ?, usage_priced = ? WHERE id = ?", (*_usage_out(usage), message_id))
@@ -752,14 +764,23 @@ def _new_chat_row(db: sqlite3.Connection, now: float, title: str, persona_name: 
 
 
 def _new_message_row(db: sqlite3.Connection, chat_id: int, seq: int, role: str, content: str, status: Status | str,
-                    model: str | None, created: float, parent: int, usage: ReplyUsage | None) -> int:
+                    model: str | None, created: float, parent: int, usage: ReplyUsage | None,
+                    reasoning_seconds: float | None = None) -> int:
     """One message row, the version shown among its parent's children (``selected``)."""
     cur = db.execute(
         "INSERT INTO messages (chat_id, seq, role, content, status, model, created_at, updated_at, parent_id,"
-        f" selected, {_USAGE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
+        f" selected, {_USAGE_COLS}, reasoning_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
         (chat_id, seq, role, _t(content), Status(status).value, _opt(model), created, created, parent,
-         *_usage_out(usage)))
+         *_usage_out(usage), _seconds_in(reasoning_seconds)))
     return int(cur.lastrowid or 0)
+
+
+def _seconds_in(value: Any) -> float | None:
+    """A reasoning time as kept: a finite number of seconds, at least 0; anything else (another tool
+    wrote it, an import) is none."""
+    if type(value) is int:
+        value = float(value)
+    return value if type(value) is float and 0.0 <= value < 1e9 else None
 
 
 def _usage_out(usage: ReplyUsage | None) -> tuple[int | None, ...]:
