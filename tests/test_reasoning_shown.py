@@ -1,10 +1,152 @@
-"""How long a reply's reasoning took ("Thought for 3 s") is kept: in the store (schema 6) and in a
-JSON export."""
+"""A reasoning model's reasoning as the user sees it, in the real window against the loopback server.
+
+Its label ("▸ Thinking…" while it comes, "▸ Thought for N s" once it is over, also after a restart),
+the status line (thinking, then receiving the answer), ``<think>`` tags whatever the chunk boundaries;
+how long it took is kept in the store (schema 6) and in a JSON export.
+"""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from contextlib import closing
+
+import pytest
+
+from chatbot_gui.app import create_window
+from chatbot_gui.core.paths import AppPaths
+from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
+from fakeserver import FakeServer, stream
+
+KEY = "sk-test-reasoning-0123456789"
+THOUGHT = re.compile(r"▸ Thought for \d+ s")
+RECEIVING = "Receiving reply… (Esc to stop)"
+
+
+def never_asked(*args, **kwargs):
+    raise AssertionError("the Settings dialog must not open when a key is available")
+
+
+@pytest.fixture
+def paths(tmp_path) -> AppPaths:
+    return AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def app(qtbot, fake_server: FakeServer, paths):
+    """Start (and restart) the real window on the same folders; each is shut down at the end."""
+    opened = []
+
+    def start():
+        window, chat = create_window({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake_server.base_url},
+                                     paths=paths, keys=KeyStore(MemoryKeyring()), ask_settings=never_asked)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        qtbot.waitUntil(lambda: chat.config.api_key == KEY)
+        qtbot.waitUntil(lambda: chat.recorder is not None and chat.recorder.store is not None, timeout=5000)
+        opened.append((window, chat))
+        return window, chat
+
+    yield start
+    for window, chat in opened:
+        assert chat.shutdown(3000), "a request thread was left running"
+        window.close()
+
+
+def send(qtbot, window, chat, text: str, wait: bool = True) -> None:
+    window.input.setPlainText(text)
+    chat.send_from_input()
+    if wait:
+        qtbot.waitUntil(lambda: not chat.busy, timeout=15000)
+
+
+def last_reply(chat):
+    return chat.conversation.messages[-1]
+
+
+def restart(qtbot, app, window, chat):
+    chat_id = chat.conversation.chat_id
+    assert chat.shutdown(3000)
+    window.close()
+    window2, chat2 = app()  # the last open chat comes back
+    qtbot.waitUntil(lambda: chat2.conversation.chat_id == chat_id, timeout=5000)
+    return window2, chat2
+
+
+def watch(window) -> list[tuple[str, str, str]]:
+    """(the answer shown, the reasoning label, the status line) after each piece of text the
+    transcript is given while a reply streams."""
+    view = window.transcript
+    seen: list[tuple[str, str, str]] = []
+    original = view.append_to
+
+    def append_to(msg_id: int, text: str) -> None:
+        original(msg_id, text)
+        seen.append((view.blocks_of_kind("assistant")[-1], view.reasoning_of(msg_id)[0],
+                     window.statusBar().currentMessage()))
+
+    view.append_to = append_to
+    return seen
+
+
+def test_the_status_says_receiving_once_the_think_block_ends(qtbot, app, fake_server):
+    window, chat = app()
+    answer = ["The ", "answer ", "is ", "forty-two."]
+    fake_server.queue(stream(["<think>\nI am reasoning about it.", " More reasoning here.", "\n</think>\n\n",
+                              *answer], delay=0.4))
+    seen = watch(window)
+    send(qtbot, window, chat, "What is it?")
+    during = [s for s in seen if s[0]]
+    assert during, "the answer streamed in"
+    assert all(status == RECEIVING for _, _, status in during), during
+    assert any("thinking" in status for answer_shown, _, status in seen if not answer_shown), seen
+    assert window.transcript.blocks_of_kind("assistant") == ["The answer is forty-two."]
+
+
+def test_think_tags_split_across_chunks(qtbot, app, fake_server):
+    window, chat = app()
+    text = "<think>\nFirst I weigh the options, then I pick one.\n</think>\n\nPick the second option."
+    fake_server.queue(stream([text[i:i + 8] for i in range(0, len(text), 8)], delay=0.05))
+    seen = watch(window)
+    send(qtbot, window, chat, "Which one?")
+    view = window.transcript
+    reply = last_reply(chat)
+    assert view.blocks_of_kind("assistant") == ["Pick the second option."]
+    label, reasoning = view.reasoning_of(reply.id)
+    assert THOUGHT.fullmatch(label) and reasoning == "First I weigh the options, then I pick one.", label
+    assert all(shown in ("", "Pick the second option."[:len(shown)]) for shown, _, _ in seen), seen
+    assert all(lab in ("", "▸ Thinking…") or THOUGHT.fullmatch(lab) for _, lab, _ in seen), seen
+
+    # The opening tag split: "<th" is never shown as the reply's text.
+    fake_server.queue(stream(["<th", "ink>Hmm, ", "a short one.</th", "ink>Yes."], delay=0.3))
+    seen.clear()
+    send(qtbot, window, chat, "Again?")
+    reply = last_reply(chat)
+    assert all(shown in ("", "Yes.") for shown, _, _ in seen), seen
+    assert view.blocks_of_kind("assistant")[-1] == "Yes."
+    label, reasoning = view.reasoning_of(reply.id)
+    assert THOUGHT.fullmatch(label) and reasoning == "Hmm, a short one.", label
+    assert reply.content == "<think>Hmm, a short one.</think>Yes."
+
+
+def test_the_reasoning_time_is_the_same_after_a_restart(qtbot, app, paths, fake_server):
+    window, chat = app()
+    fake_server.queue(stream([{"reasoning_content": "Two plus two "}, {"reasoning_content": "is four."},
+                              "It is ", "4."], delay=0.6))
+    send(qtbot, window, chat, "2+2?")
+    reply = last_reply(chat)
+    label, reasoning = window.transcript.reasoning_of(reply.id)
+    assert THOUGHT.fullmatch(label) and label != "▸ Thought for 0 s", label
+    assert reasoning == "Two plus two is four."
+
+    window2, chat2 = restart(qtbot, app, window, chat)
+    reply2 = last_reply(chat2)
+    assert window2.transcript.reasoning_of(reply2.id) == (label, "Two plus two is four.")
+    assert window2.transcript.blocks_of_kind("assistant") == ["It is 4."]
+    with closing(sqlite3.connect(paths.data_dir / "chats.sqlite3")) as db:
+        (seconds,), = db.execute("SELECT reasoning_seconds FROM messages WHERE role = 'assistant'").fetchall()
+    assert f"▸ Thought for {round(seconds)} s" == label
 
 
 def test_a_version_5_file_is_backed_up_and_its_replies_keep_their_reasoning_time_after(tmp_path):
@@ -57,3 +199,27 @@ def test_the_reasoning_time_survives_a_json_export_and_import(tmp_path):
         assert from_json(json.dumps(data)).messages[1].reasoning_seconds is None
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("text", ["<think>\nWeigh it.\n</think>\n\nThe answer.", "  <THINK>a</Think>b",
+                                  "<b>bold</b> answer", "<thin and wrong", "<think>never ends </thin"])
+def test_think_tags_are_found_whatever_the_chunk_boundaries(text):
+    """Every way of cutting the reply in three: the text passed on is the reply, a tag is never
+    passed on in part while undecided, and the block opens and ends where ``split_reasoning`` says."""
+    from chatbot_gui.core.conversation import ThinkTags
+    from chatbot_gui.ui.render.markdown_html import split_reasoning
+
+    whole = split_reasoning(text)
+    for i in range(len(text) + 1):
+        for j in range(i, len(text) + 1):
+            tags, out = ThinkTags(), ""
+            for piece in (text[:i], text[i:j], text[j:]):
+                out += tags.feed(piece)
+                if not tags.opened:
+                    assert out == "" or tags.state == ThinkTags.ANSWER, (i, j, out)
+                if tags.open:
+                    assert split_reasoning(out).thinking and not out.lower().endswith(("</", "</t", "</th")), (i, j)
+            out += tags.flush()
+            assert out == text, (i, j)
+            assert tags.opened == (whole.answer != text or whole.thinking), (i, j)
+            assert tags.open == whole.thinking, (i, j)

@@ -99,6 +99,68 @@ def strip_reasoning(text: str) -> str:
     return _THINK.sub("", text, count=1)
 
 
+_OPEN_TAG, _CLOSE_TAG = "<think>", "</think>"
+
+
+class ThinkTags:
+    """Follows a streaming reply's leading ``<think>…</think>`` block, whatever the chunk boundaries.
+
+    :meth:`feed` takes each piece of text as it comes and returns what may be shown now: a piece
+    that may be the start of a tag ("<th" at the start of the reply, "</thi" at the end of the
+    reasoning) is held back until the next piece decides it, so a tag is never shown half-way as
+    text, and a tag split across pieces still opens or ends the block. :meth:`flush` gives back what
+    is held (the reply ended). As ``split_reasoning`` reads it: a block opens only at the start of the
+    reply, after optional whitespace; case does not matter. Once the answer has begun, each piece
+    costs one comparison.
+    """
+
+    START, OPEN, ANSWER = 0, 1, 2
+    __slots__ = ("state", "opened", "_held")
+
+    def __init__(self) -> None:
+        self.state = ThinkTags.START
+        self.opened = False  # the reply began with a <think> block (it may have ended since)
+        self._held = ""
+
+    @property
+    def open(self) -> bool:
+        """Whether the reply so far is its reasoning (the block opened and has not ended)."""
+        return self.state == ThinkTags.OPEN
+
+    def feed(self, text: str) -> str:
+        if self.state == ThinkTags.ANSWER:
+            return text
+        text, self._held = self._held + text, ""
+        if self.state == ThinkTags.START:
+            start = len(text) - len(text.lstrip())
+            head = text[start:start + len(_OPEN_TAG)].lower()
+            if head == _OPEN_TAG:
+                self.state, self.opened = ThinkTags.OPEN, True
+                return text[:start + len(_OPEN_TAG)] + self._reasoning(text[start + len(_OPEN_TAG):])
+            if _OPEN_TAG.startswith(head):  # only whitespace, or a tag's beginning, so far
+                self._held = text
+                return ""
+            self.state = ThinkTags.ANSWER
+            return text
+        return self._reasoning(text)
+
+    def _reasoning(self, text: str) -> str:
+        """Text inside the open block: the block ends at ``</think>``; a possible start of it is held."""
+        if _CLOSE_TAG in text.lower():
+            self.state = ThinkTags.ANSWER
+            return text
+        lt = text.rfind("<", max(0, len(text) - len(_CLOSE_TAG) + 1))
+        if lt >= 0 and _CLOSE_TAG.startswith(text[lt:].lower()):
+            self._held = text[lt:]
+            return text[:lt]
+        return text
+
+    def flush(self) -> str:
+        """What is held back (the reply ended: it is text as it stands)."""
+        held, self._held = self._held, ""
+        return held
+
+
 NOTICE = "notice"
 
 

@@ -82,7 +82,6 @@ class ChatView(MessagesView):
         self._countdowns: dict[int, int] = {}  # reply key -> its countdown row
         self._details: dict[int, int] = {}  # error row -> its details row
         self._db_ids: dict[int, int] = {}  # store row id -> message id (search jumps to it)
-        self._thinking: dict[int, float] = {}  # reply id -> when its reasoning began (monotonic)
         self._usage: dict[int, Any] = {}  # reply id -> the server's usage, for a message that does not keep it
         self.regenerateRequested.connect(lambda mid: self.messageActionRequested.emit("regenerate", mid))
         self.editRequested.connect(lambda mid: self.messageActionRequested.emit("edit", mid))
@@ -166,6 +165,8 @@ class ChatView(MessagesView):
             args["links"] = links
         if msg.role == ASSISTANT and status != "streaming":
             args["meta"] = self._meta_text(msg)
+        if getattr(msg, "reasoning_seconds", None) is not None:
+            args["reasoning_seconds"] = msg.reasoning_seconds
         return args
 
     def add_message(self, msg: Any, version: tuple[int, int] = (1, 1), *,  # type: ignore[override]
@@ -182,18 +183,9 @@ class ChatView(MessagesView):
             self._update_scrollbar()
 
     def append_to(self, msg_id: int, text: str) -> None:
-        """Adds streamed text at the end of message ``msg_id``. Never re-sets existing text.
-
-        A reply that starts with its reasoning (``<think>``, in band) gets "Thought for N s": from
-        its first text to the end of the reasoning."""
-        if not text or msg_id not in self._index:
-            return
-        row = self._row(msg_id)
-        if not row.text and text.startswith("<think>"):
-            self._thinking[msg_id] = time.monotonic()
-        elif msg_id in self._thinking and "</think>" in text:
-            row.reasoning_seconds = time.monotonic() - self._thinking.pop(msg_id)
-        self.append_text(msg_id, text)
+        """Adds streamed text at the end of message ``msg_id``. Never re-sets existing text."""
+        if text and msg_id in self._index:
+            self.append_text(msg_id, text)
 
     def end_message(self, msg: Any, version: tuple[int, int] = (1, 1)) -> None:
         """The reply ended (complete, stopped or interrupted): its last block is final, its marker shown."""
@@ -202,6 +194,8 @@ class ChatView(MessagesView):
         if msg.db_id is not None:
             self._db_ids[msg.db_id] = msg.id
         args = self._row_args(msg, version)
+        if msg.reasoning_seconds is not None:
+            self._row(msg.id).reasoning_seconds = msg.reasoning_seconds  # (laid out with the end, below)
         self.finish(msg.id, args.get("status", ""))
         self.set_links(msg.id, args.get("links", []))
         self.set_meta(msg)

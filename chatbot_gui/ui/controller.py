@@ -753,6 +753,7 @@ class ChatController(QObject):
         reply.failed.connect(lambda info, r=reply: self._reply_failed(r, info))
         reply.countdown.connect(lambda left, r=reply: self._reply_countdown(r, left))
         reply.thinking.connect(lambda r=reply: self._reply_thinking(r))
+        reply.reasoningEnded.connect(lambda mid, seconds, r=reply: self._reply_reasoned(r, mid, seconds))
         reply.changed.connect(self._reply_changed)
         reply.saveProblem.connect(self._note_save_problem)
         reply.saved.connect(lambda r=reply: r.conv.chat_id is not None and self.chatTouched.emit(r.conv.chat_id))
@@ -774,6 +775,11 @@ class ChatController(QObject):
     def _reply_thinking(self, reply: Reply) -> None:
         if self._shown(reply.conv):
             self.window.show_status(THINKING, 0)
+
+    def _reply_reasoned(self, reply: Reply, msg_id: int, seconds: float) -> None:
+        """The reasoning is over: "Thought for N s" (the status line moves on with ``changed``)."""
+        if self._shown(reply.conv) and self.window.transcript.has_message(msg_id):
+            self.window.transcript.set_reasoning_seconds(msg_id, seconds)
 
     def _reply_removed(self, reply: Reply, msg_id: int) -> None:
         if self._shown(reply.conv):

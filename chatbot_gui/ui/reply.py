@@ -10,6 +10,8 @@ holds one per chat and mirrors its signals into the window when that chat is the
 Signals:
     started(object): an attempt began; the payload is its new assistant ``Message`` (streaming).
     textAppended(int, str): text was added to message ``id``.
+    reasoningEnded(int, float): the reasoning of message ``id`` (its leading <think> block) is over:
+        it took that many seconds to arrive (also when the reply ended before any answer).
     ended(object): the attempt's message ended (``Message``, status set); it may have been removed
         from the chat when nothing arrived (then ``removed`` came first).
     removed(int): the attempt's message had no text and was taken out of the chat.
@@ -35,7 +37,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from chatbot_gui.core.connection import ConnectionConfig
 from chatbot_gui.core.context import ContextRequest, TokenEstimator
-from chatbot_gui.core.conversation import ChatRequest, Conversation, Message, Status
+from chatbot_gui.core.conversation import ChatRequest, Conversation, Message, Status, ThinkTags
 from chatbot_gui.core.reply_state import Phase, ReplyState
 from chatbot_gui.core.windows import ContextWindows
 
@@ -63,6 +65,7 @@ class Reply(QObject):
 
     started = Signal(object)
     textAppended = Signal(int, str)
+    reasoningEnded = Signal(int, float)
     ended = Signal(object)
     removed = Signal(int)
     noticeAdded = Signal(object)
@@ -93,6 +96,9 @@ class Reply(QObject):
         self.state = ReplyState(clock)
         #: The last retry was stopped before anything of it arrived (its error stands, with Retry).
         self.retry_stopped = False
+        self._clock = clock
+        self._tags = ThinkTags()  # the attempt's <think> block, as its text arrives
+        self._reasoning_from: float | None = None  # when that block began to arrive
         self.message: Message | None = None
         self._thread: CompletionThread | None = None
         self._threads: set[CompletionThread] = set()
@@ -157,6 +163,8 @@ class Reply(QObject):
     def _launch(self, request: ChatRequest, msg: Message) -> None:
         self.message = msg
         self._saved_len = 0
+        self._tags = ThinkTags()
+        self._reasoning_from = None
         self.started.emit(msg)
         from chatbot_gui.ui.worker import CompletionThread
 
@@ -219,8 +227,7 @@ class Reply(QObject):
     @property
     def reasoning_open(self) -> bool:
         """Whether the reply so far is only its reasoning (kept in band as an open <think> block)."""
-        content = self.message.content if self.message is not None else ""
-        return content.startswith("<think>") and "</think>" not in content
+        return self._tags.open
 
     def _text_available(self, thread: CompletionThread) -> None:
         if thread is not self._thread:
@@ -234,12 +241,36 @@ class Reply(QObject):
             return
         text = thread.take_text()
         if text:
+            self._append(msg, text)
+
+    def _append(self, msg: Message, text: str, final: bool = False) -> None:
+        """Adds streamed text to the reply. A piece that may be part of a <think> tag waits for the
+        next (``ThinkTags``; ``final``: the reply ended, it is text as it stands). When the reasoning
+        ends (its </think> came, or the reply ended in it), how long it took is kept with the reply,
+        and the status line moves on from "thinking"."""
+        tags = self._tags
+        if tags.state == ThinkTags.ANSWER and self._reasoning_from is None:
+            shown = text  # the common case: no <think> block, nothing to follow
+        else:
+            was_answer = tags.state == ThinkTags.ANSWER
+            shown = tags.feed(text) + (tags.flush() if final else "")
+            if tags.opened and self._reasoning_from is None:
+                self._reasoning_from = self._clock()
+            if tags.opened and not was_answer and (tags.state == ThinkTags.ANSWER or final):
+                msg.reasoning_seconds = self._clock() - self._reasoning_from  # type: ignore[operator]
+        ended = msg.reasoning_seconds is not None and self._reasoning_from is not None
+        if ended:
+            self._reasoning_from = None  # (said once)
+            self.reasoningEnded.emit(msg.id, msg.reasoning_seconds)  # (first: the label never lacks it)
+        if shown:
             first = not msg.content
-            msg.content += text
+            msg.content += shown
             if first:
                 self.state.text_arrived()
                 self.changed.emit()
-            self.textAppended.emit(msg.id, text)
+            self.textAppended.emit(msg.id, shown)
+        if ended:
+            self.changed.emit()  # the status line: no longer "thinking"
 
     def save_now(self) -> None:
         """Write the streaming reply as it stands (every SAVE_INTERVAL_MS while it streams)."""
@@ -275,8 +306,10 @@ class Reply(QObject):
         from chatbot_gui.ui.tasks import runner
 
         db_id, content, status, model, usage = msg.db_id, msg.content, msg.status, msg.model, msg.usage
+        seconds = msg.reasoning_seconds
         self._write_final = status is not Status.STREAMING
-        self._write_task = runner().run(lambda: recorder.update_in_background(db_id, content, status, model, usage),
+        self._write_task = runner().run(lambda: recorder.update_in_background(db_id, content, status, model, usage,
+                                                                              seconds),
                                         self._written, self._write_failed, name="save reply")
 
     def _written(self, problem: str | None) -> None:
@@ -301,7 +334,7 @@ class Reply(QObject):
         if self._dirty and msg is not None and msg.db_id is not None and self.recorder is not None:
             self._dirty = False
             self._say(self.recorder.update_in_background(msg.db_id, msg.content, msg.status, msg.model,
-                                                         msg.usage))
+                                                         msg.usage, msg.reasoning_seconds))
 
     def defer_notice(self, notice: Message) -> None:
         """Save ``notice`` (which follows this reply) once the reply has a row of its own."""
@@ -409,6 +442,8 @@ class Reply(QObject):
         msg = self.message
         if msg is None:
             return
+        if self._tags.state != ThinkTags.ANSWER or self._reasoning_from is not None:
+            self._append(msg, "", final=True)  # a held piece of a tag is text after all; an open block ends
         msg.status = status
         if msg.content:
             self._write()

@@ -219,13 +219,16 @@ class MessagesView(QAbstractScrollArea):
     # -- public API (addressed by message id) ---------------------------------------------------------
     def add_message(self, message_id: int, role: str, text: str, *, streaming: bool = False,
                     status: str = "", version: int = 1, versions: int = 1,
-                    links: list[tuple[str, str]] | None = None, index: int | None = None, meta: str = "") -> None:
+                    links: list[tuple[str, str]] | None = None, index: int | None = None, meta: str = "",
+                    reasoning_seconds: float | None = None) -> None:
         """Adds a message at the end, or at row ``index`` (``streaming``: more text will come with
-        ``append_text``). ``links``: the row's own (action, label) links, see ``actionRequested``."""
+        ``append_text``). ``links``: the row's own (action, label) links, see ``actionRequested``;
+        ``reasoning_seconds``: how long its reasoning took ("Thought for 3 s")."""
         if message_id in self._index:
             raise ValueError(f"message {message_id} is already shown")
         row = _Row(message_id, role, text, status=status, version=version, versions=versions,
-                   streaming=streaming and role == ASSISTANT, links=list(links or []), meta=meta)
+                   streaming=streaming and role == ASSISTANT, links=list(links or []), meta=meta,
+                   reasoning_seconds=reasoning_seconds)
         row.height = self.delegate._estimate(row)
         if index is None or index >= len(self._rows):
             self._index[message_id] = len(self._rows)
@@ -338,6 +341,17 @@ class MessagesView(QAbstractScrollArea):
         row.reasoning = text
         row.reasoning_seconds = seconds
         self._invalidate(row)
+
+    def set_reasoning_seconds(self, message_id: int, seconds: float) -> None:
+        """How long a reply's reasoning took: its label reads "Thought for N s". Only the label
+        changes: the row is laid out again from its blocks, none of them rendered again."""
+        row = self._row(message_id)
+        if row.reasoning_seconds == seconds:
+            return
+        row.reasoning_seconds = seconds
+        if row.pieces is not None and row.measured:
+            self._measure_under(row)
+            self.viewport().update()
 
     def remove_message(self, message_id: int) -> None:
         k = self._index.pop(message_id)
