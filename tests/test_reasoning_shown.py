@@ -1,8 +1,8 @@
 """A reasoning model's reasoning as the user sees it, in the real window against the loopback server.
 
 Its label ("▸ Thinking…" while it comes, "▸ Thought for N s" once it is over, also after a restart),
-the status line (thinking, then receiving the answer), ``<think>`` tags whatever the chunk boundaries;
-how long it took is kept in the store (schema 6) and in a JSON export.
+the status line (thinking, then receiving the answer), ``<think>`` tags whatever the chunk boundaries,
+and a reply that is only reasoning (nothing to copy, nothing sent back).
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ import sqlite3
 from contextlib import closing
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from chatbot_gui.app import create_window
 from chatbot_gui.core.paths import AppPaths
 from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
+from chatting import sent_messages
 from fakeserver import FakeServer, stream
 
 KEY = "sk-test-reasoning-0123456789"
@@ -88,6 +91,40 @@ def watch(window) -> list[tuple[str, str, str]]:
 
     view.append_to = append_to
     return seen
+
+
+def test_a_reply_that_is_only_reasoning_has_thought_and_nothing_to_copy(qtbot, app, fake_server):
+    window, chat = app()
+    reasoning = ["Let me think. ", "The user says hi. ", "Nothing to add."]
+    fake_server.queue(stream([{"reasoning_content": r} for r in reasoning], delay=0.2))
+    send(qtbot, window, chat, "hi")
+    view = window.transcript
+    reply = last_reply(chat)
+    label, text = view.reasoning_of(reply.id)
+    assert THOUGHT.fullmatch(label), label
+    assert text == "".join(reasoning)
+    assert view.status_of(reply.id) == "The reply was empty."
+    # Nothing to copy: the clipboard keeps what the user had, and the user is told.
+    QApplication.clipboard().setText("what the user had")
+    assert "copy" not in view.action_labels(reply.id) and "copy_markdown" not in view.action_labels(reply.id)
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Up)
+    assert view.current_message() == reply.id
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.clipboard().text() == "what the user had"
+    assert window.statusBar().currentMessage() == "Nothing to copy: this reply has no text, only its reasoning."
+    # Its reasoning is not sent back, nor an empty turn in its place.
+    fake_server.queue(stream(["Hello!"]))
+    send(qtbot, window, chat, "hello?")
+    sent = sent_messages(fake_server)
+    assert [m["role"] for m in sent if m["role"] == "assistant"] == [], sent
+    assert "hello?" in sent[-1]["content"] and not any("think" in m["content"].lower() for m in sent), sent
+
+    window2, chat2 = restart(qtbot, app, window, chat)
+    view2 = window2.transcript
+    first = next(m for m in chat2.conversation.messages if m.role == "assistant")
+    assert view2.reasoning_of(first.id) == (label, "".join(reasoning))
+    assert view2.status_of(first.id) == "The reply was empty."
 
 
 def test_the_status_says_receiving_once_the_think_block_ends(qtbot, app, fake_server):

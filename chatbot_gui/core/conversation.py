@@ -69,8 +69,8 @@ class Message:
         """Whether this turn is sent to the model with later requests."""
         if self.role == NOTICE:
             return False
-        if self.role == "assistant" and not self.content:
-            return False
+        if self.role == "assistant" and not has_answer(self.content):
+            return False  # (nothing to send: no text, or only its reasoning)
         return self.status is Status.COMPLETE or self.kept
 
 
@@ -90,6 +90,13 @@ class ChatRequest:
 
 
 _THINK = re.compile(r"\A\s*<think>.*?(?:</think>\s*|\Z)", re.DOTALL | re.IGNORECASE)
+
+
+def has_answer(text: str) -> bool:
+    """Whether a reply has text beside its reasoning (a leading <think> block)."""
+    if "<think" in text[:64].lower():
+        text = strip_reasoning(text)
+    return bool(text) and not text.isspace()
 
 
 def strip_reasoning(text: str) -> str:

@@ -24,6 +24,7 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QFont, QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from chatbot_gui.core.conversation import has_answer
 from chatbot_gui.ui.messages.rows import NOTE_ROLES
 from chatbot_gui.ui.messages.view import ASSISTANT, EMPTY_REPLY, MessagesView
 
@@ -155,7 +156,7 @@ class ChatView(MessagesView):
             elif status in ("stopped", "interrupted"):
                 if not msg.kept:
                     links.append(("keep", "keep it"))
-            elif not msg.content.strip():
+            elif not has_answer(msg.content):  # (no text, or only its reasoning)
                 lines.append(EMPTY_REPLY)
         if msg.role in ("user", ASSISTANT) and status != "streaming":
             links.append(("unpin", "Unpin") if getattr(msg, "pinned", False) else ("pin", "Pin"))

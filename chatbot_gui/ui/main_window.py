@@ -201,6 +201,7 @@ class MainWindow(QMainWindow):
         self.transcript.typed.connect(self._type_into_input)
         # A copy is silent otherwise: the status line says what went to the clipboard.
         self.transcript.copied.connect(lambda _text, what: what and self.show_status(f"Copied {what}.", 3000))
+        self.transcript.nothingCopied.connect(self.show_status)  # the clipboard keeps what it had
         self.composer.setMaximumWidth(self.transcript.reading_width())
         composer_row = QHBoxLayout()
         composer_row.setContentsMargins(12, 4, 12 + self.transcript.verticalScrollBar().sizeHint().width(), 12)

@@ -31,6 +31,8 @@ NOTE_ROLES = ("notice", "error", "error-detail", "countdown", "context")
 _NOTE_PAD = 6
 #: Shown under a reply that finished without any text (instead of a bare label).
 EMPTY_REPLY = "The reply was empty."
+#: Said (on the status line) when Copy is asked of a reply that has no text, only its reasoning.
+NOTHING_TO_COPY = "Nothing to copy: this reply has no text, only its reasoning."
 #: Column width in average characters (ChatGPT's reading column is about this wide).
 COLUMN_CHARS = 75
 #: Rendered documents are kept for at most this many messages (the rest keep only their height).
@@ -580,8 +582,15 @@ class MessageDelegate:
         if row.role != ASSISTANT:  # right-aligned under the bubble: the switch ends the bar, at the
             # bubble's edge, and the actions shown on hover take their room to its left
             return [("copy", "Copy"), ("edit", "Edit"), ("delete", "Delete")] + row.links + versions
-        return versions + [("copy", "Copy"), ("copy_markdown", "Copy Markdown"), ("regenerate", "Regenerate"),
-                           ("delete", "Delete")] + row.links
+        copy = [] if self._no_answer(row) else [("copy", "Copy"), ("copy_markdown", "Copy Markdown")]
+        return versions + copy + [("regenerate", "Regenerate"), ("delete", "Delete")] + row.links
+
+    def _no_answer(self, row: _Row) -> bool:
+        """Whether a finished reply has no text to copy (none at all, or only its reasoning)."""
+        if row.streaming:
+            return False  # (its actions are not offered yet; their room is kept)
+        text = row.text if "<think" not in row.text[:64].lower() else self._answer(row)
+        return not text or text.isspace()
 
     def _reasoning_text(self, row: _Row) -> str:
         if row.role != ASSISTANT or "<think" not in row.text[:64].lower():
@@ -590,7 +599,9 @@ class MessageDelegate:
         return md.split_reasoning(row.text).reasoning
 
     def _thinking(self, row: _Row) -> bool:
-        if row.role != ASSISTANT or "<think" not in row.text[:64].lower():
+        """Whether a reply is still reasoning: streaming, in its open <think> block. A reply that
+        ended in it (only reasoning, or stopped while reasoning) is no longer thinking."""
+        if not row.streaming or row.role != ASSISTANT or "<think" not in row.text[:64].lower():
             return False
         md, _ = render_module()
         return md.split_reasoning(row.text).thinking

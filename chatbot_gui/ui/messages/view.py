@@ -19,6 +19,8 @@ Signals (all carry the message id):
     linkActivated(str): a safe link (http, https, mailto) was clicked and handed to the system browser
     copied(str, str): text was put on the clipboard, and what it was in words for the user ("the
         code"; "" for a selection copied with Ctrl+C, which needs no telling)
+    nothingCopied(str): a message was to be copied but has no text (a reply that is only its
+        reasoning); the clipboard was left as it was; the payload says so, for the status line
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from chatbot_gui.ui.messages.rows import (
     EMPTY_REPLY,
     FLUSH_BUDGET_S,
     HOVER_ACTIONS,
+    NOTHING_TO_COPY,
     ROLE_LABELS,
     USER,
     ZOOM_MAX,
@@ -141,6 +144,7 @@ class MessagesView(QAbstractScrollArea):
     versionRequested = Signal(int, int)
     linkActivated = Signal(str)
     copied = Signal(str, str)
+    nothingCopied = Signal(str)
     #: A row's own link (``_Row.links``): an error's "Retry" or "Details", a stopped reply's "keep it".
     actionRequested = Signal(int, str)
 
@@ -397,7 +401,13 @@ class MessagesView(QAbstractScrollArea):
         return "\n\n".join(p.doc.toPlainText() for p in row.pieces[row.answer_start:])
 
     def copy_message(self, message_id: int, markdown: bool = False) -> None:
-        text = self.delegate._answer(self._row(message_id)) if markdown else self.plain_text(message_id)
+        """Copies a message (its answer, without the reasoning). A reply with no text leaves the
+        clipboard as it is (what the user had there stays) and says so (``nothingCopied``)."""
+        row = self._row(message_id)
+        if row.role == ASSISTANT and _blank(self.delegate._answer(row)):
+            self.nothingCopied.emit(NOTHING_TO_COPY)
+            return
+        text = self.delegate._answer(row) if markdown else self.plain_text(message_id)
         self._to_clipboard(text, "the message as Markdown" if markdown else "the message")
 
     def chat_markdown(self) -> str:
