@@ -258,19 +258,18 @@ class Reply(QObject):
                 self._reasoning_from = self._clock()
             if tags.opened and not was_answer and (tags.state == ThinkTags.ANSWER or final):
                 msg.reasoning_seconds = self._clock() - self._reasoning_from  # type: ignore[operator]
+        first = bool(shown) and not msg.content
+        msg.content += shown
+        if first:
+            self.state.text_arrived()
         ended = msg.reasoning_seconds is not None and self._reasoning_from is not None
         if ended:
             self._reasoning_from = None  # (said once)
-            self.reasoningEnded.emit(msg.id, msg.reasoning_seconds)  # (first: the label never lacks it)
-        if shown:
-            first = not msg.content
-            msg.content += shown
-            if first:
-                self.state.text_arrived()
-                self.changed.emit()
+            self.reasoningEnded.emit(msg.id, msg.reasoning_seconds)
+        if first or ended:
+            self.changed.emit()  # the status line: receiving (no longer "thinking")
+        if shown:  # (after those: the answer never shows beside "Thinking…" or the old status)
             self.textAppended.emit(msg.id, shown)
-        if ended:
-            self.changed.emit()  # the status line: no longer "thinking"
 
     def save_now(self) -> None:
         """Write the streaming reply as it stands (every SAVE_INTERVAL_MS while it streams)."""
