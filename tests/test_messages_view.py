@@ -944,3 +944,73 @@ def test_dragging_a_selection_past_the_bottom_scrolls_and_keeps_selecting(qtbot,
     assert "question 5" in text  # messages that were below the window when the drag began
     qtbot.wait(100)
     assert view.verticalScrollBar().value() == scrolled  # released: the scrolling stops
+
+
+LONG_LINE = 'echo "' + "The quick brown fox jumps over the lazy dog; " * 3 + "and then some more words to go" + '"'
+LONG_CODE = f"{LONG_LINE}\n    indented: {'x' * 120} end\nshort"
+
+
+def _text_in_code_panel(view, message_id: int, j: int) -> None:
+    """Every character of code block ``j`` is drawn inside its panel: each line of its layout
+    within the panel's inner width, the last one above the panel's bottom edge."""
+    from chatbot_gui.ui.messages.rows import _CODE_HEAD, _CODE_PAD
+
+    row = view._rows[view._index[message_id]]
+    piece = row.pieces[j]
+    assert piece.kind == "code"
+    _, width = view._column()
+    panel_top, panel_bottom = piece.y - _CODE_HEAD - _CODE_PAD, piece.y + piece.height + _CODE_PAD
+    block = piece.doc.begin()
+    while block.isValid():
+        layout = block.layout()
+        for n in range(layout.lineCount()):
+            line = layout.lineAt(n)
+            right = piece.x + layout.position().x() + line.x() + line.naturalTextWidth()
+            assert right <= width - _CODE_PAD + 1, (block.text()[:40], n, right, width)
+            assert panel_top < piece.y + layout.position().y() + line.y() + line.height() <= panel_bottom
+        block = block.next()
+    assert row.pieces[j + 1].y >= panel_bottom  # what follows the panel starts below it
+
+
+@pytest.mark.parametrize("look", ["light", "dark", "zoomed"])
+def test_a_long_code_line_wraps_inside_its_panel_and_copies_unchanged(qtbot, view, look) -> None:
+    """A 170-character line of a fenced code block ran past the panel's right edge and was cut off
+    at the view's edge: no wrap, no scroll. It wraps inside the panel now (indentation kept), and
+    the code block's Copy, the message's Copy and a selection give the lines as they were sent."""
+    if look == "dark":
+        view.set_theme("dark")
+    if look == "zoomed":
+        view.set_zoom(4)
+    text = f"Run this:\n\n```bash\n{LONG_CODE}\n```\n\nDone.\n"
+    view.add_message(1, ASSISTANT, text)
+    settle(qtbot, view)
+    assert view.code_blocks(1) == [("bash", LONG_CODE)]
+    row = view._rows[0]
+    code = row.pieces[1]
+    _text_in_code_panel(view, 1, 1)
+    assert code.doc.begin().layout().lineCount() > 1  # the long line wraps
+    assert code.doc.toPlainText() == LONG_CODE  # display-only breaks: the text is as sent
+    second = code.doc.findBlock(len(LONG_LINE) + 1)
+    assert second.text().startswith("    indented: ")  # the indentation is kept
+    QGuiApplication.clipboard().clear()
+    click(qtbot, view, hit_point(view, 1, "copy_code"))
+    assert QGuiApplication.clipboard().text() == LONG_CODE
+    click(qtbot, view, hit_point(view, 1, "copy"))
+    assert QGuiApplication.clipboard().text() == f"Run this:\n\n{LONG_CODE}\n\nDone."
+    # A selection from the long line's first character to its last, with the mouse.
+    start, end = point_of(view, 1, 1, 0), point_of(view, 1, 1, len(LONG_LINE))
+    assert end.y() > start.y()  # (its end is on a later line of the panel)
+    drag(view, start, end)
+    assert view.selected_text() == LONG_LINE
+
+
+def test_a_long_code_line_wraps_inside_its_panel_while_it_streams(qtbot, view) -> None:
+    row, _ = _stream_reply(qtbot, view, f"Run this:\n\n```bash\n{LONG_CODE}\n")
+    settle(qtbot, view)
+    assert [p.kind for p in row.pieces] == ["text", "code"] and row.pieces[1].code == LONG_CODE
+    assert row.pieces[1].doc.begin().layout().lineCount() > 1  # the open block wraps too
+    view.append_text(1, "```\n\nDone.\n")
+    view.finish(1)
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    _text_in_code_panel(view, 1, 1)
+    assert [p.doc.toHtml() for p in row.pieces] == _whole(qtbot, view._rows[0].text)

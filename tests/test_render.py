@@ -349,3 +349,40 @@ def test_an_open_code_block_is_not_lexed_whole_on_every_update_and_shows_what_wh
     assert head.code and code.startswith(head.code)
     assert sum(lexed) < sum(range(0, len(code), 37)) / 4  # lexing all of it each time: 4 times as much
     assert highlight_open(code, "python", "monokai", head) == highlight(code, "python", "monokai")  # another style: anew
+
+
+def _lines(doc: QTextDocument) -> list[str]:
+    """The document's lines as laid out (a wrapped paragraph gives several)."""
+    out = []
+    for block in blocks_of(doc):
+        layout = block.layout()
+        for n in range(layout.lineCount()):
+            line = layout.lineAt(n)
+            out.append(block.text()[line.textStart():line.textStart() + line.textLength()])
+    return out
+
+
+def test_long_code_lines_wrap_at_spaces_and_long_runs_anywhere(qapp) -> None:
+    """A code block's long line wraps at the document's width (a <pre> never did: its end was cut
+    off at the panel's edge), at spaces when it has them, indentation kept; a run without spaces
+    (base64, minified code) wraps anywhere, which Qt lays out in linear time (looking for word
+    boundaries in it grows with the square of its length). The text stays as sent."""
+    from PySide6.QtGui import QFont, QTextOption
+
+    words = "    " + " ".join(f"word{i}" for i in range(60))
+    blob = "QUJD" * 2000
+    for code in (words, f"x = '{blob}'", f"- item\n\n  ```\n  {words}\n  ```\n"):
+        source = code if code.startswith("- ") else f"```python\n{code}\n```\n"
+        (block,) = render_blocks(source)
+        doc = block_document(block, QFont())
+        doc.setTextWidth(400)
+        doc.size()  # (laid out)
+        lines = _lines(doc)
+        assert len(lines) > 3 and doc.idealWidth() <= 400, code[:20]
+        assert "".join(lines).replace("\u2029", "") == doc.toPlainText().replace("\n", "")
+        if code == words:
+            assert doc.toPlainText() == words and lines[0].startswith("    word0 ")
+            assert all(line.endswith(" ") for line in lines[:-1])  # broken at spaces
+    (block,) = render_blocks(f"```\nx = '{blob}'\n```\n")
+    mode = block_document(block, QFont()).defaultTextOption().wrapMode()
+    assert mode == QTextOption.WrapMode.WrapAnywhere

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatbot_gui.ui.render.softbreak import soft_breaks
+from chatbot_gui.ui.render.softbreak import has_long_run, soft_breaks
 
 from typing import Any
 
@@ -56,8 +56,14 @@ def block_document(block: HtmlBlock, font: QFont) -> SafeDocument:
     doc.setDocumentMargin(0)
     doc.setDefaultFont(code_font(font) if block.kind == "code" else font)
     if block.kind == "code":
+        # A code line longer than the panel wraps inside it (its HTML is ``white-space:pre-wrap``):
+        # at a space where there is one, else anywhere. A long run without spaces (a base64 blob,
+        # minified code) wraps anywhere at once: looking for word boundaries in it takes Qt time
+        # that grows with the square of its length (100 KB: ~300 ms instead of ~30 ms). The
+        # breaks are display-only: the document's text, Copy and selections keep the lines as sent.
         option = QTextOption()
-        option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        option.setWrapMode(QTextOption.WrapMode.WrapAnywhere if has_long_run(block.code)
+                           else QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         doc.setDefaultTextOption(option)
     doc.setHtml(block.html)
     return doc

@@ -196,7 +196,9 @@ class _Renderer:
             body = highlight_open(code, lang, self.colors["pygments"], open_code)
         else:
             body = highlight(code, lang, self.colors["pygments"])
-        html_ = f'<pre style="{_Z} color:{self.colors["text"]}">{body}</pre>'
+        # pre-wrap: a long line wraps inside the code panel (a <pre> alone never wraps: Qt marks its
+        # lines non-breakable, and the end of a long line was cut off at the panel's edge).
+        html_ = f'<pre style="{_Z} white-space:pre-wrap; color:{self.colors["text"]}">{body}</pre>'
         return HtmlBlock(html_, "code", code=code, language=lang)
 
     def block(self, tokens: list[Any], source: str, open_code: OpenCode | None = None) -> HtmlBlock:
@@ -269,7 +271,7 @@ class _Renderer:
                 align = style.replace("text-align:", "").strip()
                 out.append(f'<{tok.tag} align="{align}">' if align else f"<{tok.tag}>")
             elif t in ("fence", "code_block"):  # nested in a list or quote
-                out.append(f'<pre style="background-color:{c["code_bg"]}">'
+                out.append(f'<pre style="white-space:pre-wrap; background-color:{c["code_bg"]}">'
                            f"{html.escape(tok.content, quote=False)}</pre>")
             elif t in ("math_block", "math_block_label"):
                 out.append(f'<p align="center" style="font-family:serif; font-style:italic">'
