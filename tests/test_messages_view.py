@@ -1014,3 +1014,75 @@ def test_a_long_code_line_wraps_inside_its_panel_while_it_streams(qtbot, view) -
     qtbot.waitUntil(lambda: not view.rendering_pending())
     _text_in_code_panel(view, 1, 1)
     assert [p.doc.toHtml() for p in row.pieces] == _whole(qtbot, view._rows[0].text)
+
+
+REFERENCE_LINKS = ("Links: [one][1], [ex][x], [two][2].\n\n[1]: https://one.example\n[x]: https://x.example\n"
+                   "[2]: https://two.example\n")
+
+
+def _anchors(piece) -> list[tuple[str, str]]:
+    found, block = [], piece.doc.begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fragment = it.fragment()
+            if fragment.charFormat().isAnchor():
+                found.append((fragment.text(), fragment.charFormat().anchorHref()))
+            it += 1
+        block = block.next()
+    return found
+
+
+@pytest.mark.parametrize("step", [1, 3])
+def test_reference_links_defined_at_the_end_of_a_streamed_reply_are_links_once_it_ends(qtbot, view, step) -> None:
+    """Seen: '[one][1]' stayed raw text after the reply ended (the paragraph was rendered for good
+    when a frame showed "…\n\n[1" - a new paragraph - before the "[1]: …" lines were whole);
+    switching chats and back showed the links. Once the reply has ended, its blocks are what the
+    whole text renders to: the paragraph shows links. Streamed in small pieces, each shown."""
+    view.add_message(1, ASSISTANT, "", streaming=True)
+    row = view._rows[0]
+    for i in range(0, len(REFERENCE_LINKS), step):
+        view.append_text(1, REFERENCE_LINKS[i:i + step])
+        qtbot.waitUntil(lambda: not view.rendering_pending())
+    assert view.shown_text(1).startswith("Links: [one][1]")  # (raw until the definitions are whole)
+    view.finish(1)
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    assert view.shown_text(1) == "Links: one, ex, two."
+    assert _anchors(row.pieces[0]) == [("one", "https://one.example"), ("ex", "https://x.example"),
+                                       ("two", "https://two.example")]
+    assert [p.doc.toHtml() for p in row.pieces] == _whole(qtbot, REFERENCE_LINKS)
+
+
+def test_a_reference_defined_early_links_blocks_that_come_much_later(qtbot, view) -> None:
+    """A definition early in a reply serves the paragraphs streamed after it, while they stream."""
+    text = ("Intro [one][1].\n\n[1]: https://one.example\n\n" + "".join(f"Paragraph {i}.\n\n" for i in range(6))
+            + "Later [one][1] again.\n\nThe end.\n")
+    row, _ = _stream_reply(qtbot, view, text)
+    later = next(p for p in row.pieces if p.doc.toPlainText().startswith("Later"))
+    assert _anchors(later) == [("one", "https://one.example")]  # (a finished block, before the end)
+    view.finish(1)
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    assert _anchors(row.pieces[0]) == [("one", "https://one.example")]
+    assert [p.doc.toHtml() for p in row.pieces] == _whole(qtbot, text)
+
+
+def test_a_long_reply_whose_references_come_last_is_rendered_again_in_short_passes(qtbot, view) -> None:
+    """The blocks that were shown before the definitions came are rendered again in the view's
+    budgeted passes, each in place of its old one (the reply never loses a block on screen)."""
+    text = "".join(f"Point {i} of the answer, see [source {i % 5}][{i % 5}] and *more*.\n\n" for i in range(120))
+    text += "".join(f"[{n}]: https://example.org/{n}\n" for n in range(5))
+    row, _ = _stream_reply(qtbot, view, text)
+    assert _anchors(row.pieces[0]) == []  # (the definitions came after it)
+    count = len(row.pieces)
+    view.finish(1)
+    assert view.rendering_pending()  # (the slot that ends the reply renders nothing itself)
+    passes = 0
+    while view._dirty and passes < 1000:  # the passes the view's timer would run
+        view._flush()
+        view._settle()
+        passes += 1
+        assert len(row.pieces) == count
+    assert 2 < passes < 1000
+    qtbot.waitUntil(lambda: not view.rendering_pending())
+    assert _anchors(row.pieces[0]) == [("source 0", "https://example.org/0")]
+    assert [p.doc.toHtml() for p in row.pieces] == _whole(qtbot, text)

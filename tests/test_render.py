@@ -241,15 +241,20 @@ def test_latex_is_kept_readable_not_mangled(qapp) -> None:
 
 
 def _stream(text: str, steps: list[int]):
-    """Feeds growing prefixes; yields (finished so far, open blocks) after each."""
+    """Feeds growing prefixes; yields (finished so far, open blocks) after each. Finished blocks
+    the stream renders again (``redo``) replace the ones given out before, as the view does."""
     s = BlockStream()
     finished = []
     for end in steps:
         new, open_ = s.feed(text[:end])
         finished += new
+        for index, render in getattr(s, "redo", []):
+            finished[index] = render()
         yield list(finished), open_
     new, _ = s.feed(text, final=True)
     finished += new
+    for index, render in getattr(s, "redo", []):
+        finished[index] = render()
     yield finished, []
 
 
@@ -269,6 +274,43 @@ def test_streaming_in_any_pieces_gives_the_same_blocks_as_the_whole(seed: int) -
         steps.append(pos)
     *_, (finished, _) = _stream(SAMPLE, steps)
     assert [b.html for b in finished] == [b.html for b in render_blocks(SAMPLE)]
+
+
+REFERENCES = (
+    "# Sources [h]\n\nLinks: [one][1], [ex][x], [two][2].\n\n- a [one][1]\n- b [x]\n\n| a | b |\n|---|---|\n"
+    "| [x] | ![pic][2] |\n\n```python\narr[1] = [x]\n```\n\n[1]: https://one.example\n\nMid [x] and [1].\n\n"
+    "[x]: https://x.example 'Title'\n[1]: https://later.example\n\nEnd [x][].\n[h]: https://h.example\n"
+    "[2]: <https://two.example>\n"
+)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_reference_links_streamed_in_any_pieces_give_the_same_blocks_as_the_whole(seed: int) -> None:
+    """Seen: "[one][1]" stayed raw after a reply whose "[1]: …" lines came at its end had ended: its
+    paragraph was rendered for good before them. A definition made later renders again the finished
+    blocks given out before it (``redo``); one made earlier serves the blocks after it; the first
+    definition of a label wins, as in the whole text."""
+    rnd = random.Random(seed)
+    steps, pos = [], 0
+    while pos < len(REFERENCES):
+        pos = min(len(REFERENCES), pos + rnd.randint(1, 6))
+        steps.append(pos)
+    *_, (finished, _) = _stream(REFERENCES, steps)
+    whole = render_blocks(REFERENCES)
+    assert [b.html for b in finished] == [b.html for b in whole]
+    assert "https://one.example" in whole[1].html and "https://later.example" not in whole[4].html
+
+
+def test_only_prose_given_out_before_a_definition_is_rendered_again() -> None:
+    text = "See [one][1].\n\n```python\nx = a[1]\n```\n\nNo brackets here.\n\n[1]: https://one.example\n"
+    s = BlockStream()
+    finished = []
+    for end in range(1, len(text)):
+        finished += s.feed(text[:end])[0]
+        assert s.redo == []  # (while the definition's line may still be cut short)
+    assert [b.kind for b in finished] == ["text", "code", "text"]
+    assert s.feed(text, final=True)[0] == []
+    assert [(index, render().html) for index, render in s.redo] == [(0, render_blocks(text)[0].html)]
 
 
 def test_streaming_never_shows_a_fence_or_table_as_something_else() -> None:

@@ -174,6 +174,9 @@ class _Row:
     pieces: list[_Piece] | None = None
     stream: Any = None  # BlockStream while streaming
     pending: deque = field(default_factory=deque)  # finished blocks not yet turned into documents
+    #: [index, block] of finished blocks rendered again (see BlockStream.redo), on their way to
+    #: replacing the answer's piece ``index``; after ``pending``, before the open block.
+    redo: deque = field(default_factory=deque)
     open_blocks: list | None = None  # the open block's latest rendering, shown once pending is empty
     open_cost: float = 0.0  # what rendering the open block took last time (s)
     open_shown_at: float = 0.0  # when it was shown (time.perf_counter())
@@ -299,7 +302,7 @@ class MessageDelegate:
     def _behind(row: _Row) -> bool:
         """Whether a streaming row has rendering left for another pass: finished blocks not yet
         documents, its open block, or text not parsed yet."""
-        return bool(row.pending) or row.open_blocks is not None or (
+        return bool(row.pending) or bool(row.redo) or row.open_blocks is not None or (
             row.stream is not None and (row.fed != len(row.text) or (not row.streaming and not row.fed_final)))
 
     @staticmethod
@@ -310,7 +313,7 @@ class MessageDelegate:
         ``_update_stream`` renders the end as final."""
         stream = row.stream
         if (stream is not None and stream.open_exact and not stream.open_code.code and not row.pending
-                and row.open_blocks is None and row.fed == len(row.text)):
+                and not row.redo and row.open_blocks is None and row.fed == len(row.text)):
             row.fed_final = True
             row.stream = None
 
@@ -390,6 +393,7 @@ class MessageDelegate:
             row.pieces = row.pieces[: row.answer_start]
             row.done = row.answer_start
             row.pending.clear()
+            row.redo.clear()
             row.open_blocks = None
             row.open_cost = 0.0  # (rendered anew: nothing to wait for)
             row.fed = -1
@@ -401,7 +405,7 @@ class MessageDelegate:
         # that took more than a pass's budget) is rendered again at most once per
         # OPEN_RERENDER_FACTOR times what it took last time, so that it never takes more than
         # about a quarter of the GUI thread; the end of a reply (final) does not wait.
-        if not row.pending and row.open_blocks is None and (
+        if not row.pending and not row.redo and row.open_blocks is None and (
                 row.fed != len(row.text) or (final and not row.fed_final)) and (
                 final or not row.streaming or row.open_cost <= FLUSH_BUDGET_S
                 or time.perf_counter() - row.open_shown_at >= OPEN_RERENDER_FACTOR * row.open_cost):
@@ -414,6 +418,7 @@ class MessageDelegate:
             finished, open_ = row.stream.feed_deferred(answer[:end] if cut else answer, final=final and not cut)
             self._learn(("parse", ""), parsed, time.perf_counter() - t)
             row.pending.extend(finished)
+            row.redo.extend([index, block] for index, block in row.stream.redo)
             # A backlog parsed in parts: the part's last block goes on in the next part, so it
             # is not rendered now (it would be rendered again at once).
             row.open_blocks = None if cut else list(open_)
@@ -440,10 +445,24 @@ class MessageDelegate:
                 row.done += 1
             else:
                 row.pending[0] = item
+        # Finished blocks rendered again (a link reference definition came after them), each in
+        # place of its old piece once it is laid out: the old one stays on screen until then.
+        while not row.pending and row.redo:
+            entry = row.redo[0]
+            if worked and time.perf_counter() + self._guess(entry[1]) > until:
+                break
+            entry[1] = self._advance(entry[1], font)
+            worked = True
+            if isinstance(entry[1], _Piece) and entry[1].width >= 0:
+                row.redo.popleft()
+                j = row.answer_start + entry[0]
+                if j < row.done:  # (always: its block was given out before; all are pieces now)
+                    row.pieces[j] = entry[1]
+                    first_changed = min(first_changed, j)
         # The open block once the finished ones are all shown, within the budget too: when a pass
         # spent it on finished blocks, the open block waits for the next pass (a few ms).
         opens = row.open_blocks
-        if not row.pending and opens is not None:
+        if not row.pending and not row.redo and opens is not None:
             for i, item in enumerate(opens):
                 while not (isinstance(item, _Piece) and item.width >= 0):
                     if worked and time.perf_counter() + self._guess(item) > until:
@@ -461,7 +480,7 @@ class MessageDelegate:
                 del row.pieces[row.done:]
                 row.pieces += opens
                 row.open_blocks = None
-        if row.fed_final and not row.pending and row.open_blocks is None:
+        if row.fed_final and not row.pending and not row.redo and row.open_blocks is None:
             row.stream = None
         return first_changed
 

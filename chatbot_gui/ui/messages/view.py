@@ -575,6 +575,7 @@ class MessagesView(QAbstractScrollArea):
         row.pieces = None
         row.stream = None
         row.pending.clear()
+        row.redo.clear()
         row.open_blocks = None
         row.fed, row.fed_final = -1, False
         row.measured = False

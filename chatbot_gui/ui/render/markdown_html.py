@@ -483,8 +483,10 @@ def _core_stages() -> tuple[list[Any], list[Any]]:
     return funcs[:cut], funcs[cut:]
 
 
-def _parse_structure(text: str) -> tuple[list[Any], dict]:
+def _parse_structure(text: str, references: dict | None = None) -> tuple[list[Any], dict]:
     """Block-level tokens of ``text`` (their inline content not parsed yet) and the parse's env.
+    ``references``: link reference definitions made before ``text`` (a label defined again in it
+    keeps the first definition, as in a parse of the whole).
 
     A streamed reply is parsed again from its open block on every update; the inline half of
     markdown-it's work (emphasis, links, linkify's slow pretest) then runs once per finished block,
@@ -492,7 +494,7 @@ def _parse_structure(text: str) -> tuple[list[Any], dict]:
     whole tail (measured: ~2/3 of a 2 KB parse)."""
     from markdown_it.rules_core import StateCore
 
-    env: dict = {}
+    env: dict = {"references": dict(references)} if references else {}
     state = StateCore(text, _parser(), env)
     for rule in _core_stages()[0]:
         rule(state)
@@ -509,6 +511,13 @@ def _parse_inline(tokens: list[Any], env: dict) -> None:
         rule(state)
 
 
+def _render_again(r: _Renderer, source: str, references: dict) -> HtmlBlock:
+    """A finished block rendered anew from its source, with the definitions known now."""
+    tokens, env = _parse_structure(source, references)
+    _parse_inline(tokens, env)
+    return r.block(tokens, source) if tokens else HtmlBlock("", "text")
+
+
 def render_blocks(text: str, theme: str = "light") -> list[HtmlBlock]:
     """All of ``text`` as top-level HTML blocks (a finished message)."""
     return _render_tokens(_parser().parse(text), text, theme)
@@ -520,6 +529,11 @@ def render_blocks(text: str, theme: str = "light") -> list[HtmlBlock]:
 _HOLD_PARTIAL = re.compile(r"^ {0,3}[`~|]")
 
 
+#: The top-level blocks whose text may hold a reference link (not code, not math).
+_LINKABLE = frozenset({"paragraph_open", "heading_open", "bullet_list_open", "ordered_list_open",
+                       "blockquote_open", "table_open"})
+
+
 class BlockStream:
     """Renders a growing reply: finished top-level blocks once, the last (open) one on each update.
 
@@ -527,17 +541,35 @@ class BlockStream:
     last call and the current rendering of the open block (possibly none). A block counts as
     finished once a later top-level block has begun, which is when CommonMark closes it. The text is
     parsed once per call, from the start of the open block.
+
+    One thing may change a finished block: a link reference definition ("[1]: https://…", which
+    replies often put at their end) for a reference link in it (``[one][1]``). Such blocks are
+    given again, rendered with the definition, in ``redo`` - at the end of the reply at the latest
+    (a definition counts once it is whole: once a later block began, or the reply ended).
     """
 
     def __init__(self, theme: str = "light") -> None:
         self.theme = theme
-        self.done_chars = 0  # text[:done_chars] is rendered for good
+        self.done_chars = 0  # text[:done_chars] is rendered for good (but see ``redo``)
         #: The last open rendering is what the text fed so far renders to when final: all of the
         #: open part was rendered (no partial line held back, no lone table header), with no link
         #: reference definitions in play, no open code block highlighted in parts (``open_code``).
         #: Then ending the reply needs no rendering at all.
         self.open_exact = False
         self.open_code = OpenCode()  # the open code block's highlighted head (see highlight_open)
+        #: Link reference definitions ("[1]: https://…") in ``text[:done_chars]``, as markdown-it
+        #: keeps them (the first per label). Every later parse starts with them: a block finished
+        #: after its definitions were rendered for good links ``[one][1]`` as the whole text does.
+        self.references: dict = {}
+        #: Finished blocks a definition that comes later may still turn links in (prose with a "]"
+        #: in its source): [index among the finished blocks, its first token, its source, how
+        #: many definitions were known when it was rendered].
+        self._linkable: list[list[Any]] = []
+        self._finished = 0  # finished blocks given out so far
+        #: Set by each ``feed_deferred``: (index among the finished blocks, the block rendered
+        #: again) for finished blocks given out before definitions they may use came (typically
+        #: a reply's "[1]: …" lines at its end): the caller puts them in place of the old ones.
+        self.redo: list[tuple[int, DeferredBlock]] = []
 
     def feed(self, text: str, final: bool = False) -> tuple[list[HtmlBlock], list[HtmlBlock]]:
         finished, open_ = self.feed_deferred(text, final)
@@ -546,16 +578,18 @@ class BlockStream:
     def feed_deferred(self, text: str, final: bool = False) -> tuple[list[DeferredBlock], list[DeferredBlock]]:
         """As ``feed``, but each block (finished or open) comes as a function that renders it, so a
         caller with a time budget can spread a burst of blocks over several event-loop passes: only
-        the block structure is parsed here."""
+        the block structure is parsed here. Finished blocks to render again are in ``redo``."""
         tail = text[self.done_chars:]
         self.open_exact = False
+        self.redo = []
         if final:
             self.done_chars = len(text)
-            tokens, env = _parse_structure(tail)
-            return _deferred(tokens, tail, self.theme, env), []
-        tokens, env = _parse_structure(tail)
+            tokens, env = _parse_structure(tail, self.references)
+            self._learn_references(env)
+            return self._finish_blocks(tokens, tail, env), []
+        tokens, env = _parse_structure(tail, self.references)
         starts = _block_starts(tokens)
-        finished: list[Callable[[], HtmlBlock]] = []
+        finished: list[DeferredBlock] = []
         shift = 0
         if len(starts) > 1:
             # The last block with a source line map (texmath's blocks have none) starts the open part.
@@ -565,7 +599,10 @@ class BlockStream:
             if k > 0:
                 shift = tokens[starts[k]].map[0]
                 offset = _line_offsets(tail)[shift]
-                finished = _deferred(tokens[: starts[k]], tail[:offset], self.theme, env)
+                # Definitions before the open part are complete; one in it may be cut short.
+                self._learn_references(env, shift)
+                done_env = {"references": dict(self.references)} if self.references else {}
+                finished = self._finish_blocks(tokens[: starts[k]], tail[:offset], done_env)
                 self.done_chars += offset
                 tail = tail[offset:]
                 tokens = tokens[starts[k]:]
@@ -574,12 +611,48 @@ class BlockStream:
         partial_line = open_src[nl + 1:]
         if partial_line and _HOLD_PARTIAL.match(partial_line):
             open_src = open_src[: nl + 1]
-            tokens, env = _parse_structure(open_src)
+            tokens, env = _parse_structure(open_src, self.references)
             shift = 0
         if _only_table_header(tokens, open_src):
             return finished, []
         self.open_exact = open_src == tail and not env.get("references")
         return finished, _deferred(tokens, open_src, self.theme, env, shift, self.open_code)
+
+    def _learn_references(self, env: dict, before_line: int | None = None) -> None:
+        """Keeps the definitions of a parse that are new (those ending by ``before_line`` of the
+        parsed text; None: all, the text is final), and asks for the finished blocks given out
+        before them to be rendered again (``redo``)."""
+        found = env.get("references")
+        if not found or len(found) == len(self.references):
+            return
+        count = len(self.references)
+        for label, ref in found.items():
+            if label in self.references:
+                continue
+            span = ref.get("map")
+            if before_line is None or (span and span[1] <= before_line):
+                self.references[label] = ref
+        if len(self.references) == count:
+            return
+        r, known = _renderer(self.theme), len(self.references)
+        references = dict(self.references)  # (a snapshot: later definitions do not change it)
+        for entry in self._linkable:
+            if entry[3] < known:
+                entry[3] = known
+                self.redo.append((entry[0], DeferredBlock(
+                    partial(_render_again, r, entry[2], references), entry[1], entry[2])))
+
+    def _finish_blocks(self, tokens: list[Any], text: str, env: dict) -> list[DeferredBlock]:
+        """The finished blocks of ``tokens``; those a later definition may change are noted."""
+        r, known = _renderer(self.theme), len(self.references)
+        out = []
+        for block_tokens, source in _split_tokens(tokens, text):
+            if "]" in source and block_tokens[0].type in _LINKABLE:
+                self._linkable.append([self._finished, block_tokens[:1], source, known])
+            self._finished += 1
+            out.append(DeferredBlock(partial(_inline_then_render, r, block_tokens, source, env),
+                                     block_tokens, source))
+        return out
 
 
 def _only_table_header(tokens: list[Any], src: str) -> bool:
