@@ -316,6 +316,14 @@ def test_reasoning_content_from_the_server(qtbot, view) -> None:
     assert view._rows[0].pieces[0].doc.toPlainText() == "2 + 2 is four."
 
 
+def test_reasoning_under_a_second_reads_one_second_not_zero(qtbot, view) -> None:
+    """Seen: a quick <think> block was labelled "Thought for 0 s"."""
+    view.add_message(1, ASSISTANT, "Four.")
+    view.set_reasoning(1, "Quick.", 0.2)
+    settle(qtbot, view)
+    assert view._rows[0].hits[0].label == "▸ Thought for 1 s"
+
+
 def test_replace_remove_and_status_by_id(qtbot, view) -> None:
     chat(view)
     settle(qtbot, view)

@@ -630,7 +630,7 @@ class MessageDelegate:
         if self._thinking(row):
             return f"{arrow} Thinking…"
         if row.reasoning_seconds is not None:
-            return f"{arrow} Thought for {round(row.reasoning_seconds)} s"
+            return f"{arrow} Thought for {max(1, round(row.reasoning_seconds))} s"  # not "0 s"
         return f"{arrow} Reasoning"
 
     def _paint_row(self, p: QPainter, row: _Row, k: int, c: dict[str, str], rng: Any,
