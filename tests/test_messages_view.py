@@ -324,6 +324,44 @@ def test_reasoning_under_a_second_reads_one_second_not_zero(qtbot, view) -> None
     assert view._rows[0].hits[0].label == "▸ Thought for 1 s"
 
 
+WIDE_TABLE = ("| Column A | Column B | Column C | Column D | Column E | Column F | Column G | Column H |\n"
+              "|---|---|---|---|---|---|---|---|\n| around | values | here | more | cells | than | fit | in it |\n")
+
+
+def _table_piece(view):
+    return next(p for p in view._rows[0].pieces if p.kind == "table")
+
+
+def _lines_per_cell(doc) -> list[int]:
+    from PySide6.QtGui import QTextCursor
+
+    block, lines = doc.begin(), []
+    while block.isValid():
+        if QTextCursor(block).currentTable() is not None and block.text():
+            lines.append(block.layout().lineCount())
+        block = block.next()
+    return lines
+
+
+@pytest.mark.parametrize("window_width", [1400, 520])
+def test_a_wide_table_takes_the_room_beside_the_column_not_a_letter_per_line(qtbot, view, window_width) -> None:
+    """Seen (QA): at 1400 px an 8-column table was squeezed into the reading column ("Colu/mn A",
+    "aroun/d") with ~800 px of the window empty; at 500 px one or two letters per line."""
+    view.resize(window_width, 700)
+    view.add_message(1, ASSISTANT, "Here:\n\n" + WIDE_TABLE)
+    settle(qtbot, view)
+    piece = _table_piece(view)
+    x0, column = view._column()
+    right_edge = x0 + piece.x + piece.width
+    assert right_edge <= view.viewport().width(), "within the view"
+    if window_width == 1400:
+        assert piece.width > column, "wider than the reading column"
+        assert set(_lines_per_cell(piece.doc)) == {1}, "every cell on one line"
+    else:
+        assert right_edge >= view.viewport().width() - 2 * 14 - 2, "all the width there is"
+        assert max(_lines_per_cell(piece.doc)) <= 2, "no letter-per-line cells"
+
+
 def test_replace_remove_and_status_by_id(qtbot, view) -> None:
     chat(view)
     settle(qtbot, view)

@@ -157,6 +157,7 @@ class _Piece:
     bottom: int = 0  # where the next block starts (row coordinates)
     hit: _Hit | None = None  # a code block's Copy button
     size: int = 0  # the length of the HTML it was made from (what laying it out costs goes with it)
+    natural: int = -1  # a table's width with nothing wrapped (-1: not measured yet)
 
 
 @dataclass
@@ -527,6 +528,8 @@ class MessageDelegate:
                 piece.bottom = y
                 continue
             inner = width - (2 * _CODE_PAD if piece.kind == "code" else 0) - (16 if piece.kind == "reasoning" else 0)
+            if piece.kind == "table":
+                inner = self._table_width(piece, inner)
             if piece.width != inner:
                 piece.doc.setTextWidth(inner)
                 piece.width = inner
@@ -554,6 +557,19 @@ class MessageDelegate:
         row.hits = hits
         row.measured = True
         return y
+
+    def _table_width(self, piece: _Piece, column: int) -> int:
+        """A table wider than the reading column takes the room to its right, up to the view's edge
+        (a wide table squeezed into the column broke its words: "Colu/mn A"); text stays in the column."""
+        x0, _ = self.view._column()
+        room = self.view.viewport().width() - x0 - _PAD
+        if room <= column:
+            return column
+        if piece.natural < 0:  # its width unwrapped, once per rendering
+            piece.doc.setTextWidth(-1)
+            piece.natural = math.ceil(piece.doc.idealWidth()) + 2
+            piece.width = -1
+        return max(column, min(piece.natural, room))
 
     def _layout_note(self, row: _Row) -> int:
         """A note, error or countdown row: its text across the column, its links under it."""
