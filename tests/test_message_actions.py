@@ -129,6 +129,11 @@ def test_a_reply_shows_its_model_time_and_the_tokens_the_server_counted(qtbot, w
     qtbot.waitUntil(lambda: "tokens" in win.transcript.meta_of(reply.id))
     meta = win.transcript.meta_of(reply.id)
     assert re.fullmatch(r"gpt-4o-mini · \d\d:\d\d · 16 tokens", meta), meta
+    # What the window shows of it at its usual size: the time beside "Assistant" (QA: beside the
+    # actions there was never room for it), the model and tokens beside the actions.
+    above, beside = win.transcript.shown_meta(reply.id)
+    assert above == f"Assistant · {meta.split(' · ')[1]}"
+    assert beside == "gpt-4o-mini · 16 tokens"
 
 
 def test_the_markdown_libraries_load_after_the_window_is_first_painted():

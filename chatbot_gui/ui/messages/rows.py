@@ -101,6 +101,21 @@ def _step_key(item: Any) -> tuple[tuple[str, str], int]:
 HOVER_ACTIONS = frozenset({"copy", "copy_markdown", "regenerate", "edit", "delete", "pin", "unpin"})
 
 
+def split_clock(meta: str) -> tuple[str, str]:
+    """("14:02", "model · 515 tokens") from a reply's "model · 14:02 · 515 tokens": the time is
+    shown beside the role ("Assistant · 14:02"), where there is always room for it; the rest under
+    the reply, beside its actions (which left it no room at the default size)."""
+    parts = meta.split(" · ") if meta else []
+    clock = next((part for part in parts if len(part) == 5 and part[2] == ":" and part.replace(":", "").isdigit()), "")
+    return clock, " · ".join(part for part in parts if part != clock)
+
+
+def heading(row: Any) -> str:
+    """The line above a reply: its role, and when it came ("Assistant · 14:02")."""
+    clock = split_clock(row.meta)[0]
+    return f"{ROLE_LABELS[ASSISTANT]} · {clock}" if clock else ROLE_LABELS[ASSISTANT]
+
+
 def fit_meta(meta: str, fm: QFontMetrics, room: int) -> str:
     """The quiet line "model · 14:02 · 515 tokens" in ``room`` pixels: whole parts are left out
     before anything is cut off - first the time, then the model - so a narrow column still shows
@@ -558,6 +573,17 @@ class MessageDelegate:
         row.measured = True
         return y
 
+    @staticmethod
+    def _footer(row: _Row, width: int, small: QFont) -> tuple[str, QRect] | None:
+        """A reply's quiet line beside its actions ("gpt-4o-mini · 515 tokens", what fits) and
+        where it goes; None for other rows."""
+        if not (row.meta and row.hits and row.role == ASSISTANT):
+            return None
+        bar = row.hits[-1].rect
+        room = max(0, width - bar.right() - 16)
+        text = fit_meta(split_clock(row.meta)[1], QFontMetrics(small), room)
+        return text, QRect(bar.right() + 16, bar.top(), room, bar.height())
+
     def _table_width(self, piece: _Piece, column: int) -> int:
         """A table wider than the reading column takes the room to its right, up to the view's edge
         (a wide table squeezed into the column broke its words: "Colu/mn A"); text stays in the column."""
@@ -667,7 +693,7 @@ class MessageDelegate:
         if row.role == ASSISTANT:
             p.setFont(small)
             p.setPen(muted)
-            p.drawText(QRect(0, _PAD, width, fm.lineSpacing()), Qt.AlignmentFlag.AlignVCenter, ROLE_LABELS[ASSISTANT])
+            p.drawText(QRect(0, _PAD, width, fm.lineSpacing()), Qt.AlignmentFlag.AlignVCenter, heading(row))
         if row.bubble_box is not None:
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(QColor(c["bubble"]))
@@ -711,14 +737,10 @@ class MessageDelegate:
             h = max(row.status_h, fm.lineSpacing())
             y = _bar_top(row) - h
             p.drawText(QRect(0, y, width, h), Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, row.status)
-        if row.meta and row.hits:
-            bar = row.hits[-1].rect
+        footer = self._footer(row, width, small)
+        if footer is not None:
             p.setPen(muted)
-            if row.role == ASSISTANT:
-                room = max(0, width - bar.right() - 16)
-                meta = fit_meta(row.meta, QFontMetrics(small), room)
-                meta_rect = QRect(bar.right() + 16, bar.top(), room, bar.height())
-                p.drawText(meta_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, meta)
+            p.drawText(footer[1], Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, footer[0])
         focus = self.view._current == row.id and self.view.hasFocus()
         quiet = not self.view.actions_shown(row)
         for n, hit in enumerate(row.hits):

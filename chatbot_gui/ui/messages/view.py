@@ -67,6 +67,7 @@ from chatbot_gui.ui.messages.rows import (
     _COALESCE_MS,
     _PAD,
     char_width,
+    heading,
     render_module,
 )
 
@@ -345,6 +346,22 @@ class MessagesView(QAbstractScrollArea):
         row.reasoning = text
         row.reasoning_seconds = seconds
         self._invalidate(row)
+
+    def shown_meta(self, message_id: int) -> tuple[str, str]:
+        """What a reply shows of its meta: the line above it ("Assistant · 14:02") and the quiet
+        line beside its actions, as fitted to the column ("gpt-4o-mini · 515 tokens")."""
+        row = self._row(message_id)
+        self._ensure(row)
+        if not row.measured:
+            self._measure(row, force=True)
+        footer = self.delegate._footer(row, self._column()[1], self._small_font())
+        return heading(row), footer[0] if footer is not None else ""
+
+    def _small_font(self) -> QFont:
+        """The font of a reply's heading and quiet line (and code blocks' heads)."""
+        small = QFont(self.content_font())
+        small.setPointSizeF(small.pointSizeF() * 0.9)
+        return small
 
     def set_reasoning_seconds(self, message_id: int, seconds: float) -> None:
         """How long a reply's reasoning took: its label reads "Thought for N s". Only the label
@@ -853,8 +870,7 @@ class MessagesView(QAbstractScrollArea):
         top = self.verticalScrollBar().value()
         rng = self._selection_range()
         font = self.content_font()
-        small = QFont(font)
-        small.setPointSizeF(font.pointSizeF() * 0.9)
+        small = self._small_font()
         fm = QFontMetrics(font)
         if not self._rows and self._empty_hint:
             self._paint_empty_hint(painter, colors, font)
