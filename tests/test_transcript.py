@@ -132,6 +132,29 @@ def test_a_message_is_replaced_and_removed_in_place(qtbot):
     assert view.blocks_of_kind("assistant") == ["a1", "a2 more"]
 
 
+def test_the_version_arrows_look_and_act_dead_at_the_first_and_last_version(qtbot):
+    """Seen (QA): at 1/3, "‹" looked as clickable as "›" (and at 3/3, "›" as "‹")."""
+    from PySide6.QtCore import Qt
+
+    view = _view(qtbot)
+    msgs = [Message("user", "q1"), Message("assistant", "a1")]
+    view.show_messages(msgs, versions=lambda mid: (1, 3) if mid == msgs[1].id else (1, 1))
+    image = view.viewport().grab().toImage()
+
+    def darkest(action: str) -> int:
+        rect = next(h for h in view._row(msgs[1].id).hits if h.action == action).rect
+        rect.translate(view._column()[0], view._tops[view.row_index(msgs[1].id)] - view.verticalScrollBar().value())
+        return min(image.pixelColor(x, y).lightness() for x in range(rect.left(), rect.right())
+                   for y in range(rect.top(), rect.bottom()))
+
+    assert darkest("previous_version") > darkest("next_version") + 40, "'‹' faded at 1/3, '›' not"
+    with qtbot.assertNotEmitted(view.versionRequested):
+        view.trigger_action(msgs[1].id, "previous_version")
+    with qtbot.waitSignal(view.versionRequested) as asked:
+        view.trigger_action(msgs[1].id, "next_version")
+    assert asked.args == [msgs[1].id, 2]
+
+
 def test_errors_are_addressed_by_their_reply(qtbot):
     from chatbot_gui.core.errors import ErrorInfo
 

@@ -750,7 +750,10 @@ class MessageDelegate:
                 continue  # shown when the message is pointed at or current (their room stays kept)
             linky = hit.action in ("copy_code", "toggle_reasoning") or (
                 (hit.action, hit.label) in row.links and hit.action not in ("pin", "unpin"))
-            p.setPen(QColor(c["link"]) if linky else muted)
+            pen = QColor(c["link"]) if linky else QColor(muted)
+            if not self.hit_enabled(row, hit.action):
+                pen.setAlphaF(0.35)  # "‹" at the first version, "›" at the last: nothing to go to
+            p.setPen(pen)
             rect = hit.rect
             p.drawText(rect, Qt.AlignmentFlag.AlignCenter, hit.label)
             if focus and n == self.view._current_hit:
@@ -761,6 +764,15 @@ class MessageDelegate:
             p.setPen(QColor(c["focus"]))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRoundedRect(QRectF(-6, 4, width + 12, row.height - 8), 8, 8)
+
+    @staticmethod
+    def hit_enabled(row: _Row, action: str) -> bool:
+        """Whether an action does something now ("‹" at version 1, "›" at the last, do not)."""
+        if action == "previous_version":
+            return row.version > 1
+        if action == "next_version":
+            return row.version < row.versions
+        return True
 
     def _highlights(self, piece: _Piece, c: dict[str, str]) -> list[Any]:
         """Search words found in a block, marked (the history search's "highlight the match")."""

@@ -1200,10 +1200,9 @@ class MessagesView(QAbstractScrollArea):
             self.editRequested.emit(message_id)
         elif action == "delete":
             self.deleteRequested.emit(message_id)
-        elif action == "previous_version" and row.version > 1:
-            self.versionRequested.emit(message_id, row.version - 1)
-        elif action == "next_version" and row.version < row.versions:
-            self.versionRequested.emit(message_id, row.version + 1)
+        elif action in ("previous_version", "next_version"):
+            if self.delegate.hit_enabled(row, action):
+                self.versionRequested.emit(message_id, row.version + (1 if action == "next_version" else -1))
         elif (action, hit.label) in row.links:
             self.actionRequested.emit(message_id, action)
 
