@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import QApplication
 
 from chatting import open_window
@@ -134,6 +134,31 @@ def test_a_reply_shows_its_model_time_and_the_tokens_the_server_counted(qtbot, w
     above, beside = win.transcript.shown_meta(reply.id)
     assert above == f"Assistant · {meta.split(' · ')[1]}"
     assert beside == "gpt-4o-mini · 16 tokens"
+
+
+def test_the_time_beside_a_reply_is_on_screen_once_the_reply_ends(qtbot, window, fake_server):
+    """Seen in the window: a reply that had just streamed read "Assistant" without its time until
+    something else repainted it (only the action bar was repainted as the reply ended)."""
+    win, chat = window
+    fake_server.queue(stream(["Hel", "lo ", "there"], delay=0.05, usage=True))
+    send(qtbot, win, chat, "hi")
+    reply = chat.conversation.messages[-1]
+    view = win.transcript
+    qtbot.waitUntil(lambda: "·" in view.shown_meta(reply.id)[0])
+    for _ in range(5):
+        QApplication.processEvents()
+    k = view.row_index(reply.id)
+    x0, width = view._column()
+    top = view._tops[k] - view.verticalScrollBar().value()
+    heading = QRect(x0, top, width, 40)
+    on_screen = win.screen().grabWindow(win.winId(), *_in_window(view, heading)).toImage()
+    fresh = view.viewport().grab(heading).toImage()
+    assert on_screen.convertToFormat(fresh.format()) == fresh, "the heading on screen is the heading as it is now"
+
+
+def _in_window(view, rect):
+    origin = view.viewport().mapTo(view.window(), rect.topLeft())
+    return origin.x(), origin.y(), rect.width(), rect.height()
 
 
 def test_the_markdown_libraries_load_after_the_window_is_first_painted():

@@ -240,7 +240,7 @@ class ChatView(MessagesView):
         if usage is not None:
             self._usage[msg.id] = usage
         self._row(msg.id).meta = self._meta_text(msg)
-        self._repaint_bar(msg.id)  # (not the whole screen: this runs as a reply ends, see end_message)
+        self._repaint_meta(msg.id)  # (not the whole screen: this runs as a reply ends, see end_message)
 
     def _meta_text(self, msg: Any) -> str:
         kept = getattr(msg, "usage", None)  # a core Message keeps it (saved, so shown after a restart)

@@ -717,6 +717,19 @@ class MessagesView(QAbstractScrollArea):
         if bottom > 0 and y < vp.height():
             vp.update(QRect(0, max(0, y), vp.width(), bottom - max(0, y)))
 
+    def _repaint_meta(self, message_id: int) -> None:
+        """Repaints what a reply shows of its meta: the heading line above it ("Assistant · 14:02")
+        and the quiet line beside its actions."""
+        self._repaint_bar(message_id)
+        k = self._index.get(message_id)
+        if k is None:
+            return
+        vp = self.viewport()
+        y = self._tops[k] - self.verticalScrollBar().value()
+        height = _PAD + self._font_metrics()[1] + 2  # the heading's line, under the row's top padding
+        if y + height > 0 and y < vp.height():
+            vp.update(QRect(0, max(0, y), vp.width(), y + height - max(0, y)))
+
     def _relayout_from(self, k: int, reestimate: bool = False, dirty_y: int | None = None,
                        quiet: bool = False) -> None:
         """Row tops from row ``k`` down; keeps the view at the end while following it.
