@@ -362,6 +362,25 @@ def test_a_wide_table_takes_the_room_beside_the_column_not_a_letter_per_line(qtb
         assert max(_lines_per_cell(piece.doc)) <= 2, "no letter-per-line cells"
 
 
+def test_a_quote_has_a_bar_beside_it(qtbot, view) -> None:
+    """Seen (QA): a blockquote was only grey indented text, nothing marked it as a quote."""
+    from PySide6.QtGui import QColor
+
+    view.add_message(1, ASSISTANT, "Before.\n\n> Tip: use pandas for large files.\n> Second line.\n\nAfter.")
+    settle(qtbot, view)
+    quote = next(p for p in view._rows[0].pieces if p.kind == "quote")
+    assert "Tip: use pandas" in quote.doc.toPlainText()
+    image = view.viewport().grab().toImage()
+    x0, _ = view._column()
+    top = view._tops[0] - view.verticalScrollBar().value()
+    bar = QColor(view.colors()["border"]).name()
+    column = [image.pixelColor(x, top + quote.y + quote.height // 2).name() for x in range(x0, x0 + 30)]
+    assert bar in column, column
+    text = next(p for p in view._rows[0].pieces if p.doc.toPlainText() == "Before.")
+    beside_text = [image.pixelColor(x, top + text.y + text.height // 2).name() for x in range(x0, x0 + 30)]
+    assert bar not in beside_text, "only the quote has it"
+
+
 def test_replace_remove_and_status_by_id(qtbot, view) -> None:
     chat(view)
     settle(qtbot, view)

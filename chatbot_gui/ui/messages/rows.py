@@ -705,6 +705,10 @@ class MessageDelegate:
             piece = row.pieces[j]
             if piece.y - _CODE_HEAD - _CODE_PAD > shown_bottom:
                 break
+            if piece.kind == "quote":  # a bar beside a quote, in its indent (as GitHub and ChatGPT mark one)
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(QColor(c["border"]))
+                p.drawRoundedRect(QRectF(piece.x + 12, piece.y, 3, max(1, piece.height)), 1.5, 1.5)
             if piece.kind == "code":
                 box = QRectF(0, piece.y - _CODE_HEAD - _CODE_PAD, width, piece.height + _CODE_HEAD + 2 * _CODE_PAD)
                 p.setPen(Qt.PenStyle.NoPen)

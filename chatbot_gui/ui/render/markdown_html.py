@@ -40,7 +40,7 @@ class HtmlBlock:
     """One top-level block: its HTML, its kind, and for code its exact text and language."""
 
     html: str
-    kind: str  # "text", "code", "table", "math"
+    kind: str  # "text", "code", "table", "math", "quote"
     code: str = ""
     language: str = ""
 
@@ -215,6 +215,8 @@ class _Renderer:
                 f'{tex.replace(chr(10), "<br/>")}</p>', "math")
         if t == "table_open":
             return self.table(tokens, source)
+        if t == "blockquote_open":
+            return HtmlBlock(self._generic(tokens), "quote")  # (drawn with a bar beside it)
         return HtmlBlock(self._generic(tokens), "text")
 
     def table(self, tokens: list[Any], source: str) -> HtmlBlock:
@@ -451,7 +453,8 @@ class DeferredBlock:
         self._render = render
         self.size = len(source)
         first = tokens[0].type if tokens else ""
-        self.kind = "code" if first in ("fence", "code_block") else "table" if first == "table_open" else "text"
+        self.kind = ("code" if first in ("fence", "code_block") else "table" if first == "table_open"
+                     else "quote" if first == "blockquote_open" else "text")
 
     def __call__(self) -> HtmlBlock:
         return self._render()
