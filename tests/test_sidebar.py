@@ -318,6 +318,28 @@ def test_f2_renames_inline(qtbot, store):
     assert titles(sidebar) == ["Chat 1", "Trip to Kyoto"]
 
 
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_the_title_being_typed_is_in_a_visible_box(qtbot, store, mode, request):
+    """Seen (QA): in dark mode the F2 editor had no frame: the title being typed looked like the
+    row itself, with nothing to say it was a text field."""
+    from chatbot_gui.ui.theme import theme as app_theme
+
+    app_theme().set_mode(mode)
+    request.addfinalizer(lambda: app_theme().set_mode("system"))
+    ids = [store.create_chat("Chat 0", "Assistant", "", None)]
+    sidebar = show(qtbot, Sidebar(store))
+    sidebar.select_chat(ids[0])
+    sidebar.chat_list.setFocus()
+    qtbot.keyClick(sidebar.chat_list, Qt.Key.Key_F2)
+    editor = sidebar.chat_list.viewport().findChild(QLineEdit)
+    assert editor is not None and editor.hasFrame()
+    image = editor.grab().toImage()
+    middle = image.height() // 2
+    edge = image.pixelColor(0, middle).lightness()
+    inside = image.pixelColor(image.width() - 4, middle).lightness()
+    assert abs(edge - inside) > 25, (edge, inside)
+
+
 def test_rename_to_nothing_is_not_requested(qtbot, store):
     chat = store.create_chat("Keep me", "Assistant", "", None)
     sidebar = show(qtbot, Sidebar(store))

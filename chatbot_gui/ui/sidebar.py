@@ -23,7 +23,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont, QKeyEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
-    QAbstractItemView, QBoxLayout, QFrame, QHBoxLayout, QLabel, QListView, QMenu, QPushButton, QSizePolicy,
+    QAbstractItemView, QBoxLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QMenu, QPushButton, QSizePolicy,
     QStyledItemDelegate, QVBoxLayout, QWidget,
 )
 
@@ -560,6 +560,14 @@ class RoomyRows(QStyledItemDelegate):
         size = super().sizeHint(option, index)
         size.setHeight(size.height() + ROW_PADDING)
         return size
+
+    def createEditor(self, parent, option, index):  # noqa: ANN001, ANN201, N802 - Qt override
+        editor = super().createEditor(parent, option, index)
+        if isinstance(editor, QLineEdit):
+            # A box around the title being typed (Qt's item editor has none, and in dark mode the
+            # field looked like the row itself).
+            editor.setFrame(True)
+        return editor
 
 
 class ElidedLabel(QLabel):
