@@ -87,6 +87,22 @@ def reply_lines(window, chat) -> list[str]:
     return [window.transcript.meta_of(m.id) for m in chat.conversation.messages if m.role == "assistant"]
 
 
+def test_an_empty_reply_leaves_the_chat_total_as_a_restart_shows_it(qtbot, app, fake_server):
+    """Seen (QA): a reply with no text but with usage raised "159 tokens used" to 212, and after
+    a restart it read 159 again (an empty reply is not kept, so neither are its tokens)."""
+    window, chat = app()
+    send(qtbot, window, chat, "Where do volcanoes form?")
+    before = used(window)
+    fake_server.queue(stream([], usage=True))
+    send(qtbot, window, chat, "And?")
+    assert used(window) == before
+    chat_id = chat.conversation.chat_id
+    window.close()
+    window2, chat2 = app()
+    qtbot.waitUntil(lambda: chat2.conversation.chat_id == chat_id, timeout=5000)
+    assert used(window2) == before
+
+
 def test_reply_tokens_and_chat_total_are_the_same_after_a_restart_and_a_reopen(qtbot, app, paths, fake_server):
     window, chat = app()
     send(qtbot, window, chat, "Where do volcanoes form?")

@@ -782,6 +782,9 @@ class ChatController(QObject):
             self.window.transcript.set_reasoning_seconds(msg_id, seconds)
 
     def _reply_removed(self, reply: Reply, msg_id: int) -> None:
+        # An empty reply is not kept, so neither are the tokens it reported: the chat's total is
+        # counted again without it, as it reads after a restart.
+        self._usage.pop(reply.conv.key, None)
         if self._shown(reply.conv):
             self.window.transcript.remove_message(msg_id)
 
