@@ -512,6 +512,18 @@ def test_undo_bar_goes_away_by_itself_or_on_another_action(qtbot, store):
     assert undone == []
 
 
+def test_when_the_undo_bar_goes_while_it_has_the_focus_the_list_gets_it(qtbot, store):
+    """A user who tabbed to Undo and let it time out: the focus fell to whatever came next in the
+    window (the Model field, its text selected, where the next keys replaced the model)."""
+    store.create_chat("Chat", "Assistant", "", None)
+    sidebar = show(qtbot, Sidebar(store))
+    sidebar.show_undo("Chat deleted.", lambda: None, timeout_ms=300)
+    sidebar.undo_bar.undo_button.setFocus()
+    qtbot.waitUntil(sidebar.undo_bar.undo_button.hasFocus)
+    qtbot.waitUntil(lambda: not sidebar.undo_bar.isVisible())
+    qtbot.waitUntil(sidebar.chat_list.hasFocus)
+
+
 def test_a_deleted_chat_leaves_list_and_results_and_undo_puts_it_back(qtbot, store):
     keep = store.create_chat("Keep", "Assistant", "", None)
     gone = store.create_chat("Gone", "Assistant", "", None)

@@ -23,8 +23,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont, QKeyEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
-    QAbstractItemView, QBoxLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QMenu, QPushButton, QSizePolicy,
-    QStyledItemDelegate, QVBoxLayout, QWidget,
+    QAbstractItemView, QApplication, QBoxLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QMenu,
+    QPushButton, QSizePolicy, QStyledItemDelegate, QVBoxLayout, QWidget,
 )
 
 from chatbot_gui.core.dates import date_groups
@@ -613,6 +613,8 @@ class UndoBar(QFrame):
         layout.addWidget(self.undo_button, 0, Qt.AlignmentFlag.AlignRight)
         self._layout = layout
         self._callback: Callable[[], object] | None = None
+        #: Where the focus goes when the bar hides while it has it (the sidebar's chat list).
+        self.focus_after: QWidget | None = None
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self.dismiss)
         self.undo_button.clicked.connect(self._undo)
@@ -638,10 +640,14 @@ class UndoBar(QFrame):
         self.show()
 
     def dismiss(self) -> None:
-        """Hide without undoing."""
+        """Hide without undoing. The focus, if the bar had it, goes to ``focus_after``, not to
+        whatever comes next in the window."""
         self._timer.stop()
         self._callback = None
+        had_focus = self.isAncestorOf(QApplication.focusWidget())
         self.hide()
+        if had_focus and self.focus_after is not None:
+            self.focus_after.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _undo(self) -> None:
         callback = self._callback
@@ -718,6 +724,7 @@ class Sidebar(QWidget):
         self.search = SearchPanel(self.chat_list, store)
         self.search_edit = self.search.search_edit
         self.undo_bar = UndoBar()
+        self.undo_bar.focus_after = self.chat_list
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
