@@ -146,6 +146,24 @@ def test_text_and_markdown_tell_a_branchs_replies_from_the_conversation_shown(tm
         assert "branch" not in heading_of(text, "q2 edited") and "branch" not in heading_of(text, "a1 again")
 
 
+def test_the_exports_header_says_its_persona_is_the_latest_when_it_changed_in_the_chat(tmp_path: Path) -> None:
+    """Seen: after a mid-chat persona change, the export's header named only the new persona and its
+    system prompt, as if it had answered every turn (the notice below said it changed)."""
+    store, _ = ChatStore.open(tmp_path / "a.sqlite3")
+    try:
+        changed = store.load_chat(_branchy_conversation(store).chat_id)  # has "Persona: Sarcastic assistant"
+        rec = ChatRecorder(store)
+        plain = Conversation(persona=Persona("P", "Be brief."))
+        rec.save_user(plain, plain.add_user("q"), "m")
+        unchanged = store.load_chat(plain.chat_id)
+    finally:
+        store.close()
+    latest = "Persona: P (the chat's latest; where it changed is noted below)"
+    assert latest in to_text(changed).splitlines()
+    assert "- **Persona:** P (the chat's latest; where it changed is noted below)" in to_markdown(changed)
+    assert "Persona: P" in to_text(unchanged).splitlines() and "latest" not in to_text(unchanged)
+
+
 def test_delete_message_joins_what_followed_to_what_came_before(tmp_path: Path) -> None:
     store, _ = ChatStore.open(tmp_path / "a.sqlite3")
     try:

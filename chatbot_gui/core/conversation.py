@@ -169,6 +169,12 @@ class ThinkTags:
 
 
 NOTICE = "notice"
+#: The start of the notice put at the place where a chat's persona changed ("Persona: Pirate").
+PERSONA_NOTICE = "Persona: "
+
+
+def persona_notice(name: str) -> str:
+    return f"{PERSONA_NOTICE}{name}"
 
 
 @dataclass(frozen=True)

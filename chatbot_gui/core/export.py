@@ -35,7 +35,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from chatbot_gui.core.atomic import write_atomic
-from chatbot_gui.core.conversation import Status
+from chatbot_gui.core.conversation import NOTICE, PERSONA_NOTICE, Status
 from chatbot_gui.core.store import ChatStore, StoredChat, StoredMessage, parent_map, FOLLOWS_PREVIOUS
 from chatbot_gui.core.usage import ReplyUsage
 
@@ -120,12 +120,19 @@ def _in_order(chat: StoredChat) -> list[tuple[StoredMessage, str]]:
     return out
 
 
+def _latest(chat: StoredChat) -> str:
+    """Said after the header's persona when it changed in the chat: the header has the latest one
+    (and its system prompt); the turns before the change were answered by another."""
+    changed = any(m.role == NOTICE and m.content.startswith(PERSONA_NOTICE) for m in chat.messages)
+    return " (the chat's latest; where it changed is noted below)" if changed else ""
+
+
 def to_text(chat: StoredChat, tz: tzinfo | None = None) -> str:
     """Plain UTF-8 text, readable in any editor."""
     title = " ".join(chat.title.split()) or UNTITLED
     lines = [title, "=" * min(len(title), 72), "", f"Date: {_when(chat.created_at, tz)}"]
     lines.append(f"Model: {chat.model or '(default)'}")
-    lines.append(f"Persona: {chat.persona_name or '(none)'}")
+    lines.append(f"Persona: {chat.persona_name or '(none)'}{_latest(chat)}")
     if chat.system_prompt.strip():
         lines.append("System prompt:")
         lines.extend("    " + line if line else "" for line in chat.system_prompt.split("\n"))
@@ -142,7 +149,7 @@ def to_markdown(chat: StoredChat, tz: tzinfo | None = None) -> str:
     out = [f"# {_escape(' '.join(chat.title.split()) or UNTITLED)}", ""]
     out.append(f"- **Date:** {_when(chat.created_at, tz)}")
     out.append(f"- **Model:** {_escape(chat.model or '(default)')}")
-    out.append(f"- **Persona:** {_escape(chat.persona_name or '(none)')}")
+    out.append(f"- **Persona:** {_escape(chat.persona_name or '(none)')}{_latest(chat)}")
     if chat.system_prompt.strip():
         out += ["", "**System prompt:**", ""]
         out += [f"> {line}" if line else ">" for line in chat.system_prompt.split("\n")]

@@ -26,7 +26,7 @@ from PySide6.QtCore import QObject, Signal
 
 from chatbot_gui.core import sched
 from chatbot_gui.core.connection import ConnectionConfig
-from chatbot_gui.core.conversation import Conversation, ConversationLinks, Message, Status
+from chatbot_gui.core.conversation import Conversation, ConversationLinks, Message, Status, persona_notice
 from chatbot_gui.core.errors import ErrorInfo
 from chatbot_gui.core.personas import Persona
 from chatbot_gui.core.reply_state import Phase
@@ -705,7 +705,7 @@ class ChatController(QObject):
             return
         if self.recorder is not None:
             self._note_save_problem(self.recorder.save_persona(conv))
-        note = conv.add_notice(f"Persona: {persona.name}")
+        note = conv.add_notice(persona_notice(persona.name))
         self.window.transcript.add_message(note)
         reply = self.reply_of(conv)
         if reply is not None and reply.active and reply.message is not None and reply.message.db_id is None:
