@@ -47,6 +47,49 @@ def hosts() -> Iterator[tuple[FakeServer, FakeServer]]:
         second.close()
 
 
+#: The key the real window is started with by the ``app`` fixture (a test module may set its own ``KEY``).
+APP_KEY = "sk-test-0123456789abcdef"
+
+
+@pytest.fixture
+def paths(tmp_path):  # noqa: ANN001, ANN201 - AppPaths
+    """Private settings and data folders for the real window (kept across its restarts in a test)."""
+    from chatbot_gui.core.paths import AppPaths
+
+    return AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def app(qtbot, fake_server: FakeServer, paths, request):  # noqa: ANN001, ANN201
+    """Start (and restart) the real window on the same folders, talking to ``fake_server`` with the
+    test module's ``KEY`` (else APP_KEY), an in-memory keyring and no Settings dialog; every window
+    is shut down at the end (a request thread left running fails the test)."""
+    from chatbot_gui.app import create_window
+    from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
+
+    key = getattr(request.module, "KEY", APP_KEY)
+    opened = []
+
+    def never_asked(*_args, **_kwargs):  # noqa: ANN002, ANN003
+        raise AssertionError("the Settings dialog must not open when a key is available")
+
+    def start():  # noqa: ANN202
+        window, chat = create_window({"OPENAI_API_KEY": key, "OPENAI_BASE_URL": fake_server.base_url},
+                                     paths=paths, keys=KeyStore(MemoryKeyring()), ask_settings=never_asked)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        qtbot.waitUntil(lambda: chat.config.api_key == key)
+        qtbot.waitUntil(lambda: chat.recorder is not None and chat.recorder.store is not None, timeout=5000)
+        opened.append((window, chat))
+        return window, chat
+
+    yield start
+    for window, chat in opened:
+        assert chat.shutdown(3000), "a request thread was left running"
+        window.close()
+
+
 @pytest.fixture
 def corpus_dir() -> Path:
     """The recorded real responses (``tests/corpus/openai``)."""

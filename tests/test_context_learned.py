@@ -11,45 +11,28 @@ import json
 
 import pytest
 
-from chatbot_gui.app import create_window
 from chatbot_gui.core.context import TokenEstimator
 from chatbot_gui.core.learned import FILE_NAME, LearnedStore, learned_from_json
-from chatbot_gui.core.paths import AppPaths
-from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
 from chatbot_gui.core.windows import ContextWindows
-from fakeserver import FakeServer, TokenRule, stream
-from test_context_window import ANSWER, RULE, chat_requests, long_chat, never_asked, send
+from fakeserver import FakeServer, stream
+from test_context_window import ANSWER, RULE, chat_requests, long_chat, send
 
 KEY = "sk-test-learned-0123456789"
 
 
 @pytest.fixture
-def paths(tmp_path) -> AppPaths:
-    return AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-def app(qtbot, fake_server: FakeServer, paths):
-    """Start (and restart) the app on the same folders; every window is shut down at the end."""
+def app(app, fake_server: FakeServer):  # noqa: ANN001, ANN201 - conftest's app, with this module's server
+    """conftest's real window (restartable, on the same folders), against a server with a 4,096-token limit."""
     fake_server.token_limit = 4096
     fake_server.token_rule = RULE
     fake_server.default_reply = stream(ANSWER)
-    opened = []
 
-    def start():
-        window, chat = create_window({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake_server.base_url},
-                                     paths=paths, keys=KeyStore(MemoryKeyring()), ask_settings=never_asked)
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitUntil(lambda: chat.config.api_key == KEY)
+    def start():  # noqa: ANN202
+        window, chat = app()
         window.model_combo.setEditText("local-model")
-        opened.append((window, chat))
         return window, chat
 
-    yield start
-    for window, chat in opened:
-        assert chat.shutdown(3000), "a request thread was left running"
-        window.close()
+    return start
 
 
 def test_the_learnt_limit_and_calibration_survive_a_restart(qtbot, app, paths, fake_server):

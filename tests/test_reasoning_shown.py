@@ -15,46 +15,13 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from chatbot_gui.app import create_window
-from chatbot_gui.core.paths import AppPaths
-from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
 from chatting import sent_messages
-from fakeserver import FakeServer, stream
+from fakeserver import stream
 
 KEY = "sk-test-reasoning-0123456789"
 THOUGHT = re.compile(r"▸ Thought for \d+ s")
 RECEIVING = "Receiving reply… (Esc to stop)"
-
-
-def never_asked(*args, **kwargs):
-    raise AssertionError("the Settings dialog must not open when a key is available")
-
-
-@pytest.fixture
-def paths(tmp_path) -> AppPaths:
-    return AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-def app(qtbot, fake_server: FakeServer, paths):
-    """Start (and restart) the real window on the same folders; each is shut down at the end."""
-    opened = []
-
-    def start():
-        window, chat = create_window({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake_server.base_url},
-                                     paths=paths, keys=KeyStore(MemoryKeyring()), ask_settings=never_asked)
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitExposed(window)
-        qtbot.waitUntil(lambda: chat.config.api_key == KEY)
-        qtbot.waitUntil(lambda: chat.recorder is not None and chat.recorder.store is not None, timeout=5000)
-        opened.append((window, chat))
-        return window, chat
-
-    yield start
-    for window, chat in opened:
-        assert chat.shutdown(3000), "a request thread was left running"
-        window.close()
+# (``app`` and ``paths``: the real window on private folders, restartable; see conftest.py)
 
 
 def send(qtbot, window, chat, text: str, wait: bool = True) -> None:

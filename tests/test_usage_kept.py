@@ -15,12 +15,10 @@ from contextlib import closing
 
 import pytest
 
-from chatbot_gui.app import create_window
 from chatbot_gui.core.conversation import Conversation, Status
 from chatbot_gui.core.export import from_json, to_json, to_markdown, to_text
 from chatbot_gui.core.paths import AppPaths
 from chatbot_gui.core.recorder import ChatRecorder, conversation_from_stored
-from chatbot_gui.core.secrets import KeyStore, MemoryKeyring
 from chatbot_gui.core.store import SCHEMA_VERSION, ChatStore
 from chatbot_gui.core.usage import ReplyUsage, Usage
 from fakeserver import FakeServer, TokenRule, sse_event, stream
@@ -30,37 +28,18 @@ RULE = TokenRule(bytes_per_token=3.0)
 ANSWER = ["Volcanoes form ", "where magma ", "reaches the surface."]
 
 
-def never_asked(*args, **kwargs):
-    raise AssertionError("the Settings dialog must not open when a key is available")
-
-
 @pytest.fixture
-def paths(tmp_path) -> AppPaths:
-    return AppPaths(config_dir=tmp_path / "config", data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-def app(qtbot, fake_server: FakeServer, paths):
-    """Start (and restart) the real window on the same folders; each is shut down at the end."""
+def app(app, fake_server: FakeServer):  # noqa: ANN001, ANN201 - conftest's app, with this module's server
+    """conftest's real window (restartable, on the same folders), the server counting tokens by RULE."""
     fake_server.token_rule = RULE
     fake_server.default_reply = stream(ANSWER)
-    opened = []
 
-    def start():
-        window, chat = create_window({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake_server.base_url},
-                                     paths=paths, keys=KeyStore(MemoryKeyring()), ask_settings=never_asked)
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitUntil(lambda: chat.config.api_key == KEY)
-        qtbot.waitUntil(lambda: chat.recorder is not None and chat.recorder.store is not None, timeout=5000)
+    def start():  # noqa: ANN202
+        window, chat = app()
         window.model_combo.setEditText("local-model")
-        opened.append((window, chat))
         return window, chat
 
-    yield start
-    for window, chat in opened:
-        assert chat.shutdown(3000), "a request thread was left running"
-        window.close()
+    return start
 
 
 def send(qtbot, window, chat, text: str) -> None:
