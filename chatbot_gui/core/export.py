@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from chatbot_gui.core.atomic import write_atomic
 from chatbot_gui.core.conversation import NOTICE, PERSONA_NOTICE, Status
-from chatbot_gui.core.store import ChatStore, StoredChat, StoredMessage, parent_map, FOLLOWS_PREVIOUS
+from chatbot_gui.core.store import FOLLOWS_PREVIOUS, ChatStore, StoredChat, StoredMessage, parent_map, seconds_or_none
 from chatbot_gui.core.usage import ReplyUsage
 
 FORMAT = "chatbot-gui.chat"
@@ -294,7 +294,8 @@ def _chat_from(data: Any) -> StoredChat:
             created_at=_time(raw, "created_at", where), parent_id=parent,
             selected=_get(raw, "selected", bool, where, True), pinned=_get(raw, "pinned", bool, where, False),
             usage=ReplyUsage.from_json(_get(raw, "usage", dict, where, None)),
-            reasoning_seconds=_seconds(raw.get("reasoning_seconds"))))
+            # (only shown: a file with something else there is still read, without it)
+            reasoning_seconds=seconds_or_none(raw.get("reasoning_seconds"))))
     return StoredChat(
         id=0,
         title=_get(data, "title", str, "", ""),
@@ -309,14 +310,6 @@ def _chat_from(data: Any) -> StoredChat:
 
 
 _MISSING: Any = object()
-
-
-def _seconds(value: Any) -> float | None:
-    """A message's ``reasoning_seconds`` as read: a number of seconds, at least 0; else none (it is
-    only shown, so a file with something else there is still read)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e9:
-        return float(value)
-    return None
 
 
 def _get(obj: dict[str, Any], key: str, kind: type, where: str, default: Any = _MISSING) -> Any:

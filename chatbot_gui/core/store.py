@@ -481,7 +481,7 @@ class ChatStore:
                                 f" WHERE chat_id = ? ORDER BY seq", (chat_id,))
         messages = tuple(StoredMessage(r[0], r[1], r[2], r[3], Status(r[4]), bool(r[5]), r[6], r[7],
                                        _from_db_parent(r[8]), bool(r[9]), bool(r[10]),
-                                       None if r[11] is None else _usage_in(r[11:16]), _seconds_in(r[16]))
+                                       None if r[11] is None else _usage_in(r[11:16]), seconds_or_none(r[16]))
                          for r in rows)
         return StoredChat(*row[:7], messages=messages, extra=MappingProxyType(json.loads(row[7] or "{}")))
 
@@ -523,7 +523,7 @@ class ChatStore:
                      "interrupted" if m.status == "streaming" else Status(m.status).value, int(m.kept),
                      _opt(m.model), m.created_at, m.created_at,
                      0 if parent is None else new_ids.get(parent, 0), int(m.selected), int(m.pinned),
-                     *_usage_out(m.usage), _seconds_in(m.reasoning_seconds)))
+                     *_usage_out(m.usage), seconds_or_none(m.reasoning_seconds)))
                 new_ids[m.id] = int(cur.lastrowid or 0)
         return chat_id
 
@@ -668,7 +668,7 @@ class ChatStore:
                 "UPDATE messages SET content = ?, status = ?, kept = coalesce(?, kept), model = coalesce(?, model),"
                 " reasoning_seconds = coalesce(?, reasoning_seconds), updated_at = ? WHERE id = ?",
                 (_t(content), Status(status).value, None if kept is None else int(kept), _opt(model),
-                 _seconds_in(reasoning_seconds), self._clock(), message_id)).rowcount > 0
+                 seconds_or_none(reasoning_seconds), self._clock(), message_id)).rowcount > 0
             if changed and usage is not None:
                 db.execute("UPDATE messages SET prompt_tokens = ?, completion_tokens = ?, cached_tokens = ?,"
                            " reasoning_tokens = ?, usage_priced = ? WHERE id = ?", (*_usage_out(usage), message_id))
@@ -771,13 +771,13 @@ def _new_message_row(db: sqlite3.Connection, chat_id: int, seq: int, role: str, 
         "INSERT INTO messages (chat_id, seq, role, content, status, model, created_at, updated_at, parent_id,"
         f" selected, {_USAGE_COLS}, reasoning_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
         (chat_id, seq, role, _t(content), Status(status).value, _opt(model), created, created, parent,
-         *_usage_out(usage), _seconds_in(reasoning_seconds)))
+         *_usage_out(usage), seconds_or_none(reasoning_seconds)))
     return int(cur.lastrowid or 0)
 
 
-def _seconds_in(value: Any) -> float | None:
-    """A reasoning time as kept: a finite number of seconds, at least 0; anything else (another tool
-    wrote it, an import) is none."""
+def seconds_or_none(value: Any) -> float | None:
+    """A reasoning time as kept (and as an export is read): a finite number of seconds, at least 0;
+    anything else (another tool wrote it, an import) is none."""
     if type(value) is int:
         value = float(value)
     return value if type(value) is float and 0.0 <= value < 1e9 else None

@@ -24,7 +24,7 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QFont, QKeySequence
 from PySide6.QtWidgets import QWidget
 
-from chatbot_gui.ui.messages.rows import NOTE_ROLES
+from chatbot_gui.ui.messages.rows import NOTE_ROLES, no_answer
 from chatbot_gui.ui.messages.view import ASSISTANT, EMPTY_REPLY, MessagesView
 
 if TYPE_CHECKING:
@@ -51,16 +51,6 @@ def _status_lines(msg: Any) -> list[str]:
     if getattr(msg, "pinned", False):
         lines.append(f"📌 {PINNED_TEXT} to the model")
     return lines
-
-
-def _no_answer(text: str) -> bool:
-    """Whether a reply has no text beside its reasoning (a leading <think> block)."""
-    if "<think" not in text[:64].lower():
-        return not text or text.isspace()
-    # Not imported with this module: the chat logic loads after the window's first paint.
-    from chatbot_gui.core.conversation import has_answer
-
-    return not has_answer(text)
 
 
 def _status(msg: Any) -> str:
@@ -165,7 +155,7 @@ class ChatView(MessagesView):
             elif status in ("stopped", "interrupted"):
                 if not msg.kept:
                     links.append(("keep", "keep it"))
-            elif _no_answer(msg.content):  # (no text, or only its reasoning)
+            elif no_answer(msg.content):  # (no text, or only its reasoning)
                 lines.append(EMPTY_REPLY)
         if msg.role in ("user", ASSISTANT) and status != "streaming":
             links.append(("unpin", "Unpin") if getattr(msg, "pinned", False) else ("pin", "Pin"))

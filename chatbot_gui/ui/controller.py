@@ -119,9 +119,9 @@ class ChatController(QObject):
         self._old_errors: dict[object, list[tuple[int | None, int, ErrorInfo]]] = {}
         #: Per chat (store id, else ``("new", key)``): the text left in the input box.
         self._drafts: dict[object, str] = {}
-        #: Chats (store ids) with a reply that finished while another chat was shown.
-        self._unread: set[int] = set()
-        self._failed: set[int] = set()  # of those, chats whose last reply failed (marked apart)
+        #: Chats (store ids) with a reply that ended while another chat was shown, and how: "unread"
+        #: (it answered) or "failed" (a Retry waits there).
+        self._unseen: dict[int, str] = {}
         self._shown_busy = False
         #: The start-up keyring read is still running (or failed: ``_key_problem`` says why), so a
         #: message sent now waits for the key instead of going out without it.
@@ -254,12 +254,9 @@ class ChatController(QObject):
     def streaming_chat_ids(self) -> set[int]:
         return {r.conv.chat_id for r in self._replies.values() if r.active and r.conv.chat_id is not None}
 
-    def unread_chat_ids(self) -> set[int]:
-        return set(self._unread)
-
-    def failed_chat_ids(self) -> set[int]:
-        """Chats not opened since their reply failed (a subset of :meth:`unread_chat_ids`)."""
-        return set(self._failed)
+    def unseen_marks(self) -> dict[int, str]:
+        """Chats with a reply that ended while another chat was shown: "unread" or "failed"."""
+        return dict(self._unseen)
 
     @property
     def streaming_chat_id(self) -> int | None:
@@ -678,9 +675,7 @@ class ChatController(QObject):
         self._render()
         self.window.set_chat_title(conv.title)
         self.window.select_persona(conv.persona.name)
-        if conv.chat_id in self._unread:
-            self._unread.discard(conv.chat_id)
-            self._failed.discard(conv.chat_id)
+        if self._unseen.pop(conv.chat_id, None) is not None:
             self.marksChanged.emit()
         self._prune()
         self._refresh_window()
@@ -802,8 +797,7 @@ class ChatController(QObject):
             # counts), as they read when this chat is opened again; they showed the request sent.
             self._plan_view(reply.conv)
         elif msg.status is Status.COMPLETE and reply.conv.chat_id is not None:
-            self._unread.add(reply.conv.chat_id)
-            self._failed.discard(reply.conv.chat_id)  # a retry that answered
+            self._unseen[reply.conv.chat_id] = "unread"  # (also over "failed": a retry that answered)
         if reply.phase in (Phase.DONE, Phase.STOPPED):
             self.replyFinished.emit("complete" if reply.phase is Phase.DONE else "stopped")
 
@@ -813,8 +807,7 @@ class ChatController(QObject):
             self.window.transcript.show_error(info, can_retry=reply.can_retry, key=reply.key)
         else:
             if reply.conv.chat_id is not None:
-                self._unread.add(reply.conv.chat_id)
-                self._failed.add(reply.conv.chat_id)
+                self._unseen[reply.conv.chat_id] = "failed"
             title = reply.conv.title or "another chat"
             self.window.show_status(f"A reply in “{title[:40]}” failed: {info.message}", 10000)
         if reply.phase is Phase.FAILED:

@@ -290,8 +290,7 @@ class HistoryController(QObject):
 
     def _marks_changed(self) -> None:
         if self.window.sidebar is not None:
-            self.window.sidebar.set_marks(self.chat.streaming_chat_ids(), self.chat.unread_chat_ids(),
-                                          self.chat.failed_chat_ids())
+            self.window.sidebar.set_marks(self.chat.streaming_chat_ids(), self.chat.unseen_marks())
 
     def open_chat(self, chat_id: int) -> bool:
         if self.store is None:

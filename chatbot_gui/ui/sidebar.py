@@ -15,7 +15,7 @@ import html
 from bisect import bisect_right
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from PySide6.QtCore import (
     QDateTime, QEvent, QItemSelectionModel, QLocale, QModelIndex, QObject, QPersistentModelIndex, QPoint, QStringListModel, Qt,
@@ -130,14 +130,13 @@ class ChatListModel(QStringListModel):
         self._pages: OrderedDict[int, list[ChatSummary]] = OrderedDict()  # page number -> rows
         self._rows_by_id: dict[int, int] = {}  # chat id -> row, for the cached pages
         self._titles: dict[int, str] = {}  # inline renames the store may not have yet
-        self._marks: dict[int, str] = {}  # chat id -> "streaming" / "unread"
+        self._marks: dict[int, str] = {}  # chat id -> "streaming" / "unread" / "failed"
         self.reload()
 
-    def set_marks(self, streaming: set[int], unread: set[int], failed: set[int] = frozenset()) -> None:
-        """Mark the chats with a reply coming in, those with a reply not seen yet, and those whose
-        reply failed meanwhile."""
-        marks = {**{i: "unread" for i in unread}, **{i: "failed" for i in failed},
-                 **{i: "streaming" for i in streaming}}
+    def set_marks(self, streaming: set[int], unseen: Mapping[int, str]) -> None:
+        """Mark the chats with a reply coming in, and those whose reply ended unseen ("unread", or
+        "failed" when it failed meanwhile)."""
+        marks = {**unseen, **{i: "streaming" for i in streaming}}
         changed = {i for i in marks.keys() | self._marks.keys() if marks.get(i) != self._marks.get(i)}
         self._marks = marks
         for chat_id in changed:
@@ -801,10 +800,10 @@ class Sidebar(QWidget):
             self.chat_list.selectionModel().setCurrentIndex(index, self.chat_list.selectionModel()
                                                             .SelectionFlag.ClearAndSelect)
 
-    def set_marks(self, streaming: set[int], unread: set[int], failed: set[int] = frozenset()) -> None:
+    def set_marks(self, streaming: set[int], unseen: Mapping[int, str]) -> None:
         """Mark chats that are streaming (a blue dot), chats with an unread reply (green, bold) and
         chats whose reply failed meanwhile (red, bold)."""
-        self.chat_model.set_marks(streaming, unread, failed)
+        self.chat_model.set_marks(streaming, unseen)
 
     def upsert_chat(self, summary: ChatSummary) -> None:
         """A chat was created or changed: move it to its place (the top, for a new message)."""

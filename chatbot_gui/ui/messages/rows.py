@@ -101,6 +101,17 @@ def _step_key(item: Any) -> tuple[tuple[str, str], int]:
 HOVER_ACTIONS = frozenset({"copy", "copy_markdown", "regenerate", "edit", "delete", "pin", "unpin"})
 
 
+def no_answer(text: str) -> bool:
+    """Whether a reply has no text to show or copy: none, or only its reasoning (a leading <think>
+    block). The one test for "The reply was empty.", Copy not offered and nothing copied."""
+    if "<think" not in text[:64].lower():
+        return not text or text.isspace()
+    # Not imported with this module: the chat logic loads after the window's first paint.
+    from chatbot_gui.core.conversation import has_answer
+
+    return not has_answer(text)
+
+
 def split_clock(meta: str) -> tuple[str, str]:
     """("14:02", "model · 515 tokens") from a reply's "model · 14:02 · 515 tokens": the time is
     shown beside the role ("Assistant · 14:02"), where there is always room for it; the rest under
@@ -643,15 +654,10 @@ class MessageDelegate:
         if row.role != ASSISTANT:  # right-aligned under the bubble: the switch ends the bar, at the
             # bubble's edge, and the actions shown on hover take their room to its left
             return [("copy", "Copy"), ("edit", "Edit"), ("delete", "Delete")] + row.links + versions
-        copy = [] if self._no_answer(row) else [("copy", "Copy"), ("copy_markdown", "Copy Markdown")]
+        # (A streaming reply's actions are not offered yet; their room is kept, Copy's included.)
+        nothing = not row.streaming and no_answer(row.text)
+        copy = [] if nothing else [("copy", "Copy"), ("copy_markdown", "Copy Markdown")]
         return versions + copy + [("regenerate", "Regenerate"), ("delete", "Delete")] + row.links
-
-    def _no_answer(self, row: _Row) -> bool:
-        """Whether a finished reply has no text to copy (none at all, or only its reasoning)."""
-        if row.streaming:
-            return False  # (its actions are not offered yet; their room is kept)
-        text = row.text if "<think" not in row.text[:64].lower() else self._answer(row)
-        return not text or text.isspace()
 
     def _reasoning_text(self, row: _Row) -> str:
         if row.role != ASSISTANT or "<think" not in row.text[:64].lower():

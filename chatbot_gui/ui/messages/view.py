@@ -68,6 +68,7 @@ from chatbot_gui.ui.messages.rows import (
     _PAD,
     char_width,
     heading,
+    no_answer,
     render_module,
 )
 
@@ -124,11 +125,6 @@ class _ScrollBar(QScrollBar):
     def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         self._shown = self._look()
         super().paintEvent(event)
-
-
-def _blank(text: str) -> bool:
-    """Whether ``text`` has no visible character (without copying a long reply, as strip() does)."""
-    return not text or text.isspace()
 
 
 def _release(held: list[Any]) -> None:
@@ -307,7 +303,7 @@ class MessagesView(QAbstractScrollArea):
         under it ("Stopped", "Interrupted", ...)."""
         row = self._row(message_id)
         row.streaming = False
-        if not status and row.role == ASSISTANT and _blank(self.delegate._answer(row)):
+        if not status and row.role == ASSISTANT and no_answer(row.text):
             status = EMPTY_REPLY
         row.status = status
         if row.pieces is None:
@@ -421,7 +417,7 @@ class MessagesView(QAbstractScrollArea):
         """Copies a message (its answer, without the reasoning). A reply with no text leaves the
         clipboard as it is (what the user had there stays) and says so (``nothingCopied``)."""
         row = self._row(message_id)
-        if row.role == ASSISTANT and _blank(self.delegate._answer(row)):
+        if row.role == ASSISTANT and no_answer(row.text):
             self.nothingCopied.emit(NOTHING_TO_COPY)
             return
         text = self.delegate._answer(row) if markdown else self.plain_text(message_id)

@@ -9,12 +9,11 @@ import re
 #: The view (only the view: the message itself is untouched) gets a zero-width space every
 #: SOFT_BREAK_EVERY characters of such a run, which brings 1 MB down to about a second.
 SOFT_BREAK_EVERY = 500
-_LONG_RUN = re.compile(r"\S{%d,}" % SOFT_BREAK_EVERY)
+#: The start of such a run (matched from run starts only: linear in the text's length).
+_LONG_RUN_START = re.compile(r"(?<!\S)\S{%d}" % SOFT_BREAK_EVERY)
 _ZWSP = "\u200b"
 _SPACE = re.compile(r"\s")
 _TRAILING_RUN = re.compile(r"\S*\Z")
-#: The start of such a run (matched from run starts only: linear in the text's length).
-_LONG_RUN_START = re.compile(r"(?<!\S)\S{%d}" % SOFT_BREAK_EVERY)
 
 
 class SoftBreaker:
@@ -29,7 +28,7 @@ class SoftBreaker:
             if self.run + len(text) < SOFT_BREAK_EVERY:
                 self.run += len(text)
                 return text
-        elif self.run + first.start() < SOFT_BREAK_EVERY and not _LONG_RUN.search(text):
+        elif self.run + first.start() < SOFT_BREAK_EVERY and not has_long_run(text):
             # The common case: no run needs breaking (the run carried over from the last piece
             # ends at the first space; none inside is long; the trailing one is carried on).
             self.run = len(_TRAILING_RUN.search(text).group(0))
@@ -58,7 +57,7 @@ class SoftBreaker:
 
 def soft_breaks(text: str) -> str:
     """``text`` with display-only break opportunities in runs longer than SOFT_BREAK_EVERY."""
-    if not _LONG_RUN.search(text):
+    if not has_long_run(text):
         return text
     return SoftBreaker().feed(text)
 
