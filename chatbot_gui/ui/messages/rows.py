@@ -603,6 +603,13 @@ class MessageDelegate:
         if room <= column:
             return column
         if piece.natural < 0:  # its width unwrapped, once per rendering
+            if piece.width != column:
+                piece.doc.setTextWidth(column)
+                piece.width = column
+            used = math.ceil(piece.doc.idealWidth())
+            if used < column:  # it fits the column (most do): no second layout, none wider
+                piece.natural = used
+                return column
             piece.doc.setTextWidth(-1)
             piece.natural = math.ceil(piece.doc.idealWidth()) + 2
             piece.width = -1
